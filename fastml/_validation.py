@@ -1,0 +1,178 @@
+"""The one place that checks arrays and parameters for the whole library.
+
+Public functions call these once, before any kernel runs. Kernels then assume what is
+guaranteed here: C-contiguous float32/float64 arrays of the expected ndim, finite unless
+said otherwise. Errors are ``ValueError`` (wrong value, shape, non-finite) or
+``TypeError`` (wrong kind), and name the argument and what was expected.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def _shape_str(shape):
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _is_sparse(a):
+    return type(a).__module__.startswith("scipy.sparse")
+
+
+def _float_dtype(a, name, dtype):
+    """The dtype ``a`` is cast to: float32/float64 kept, ints/bools upcast to float64."""
+    kind = a.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} must be real, got complex dtype {a.dtype}")
+    if kind in "OUSVMm":
+        raise TypeError(f"{name} must be a numeric array, got dtype {a.dtype}")
+    if dtype is None:
+        return a.dtype
+    if dtype == "float":
+        if a.dtype in FLOAT_DTYPES:
+            return a.dtype
+        return np.dtype(np.float32) if a.dtype == np.float16 else np.dtype(np.float64)
+    return np.dtype(dtype)
+
+
+def all_finite(a):
+    """True when every element of ``a`` is finite (one fused reduction; exact fallback).
+
+    The sum of an array is finite when all its elements are (barring overflow, which
+    the exact check below rules out), so the common case costs one pass and no
+    temporary.
+    """
+    if a.dtype.kind not in "fc" or a.size == 0:
+        return True
+    if math.isfinite(np.add.reduce(a, axis=None)):
+        return True
+    return bool(np.isfinite(a).all())
+
+
+def check_array(a, name, *, ndim=None, dtype="float", finite=True, allow_empty=True,
+                copy=False, order="C"):
+    """Validate ``a`` and return it as an array ready for a kernel.
+
+    Parameters
+    ----------
+    a : array_like
+    name : str
+        Argument name used in error messages.
+    ndim : int or tuple of int, optional
+        Accepted number(s) of dimensions.
+    dtype : "float", numpy dtype or None
+        "float" keeps float32/float64 and upcasts integers and bools to float64
+        (float16 to float32); a dtype forces it; None keeps any numeric dtype.
+    finite : bool
+        Reject NaN and infinity.
+    allow_empty : bool
+        Accept arrays with a zero-length axis.
+    copy : bool
+        Always return a new array (the kernel may overwrite it).
+    order : "C" or None
+        "C" guarantees a C-contiguous result (copying when needed); None keeps strides.
+    """
+    if a is None:
+        raise TypeError(f"{name} must be an array, got None")
+    if _is_sparse(a):
+        raise TypeError(f"{name}: sparse input is not supported, convert it with .toarray()")
+    if not isinstance(a, np.ndarray):
+        try:
+            a = np.asarray(a)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be array-like, got {type(a).__name__}: {exc}") from None
+    target = _float_dtype(a, name, dtype)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if a.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{name} must be {want}, got {a.ndim}-D array of shape "
+                             f"{_shape_str(a.shape)}")
+    if not allow_empty and a.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {_shape_str(a.shape)}")
+    if order == "C":
+        out = np.array(a, dtype=target, order="C", copy=True) if copy else \
+            np.ascontiguousarray(a, dtype=target)
+    else:
+        out = np.array(a, dtype=target, copy=True) if copy else a.astype(target, copy=False)
+    if finite and not all_finite(out):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return out
+
+
+def check_square(a, name):
+    """Raise unless ``a`` is a square 2-D array."""
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ValueError(f"{name} must be a square matrix, got shape {_shape_str(a.shape)}")
+    return a
+
+
+def common_float_dtype(*arrays):
+    """The float dtype of a result computed from ``arrays`` (float64 unless all float32)."""
+    if all(np.asarray(a).dtype == np.float32 for a in arrays):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def check_consistent_length(*named):
+    """``named``: (name, array) pairs whose first axes must agree."""
+    lengths = {name: len(a) for name, a in named if a is not None}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{k} has {v}" for k, v in lengths.items())
+        raise ValueError(f"inconsistent numbers of samples: {detail}")
+
+
+def check_scalar(x, name, target_type, *, min_val=None, max_val=None,
+                 include_boundaries="both"):
+    """Validate a scalar parameter's type and range, as scikit-learn's ``check_scalar``.
+
+    ``include_boundaries`` is "both", "left", "right" or "neither".
+    """
+    if isinstance(x, bool) and target_type not in (bool, object):
+        raise TypeError(f"{name} must be an instance of {_type_name(target_type)}, not bool")
+    if not isinstance(x, target_type):
+        raise TypeError(f"{name} must be an instance of {_type_name(target_type)}, "
+                        f"not {type(x).__name__}")
+    if isinstance(x, numbers.Real) and math.isnan(x):
+        raise ValueError(f"{name} must not be NaN")
+    left = include_boundaries in ("both", "left")
+    right = include_boundaries in ("both", "right")
+    if min_val is not None and (x < min_val or (x == min_val and not left)):
+        raise ValueError(f"{name} == {x}, must be {'>=' if left else '>'} {min_val}")
+    if max_val is not None and (x > max_val or (x == max_val and not right)):
+        raise ValueError(f"{name} == {x}, must be {'<=' if right else '<'} {max_val}")
+    return x
+
+
+def _type_name(t):
+    if isinstance(t, tuple):
+        return " or ".join(_type_name(x) for x in t)
+    return {numbers.Integral: "int", numbers.Real: "float"}.get(t, getattr(t, "__name__", str(t)))
+
+
+def check_positive_int(x, name, *, min_val=1):
+    """An integer >= ``min_val`` (NumPy integers accepted), returned as a Python int."""
+    return int(check_scalar(x, name, numbers.Integral, min_val=min_val))
+
+
+def check_option(x, name, options):
+    """``x`` must be one of ``options``."""
+    if x not in options:
+        choices = ", ".join(repr(o) for o in options)
+        raise ValueError(f"{name} must be one of {choices}, got {x!r}")
+    return x
+
+
+def check_random_state(seed):
+    """A ``numpy.random.Generator`` from None, an int, a Generator or a RandomState."""
+    if seed is None or isinstance(seed, (numbers.Integral, np.random.SeedSequence)):
+        return np.random.default_rng(seed)
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, np.random.RandomState):
+        return np.random.default_rng(seed.randint(np.iinfo(np.int32).max))
+    raise TypeError(f"random_state must be None, an int or a numpy Generator, "
+                    f"got {type(seed).__name__}")

@@ -1,0 +1,193 @@
+"""scikit-learn-compatible estimator base classes, without depending on scikit-learn.
+
+``get_params`` / ``set_params`` read the constructor signature, fitted attributes end
+with an underscore, and ``__sklearn_tags__`` (imported lazily from scikit-learn, which
+only calls it when installed) lets ``sklearn.utils.estimator_checks.check_estimator``
+run on every fastml estimator.
+"""
+
+import inspect
+
+import numpy as np
+
+from fastml._errors import NotFittedError
+from fastml._validation import check_array, check_consistent_length
+
+
+class BaseEstimator:
+    """Parameters are the constructor's keyword arguments, stored unchanged."""
+
+    @classmethod
+    def _get_param_names(cls):
+        init = cls.__init__
+        if init is object.__init__:
+            return []
+        params = inspect.signature(init).parameters.values()
+        return sorted(p.name for p in params
+                      if p.name != "self" and p.kind != p.VAR_KEYWORD)
+
+    def get_params(self, deep=True):
+        out = {}
+        for key in self._get_param_names():
+            value = getattr(self, key)
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                out.update((f"{key}__{k}", v) for k, v in value.get_params().items())
+            out[key] = value
+        return out
+
+    def set_params(self, **params):
+        valid = self.get_params(deep=True)
+        nested = {}
+        for key, value in params.items():
+            name, _, sub = key.partition("__")
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for estimator "
+                                 f"{type(self).__name__}; valid: {sorted(self._get_param_names())}")
+            if sub:
+                nested.setdefault(name, {})[sub] = value
+            else:
+                setattr(self, name, value)
+        for name, sub_params in nested.items():
+            getattr(self, name).set_params(**sub_params)
+        return self
+
+    def __repr__(self):
+        defaults = {p.name: p.default
+                    for p in inspect.signature(type(self).__init__).parameters.values()}
+        changed = []
+        for k in self._get_param_names():
+            v = getattr(self, k)
+            d = defaults.get(k, inspect.Parameter.empty)
+            same = v is d or (type(v) is type(d) and not isinstance(v, np.ndarray) and v == d)
+            if not same:
+                changed.append(f"{k}={v!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
+                    transformer_tags=None, regressor_tags=None, classifier_tags=None)
+
+
+class RegressorMixin:
+    """``score`` is the coefficient of determination R^2 = 1 - SS_res / SS_tot."""
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import RegressorTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "regressor"
+        tags.regressor_tags = RegressorTags()
+        tags.target_tags.required = True
+        return tags
+
+    def score(self, X, y, sample_weight=None):
+        y = np.asarray(y, dtype=np.float64)
+        pred = np.asarray(self.predict(X), dtype=np.float64).reshape(y.shape)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+        w = w.reshape((-1,) + (1,) * (y.ndim - 1))
+        ss_res = (w * (y - pred) ** 2).sum(axis=0)
+        ss_tot = (w * (y - np.average(y, axis=0, weights=w.ravel())) ** 2).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
+                          np.where(ss_res > 0, 0.0, 1.0))
+        return float(np.mean(r2))
+
+
+class ClassifierMixin:
+    """``score`` is the (weighted) accuracy."""
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags()
+        tags.target_tags.required = True
+        return tags
+
+    def score(self, X, y, sample_weight=None):
+        return float(np.average(self.predict(X) == np.asarray(y), weights=sample_weight))
+
+
+class TransformerMixin:
+    def __sklearn_tags__(self):
+        from sklearn.utils import TransformerTags
+
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags()
+        return tags
+
+    def fit_transform(self, X, y=None, **fit_params):
+        return self.fit(X, y, **fit_params).transform(X)
+
+
+class ClusterMixin:
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "clusterer"
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    def fit_predict(self, X, y=None, **kwargs):
+        self.fit(X, y, **kwargs)
+        return self.labels_
+
+
+class DensityMixin:
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "density_estimator"
+        return tags
+
+    def score(self, X, y=None):
+        return float(np.mean(self.score_samples(X)))
+
+
+def check_is_fitted(estimator, attributes=None):
+    """Raise :class:`fastml.NotFittedError` unless ``fit`` has run."""
+    if attributes is None:
+        fitted = any(k.endswith("_") and not k.startswith("__") for k in vars(estimator))
+    else:
+        names = [attributes] if isinstance(attributes, str) else attributes
+        fitted = all(hasattr(estimator, a) for a in names)
+    if not fitted:
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
+            "appropriate arguments before using this estimator.")
+
+
+def validate_data(estimator, X, y=None, *, reset=True, dtype="float", y_numeric=False,
+                  multi_output=False, ensure_min_samples=1):
+    """Check ``X`` (and ``y``) for an estimator, recording or checking ``n_features_in_``.
+
+    Returns ``X`` as a C-contiguous float array (and ``y`` when given). Messages follow
+    scikit-learn's so its estimator checks recognise them.
+    """
+    X = check_array(X, "X", ndim=2, dtype=dtype, allow_empty=True)
+    if X.shape[0] < ensure_min_samples:
+        raise ValueError(f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a "
+                         f"minimum of {ensure_min_samples} is required.")
+    if X.shape[1] < 1:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+                         "of 1 is required.")
+    if reset:
+        estimator.n_features_in_ = X.shape[1]
+    elif hasattr(estimator, "n_features_in_") and X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
+                         f"expecting {estimator.n_features_in_} features as input.")
+    if y is None:
+        return X
+    y_ndim = (1, 2) if multi_output else 1
+    if y_numeric:
+        y = check_array(y, "y", ndim=y_ndim, dtype=X.dtype)
+    else:  # class labels: any dtype, but no NaN among numeric labels
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1 and not multi_output:
+            y = y.ravel()
+        check_array(y, "y", ndim=y_ndim, dtype=None, order=None,
+                    finite=y.dtype.kind in "fc") if y.dtype.kind not in "OUS" else None
+    check_consistent_length(("X", X), ("y", y))
+    return X, y

@@ -1,0 +1,197 @@
+"""Benchmark case registry: one definition of each case, two uses.
+
+A :class:`Case` knows how to build seeded inputs of a given size and which
+implementations answer it (``fastml``, ``reference``, and peers such as SciPy, PyTorch,
+scikit-learn). The tests run every case at its small ``test_sizes`` and compare the
+answers; ``fastml bench`` and ``pytest bench/`` run the same cases at ``sizes`` (or
+``quick_sizes``) and time them. A new kernel registers its case once, in a module of
+:mod:`fastml.benchmarks.cases` (every module there is loaded by :func:`load_cases`).
+
+Example
+-------
+>>> register(Case(
+...     suite="linalg", name="cholesky",
+...     setup=lambda n, rng: {"A": random_spd(n, rng)},
+...     sizes=[1000, 4000], quick_sizes=[250], test_sizes=[1, 8],
+...     flops=lambda n: n**3 / 3,
+...     impls=[Impl("fastml", lambda A: fastml.linalg.cholesky(A)),
+...            Impl("reference", lambda A: reference.linalg.cholesky(A), max_size=250),
+...            Impl("scipy", lambda A: scipy.linalg.cholesky(A, lower=True), kind="peer",
+...                 requires=("scipy",))]))
+"""
+
+import dataclasses
+import importlib
+import importlib.util
+import pkgutil
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+KINDS = ("fastml", "reference", "peer")
+
+
+@dataclasses.dataclass
+class Impl:
+    """One implementation that answers a case.
+
+    fn : called as ``fn(**inputs)``; returns the answer (anything ``Case.check`` accepts).
+    kind : "fastml", "reference" or "peer".
+    requires : importable module names; the implementation is skipped, with a note,
+        when one is missing.
+    max_size : skip sizes whose ``Case.size_key`` exceeds it (slow references).
+    prepare : ``inputs -> inputs`` run once per size outside the timing (e.g. NumPy to
+        torch tensors, fitting a model that the timed call then uses).
+    to_numpy : converts the answer for comparison (e.g. a tensor to an array).
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    kind: str = "peer"
+    requires: Sequence[str] = ()
+    max_size: float | None = None
+    prepare: Callable[[dict], dict] | None = None
+    to_numpy: Callable[[Any], Any] | None = None
+
+    def __post_init__(self):
+        if self.name in ("fastml", "reference") and self.kind == "peer":
+            self.kind = self.name
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+
+    def missing(self):
+        """Name of the first required module that is not installed, or None."""
+        for mod in self.requires:
+            if importlib.util.find_spec(mod) is None:
+                return mod
+        return None
+
+
+@dataclasses.dataclass
+class Case:
+    """A benchmark case: inputs of a given size and the implementations that answer it.
+
+    setup : ``(size, rng) -> dict`` of inputs; ``rng`` is a seeded numpy Generator.
+    sizes / quick_sizes / test_sizes : full benchmark, ``--quick`` and test sizes. A size
+        is anything ``setup`` understands (int, tuple, dict).
+    flops : ``size -> float`` floating-point operations of one call (gives GFLOP/s).
+    rates : ``(size, answer) -> {unit: amount}``; reported as amount per second
+        (e.g. ``{"draws": 4000}`` gives draws/s).
+    check : ``(expected, actual, size) -> None`` raising AssertionError; default
+        compares with ``numpy.testing.assert_allclose(rtol, atol)``.
+    compare : False for stochastic answers that no two implementations share.
+    size_key : ``size -> float`` used for ``max_size`` and as the x axis of plots.
+    """
+
+    suite: str
+    name: str
+    setup: Callable[[Any, np.random.Generator], dict]
+    impls: Sequence[Impl]
+    sizes: Sequence[Any]
+    quick_sizes: Sequence[Any] | None = None
+    test_sizes: Sequence[Any] = ()
+    flops: Callable[[Any], float] | None = None
+    rates: Callable[[Any, Any], dict] | None = None
+    check: Callable[[Any, Any, Any], None] | None = None
+    rtol: float = 1e-7
+    atol: float = 0.0
+    compare: bool = True
+    size_key: Callable[[Any], float] | None = None
+    size_label: Callable[[Any], str] | None = None
+    description: str = ""
+    seed: int = 0
+
+    @property
+    def id(self):
+        return f"{self.suite}/{self.name}"
+
+    def key(self, size):
+        if self.size_key is not None:
+            return float(self.size_key(size))
+        if isinstance(size, (int, float)):
+            return float(size)
+        return float(np.prod(size)) if isinstance(size, tuple) else 0.0
+
+    def label(self, size):
+        if self.size_label is not None:
+            return self.size_label(size)
+        if isinstance(size, tuple):
+            return "x".join(str(s) for s in size)
+        return str(size)
+
+    def inputs(self, size):
+        """Seeded inputs for ``size`` (same every call)."""
+        return self.setup(size, np.random.default_rng(self.seed))
+
+    def impl(self, name):
+        for impl in self.impls:
+            if impl.name == name:
+                return impl
+        raise KeyError(f"{self.id} has no implementation {name!r}")
+
+    def applies(self, impl, size):
+        return impl.max_size is None or self.key(size) <= impl.max_size
+
+    def assert_same(self, expected, actual, size):
+        if self.check is not None:
+            self.check(expected, actual, size)
+            return
+        if isinstance(expected, (tuple, list)):
+            assert len(expected) == len(actual), "answers have different lengths"
+            for e, a in zip(expected, actual):
+                np.testing.assert_allclose(np.asarray(a), np.asarray(e),
+                                           rtol=self.rtol, atol=self.atol)
+        else:
+            np.testing.assert_allclose(np.asarray(actual), np.asarray(expected),
+                                       rtol=self.rtol, atol=self.atol)
+
+
+_REGISTRY: dict[str, Case] = {}
+_LOADED = False
+
+
+def register(case):
+    """Add ``case`` to the registry (its ``suite/name`` must be new). Returns it."""
+    if case.id in _REGISTRY:
+        raise ValueError(f"benchmark case {case.id} is registered twice")
+    names = [impl.name for impl in case.impls]
+    if "fastml" not in names:
+        raise ValueError(f"{case.id} has no 'fastml' implementation")
+    _REGISTRY[case.id] = case
+    return case
+
+
+def load_cases():
+    """Import every module of :mod:`fastml.benchmarks.cases` once; return all cases."""
+    global _LOADED
+    if not _LOADED:
+        from fastml.benchmarks import cases
+
+        for mod in pkgutil.iter_modules(cases.__path__):
+            if not mod.name.startswith("_"):
+                importlib.import_module(f"fastml.benchmarks.cases.{mod.name}")
+        _LOADED = True
+    return list(_REGISTRY.values())
+
+
+def suites():
+    return sorted({case.suite for case in load_cases()})
+
+
+def select(suites=None, pattern=None):
+    """Cases in the given suites (all when None) whose id matches the glob ``pattern``."""
+    import fnmatch
+
+    chosen = []
+    for case in load_cases():
+        if suites and case.suite not in suites:
+            continue
+        if pattern and not fnmatch.fnmatch(case.id, pattern) and \
+                not fnmatch.fnmatch(case.name, pattern):
+            continue
+        chosen.append(case)
+    return chosen
+
+
+__all__ = ["Case", "Impl", "load_cases", "register", "select", "suites"]

@@ -1,0 +1,1 @@
+"""Benchmark case modules, one per suite; each registers its cases on import."""

@@ -1,0 +1,116 @@
+"""The ``fastml`` command: ``bench`` (run benchmarks, write a report), ``report``, ``info``."""
+
+import argparse
+import json
+import sys
+import time
+
+
+def _bench(args):
+    from fastml import benchmarks, set_num_threads
+    from fastml.benchmarks import report, runner
+
+    if args.threads:
+        set_num_threads(args.threads)
+    all_suites = benchmarks.suites()
+    wanted = list(args.suites or []) + list(args.suite or [])
+    unknown = [s for s in wanted if s not in all_suites]
+    if unknown:
+        print(f"unknown suite(s) {unknown}; available: {', '.join(all_suites)}",
+              file=sys.stderr)
+        return 2
+    cases = benchmarks.select(wanted or None, args.case)
+    if args.list:
+        for case in cases:
+            sizes = case.quick_sizes if args.quick and case.quick_sizes else case.sizes
+            impls = ", ".join(i.name for i in case.impls)
+            print(f"{case.id:40s} sizes={[case.label(s) for s in sizes]} impls=[{impls}]")
+        return 0
+    if not cases:
+        print("no benchmark case matches", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    errors = []
+    records = runner.run(cases, quick=args.quick, budget=args.budget,
+                         progress=None if args.progress is None else args.progress,
+                         log=errors.append)
+    results = {
+        "machine": runner.machine_info(),
+        "config": {"quick": args.quick, "suites": wanted or all_suites, "case": args.case,
+                   "budget": args.budget, "seconds": time.perf_counter() - start},
+        "descriptions": {c.id: c.description for c in cases if c.description},
+        "results": [r.as_dict() for r in records],
+    }
+    paths = report.write(results, args.out)
+    for line in errors:
+        print(line, file=sys.stderr)
+    print(report.markdown(results))
+    print(f"wrote {', '.join(paths)} in {results['config']['seconds']:.1f} s")
+    return 0
+
+
+def _report(args):
+    from fastml.benchmarks import report
+
+    with open(args.results) as fh:
+        results = json.load(fh)
+    for path in report.write(results, args.out):
+        print(path)
+    return 0
+
+
+def _info(args):
+    from fastml.benchmarks.runner import machine_info
+
+    info = machine_info()
+    omp = info.get("openmp", {})
+    print(f"fastml {info['fastml_version']} (python {info['python']}, {info['platform']})")
+    print(f"cpu: {info['cpu']}, {info['cores']} cores; fastml threads: "
+          f"{info['fastml_threads']}")
+    if omp.get("enabled"):
+        print(f"OpenMP: enabled (max threads {omp['max_threads']})")
+    else:
+        print("OpenMP: NOT enabled, kernels run serially" +
+              (f" ({omp['error']})" if omp.get("error") else ""))
+    pools = info["threadpools"]
+    if isinstance(pools, str):
+        print(f"BLAS: {pools}")
+    else:
+        for p in pools:
+            print(f"{p['user_api']}: {p['internal_api']} {p.get('version')} "
+                  f"({p.get('architecture')}), {p['num_threads']} threads")
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="fastml", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("bench", help="run benchmark cases and write a report")
+    b.add_argument("suites", nargs="*", metavar="SUITE", help="suites to run (default: all)")
+    b.add_argument("--suite", action="append", help="a suite to run (repeatable)")
+    b.add_argument("--case", help="only cases whose id or name matches this glob")
+    b.add_argument("--quick", action="store_true", help="small sizes, short budget (<1 min)")
+    b.add_argument("--list", action="store_true", help="list the cases and exit")
+    b.add_argument("--out", default="fastml-bench", help="output folder (default: %(default)s)")
+    b.add_argument("--budget", type=float, help="seconds of timed repeats per measurement")
+    b.add_argument("--threads", type=int, help="threads for fastml kernels and BLAS")
+    b.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: when stderr is a terminal)")
+    b.set_defaults(func=_bench)
+    r = sub.add_parser("report", help="rewrite the report from a results.json")
+    r.add_argument("results")
+    r.add_argument("--out", default="fastml-bench")
+    r.set_defaults(func=_report)
+    i = sub.add_parser("info", help="versions, threads, BLAS and OpenMP status")
+    i.set_defaults(func=_info)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
