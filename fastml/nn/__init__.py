@@ -1,0 +1,1 @@
+"""Neural networks with explicit forward and backward passes (PyTorch-like API)."""

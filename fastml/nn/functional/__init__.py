@@ -1,0 +1,14 @@
+"""Stateless neural-network operations with explicit backward functions (PyTorch layouts).
+
+Convolution and pooling live in ``_conv``, attention in ``_attention``, activations and
+losses in ``_core``; this module re-exports them all.
+"""
+
+from fastml.nn.functional._attention import *  # noqa: F403
+from fastml.nn.functional._attention import __all__ as _attention_all
+from fastml.nn.functional._conv import *  # noqa: F403
+from fastml.nn.functional._conv import __all__ as _conv_all
+from fastml.nn.functional._core import *  # noqa: F403
+from fastml.nn.functional._core import __all__ as _core_all
+
+__all__ = [*_conv_all, *_attention_all, *_core_all]
