@@ -114,6 +114,11 @@ def _factor_and_rhs(L, B):
     return t.astype(dtype, copy=False), np.array(b, dtype=dtype, order="C", copy=True)
 
 
+def _as_2d(x):
+    """A (n, k) view of a right-hand side of shape (n,) or (n, k)."""
+    return x[:, None] if x.ndim == 1 else x
+
+
 def solve_triangular(L, B, *, lower=True, trans=False):
     """Solve op(L) X = B for triangular L by substitution (BLAS ``trsm``), O(n^2 k).
 
@@ -122,7 +127,7 @@ def solve_triangular(L, B, *, lower=True, trans=False):
     A zero on the diagonal raises ``numpy.linalg.LinAlgError`` (singular matrix).
     """
     t, x = _factor_and_rhs(L, B)
-    _kernels().solve_triangular_inplace(t, x.reshape(t.shape[0], -1), lower, trans)
+    _kernels().solve_triangular_inplace(t, _as_2d(x), lower, trans)
     return x
 
 
@@ -132,7 +137,7 @@ def cho_solve(L, B, *, lower=True):
     Two triangular solves, O(n^2 k). B has shape (n,) or (n, k).
     """
     t, x = _factor_and_rhs(L, B)
-    _kernels().cho_solve_inplace(t, x.reshape(t.shape[0], -1), lower)
+    _kernels().cho_solve_inplace(t, _as_2d(x), lower)
     return x
 
 
