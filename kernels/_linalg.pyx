@@ -10,10 +10,11 @@ from libc.stdlib cimport malloc, free
 
 from kernels._blas cimport potrf_rm, trsm_rm
 
-# Rows processed together by the rank-one update: enough independent dependency
-# chains to hide floating-point latency, few enough to stay in registers / L1.
+# Rank-one update tiling: UPDATE_BLOCK rows are rotated together (independent dependency
+# chains that hide floating-point latency and fill SIMD lanes), TILE_K columns at a time.
 cdef enum:
     UPDATE_BLOCK = 16
+    TILE_K = 8
 
 
 def cholesky_inplace(floating[:, ::1] a, bint lower):
@@ -60,66 +61,77 @@ def cho_solve_inplace(const floating[:, ::1] c, floating[:, ::1] b, bint lower):
         trsm_rm(True, lower, lower, False, n, k, 1, &c[0, 0], n, &b[0, 0], k)
 
 
+cdef inline void _rotate(floating *l, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t i0,
+                         Py_ssize_t i1, Py_ssize_t k0, Py_ssize_t k1, floating *x,
+                         const floating *c, const floating *c_inv, const floating *s,
+                         floating sign) noexcept nogil:
+    """Apply the rotations of columns k0..k1-1 to rows i0..i1-1 (generic strides)."""
+    cdef Py_ssize_t i, k
+    cdef floating lik, xi
+    for k in range(k0, k1):
+        for i in range(i0, i1):
+            xi = x[i]
+            lik = (l[i * rs + k * cs] + sign * s[k] * xi) * c_inv[k]
+            l[i * rs + k * cs] = lik
+            x[i] = c[k] * xi - s[k] * lik
+
+
 cdef Py_ssize_t _rank_one(floating *l, Py_ssize_t n, Py_ssize_t rs, Py_ssize_t cs,
                           floating *x, floating *c, floating *c_inv, floating *s,
                           floating sign) noexcept nogil:
     """L L^T + sign x x^T = L' L'^T by Givens-like rotations, L[i, k] = l[i*rs + k*cs].
 
-    Row-oriented so that a lower factor in C order is read along rows: row i needs the
-    rotation (c_k, s_k) of every earlier column k, fixed when row k reached its diagonal.
-    Rows of a block are independent chains (x_i is rotated column by column).
+    Row-blocked: the rows of a block are independent given the rotations
+    (c_k, s_k) of the earlier columns, each fixed when its row reached the diagonal.
+    Full blocks are processed by UPDATE_BLOCK x TILE_K tiles copied (transposed) into a
+    local array, so the rotation loop runs over contiguous rows and vectorises.
     Returns 0, or k + 1 when the updated leading minor of order k + 1 is not PD.
     """
-    cdef Py_ssize_t block, i0, i1, i, k
-    cdef floating lik, lkk, r2, r, ck, ck_inv, sk, xi
+    cdef Py_ssize_t block, i0, i1, i, k, kk, kt
+    cdef floating lkk, r2, r, ck, ck_inv, sk, ssk, lik
     cdef floating xb[UPDATE_BLOCK]
-    cdef floating *row[UPDATE_BLOCK]
+    cdef floating tile[TILE_K][UPDATE_BLOCK]
+    cdef floating *p
     for block in range((n + UPDATE_BLOCK - 1) // UPDATE_BLOCK):
         i0 = block * UPDATE_BLOCK
         i1 = min(i0 + UPDATE_BLOCK, n)
         if i1 - i0 == UPDATE_BLOCK:
-            # Full block: fixed trip count, x and the row pointers live in registers.
             for i in range(UPDATE_BLOCK):
                 xb[i] = x[i0 + i]
-                row[i] = l + (i0 + i) * rs
-            for k in range(i0):
-                ck = c[k]
-                ck_inv = c_inv[k]
-                sk = s[k]
+            for kt in range(0, i0 // TILE_K):  # i0 is a multiple of TILE_K
                 for i in range(UPDATE_BLOCK):
-                    lik = (row[i][k * cs] + sign * sk * xb[i]) * ck_inv
-                    row[i][k * cs] = lik
-                    xb[i] = ck * xb[i] - sk * lik
+                    p = l + (i0 + i) * rs + kt * TILE_K * cs
+                    for kk in range(TILE_K):
+                        tile[kk][i] = p[kk * cs]
+                for kk in range(TILE_K):
+                    k = kt * TILE_K + kk
+                    ck = c[k]
+                    ck_inv = c_inv[k]
+                    sk = s[k]
+                    ssk = sign * sk
+                    for i in range(UPDATE_BLOCK):
+                        lik = (tile[kk][i] + ssk * xb[i]) * ck_inv
+                        tile[kk][i] = lik
+                        xb[i] = ck * xb[i] - sk * lik
+                for i in range(UPDATE_BLOCK):
+                    p = l + (i0 + i) * rs + kt * TILE_K * cs
+                    for kk in range(TILE_K):
+                        p[kk * cs] = tile[kk][i]
             for i in range(UPDATE_BLOCK):
                 x[i0 + i] = xb[i]
         else:
-            for k in range(i0):
-                ck = c[k]
-                ck_inv = c_inv[k]
-                sk = s[k]
-                for i in range(i0, i1):
-                    xi = x[i]
-                    lik = (l[i * rs + k * cs] + sign * sk * xi) * ck_inv
-                    l[i * rs + k * cs] = lik
-                    x[i] = ck * xi - sk * lik
+            _rotate(l, rs, cs, i0, i1, 0, i0, x, c, c_inv, s, sign)
         for k in range(i0, i1):
             lkk = l[k * rs + k * cs]
             r2 = lkk * lkk + sign * x[k] * x[k]
             if not (r2 > 0 and isfinite(r2)):
                 return k + 1
             r = sqrt(r2)
-            ck = r / lkk
-            ck_inv = lkk / r
-            sk = x[k] / lkk
-            c[k] = ck
-            c_inv[k] = ck_inv
-            s[k] = sk
+            c[k] = r / lkk
+            c_inv[k] = lkk / r
+            s[k] = x[k] / lkk
             l[k * rs + k * cs] = r
-            for i in range(k + 1, i1):
-                xi = x[i]
-                lik = (l[i * rs + k * cs] + sign * sk * xi) * ck_inv
-                l[i * rs + k * cs] = lik
-                x[i] = ck * xi - sk * lik
+            _rotate(l, rs, cs, k + 1, i1, k, k + 1, x, c, c_inv, s, sign)
     return 0
 
 
