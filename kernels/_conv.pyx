@@ -1,0 +1,429 @@
+"""2-D convolution (NCHW), forward and backward; conv1d is the H = 1 case.
+
+y[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] x[n, g C_g + c, i s_h - p_h + u d_h,
+j s_w - p_w + v d_w], for o in group g (zero outside the input).
+
+Algorithm per shape (chosen here, documented in ``fastml.nn.functional.conv2d``):
+
+* dense / grouped with C_g > 1 input channels per group: im2col + GEMM. The output
+  pixels of one (image, group) are cut into tiles of T pixels; a tile's column matrix
+  col (C_g K_h K_w x T) is built in a per-thread buffer and one ``gemm_rm`` gives
+  y_tile = W_g col. Tasks (image, group, tile) run under ``prange`` with BLAS pinned to
+  one thread by the caller. A 1x1 stride-1 unpadded kernel reads x directly (no copy).
+  Backward: grad_W_g += go_tile col^T (per-thread accumulators, summed at the end) and
+  col' = W_g^T go_tile scattered back into grad_x (col2im). With at least one
+  (image, group) per thread each task owns a whole (image, group) and writes grad_x
+  directly; otherwise tiles run in parallel and each thread accumulates its own copy
+  of grad_x (the batch is then smaller than the thread count), summed at the end.
+* one input channel per group (depthwise, channel multiplier C_out / C_in): a direct
+  kernel, one row axpy per kernel tap, parallel over (image, channel) planes.
+
+Workspace: per thread at most two col buffers of ``TILE_BYTES`` (tiles of at least
+``MIN_TILE`` pixels), plus per-thread weight-gradient accumulators; nothing grows with
+the batch size (the private grad_x copies exist only when batch x groups < threads).
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdlib cimport calloc, malloc, free
+from libc.string cimport memcpy, memset
+
+from kernels._blas cimport gemm_rm, xdot
+from kernels._parallel cimport thread_id
+
+cdef enum:
+    TILE_BYTES = 1 << 20    # target size of one column buffer (fits L2 with the GEMM panels)
+    MIN_TILE = 64           # fewer pixels per GEMM wastes the packing of W
+    SUM_LANES = 16          # independent partial sums in _sum (vectorised by the compiler)
+
+
+cdef struct Geom:
+    Py_ssize_t N, C, H, W, Co, KH, KW, OH, OW
+    Py_ssize_t sh, sw, ph, pw, dh, dw, G
+    Py_ssize_t Cg, Cog, K, P, HW
+
+
+cdef Geom _geom(const Py_ssize_t *xs, const Py_ssize_t *ws, const Py_ssize_t *ys, int sh, int sw,
+                int ph, int pw, int dh, int dw, int groups) noexcept:
+    cdef Geom g
+    g.N, g.C, g.H, g.W = xs[0], xs[1], xs[2], xs[3]
+    g.Co, g.Cg, g.KH, g.KW = ws[0], ws[1], ws[2], ws[3]
+    g.OH, g.OW = ys[2], ys[3]
+    g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.G = sh, sw, ph, pw, dh, dw, groups
+    g.Cog = g.Co // groups
+    g.K = g.Cg * g.KH * g.KW
+    g.P = g.OH * g.OW
+    g.HW = g.H * g.W
+    return g
+
+
+cdef inline bint _pointwise(const Geom *g) noexcept nogil:
+    """1x1 kernel, stride 1, no padding: the column matrix is x itself."""
+    return (g.KH == 1 and g.KW == 1 and g.sh == 1 and g.sw == 1 and g.ph == 0
+            and g.pw == 0 and g.OH == g.H and g.OW == g.W)
+
+
+cdef Py_ssize_t _tile(const Geom *g, Py_ssize_t outer, int n_threads,
+                      Py_ssize_t itemsize) noexcept nogil:
+    """Pixels per tile: about TILE_BYTES of columns, and enough tiles to feed every thread."""
+    cdef Py_ssize_t t = TILE_BYTES // (g.K * itemsize)
+    cdef Py_ssize_t ntiles
+    t = min(max(t, MIN_TILE), g.P)
+    ntiles = (g.P + t - 1) // t
+    if outer * ntiles < n_threads:
+        ntiles = min(g.P, (n_threads + outer - 1) // outer)
+        t = (g.P + ntiles - 1) // ntiles
+    return t
+
+
+cdef inline void _span(Py_ssize_t start, Py_ssize_t step, Py_ssize_t count,
+                       Py_ssize_t limit, Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
+    """[lo, hi): the q in [0, count) with 0 <= start + q * step < limit."""
+    lo[0] = 0 if start >= 0 else (-start + step - 1) // step
+    hi[0] = 0 if start >= limit else min(count, (limit - start + step - 1) // step)
+    if hi[0] < lo[0]:
+        hi[0] = lo[0]
+
+
+cdef void _im2col(const floating *xg, const Geom *g, Py_ssize_t p0, Py_ssize_t t,
+                  floating *col) noexcept nogil:
+    """col[(c, u, v), j] = x[c, i s - p + u d, ...] for output pixels p0 + j, j < t."""
+    cdef Py_ssize_t c, u, v, j, cnt, oh, ow0, ih, start, lo, hi, q
+    cdef floating *row
+    cdef const floating *src
+    for c in range(g.Cg):
+        for u in range(g.KH):
+            for v in range(g.KW):
+                row = col + ((c * g.KH + u) * g.KW + v) * t
+                oh = p0 // g.OW
+                ow0 = p0 - oh * g.OW
+                j = 0
+                while j < t:
+                    cnt = min(g.OW - ow0, t - j)
+                    ih = oh * g.sh - g.ph + u * g.dh
+                    if ih < 0 or ih >= g.H:
+                        memset(row + j, 0, cnt * sizeof(floating))
+                    else:
+                        src = xg + (c * g.H + ih) * g.W
+                        start = ow0 * g.sw - g.pw + v * g.dw
+                        _span(start, g.sw, cnt, g.W, &lo, &hi)
+                        memset(row + j, 0, lo * sizeof(floating))
+                        if g.sw == 1:
+                            memcpy(row + j + lo, src + start + lo, (hi - lo) * sizeof(floating))
+                        else:
+                            for q in range(lo, hi):
+                                row[j + q] = src[start + q * g.sw]
+                        memset(row + j + hi, 0, (cnt - hi) * sizeof(floating))
+                    j += cnt
+                    oh += 1
+                    ow0 = 0
+
+
+cdef void _col2im(const floating *col, const Geom *g, Py_ssize_t p0, Py_ssize_t t,
+                  floating *xg) noexcept nogil:
+    """The adjoint of _im2col: x[c, i s - p + u d, ...] += col[(c, u, v), j]."""
+    cdef Py_ssize_t c, u, v, j, cnt, oh, ow0, ih, start, lo, hi, q
+    cdef const floating *row
+    cdef floating *dst
+    for c in range(g.Cg):
+        for u in range(g.KH):
+            for v in range(g.KW):
+                row = col + ((c * g.KH + u) * g.KW + v) * t
+                oh = p0 // g.OW
+                ow0 = p0 - oh * g.OW
+                j = 0
+                while j < t:
+                    cnt = min(g.OW - ow0, t - j)
+                    ih = oh * g.sh - g.ph + u * g.dh
+                    if 0 <= ih < g.H:
+                        dst = xg + (c * g.H + ih) * g.W
+                        start = ow0 * g.sw - g.pw + v * g.dw
+                        _span(start, g.sw, cnt, g.W, &lo, &hi)
+                        if g.sw == 1:
+                            for q in range(lo, hi):
+                                dst[start + q] += row[j + q]
+                        else:
+                            for q in range(lo, hi):
+                                dst[start + q * g.sw] += row[j + q]
+                    j += cnt
+                    oh += 1
+                    ow0 = 0
+
+
+cdef inline void _fill(floating *row, Py_ssize_t n, floating value) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        row[i] = value
+
+
+cdef floating _sum(const floating *a, Py_ssize_t n) noexcept nogil:
+    """sum(a[:n]) in SUM_LANES independent partial sums (vectorisable, more accurate)."""
+    cdef floating acc[SUM_LANES]
+    cdef floating total = 0
+    cdef Py_ssize_t i, k, blk, m = n - n % SUM_LANES
+    for k in range(SUM_LANES):
+        acc[k] = 0
+    for blk in range(n // SUM_LANES):
+        for k in range(SUM_LANES):
+            acc[k] += a[blk * SUM_LANES + k]
+    for i in range(m, n):
+        total += a[i]
+    for k in range(SUM_LANES):
+        total += acc[k]
+    return total
+
+
+# ---------------------------------------------------------------- im2col + GEMM
+cdef void _forward_tile(const floating *x, const floating *w, const floating *b,
+                        floating *y, const Geom *g, Py_ssize_t task, Py_ssize_t t,
+                        Py_ssize_t ntiles, floating *col) noexcept nogil:
+    cdef Py_ssize_t ng = task // ntiles, n = ng // g.G, gr = ng % g.G
+    cdef Py_ssize_t p0 = (task % ntiles) * t, tc = min(t, g.P - p0), o
+    cdef const floating *xg = x + (n * g.C + gr * g.Cg) * g.HW
+    cdef floating *yt = y + (n * g.Co + gr * g.Cog) * g.P + p0
+    cdef const floating *bmat
+    cdef Py_ssize_t ldb
+    cdef floating beta = 0
+    if _pointwise(g):
+        bmat = xg + p0
+        ldb = g.HW
+    else:
+        _im2col(xg, g, p0, tc, col)
+        bmat = col
+        ldb = tc
+    if b != NULL:
+        beta = 1
+        for o in range(g.Cog):
+            _fill(yt + o * g.P, tc, b[gr * g.Cog + o])
+    gemm_rm(False, False, g.Cog, tc, g.K, 1, w + gr * g.Cog * g.K, g.K, bmat, ldb,
+            beta, yt, g.P)
+
+
+cdef void _backward_tiles(const floating *go, const floating *x, const floating *w,
+                          floating *gx, floating *gw, const Geom *g, Py_ssize_t ng,
+                          Py_ssize_t tile0, Py_ssize_t tile1, Py_ssize_t t,
+                          floating *col, floating *colg, bint zero_gx) noexcept nogil:
+    """Tiles [tile0, tile1) of (image, group) ng: gw += go col^T, gx += col2im(W^T go).
+
+    ``gx`` points at the grad_x storage for this thread (shared or private); the
+    (image, group) slice is zeroed first when ``zero_gx``.
+    """
+    cdef Py_ssize_t n = ng // g.G, gr = ng % g.G, tile, p0, tc
+    cdef const floating *xg = x + (n * g.C + gr * g.Cg) * g.HW
+    cdef floating *gxg = gx + (n * g.C + gr * g.Cg) * g.HW
+    cdef const floating *wg = w + gr * g.Cog * g.K
+    cdef floating *gwg = gw + gr * g.Cog * g.K
+    cdef const floating *got
+    cdef bint pointwise = _pointwise(g)
+    if zero_gx and not pointwise:
+        memset(gxg, 0, g.Cg * g.HW * sizeof(floating))
+    for tile in range(tile0, tile1):
+        p0 = tile * t
+        tc = min(t, g.P - p0)
+        got = go + (n * g.Co + gr * g.Cog) * g.P + p0
+        if pointwise:
+            gemm_rm(False, True, g.Cog, g.K, tc, 1, got, g.P, xg + p0, g.HW, 1, gwg, g.K)
+            gemm_rm(True, False, g.K, tc, g.Cog, 1, wg, g.K, got, g.P, 0, gxg + p0, g.HW)
+        else:
+            _im2col(xg, g, p0, tc, col)
+            gemm_rm(False, True, g.Cog, g.K, tc, 1, got, g.P, col, tc, 1, gwg, g.K)
+            gemm_rm(True, False, g.K, tc, g.Cog, 1, wg, g.K, got, g.P, 0, colg, tc)
+            _col2im(colg, g, p0, tc, gxg)
+
+
+# ---------------------------------------------------------------- direct (C_g == 1)
+cdef void _dw_forward_plane(const floating *x, const floating *w, const floating *b,
+                            floating *y, const Geom *g, Py_ssize_t plane) noexcept nogil:
+    """y[n, o] for one output plane of a one-input-channel-per-group convolution."""
+    cdef Py_ssize_t n = plane // g.Co, o = plane % g.Co, gr = o // g.Cog
+    cdef const floating *xp = x + (n * g.C + gr) * g.HW
+    cdef floating *yp = y + plane * g.P
+    cdef floating *yrow
+    cdef const floating *xrow
+    cdef Py_ssize_t i, u, v, ih, start, lo, hi, q
+    cdef floating wv
+    _fill(yp, g.P, b[o] if b != NULL else 0)
+    for i in range(g.OH):
+        yrow = yp + i * g.OW
+        for u in range(g.KH):
+            ih = i * g.sh - g.ph + u * g.dh
+            if ih < 0 or ih >= g.H:
+                continue
+            xrow = xp + ih * g.W
+            for v in range(g.KW):
+                wv = w[(o * g.KH + u) * g.KW + v]
+                start = v * g.dw - g.pw
+                _span(start, g.sw, g.OW, g.W, &lo, &hi)
+                if g.sw == 1:
+                    for q in range(lo, hi):
+                        yrow[q] += wv * xrow[start + q]
+                else:
+                    for q in range(lo, hi):
+                        yrow[q] += wv * xrow[start + q * g.sw]
+
+
+cdef void _dw_grad_x_plane(const floating *go, const floating *w, floating *gx,
+                           const Geom *g, Py_ssize_t plane) noexcept nogil:
+    """grad_x[n, c] = sum over the c-th group's outputs of the transposed correlation."""
+    cdef Py_ssize_t n = plane // g.C, c = plane % g.C, m, o, i, u, v, ih, start, lo, hi, q
+    cdef floating *gxp = gx + plane * g.HW
+    cdef floating *gxrow
+    cdef const floating *gorow
+    cdef floating wv
+    memset(gxp, 0, g.HW * sizeof(floating))
+    for m in range(g.Cog):
+        o = c * g.Cog + m
+        for i in range(g.OH):
+            gorow = go + (n * g.Co + o) * g.P + i * g.OW
+            for u in range(g.KH):
+                ih = i * g.sh - g.ph + u * g.dh
+                if ih < 0 or ih >= g.H:
+                    continue
+                gxrow = gxp + ih * g.W
+                for v in range(g.KW):
+                    wv = w[(o * g.KH + u) * g.KW + v]
+                    start = v * g.dw - g.pw
+                    _span(start, g.sw, g.OW, g.W, &lo, &hi)
+                    if g.sw == 1:
+                        for q in range(lo, hi):
+                            gxrow[start + q] += wv * gorow[q]
+                    else:
+                        for q in range(lo, hi):
+                            gxrow[start + q * g.sw] += wv * gorow[q]
+
+
+cdef void _dw_grad_w_channel(const floating *go, const floating *x, floating *gw,
+                             const Geom *g, Py_ssize_t o) noexcept nogil:
+    """grad_w[o, 0, u, v] = sum_{n, i, j} go[n, o, i, j] x[n, group(o), i s - p + u d, ...]."""
+    cdef Py_ssize_t gr = o // g.Cog, n, i, u, v, ih, start, lo, hi
+    cdef const floating *gorow
+    cdef const floating *xrow
+    cdef floating *gwo = gw + o * g.KH * g.KW
+    memset(gwo, 0, g.KH * g.KW * sizeof(floating))
+    for n in range(g.N):
+        for i in range(g.OH):
+            gorow = go + (n * g.Co + o) * g.P + i * g.OW
+            for u in range(g.KH):
+                ih = i * g.sh - g.ph + u * g.dh
+                if ih < 0 or ih >= g.H:
+                    continue
+                xrow = x + ((n * g.C + gr) * g.H + ih) * g.W
+                for v in range(g.KW):
+                    start = v * g.dw - g.pw
+                    _span(start, g.sw, g.OW, g.W, &lo, &hi)
+                    if hi > lo:
+                        gwo[u * g.KW + v] += xdot(<int> (hi - lo), gorow + lo, 1,
+                                                  xrow + start + lo * g.sw, <int> g.sw)
+
+
+# ---------------------------------------------------------------- entry points
+def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                   const floating[::1] b, bint has_bias, floating[:, :, :, ::1] y,
+                   int sh, int sw, int ph, int pw, int dh, int dw, int groups,
+                   int n_threads):
+    """y = conv(x, w) + b into the preallocated y (N, C_out, OH, OW).
+
+    ``b`` is read only when ``has_bias``. Padding is the top/left amount; the output
+    size (hence any bottom/right padding) is y's shape. Returns the algorithm used:
+    "direct" or "im2col-gemm" (the caller must pin BLAS to one thread for the latter).
+    """
+    cdef Geom g = _geom(x.shape, w.shape, y.shape, sh, sw, ph, pw, dh, dw, groups)
+    cdef const floating *bp = &b[0] if has_bias else NULL
+    cdef Py_ssize_t t, ntiles, task
+    cdef floating *work = NULL
+    if g.N == 0 or g.Co == 0:
+        return "empty"
+    if g.Cg == 1:
+        with nogil:
+            for task in prange(g.N * g.Co, num_threads=n_threads, schedule="dynamic"):
+                _dw_forward_plane(&x[0, 0, 0, 0], &w[0, 0, 0, 0], bp, &y[0, 0, 0, 0],
+                                  &g, task)
+        return "direct"
+    t = _tile(&g, g.N * g.G, n_threads, sizeof(floating))
+    ntiles = (g.P + t - 1) // t
+    if not _pointwise(&g):
+        work = <floating *> malloc(n_threads * g.K * t * sizeof(floating))
+        if work == NULL:
+            raise MemoryError()
+    with nogil:
+        for task in prange(g.N * g.G * ntiles, num_threads=n_threads, schedule="dynamic"):
+            _forward_tile(&x[0, 0, 0, 0], &w[0, 0, 0, 0], bp, &y[0, 0, 0, 0], &g, task,
+                          t, ntiles, work + thread_id() * g.K * t if work != NULL else NULL)
+    free(work)
+    return "im2col-gemm"
+
+
+def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1] x,
+                    const floating[:, :, :, ::1] w, floating[:, :, :, ::1] gx,
+                    floating[:, :, :, ::1] gw, floating[::1] gb,
+                    int sh, int sw, int ph, int pw, int dh, int dw, int groups,
+                    int n_threads):
+    """Fill grad_x (x's shape), grad_w (w's shape) and grad_b (C_out,) from grad_out."""
+    cdef Geom g = _geom(x.shape, w.shape, go.shape, sh, sw, ph, pw, dh, dw, groups)
+    cdef Py_ssize_t t, ntiles, task, ntasks, per_task, i, r, nw = g.Co * g.K, ngx
+    cdef Py_ssize_t n, o
+    cdef floating *col = NULL
+    cdef floating *gw_all = NULL
+    cdef floating *gx_all = NULL
+    cdef floating *gxp
+    cdef floating s
+    cdef bint private_gx
+    cdef Py_ssize_t tid
+    with nogil:
+        for o in prange(g.Co, num_threads=n_threads):
+            s = 0
+            for n in range(g.N):
+                s = s + _sum(&go[n, o, 0, 0], g.P)
+            gb[o] = s
+    if g.N == 0:
+        if gw.size:
+            memset(&gw[0, 0, 0, 0], 0, gw.size * sizeof(floating))
+        return "empty"
+    if g.Cg == 1:
+        with nogil:
+            for task in prange(g.N * g.C, num_threads=n_threads, schedule="dynamic"):
+                _dw_grad_x_plane(&go[0, 0, 0, 0], &w[0, 0, 0, 0], &gx[0, 0, 0, 0], &g, task)
+            for task in prange(g.Co, num_threads=n_threads, schedule="dynamic"):
+                _dw_grad_w_channel(&go[0, 0, 0, 0], &x[0, 0, 0, 0], &gw[0, 0, 0, 0], &g,
+                                   task)
+        return "direct"
+    private_gx = g.N * g.G < n_threads and not _pointwise(&g)
+    t = _tile(&g, g.N * g.G if not private_gx else 1, n_threads, sizeof(floating))
+    ntiles = (g.P + t - 1) // t
+    per_task = 1 if private_gx else ntiles
+    ntasks = g.N * g.G * (ntiles // per_task)
+    ngx = g.N * g.C * g.HW
+    col = <floating *> malloc(2 * n_threads * g.K * t * sizeof(floating))
+    gw_all = <floating *> calloc(n_threads * nw, sizeof(floating))
+    if private_gx:
+        gx_all = <floating *> calloc(n_threads * ngx, sizeof(floating))
+    if col == NULL or gw_all == NULL or (private_gx and gx_all == NULL):
+        free(col)
+        free(gw_all)
+        free(gx_all)
+        raise MemoryError()
+    with nogil:
+        for task in prange(ntasks, num_threads=n_threads, schedule="dynamic"):
+            tid = thread_id()
+            gxp = gx_all + tid * ngx if private_gx else &gx[0, 0, 0, 0]
+            _backward_tiles(&go[0, 0, 0, 0], &x[0, 0, 0, 0], &w[0, 0, 0, 0], gxp,
+                            gw_all + tid * nw, &g, task // (ntiles // per_task),
+                            (task % (ntiles // per_task)) * per_task,
+                            (task % (ntiles // per_task)) * per_task + per_task, t,
+                            col + 2 * tid * g.K * t, col + (2 * tid + 1) * g.K * t,
+                            not private_gx)
+        for i in prange(nw, num_threads=n_threads, schedule="static"):
+            s = 0
+            for r in range(n_threads):
+                s = s + gw_all[r * nw + i]
+            (&gw[0, 0, 0, 0])[i] = s
+        if private_gx:
+            for i in prange(ngx, num_threads=n_threads, schedule="static"):
+                s = 0
+                for r in range(n_threads):
+                    s = s + gx_all[r * ngx + i]
+                (&gx[0, 0, 0, 0])[i] = s
+    free(col)
+    free(gw_all)
+    free(gx_all)
+    return "im2col-gemm"
