@@ -1,0 +1,324 @@
+"""``fastml.mcmc.sample``: validation, per-chain streams and the loop over chains/chunks."""
+
+import math
+import numbers
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from fastml._threads import get_num_threads
+from fastml._validation import check_array, check_option, check_positive_int, check_scalar
+from fastml.mcmc._trace import Trace
+
+METHODS = ("nuts", "hmc", "rwmh", "ensemble", "slice")
+_GRADIENT = ("nuts", "hmc")
+_OPTIONS = {
+    "nuts": {"target_accept": 0.8, "max_treedepth": 10, "metric": "diag", "step_size": 1.0,
+             "max_energy_error": 1000.0},
+    "hmc": {"target_accept": 0.8, "path_length": 2.0, "max_steps": 1024, "metric": "diag",
+            "step_size": 1.0, "max_energy_error": 1000.0},
+    "rwmh": {"target_accept": 0.234, "metric": "diag", "step_size": None},
+    "slice": {"width": 1.0, "max_steps_out": 32},
+    "ensemble": {"a": 2.0},
+}
+_METHOD_ID = {"rwmh": 0, "hmc": 1, "nuts": 2, "slice": 3}
+_N_CHUNKS = 50  # progress-bar updates per run
+
+
+def adaptation_plan(tune, init_buffer=75, term_buffer=50, base_window=25):
+    """Stan's windowed warm-up as flags per tuning iteration (1 collect, 2 window end).
+
+    A fast initial buffer (step size only), slow windows of doubling length ending in a
+    metric update (the last stretched to the terminal buffer), then a fast terminal
+    buffer. Too short a warm-up scales the buffers to 15% / 10%; under 20 iterations
+    the metric is not adapted.
+    """
+    plan = np.zeros(tune, dtype=np.int64)
+    if tune < 20:
+        return plan
+    if init_buffer + base_window + term_buffer > tune:
+        init_buffer = int(0.15 * tune)
+        term_buffer = int(0.1 * tune)
+        base_window = tune - (init_buffer + term_buffer)
+    last = tune - term_buffer - 1
+    size = base_window
+    end = init_buffer + size - 1
+    for it in range(init_buffer, tune - term_buffer):
+        plan[it] |= 1
+        if it == end:
+            plan[it] |= 2
+            if end == last:
+                break
+            size *= 2
+            end = it + size
+            if end != last and end + 2 * size >= tune - term_buffer:
+                end = last
+    return plan
+
+
+def _options(method, options, dim):
+    known = _OPTIONS[method]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise TypeError(f"method={method!r} got unexpected option(s) {unknown}; "
+                        f"valid options: {sorted(known)}")
+    opts = {**known, **options}
+    if "target_accept" in opts:
+        check_scalar(opts["target_accept"], "target_accept", numbers.Real, min_val=0,
+                     max_val=1, include_boundaries="neither")
+    if "metric" in opts:
+        check_option(opts["metric"], "metric", ("diag", "dense"))
+    for name in ("path_length", "width", "max_energy_error"):
+        if name in opts:
+            check_scalar(opts[name], name, numbers.Real, min_val=0, include_boundaries="neither")
+    if opts.get("step_size") is not None:
+        check_scalar(opts["step_size"], "step_size", numbers.Real, min_val=0,
+                     include_boundaries="neither")
+    for name in ("max_treedepth", "max_steps", "max_steps_out"):
+        if name in opts:
+            opts[name] = check_positive_int(opts[name], name)
+    if "max_treedepth" in opts and opts["max_treedepth"] > 30:
+        raise ValueError(f"max_treedepth == {opts['max_treedepth']}, must be <= 30")
+    if "a" in opts:
+        check_scalar(opts["a"], "a", numbers.Real, min_val=1, include_boundaries="neither")
+    if method == "rwmh" and opts["step_size"] is None:
+        opts["step_size"] = 2.38 / math.sqrt(dim)
+    return opts
+
+
+def _initial_points(x0, chains, method, rng):
+    x = check_array(x0, "x0", ndim=(1, 2), dtype=np.float64, allow_empty=False, copy=True)
+    if x.ndim == 2:
+        if x.shape[0] != chains:
+            raise ValueError(f"x0 has {x.shape[0]} rows but chains == {chains}: pass x0 of "
+                             f"shape ({chains}, dim) or (dim,)")
+        return x
+    x = np.repeat(x[None, :], chains, axis=0)
+    if method == "ensemble":  # walkers must differ: a small ball around x0
+        x += 1e-3 * (1.0 + np.abs(x)) * rng.standard_normal(x.shape)
+    return x
+
+
+def _check_start(logp, grad, X, method):
+    """logp finite and grad of shape (dim,) at every starting point (in Python, once)."""
+    lps = np.empty(X.shape[0])
+    G = np.zeros_like(X)
+    for c, x in enumerate(X):
+        v = float(logp(x.copy()))
+        if not math.isfinite(v):
+            raise ValueError(f"logp(x0) is not finite ({v}) for chain {c}: start where the "
+                             "log-density is finite")
+        lps[c] = v
+        if method in _GRADIENT:
+            g = np.asarray(grad(x.copy()), dtype=np.float64)
+            if g.shape != x.shape:
+                raise ValueError(f"grad(x0) must return shape {x.shape} (one value per "
+                                 f"dimension), got shape {g.shape}")
+            if not np.isfinite(g).all():
+                raise ValueError(f"grad(x0) is not finite for chain {c}")
+            G[c] = g
+    return lps, G
+
+
+class _Progress:
+    def __init__(self, enabled, total, method):
+        self.bar = None
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=total, desc=f"sampling ({method})", unit="it",
+                                file=sys.stderr, leave=False)
+            except ImportError:
+                self.bar = None
+
+    def update(self, n):
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=4, seed=None,
+           progress=None, **options):
+    """Draw from the density proportional to exp(logp(x)) by MCMC.
+
+    Parameters
+    ----------
+    logp : callable, float64 ndarray (dim,) -> float
+        Log-density up to a constant. A Numba ``@njit`` function runs fully compiled
+        (no Python in the loop); any other callable works, slower, with the same draws
+        for the same seed. NaN is treated as -inf (rejected) and counted in
+        ``stats["n_nan"]``.
+    x0 : array_like, shape (dim,) or (chains, dim)
+        Starting point(s); logp must be finite there. A single point is used by every
+        chain (for ``ensemble`` it is jittered into a small ball).
+    grad : callable, ndarray (dim,) -> ndarray (dim,), optional
+        Gradient of logp; required by ``nuts`` and ``hmc``. ``@njit`` too for the
+        compiled path.
+    method : {"nuts", "hmc", "rwmh", "ensemble", "slice"}
+        - ``nuts``: multinomial No-U-Turn sampler as in Stan (generalised U-turn
+          criterion, biased progressive sampling, ``max_treedepth``).
+        - ``hmc``: leapfrog with fixed integration time ``path_length``
+          (n = ceil(path_length / eps) steps, at most ``max_steps``).
+        - ``rwmh``: random-walk Metropolis, x' = x + eps L z with L L^T the adapted
+          covariance (diagonal, or dense with ``metric="dense"``).
+        - ``ensemble``: affine-invariant stretch move (Goodman & Weare 2010; emcee's
+          default) with ``chains`` walkers (even, >= 2 dim), scale ``a`` = 2.
+        - ``slice``: coordinate-wise slice sampling with stepping out (Neal 2003),
+          initial ``width``, at most ``max_steps_out`` steps; widths adapt in tuning.
+    draws, tune : int
+        Kept draws per chain, and tuning (warm-up) iterations before them, discarded.
+        Tuning adapts the step size by dual averaging to ``target_accept`` (0.8 for
+        NUTS/HMC, 0.234 for RWMH) and the metric (inverse mass matrix / proposal
+        covariance) in Stan's windows: 75 fast, doubling slow windows from 25, 50 fast.
+    chains : int
+        Independent chains, run in parallel on ``fastml.get_num_threads()`` threads
+        (``@njit`` densities); walkers for ``ensemble``.
+    seed : None, int or numpy Generator
+        Every chain draws from its own stream spawned from the seed, so results do not
+        depend on the number of threads.
+    progress : bool, optional
+        Show a progress bar (tqdm); default: when stderr is a terminal.
+    **options
+        Method options: ``target_accept``, ``max_treedepth`` (10), ``metric``
+        ("diag"/"dense"), ``step_size`` (initial), ``max_energy_error`` (1000, a
+        divergence), ``path_length`` (2.0), ``max_steps``, ``width``, ``max_steps_out``, ``a``.
+
+    Returns
+    -------
+    Trace
+        ``samples`` (chains, draws, dim) float64 and ``stats``; a
+        :class:`SamplingWarning` is issued for divergences or R-hat > 1.01.
+    """
+    if not callable(logp):
+        raise TypeError(f"logp must be callable, got {type(logp).__name__}")
+    check_option(method, "method", METHODS)
+    if grad is not None and not callable(grad):
+        raise TypeError(f"grad must be callable or None, got {type(grad).__name__}")
+    if method in _GRADIENT and grad is None:
+        raise ValueError(f"method={method!r} needs grad, the gradient of logp "
+                         "(use method='rwmh', 'slice' or 'ensemble' without one)")
+    draws = check_positive_int(draws, "draws")
+    tune = check_positive_int(tune, "tune", min_val=0)
+    chains = check_positive_int(chains, "chains")
+    if progress is None:
+        progress = sys.stderr.isatty()
+    from fastml._validation import check_random_state
+
+    rng = check_random_state(seed)
+    X = _initial_points(x0, chains, method, rng)
+    dim = X.shape[1]
+    opts = _options(method, options, dim)
+    if method == "ensemble" and (chains % 2 or chains < 2 * dim):
+        raise ValueError(f"ensemble needs an even number of walkers >= 2 * dim = {2 * dim}, "
+                         f"got chains == {chains}")
+    LP, G = _check_start(logp, grad, X, method)
+    streams = np.random.SeedSequence(rng.integers(0, 2**63, size=4))
+    rstate = streams.generate_state((chains + 1) * 4, dtype=np.uint64).reshape(chains + 1, 4)
+
+    from fastml.kernels import _mcmc
+
+    errors = []
+    stop = np.zeros(1, dtype=np.int64)
+    (lp_addr, gr_addr), _keep = _mcmc.make_callbacks(
+        logp, grad if method in _GRADIENT else None, errors, stop)
+    compiled = _mcmc.is_jitted(logp)
+    nanc = np.zeros(chains, dtype=np.int64)
+    total = tune + draws
+    n_chunks = min(_N_CHUNKS, total) if progress else 1
+    bounds = np.linspace(0, total, n_chunks + 1).astype(np.int64)
+    bar = _Progress(progress, total * (1 if method == "ensemble" else chains), method)
+    try:
+        if method == "ensemble":
+            trace = _run_ensemble(_mcmc, lp_addr, rstate, X, LP, opts, tune, draws, bounds,
+                                  nanc, stop, bar)
+        else:
+            threads = get_num_threads() if compiled else 1
+            trace = _run_chains(_mcmc, method, lp_addr, gr_addr, rstate, X, LP, G, opts, tune,
+                                draws, bounds, nanc, stop, bar, threads)
+    finally:
+        bar.close()
+    if errors:
+        raise errors[0]
+    trace.check()
+    return trace
+
+
+def _run_chains(_mcmc, method, lp_addr, gr_addr, rstate, X, LP, G, opts, tune, draws, bounds,
+                nanc, stop, bar, n_threads):
+    chains, dim = X.shape
+    dense = opts.get("metric") == "dense"
+    scale = np.full((chains, dim), float(opts.get("width", 1.0)))
+    cov = np.zeros((chains, dim, dim) if dense else (chains, 1, 1))
+    chol = np.zeros_like(cov)
+    if dense:
+        cov[:] = np.eye(dim)
+        chol[:] = np.eye(dim)
+    ad = np.zeros((chains, _mcmc.N_AD))
+    ad[:, _mcmc.EPS] = opts.get("step_size") or 1.0
+    ad[:, _mcmc.MU] = np.log(10.0 * ad[:, _mcmc.EPS])
+    wmean = np.zeros((chains, dim))
+    wm2 = np.zeros((chains, dim, dim) if dense else (chains, 1, dim))
+    plan = adaptation_plan(tune) if method != "slice" else np.zeros(tune, dtype=np.int64)
+    opt_f = np.array([opts.get("target_accept", 0.8), opts.get("path_length", 1.0),
+                      opts.get("max_energy_error", 1000.0), 10.0])
+    opt_i = np.array([opts.get("max_treedepth", 10), opts.get("max_steps", 1),
+                      int(dense), opts.get("max_steps_out", 1)], dtype=np.int64)
+    out = np.empty((chains, draws, dim))
+    st_f = np.zeros((chains, 4, draws))
+    st_i = np.zeros((chains, 4, draws), dtype=np.int64)
+    mid = _METHOD_ID[method]
+
+    def advance(c, i0, i1):
+        _mcmc.run_chain(mid, c, lp_addr, gr_addr, rstate, X, LP, G, scale, cov, chol, ad,
+                        wmean, wm2, plan, tune, i0, i1, opt_f, opt_i, out, st_f, st_i, nanc,
+                        stop)
+
+    workers = min(n_threads, chains)
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None
+    try:
+        for i0, i1 in zip(bounds[:-1], bounds[1:]):
+            if pool is None:
+                for c in range(chains):
+                    advance(c, i0, i1)
+            else:
+                list(pool.map(lambda c, i0=i0, i1=i1: advance(c, i0, i1), range(chains)))
+            bar.update(int(i1 - i0) * chains)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    stats = {"lp": st_f[:, 3].copy(), "n_nan": st_i[:, 3].copy()}
+    if method != "slice":
+        stats["acceptance_rate"] = st_f[:, 0].copy()
+        stats["step_size"] = st_f[:, 1].copy()
+    if method in _GRADIENT:
+        stats["n_steps"] = st_i[:, 1].copy()
+        stats["diverging"] = st_i[:, 2].copy()
+        stats["energy"] = st_f[:, 2].copy()
+    if method == "nuts":
+        stats["tree_depth"] = st_i[:, 0].copy()
+    if method == "slice":
+        stats["n_steps"] = st_i[:, 1].copy()
+    if dense:
+        metric = cov.copy()
+    else:
+        metric = scale.copy()
+    return Trace(out, stats, method, step_size=None if method == "slice" else ad[:, 0].copy(),
+                 inv_metric=metric)
+
+
+def _run_ensemble(_mcmc, lp_addr, rstate, X, LP, opts, tune, draws, bounds, nanc, stop, bar):
+    walkers, dim = X.shape
+    out = np.empty((walkers, draws, dim))
+    accept = np.zeros((walkers, draws))
+    lps = np.zeros((walkers, draws))
+    nans = np.zeros((walkers, draws), dtype=np.int64)
+    for i0, i1 in zip(bounds[:-1], bounds[1:]):
+        _mcmc.run_ensemble(lp_addr, rstate, X, LP, float(opts["a"]), tune, i0, i1, out, accept,
+                           lps, nanc, nans, stop)
+        bar.update(int(i1 - i0))
+    return Trace(out, {"acceptance_rate": accept, "lp": lps, "n_nan": nans}, "ensemble")
