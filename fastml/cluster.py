@@ -1,0 +1,524 @@
+"""k-means clustering: :class:`KMeans` (Lloyd and Elkan) and :class:`MiniBatchKMeans`.
+
+k-means minimises the inertia
+
+    J(C) = sum_i w_i min_j ||x_i - c_j||^2
+
+by alternating an assignment step (label each sample with its nearest centre) and an
+update step (move each centre to the weighted mean of its samples). Each step cannot
+increase J, so the loop stops at a local minimum; ``n_init`` restarts keep the best.
+
+* Lloyd: the distances come from one GEMM per chunk of 256 samples,
+  ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2 (the ||x||^2 term does not change the argmin).
+* Elkan: upper and lower bounds on ||x_i - c_j|| and the triangle inequality skip most
+  distance computations once the centres move little (Elkan, ICML 2003).
+* k-means++ seeding (Arthur & Vassilvitskii 2007), greedy as in scikit-learn: each new
+  centre is the best of 2 + floor(log k) candidates drawn with probability proportional
+  to w_i D(x_i)^2, D = distance to the nearest chosen centre.
+
+The samples are centred before the iterations (better conditioned GEMM distances) and
+the mean is added back to ``cluster_centers_``. float32 input stays float32.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+
+from fastml._errors import ConvergenceWarning
+from fastml._threads import blas_single_threaded, get_num_threads
+from fastml._validation import (
+    check_array,
+    check_option,
+    check_positive_int,
+    check_random_state,
+    check_scalar,
+)
+from fastml.base import (
+    BaseEstimator,
+    ClusterMixin,
+    TransformerMixin,
+    check_is_fitted,
+    validate_data,
+)
+
+__all__ = ["KMeans", "MiniBatchKMeans", "kmeans_plusplus"]
+
+
+def _kernels():
+    from fastml.kernels import _kmeans
+
+    return _kmeans
+
+
+def _check_sample_weight(sample_weight, n, dtype):
+    if sample_weight is None:
+        return np.ones(n, dtype=dtype)
+    if isinstance(sample_weight, numbers.Number):
+        return np.full(n, sample_weight, dtype=dtype)
+    w = check_array(sample_weight, "sample_weight", ndim=1, dtype=dtype)
+    if w.shape[0] != n:
+        raise ValueError(f"sample_weight.shape == {w.shape}, expected ({n},)")
+    if np.any(w < 0):
+        raise ValueError("sample_weight must be non-negative")
+    return w
+
+
+def _sq_distances(A, B, b_sq_norms):
+    """||a_i - b_j||^2 for the rows of A and B, clipped at 0 (GEMM form)."""
+    d = np.einsum("ij,ij->i", A, A)[:, None] - 2 * (A @ B.T) + b_sq_norms[None, :]
+    return np.maximum(d, 0, out=d)
+
+
+def _kmeans_plusplus(X, n_clusters, x_sq_norms, sample_weight, rng, n_local_trials=None):
+    """Greedy k-means++ seeding; returns (centers, indices)."""
+    n = X.shape[0]
+    centers = np.empty((n_clusters, X.shape[1]), dtype=X.dtype)
+    indices = np.full(n_clusters, -1, dtype=np.intp)
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    p = sample_weight / sample_weight.sum()
+    first = rng.choice(n, p=p)
+    centers[0] = X[first]
+    indices[0] = first
+    closest = _sq_distances(X[first:first + 1], X, x_sq_norms)[0]
+    for c in range(1, n_clusters):
+        cumulative = np.cumsum(sample_weight * closest, dtype=np.float64)
+        draws = rng.uniform(size=n_local_trials) * cumulative[-1]
+        candidates = np.minimum(np.searchsorted(cumulative, draws), n - 1)
+        to_candidates = _sq_distances(X[candidates], X, x_sq_norms)
+        np.minimum(closest, to_candidates, out=to_candidates)
+        potentials = to_candidates @ sample_weight
+        best = int(np.argmin(potentials))
+        closest = to_candidates[best]
+        centers[c] = X[candidates[best]]
+        indices[c] = candidates[best]
+    return centers, indices
+
+
+def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
+                    random_state=None, n_local_trials=None):
+    """k-means++ seeds: (centers (n_clusters, n_features), indices into X)."""
+    X = check_array(X, "X", ndim=2, allow_empty=False)
+    n_clusters = check_positive_int(n_clusters, "n_clusters")
+    if n_clusters > X.shape[0]:
+        raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
+    w = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
+    norms = (np.einsum("ij,ij->i", X, X) if x_squared_norms is None
+             else check_array(x_squared_norms, "x_squared_norms", ndim=1, dtype=X.dtype))
+    return _kmeans_plusplus(X, n_clusters, norms, w, check_random_state(random_state),
+                            n_local_trials)
+
+
+def _tolerance(X, tol):
+    """Absolute tolerance on sum_j ||c_j^new - c_j||^2: tol times the mean feature variance."""
+    return float(np.mean(np.var(X, axis=0)) * tol) if tol else 0.0
+
+
+class _Workspace:
+    """Buffers reused across iterations: per-thread sums, new centres, labels."""
+
+    def __init__(self, n, k, d, dtype, n_threads):
+        self.n_threads = n_threads
+        self.thread_sums = np.empty((n_threads, k, d), dtype=dtype)
+        self.thread_weights = np.empty((n_threads, k), dtype=dtype)
+        self.sums = np.empty((k, d), dtype=dtype)
+        self.weights = np.empty(k, dtype=dtype)
+        self.labels = np.zeros(n, dtype=np.intc)
+
+
+def _relocate_empty(X, w, centers_old, ws):
+    """Give every empty cluster the sample farthest from its centre (as scikit-learn)."""
+    empty = np.flatnonzero(ws.weights == 0)
+    if empty.size == 0:
+        return
+    distances = ((X - centers_old[ws.labels]) ** 2).sum(axis=1)
+    far = np.argsort(distances, kind="stable")[::-1][:empty.size]
+    for new_id, idx in zip(empty, far):
+        old_id = ws.labels[idx]
+        ws.sums[old_id] -= X[idx] * w[idx]
+        ws.sums[new_id] = X[idx] * w[idx]
+        ws.weights[new_id] = w[idx]
+        ws.weights[old_id] -= w[idx]
+
+
+def _update_centers(X, w, centers, ws):
+    """New centres from the kernel's sums; returns (new centres, shift per centre)."""
+    _relocate_empty(X, w, centers, ws)
+    new = ws.sums.copy()
+    nonzero = ws.weights > 0
+    new[nonzero] /= ws.weights[nonzero, None]
+    shift = np.sqrt(((new - centers) ** 2).sum(axis=1)).astype(X.dtype)
+    return new, shift
+
+
+def _half_center_distances(centers):
+    """||c_a - c_b|| / 2 and, per row, its smallest off-diagonal value."""
+    norms = np.einsum("ij,ij->i", centers, centers)
+    half = np.sqrt(_sq_distances(centers, centers, norms)) / 2
+    np.fill_diagonal(half, 0)
+    if centers.shape[0] == 1:
+        nxt = np.full(1, np.inf, dtype=centers.dtype)
+    else:
+        nxt = np.partition(half + np.diag(np.full(len(half), np.inf)), 0, axis=1)[:, 0]
+    return np.ascontiguousarray(half, dtype=centers.dtype), nxt.astype(centers.dtype)
+
+
+def _kmeans_single(X, w, centers, max_iter, tol, algorithm, ws):
+    """Iterate from ``centers``; returns (labels, inertia, centers, n_iter)."""
+    k_ = _kernels()
+    n_threads = ws.n_threads
+    elkan = algorithm == "elkan" and centers.shape[0] > 1
+    labels_old = np.full(X.shape[0], -1, dtype=np.intc)
+    converged = False
+    if elkan:
+        upper = np.empty(X.shape[0], dtype=X.dtype)
+        lower = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
+        half, nxt = _half_center_distances(centers)
+        k_.elkan_init_bounds(X, centers, half, ws.labels, upper, lower, n_threads)
+        shift = np.zeros(centers.shape[0], dtype=X.dtype)
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        if elkan:
+            k_.elkan_iter(X, w, centers, shift, half, nxt, upper, lower, ws.labels, ws.sums,
+                          ws.weights, ws.thread_sums, ws.thread_weights, n_threads, True)
+        else:
+            k_.lloyd_iter(X, w, centers, ws.sums, ws.weights, ws.labels, ws.thread_sums,
+                          ws.thread_weights, n_threads, True)
+        centers, shift = _update_centers(X, w, centers, ws)
+        if elkan:
+            half, nxt = _half_center_distances(centers)
+        if np.array_equal(ws.labels, labels_old):
+            converged = True
+            break
+        if float(shift @ shift) <= tol:
+            break
+        labels_old[:] = ws.labels
+    if not converged:  # labels that match the final centres
+        if elkan:
+            k_.elkan_iter(X, w, centers, shift, half, nxt, upper, lower, ws.labels, ws.sums,
+                          ws.weights, ws.thread_sums, ws.thread_weights, n_threads, False)
+        else:
+            k_.lloyd_iter(X, w, centers, ws.sums, ws.weights, ws.labels, ws.thread_sums,
+                          ws.thread_weights, n_threads, False)
+    inertia = k_.inertia(X, w, centers, ws.labels, n_threads)
+    return ws.labels.copy(), inertia, centers, n_iter
+
+
+def _labels_inertia(X, w, centers, n_threads):
+    """Nearest-centre labels (int32) and the weighted inertia."""
+    k_ = _kernels()
+    labels = np.empty(X.shape[0], dtype=np.intc)
+    empty3 = np.empty((0, 0, 0), dtype=X.dtype)
+    empty2 = np.empty((0, 0), dtype=X.dtype)
+    with blas_single_threaded():
+        k_.lloyd_iter(X, w, centers, empty2, np.empty(0, X.dtype), labels, empty3, empty2,
+                      n_threads, False)
+    return labels, k_.inertia(X, w, centers, labels, n_threads)
+
+
+class _BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+    """Parameter checks, initialisation and the predict/transform API shared by both."""
+
+    _default_n_init = 10
+
+    def _check_params(self, X):
+        self._n_clusters = check_positive_int(self.n_clusters, "n_clusters")
+        if X.shape[0] < self._n_clusters:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= "
+                             f"n_clusters={self._n_clusters}.")
+        check_positive_int(self.max_iter, "max_iter")
+        check_scalar(self.tol, "tol", numbers.Real, min_val=0)
+        init = self.init
+        if isinstance(init, str):
+            check_option(init, "init", ("k-means++", "random"))
+        elif not callable(init):
+            init = check_array(init, "init", ndim=2, dtype=X.dtype)
+            if init.shape != (self._n_clusters, X.shape[1]):
+                raise ValueError(f"init should be of shape ({self._n_clusters}, "
+                                 f"{X.shape[1]}), got {init.shape}")
+        if self.n_init == "auto":
+            n_init = 1 if isinstance(init, np.ndarray) or init == "k-means++" else \
+                self._default_n_init
+        else:
+            n_init = check_positive_int(self.n_init, "n_init")
+            if isinstance(init, np.ndarray) and n_init != 1:
+                warnings.warn("Explicit initial center position passed: performing only "
+                              f"one init in {type(self).__name__} instead of n_init={n_init}.",
+                              RuntimeWarning, stacklevel=3)
+                n_init = 1
+        return init, n_init
+
+    def _init_centroids(self, X, x_sq_norms, w, init, rng, init_size=None):
+        n = X.shape[0]
+        if init_size is not None and init_size < n:
+            idx = rng.integers(0, n, init_size)
+            X, x_sq_norms, w = X[idx], x_sq_norms[idx], w[idx]
+        if isinstance(init, np.ndarray):
+            return init.copy()
+        if callable(init):
+            centers = check_array(init(X, self._n_clusters, random_state=rng), "init(X)",
+                                  ndim=2, dtype=X.dtype)
+            if centers.shape != (self._n_clusters, X.shape[1]):
+                raise ValueError(f"init callable returned shape {centers.shape}, expected "
+                                 f"({self._n_clusters}, {X.shape[1]})")
+            return centers
+        if init == "k-means++":
+            return _kmeans_plusplus(X, self._n_clusters, x_sq_norms, w, rng)[0]
+        p = w / w.sum()
+        return X[rng.choice(X.shape[0], size=self._n_clusters, replace=False, p=p)].copy()
+
+    def _check_test_data(self, X):
+        check_is_fitted(self, "cluster_centers_")
+        return validate_data(self, X, reset=False, dtype=self.cluster_centers_.dtype)
+
+    def predict(self, X):
+        """Index of the nearest centre for each sample."""
+        X = self._check_test_data(X)
+        w = np.empty(X.shape[0], dtype=X.dtype)
+        return _labels_inertia(X, w, self.cluster_centers_, get_num_threads())[0]
+
+    def transform(self, X):
+        """Euclidean distances to every centre, shape (n_samples, n_clusters)."""
+        X = self._check_test_data(X)
+        c = self.cluster_centers_
+        return np.sqrt(_sq_distances(X, c, np.einsum("ij,ij->i", c, c)))
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the inertia of X on the fitted centres."""
+        X = self._check_test_data(X)
+        w = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        return -_labels_inertia(X, w, self.cluster_centers_, get_num_threads())[1]
+
+    def _warn_distinct(self):
+        distinct = len(np.unique(self.labels_))
+        if distinct < self._n_clusters:
+            warnings.warn(f"Number of distinct clusters ({distinct}) found smaller than "
+                          f"n_clusters ({self._n_clusters}). Possibly due to duplicate "
+                          "points in X.", ConvergenceWarning, stacklevel=3)
+
+
+class KMeans(_BaseKMeans):
+    """k-means clustering (scikit-learn's ``KMeans`` API).
+
+    Parameters
+    ----------
+    n_clusters : int, default 8
+    init : "k-means++", "random", array (n_clusters, n_features) or callable
+        ``callable(X, n_clusters, random_state) -> centers``.
+    n_init : "auto" or int
+        Restarts; the run with the lowest inertia is kept. "auto": 1 for k-means++ or an
+        array, 10 otherwise.
+    max_iter : int, default 300
+    tol : float, default 1e-4
+        Stop when sum_j ||c_j^new - c_j||^2 <= tol * mean feature variance (or when the
+        labels stop changing).
+    random_state : None, int or numpy Generator
+    copy_x : bool
+        False lets the fit centre X in place (X must then be C-contiguous float); it is
+        restored afterwards up to rounding.
+    algorithm : "lloyd" or "elkan"
+
+    Attributes
+    ----------
+    cluster_centers_, labels_, inertia_, n_iter_, n_features_in_
+    """
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
+                 tol=1e-4, verbose=0, random_state=None, copy_x=True, algorithm="lloyd"):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Cluster X; ``sample_weight`` (n_samples,) are non-negative weights."""
+        X_in = X
+        X = validate_data(self, X)
+        if self.copy_x and X is X_in:
+            X = X.copy()
+        init, n_init = self._check_params(X)
+        check_option(self.algorithm, "algorithm", ("lloyd", "elkan"))
+        w = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        rng = check_random_state(self.random_state)
+        tol = _tolerance(X, self.tol)
+        mean = X.mean(axis=0)
+        X -= mean
+        if isinstance(init, np.ndarray):
+            init = init - mean
+        x_sq = np.einsum("ij,ij->i", X, X)
+        n_threads = get_num_threads()
+        ws = _Workspace(X.shape[0], self._n_clusters, X.shape[1], X.dtype, n_threads)
+        best = None
+        with blas_single_threaded():
+            for _ in range(n_init):
+                centers = self._init_centroids(X, x_sq, w, init, rng)
+                run = _kmeans_single(X, w, centers, self.max_iter, tol, self.algorithm, ws)
+                if best is None or run[1] < best[1]:
+                    best = run
+        if not self.copy_x and X_in is X:
+            X += mean
+        labels, inertia, centers, n_iter = best
+        self.cluster_centers_ = centers + mean
+        self.labels_ = labels
+        self.inertia_ = float(inertia)
+        self.n_iter_ = n_iter
+        self._warn_distinct()
+        return self
+
+
+class MiniBatchKMeans(_BaseKMeans):
+    """k-means on random mini-batches (Sculley 2010), scikit-learn's API.
+
+    Each step draws ``batch_size`` samples, assigns them to the nearest centre (the Lloyd
+    kernel) and moves each centre to the running weighted mean of every sample it has
+    been given: c_j <- (W_j c_j + sum_{batch in j} w_i x_i) / (W_j + sum_{batch in j} w_i),
+    W_j += sum_{batch in j} w_i. Stops after ``max_iter`` passes over the data, when the
+    smoothed batch inertia has not improved for ``max_no_improvement`` steps, or when
+    ``tol`` > 0 and the centres move less than ``tol`` (scaled as in :class:`KMeans`).
+    Centres whose weight falls below ``reassignment_ratio`` times the largest are moved
+    to random batch samples.
+    """
+
+    _default_n_init = 3
+
+    def __init__(self, n_clusters=8, *, init="k-means++", max_iter=100, batch_size=1024,
+                 verbose=0, compute_labels=True, random_state=None, tol=0.0,
+                 max_no_improvement=10, init_size=None, n_init="auto",
+                 reassignment_ratio=0.01):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.verbose = verbose
+        self.compute_labels = compute_labels
+        self.random_state = random_state
+        self.tol = tol
+        self.max_no_improvement = max_no_improvement
+        self.init_size = init_size
+        self.n_init = n_init
+        self.reassignment_ratio = reassignment_ratio
+
+    def _prepare(self, X, sample_weight):
+        init, n_init = self._check_params(X)
+        self._batch_size = min(check_positive_int(self.batch_size, "batch_size"), X.shape[0])
+        if self.max_no_improvement is not None:
+            check_positive_int(self.max_no_improvement, "max_no_improvement", min_val=0)
+        check_scalar(self.reassignment_ratio, "reassignment_ratio", numbers.Real, min_val=0)
+        init_size = self.init_size
+        if init_size is None:
+            init_size = 3 * self._batch_size
+        init_size = min(max(check_positive_int(init_size, "init_size"), self._n_clusters),
+                        X.shape[0])
+        w = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        return init, n_init, init_size, w
+
+    def _initial_centers(self, X, w, init, n_init, init_size, rng):
+        """Best of ``n_init`` initialisations by inertia on a validation subset."""
+        x_sq = np.einsum("ij,ij->i", X, X)
+        val = rng.integers(0, X.shape[0], init_size)
+        best, best_inertia = None, np.inf
+        for _ in range(n_init):
+            centers = self._init_centroids(X, x_sq, w, init, rng, init_size=init_size)
+            inertia = _labels_inertia(X[val], w[val], centers, get_num_threads())[1]
+            if inertia < best_inertia:
+                best, best_inertia = centers, inertia
+        return best
+
+    def _step(self, Xb, wb, rng):
+        """One mini-batch update of ``cluster_centers_`` and ``_counts``; returns the
+        batch inertia before the update."""
+        k_ = _kernels()
+        c = self.cluster_centers_
+        k, d = c.shape
+        n_threads = get_num_threads()
+        labels = np.empty(Xb.shape[0], dtype=np.intc)
+        sums = np.empty((k, d), Xb.dtype)
+        weights = np.empty(k, Xb.dtype)
+        with blas_single_threaded():
+            k_.lloyd_iter(Xb, wb, c, sums, weights, labels,
+                          np.empty((n_threads, k, d), Xb.dtype),
+                          np.empty((n_threads, k), Xb.dtype), n_threads, True)
+        inertia = k_.inertia(Xb, wb, c, labels, n_threads)
+        total = self._counts + weights
+        hit = weights > 0
+        c[hit] = (c[hit] * self._counts[hit, None] + sums[hit]) / total[hit, None]
+        self._counts = total
+        self._n_since_reassign += Xb.shape[0]
+        if self.reassignment_ratio > 0 and self._n_since_reassign >= 10 * k:
+            low = self._counts < self.reassignment_ratio * self._counts.max()
+            n_low = int(low.sum())
+            if n_low:
+                n_low = min(n_low, Xb.shape[0] // 2) if Xb.shape[0] > 1 else 0
+                picks = rng.choice(Xb.shape[0], size=n_low, replace=False)
+                which = np.flatnonzero(low)[:n_low]
+                c[which] = Xb[picks]
+                self._counts[which] = np.min(self._counts[~low]) if np.any(~low) else 0
+            self._n_since_reassign = 0
+        return inertia
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Cluster X by mini-batch k-means."""
+        X = validate_data(self, X)
+        init, n_init, init_size, w = self._prepare(X, sample_weight)
+        rng = check_random_state(self.random_state)
+        n = X.shape[0]
+        tol = _tolerance(X, self.tol)
+        self.cluster_centers_ = self._initial_centers(X, w, init, n_init, init_size, rng)
+        self._counts = np.zeros(self._n_clusters, dtype=X.dtype)
+        self._n_since_reassign = 0
+        n_steps = (self.max_iter * n) // self._batch_size
+        ewa, ewa_min, no_improvement = None, np.inf, 0
+        alpha = min(1.0, 2.0 * self._batch_size / (n + 1))
+        step = 0
+        for step in range(1, n_steps + 1):
+            idx = rng.integers(0, n, self._batch_size)
+            old = self.cluster_centers_.copy()
+            batch_inertia = self._step(X[idx], w[idx], rng) / self._batch_size
+            ewa = batch_inertia if ewa is None else ewa * (1 - alpha) + batch_inertia * alpha
+            if tol > 0 and float(((self.cluster_centers_ - old) ** 2).sum()) <= tol:
+                break
+            if ewa < ewa_min:
+                ewa_min, no_improvement = ewa, 0
+            else:
+                no_improvement += 1
+            if self.max_no_improvement is not None and \
+                    no_improvement >= self.max_no_improvement:
+                break
+        self.n_steps_ = step
+        self.n_iter_ = int(np.ceil(step * self._batch_size / n))
+        if self.compute_labels:
+            labels, inertia = _labels_inertia(X, w, self.cluster_centers_, get_num_threads())
+            self.labels_, self.inertia_ = labels, float(inertia)
+            self._warn_distinct()
+        return self
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One mini-batch step on X (the first call initialises the centres on X)."""
+        first = not hasattr(self, "cluster_centers_")
+        X = validate_data(self, X, reset=first)
+        init, n_init, init_size, w = self._prepare(X, sample_weight)
+        if first:
+            self._rng = check_random_state(self.random_state)
+            self.cluster_centers_ = self._initial_centers(X, w, init, n_init, init_size,
+                                                          self._rng)
+            self._counts = np.zeros(self._n_clusters, dtype=X.dtype)
+            self._n_since_reassign = 0
+            self.n_steps_ = 0
+        self._step(X, w, self._rng)
+        self.n_steps_ += 1
+        if self.compute_labels:
+            labels, inertia = _labels_inertia(X, w, self.cluster_centers_, get_num_threads())
+            self.labels_, self.inertia_ = labels, float(inertia)
+        return self

@@ -1,0 +1,409 @@
+"""Principal component analysis: linear :class:`PCA` and :class:`KernelPCA`.
+
+PCA finds the orthonormal directions v_1, v_2, ... of largest variance of the centred
+data X_c = X - 1 mu^T: the right singular vectors of X_c = U S V^T, equivalently the
+eigenvectors of the covariance C = X_c^T X_c / (n - 1) with eigenvalues
+lambda_j = s_j^2 / (n - 1) (``explained_variance_``). The projection is X_c V_k
+(divided by sqrt(lambda) when whitening).
+
+Kernel PCA (Schoelkopf, Smola & Mueller 1998) does the same in the feature space of a
+kernel k: eigen-decompose the doubly centred Gram matrix
+K~ = K - 1_n K - K 1_n + 1_n K 1_n (1_n = ones / n), K~ a_j = lambda_j a_j; a point x
+maps to sum_i k~(x, x_i) a_ij / sqrt(lambda_j). ``inverse_transform`` learns a pre-image
+map by kernel ridge regression from the projections back to the inputs (Bakir et al.
+2004).
+
+Signs are fixed as in scikit-learn: the largest-magnitude entry of each PCA component
+(of each kernel PCA eigenvector) is positive.
+"""
+
+import numbers
+
+import numpy as np
+
+from fastml._threads import blas_single_threaded, get_num_threads
+from fastml._validation import check_option, check_random_state, check_scalar
+from fastml.base import BaseEstimator, TransformerMixin, check_is_fitted, validate_data
+
+__all__ = ["KernelPCA", "PCA"]
+
+_KERNEL_CODES = {"linear": 0, "poly": 1, "rbf": 2, "sigmoid": 3, "cosine": 4}
+
+
+def _flip_rows(V):
+    """Make the largest-|.| entry of every row of V positive (in place)."""
+    if V.size:
+        signs = np.sign(V[np.arange(V.shape[0]), np.argmax(np.abs(V), axis=1)])
+        signs[signs == 0] = 1
+        V *= signs[:, None]
+    return V
+
+
+def _randomized_range(matvec, rmatvec, n_cols, size, n_iter, rng, dtype):
+    """Orthonormal basis Q (n x size) of the range of M by subspace iteration.
+
+    Q = orth(M Omega), then ``n_iter`` times Q = orth(M (M^T Q)) (Halko, Martinsson &
+    Tropp 2011, algorithm 4.4; QR re-orthonormalisation at every step).
+    """
+    import scipy.linalg
+
+    Q = matvec(rng.standard_normal((n_cols, size)).astype(dtype))
+    for _ in range(n_iter):
+        Q = scipy.linalg.qr(Q, mode="economic")[0]
+        Q = matvec(rmatvec(Q))
+    return scipy.linalg.qr(Q, mode="economic")[0]
+
+
+class PCA(TransformerMixin, BaseEstimator):
+    """Principal component analysis (scikit-learn's ``PCA`` API).
+
+    Parameters
+    ----------
+    n_components : None, int or float in (0, 1)
+        None keeps min(n_samples, n_features); a float keeps the fewest components whose
+        explained variance ratios sum above it (exact solvers only).
+    copy : bool
+        Kept for compatibility: X is never modified.
+    whiten : bool
+        Scale the projections to unit variance.
+    svd_solver : "auto", "full", "covariance_eigh" or "randomized"
+        full: LAPACK SVD of the centred data, O(n d min(n, d)). covariance_eigh:
+        eigh of X^T X / (n - 1) - n/(n - 1) mu mu^T, O(n d^2), best for n >> d.
+        randomized: Halko et al. subspace iteration on the implicitly centred data.
+        auto: covariance_eigh when d <= 1000 and n >= 10 d, full for small problems,
+        randomized when n_components < 0.8 min(n, d), else full (as scikit-learn).
+    iterated_power : "auto" or int
+        Power iterations of the randomized solver ("auto": 7 if n_components <
+        0.1 min(n, d), else 4).
+    n_oversamples : int
+        Extra random directions of the randomized solver.
+    random_state : None, int or numpy Generator
+
+    Attributes
+    ----------
+    components_, explained_variance_, explained_variance_ratio_, singular_values_,
+    mean_, n_components_, n_samples_, noise_variance_, n_features_in_
+    """
+
+    def __init__(self, n_components=None, *, copy=True, whiten=False, svd_solver="auto",
+                 tol=0.0, iterated_power="auto", n_oversamples=10, random_state=None):
+        self.n_components = n_components
+        self.copy = copy
+        self.whiten = whiten
+        self.svd_solver = svd_solver
+        self.tol = tol
+        self.iterated_power = iterated_power
+        self.n_oversamples = n_oversamples
+        self.random_state = random_state
+
+    def _solver_and_k(self, X):
+        n, d = X.shape
+        k = self.n_components
+        solver = check_option(self.svd_solver, "svd_solver",
+                              ("auto", "full", "covariance_eigh", "randomized"))
+        if k is not None:
+            check_scalar(k, "n_components", numbers.Real, min_val=0)
+        if k is None:
+            k = min(n, d)
+        if solver == "auto":
+            if d <= 1000 and n >= 10 * d:
+                solver = "covariance_eigh"
+            elif max(n, d) <= 500:
+                solver = "full"
+            elif 1 <= k < 0.8 * min(n, d):
+                solver = "randomized"
+            else:
+                solver = "full"
+        fractional = isinstance(k, numbers.Real) and not isinstance(k, numbers.Integral)
+        if fractional and not 0 < k < 1:
+            raise ValueError(f"n_components={k} must be an int or a float in (0, 1)")
+        if fractional and solver == "randomized":
+            raise ValueError("a fractional n_components needs svd_solver='full' or "
+                             "'covariance_eigh'")
+        if not fractional:
+            k = int(k)
+            upper = min(n, d)
+            if not 0 <= k <= upper or (solver == "randomized" and k < 1):
+                raise ValueError(f"n_components={k} must be between "
+                                 f"{1 if solver == 'randomized' else 0} and "
+                                 f"min(n_samples, n_features)={upper} with "
+                                 f"svd_solver={solver!r}")
+        return solver, k
+
+    def _fit(self, X):
+        """Fit; returns U * S for the kept components when the solver gives it, else None."""
+        import scipy.linalg
+
+        X = validate_data(self, X, ensure_min_samples=2)
+        n, d = X.shape
+        solver, k = self._solver_and_k(X)
+        self.mean_ = X.mean(axis=0)
+        U = None
+        if solver == "full":
+            U, S, Vt = scipy.linalg.svd(X - self.mean_, full_matrices=False,
+                                        check_finite=False)
+            ev = S ** 2 / (n - 1)
+        elif solver == "covariance_eigh":
+            C = X.T @ X  # SYRK
+            C -= n * np.outer(self.mean_, self.mean_)
+            C /= n - 1
+            ev, V = scipy.linalg.eigh(C, check_finite=False)
+            ev, Vt = np.maximum(ev[::-1], 0), np.ascontiguousarray(V[:, ::-1].T)
+            S = np.sqrt(ev * (n - 1))
+        else:
+            rng = check_random_state(self.random_state)
+            n_iter = self.iterated_power
+            if n_iter == "auto":
+                n_iter = 7 if k < 0.1 * min(n, d) else 4
+            mu = self.mean_
+            size = min(k + int(self.n_oversamples), min(n, d))
+            Q = _randomized_range(lambda B: X @ B - np.outer(np.ones(n, X.dtype), mu @ B),
+                                  lambda B: X.T @ B - np.outer(mu, B.sum(axis=0)),
+                                  d, size, int(n_iter), rng, X.dtype)
+            B = Q.T @ X - np.outer(Q.sum(axis=0), mu)
+            Uh, S, Vt = scipy.linalg.svd(B, full_matrices=False, check_finite=False)
+            U = Q @ Uh
+            S, Vt, U = S[:k], Vt[:k], U[:, :k]
+            ev = S ** 2 / (n - 1)
+            total = float(np.var(X, axis=0, ddof=1).sum())
+        if solver != "randomized":
+            total = float(ev.sum())
+        if U is not None:  # sign from V, applied to U too
+            signs = np.sign(Vt[np.arange(Vt.shape[0]), np.argmax(np.abs(Vt), axis=1)])
+            signs[signs == 0] = 1
+            Vt = Vt * signs[:, None]
+            U = U * signs[None, :]
+        else:
+            _flip_rows(Vt)
+        ratio = ev / total if total > 0 else np.zeros_like(ev)
+        if not isinstance(k, numbers.Integral):
+            k = int(np.searchsorted(np.cumsum(ratio), k, side="right") + 1)
+            k = min(k, len(ev))
+        if k < min(n, d):
+            self.noise_variance_ = float((total - ev[:k].sum()) / (min(n, d) - k)
+                                         if solver == "randomized" else ev[k:].mean())
+        else:
+            self.noise_variance_ = 0.0
+        self.n_samples_ = n
+        self.n_components_ = k
+        self.components_ = np.ascontiguousarray(Vt[:k], dtype=X.dtype)
+        self.explained_variance_ = ev[:k].astype(X.dtype)
+        self.explained_variance_ratio_ = ratio[:k].astype(X.dtype)
+        self.singular_values_ = S[:k].astype(X.dtype)
+        if U is None:
+            return X, None
+        return X, (U[:, :k] * (np.sqrt(n - 1) if self.whiten else S[:k])).astype(X.dtype)
+
+    def fit(self, X, y=None):
+        """Fit the principal axes of X."""
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit and return the projections of X (from the SVD factors when available)."""
+        X, projected = self._fit(X)
+        return self._project(X) if projected is None else projected
+
+    def _project(self, X):
+        Z = X @ self.components_.T
+        Z -= self.mean_ @ self.components_.T
+        if self.whiten:
+            Z /= np.sqrt(self.explained_variance_)
+        return Z
+
+    def transform(self, X):
+        """(X - mean) V_k, divided by sqrt(explained_variance_) when whitening."""
+        check_is_fitted(self, "components_")
+        return self._project(validate_data(self, X, reset=False, dtype=self.mean_.dtype))
+
+    def inverse_transform(self, X):
+        """Back to input space: Z V_k (times sqrt(variance) if whitened) + mean."""
+        check_is_fitted(self, "components_")
+        from fastml._validation import check_array
+
+        Z = check_array(X, "X", ndim=2)
+        if Z.shape[1] != self.n_components_:
+            raise ValueError(f"X has {Z.shape[1]} columns, expected n_components_="
+                             f"{self.n_components_}")
+        V = self.components_
+        if self.whiten:
+            V = np.sqrt(self.explained_variance_)[:, None] * V
+        return Z @ V + self.mean_
+
+    def get_covariance(self):
+        """Model covariance V^T diag(lambda - sigma^2) V + sigma^2 I."""
+        check_is_fitted(self, "components_")
+        V = self.components_
+        cov = (V.T * (self.explained_variance_ - self.noise_variance_)) @ V
+        cov.flat[:: cov.shape[0] + 1] += self.noise_variance_
+        return cov
+
+
+class KernelPCA(TransformerMixin, BaseEstimator):
+    """Kernel PCA (scikit-learn's ``KernelPCA`` API).
+
+    Parameters
+    ----------
+    n_components : None or int
+        None keeps every component with a positive eigenvalue.
+    kernel : "linear", "poly", "rbf", "sigmoid", "cosine" or "precomputed"
+        k(x, y) = <x, y>; (gamma <x, y> + coef0)^degree; exp(-gamma ||x - y||^2);
+        tanh(gamma <x, y> + coef0); <x, y> / (||x|| ||y||); or X is the Gram matrix.
+    gamma : float, default 1 / n_features
+    degree, coef0 : kernel parameters
+    alpha : float
+        Ridge penalty of the pre-image map (``fit_inverse_transform``).
+    fit_inverse_transform : bool
+        Learn ``inverse_transform`` (not with a precomputed kernel).
+    eigen_solver : "auto", "dense" or "arpack"
+        dense: LAPACK eigh for the top eigenpairs; arpack: Lanczos (scipy eigsh).
+        auto: arpack when n_samples > 200 and n_components < 10, else dense.
+    tol, max_iter : ARPACK tolerance (0 = machine precision) and iterations
+    remove_zero_eig : bool
+        Drop zero eigenvalues (always done when n_components is None).
+    random_state : None, int or numpy Generator (ARPACK start vector)
+
+    Attributes
+    ----------
+    eigenvalues_, eigenvectors_, X_fit_, X_transformed_fit_, dual_coef_, gamma_,
+    n_features_in_
+    """
+
+    def __init__(self, n_components=None, *, kernel="linear", gamma=None, degree=3,
+                 coef0=1, kernel_params=None, alpha=1.0, fit_inverse_transform=False,
+                 eigen_solver="auto", tol=0, max_iter=None, remove_zero_eig=False,
+                 random_state=None, copy_X=True):
+        self.n_components = n_components
+        self.kernel = kernel
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.kernel_params = kernel_params
+        self.alpha = alpha
+        self.fit_inverse_transform = fit_inverse_transform
+        self.eigen_solver = eigen_solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.remove_zero_eig = remove_zero_eig
+        self.random_state = random_state
+        self.copy_X = copy_X
+
+    def _gram(self, X, Y):
+        """k(x_i, y_j) for the rows of X and Y (compiled, fused GEMM + kernel)."""
+        if self.kernel == "precomputed":
+            return X
+        from fastml.kernels import _unsup_kernels
+
+        dtype = np.result_type(X.dtype, Y.dtype)
+        X = np.ascontiguousarray(X, dtype=dtype)
+        Y = np.ascontiguousarray(Y, dtype=dtype)
+        out = np.empty((X.shape[0], Y.shape[0]), dtype=dtype)
+        xn = np.einsum("ij,ij->i", X, X)
+        yn = xn if Y is X else np.einsum("ij,ij->i", Y, Y)
+        params = {"gamma": self.gamma_, "degree": self.degree, "coef0": self.coef0,
+                  **(self.kernel_params or {})}
+        with blas_single_threaded():
+            _unsup_kernels.pairwise_kernel(X, Y, xn, yn, _KERNEL_CODES[self.kernel],
+                                           float(params["gamma"]), float(params["coef0"]),
+                                           float(params["degree"]), out, get_num_threads())
+        return out
+
+    def _center(self, K):
+        from fastml.kernels import _unsup_kernels
+
+        K = np.ascontiguousarray(K)
+        _unsup_kernels.center_kernel(K, self._fit_col_means.astype(K.dtype),
+                                     self._fit_all_mean, get_num_threads())
+        return K
+
+    def fit(self, X, y=None):
+        """Eigen-decompose the centred Gram matrix of X."""
+        check_option(self.kernel, "kernel", (*_KERNEL_CODES, "precomputed"))
+        check_option(self.eigen_solver, "eigen_solver", ("auto", "dense", "arpack"))
+        if self.fit_inverse_transform and self.kernel == "precomputed":
+            raise ValueError("Cannot fit_inverse_transform with a precomputed kernel.")
+        X = validate_data(self, X)
+        if self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
+            raise ValueError(f"a precomputed kernel must be square, got shape {X.shape}")
+        self.gamma_ = 1.0 / X.shape[1] if self.gamma is None else \
+            float(check_scalar(self.gamma, "gamma", numbers.Real, min_val=0))
+        n = X.shape[0]
+        if self.n_components is None:
+            k = n
+        else:
+            k = min(n, int(check_scalar(self.n_components, "n_components",
+                                        numbers.Integral, min_val=1)))
+        K = np.array(self._gram(X, X), copy=True) if self.kernel == "precomputed" \
+            else self._gram(X, X)
+        self._fit_col_means = K.mean(axis=0)
+        self._fit_all_mean = float(self._fit_col_means.mean())
+        K = self._center(K)
+        solver = self.eigen_solver
+        if solver == "auto":
+            solver = "arpack" if n > 200 and k < 10 else "dense"
+        if solver == "arpack" and k >= n:
+            solver = "dense"
+        if solver == "dense":
+            import scipy.linalg
+
+            vals, vecs = scipy.linalg.eigh(K, subset_by_index=(n - k, n - 1),
+                                           check_finite=False)
+        else:
+            from scipy.sparse.linalg import eigsh
+
+            v0 = check_random_state(self.random_state).uniform(-1, 1, n)
+            vals, vecs = eigsh(K, k, which="LA", tol=self.tol, maxiter=self.max_iter,
+                               v0=v0)
+        vals = np.where(vals < 0, 0, vals)
+        vecs = _flip_rows(np.ascontiguousarray(vecs.T)).T
+        order = np.argsort(vals, kind="stable")[::-1]
+        vals, vecs = vals[order], vecs[:, order]
+        if self.remove_zero_eig or self.n_components is None:
+            keep = vals > 0
+            vals, vecs = vals[keep], vecs[:, keep]
+        self.eigenvalues_ = vals.astype(X.dtype)
+        self.eigenvectors_ = np.ascontiguousarray(vecs, dtype=X.dtype)
+        self.X_fit_ = X.copy() if self.copy_X else X
+        if self.fit_inverse_transform:
+            self._fit_inverse(self.eigenvectors_ * np.sqrt(self.eigenvalues_), X)
+        return self
+
+    def _fit_inverse(self, Z, X):
+        """Kernel ridge pre-image map: dual_coef = (k(Z, Z) + alpha I)^-1 X."""
+        from fastml import linalg
+
+        G = self._gram(Z, Z)
+        G.flat[:: G.shape[0] + 1] += self.alpha
+        self.dual_coef_ = linalg.cho_solve(linalg.cholesky(G, jitter="auto"), X)
+        self.X_transformed_fit_ = Z
+
+    def fit_transform(self, X, y=None):
+        """Fit; the projections of the training points are a_j sqrt(lambda_j)."""
+        self.fit(X)
+        return self.eigenvectors_ * np.sqrt(self.eigenvalues_)
+
+    def transform(self, X):
+        """Projections of new points: K~(X, X_fit) a_j / sqrt(lambda_j)."""
+        check_is_fitted(self, "eigenvectors_")
+        X = validate_data(self, X, reset=False, dtype=self.X_fit_.dtype)
+        K = self._center(self._gram(X, self.X_fit_).astype(self.X_fit_.dtype, copy=True)
+                         if self.kernel == "precomputed" else self._gram(X, self.X_fit_))
+        scaled = np.zeros_like(self.eigenvectors_)
+        nz = self.eigenvalues_ > 0
+        scaled[:, nz] = self.eigenvectors_[:, nz] / np.sqrt(self.eigenvalues_[nz])
+        return K @ scaled
+
+    def inverse_transform(self, X):
+        """Pre-images k(X, Z_fit) dual_coef_ (needs ``fit_inverse_transform=True``)."""
+        check_is_fitted(self, "eigenvectors_")
+        if not self.fit_inverse_transform:
+            raise ValueError("The fit_inverse_transform parameter was not set to True "
+                             "when instantiating and hence the inverse transform is not "
+                             "available.")
+        from fastml._validation import check_array
+
+        Z = check_array(X, "X", ndim=2, dtype=self.X_transformed_fit_.dtype)
+        if Z.shape[1] != self.X_transformed_fit_.shape[1]:
+            raise ValueError(f"X has {Z.shape[1]} columns, expected "
+                             f"{self.X_transformed_fit_.shape[1]}")
+        return self._gram(Z, self.X_transformed_fit_) @ self.dual_coef_

@@ -1,0 +1,171 @@
+"""Gaussian mixture kernels: the E-step (log densities + log-sum-exp) and the full
+covariance scatter of the M-step.
+
+Samples are cut into chunks of ``CHUNK`` rows shared among threads by ``prange``; each
+thread owns its scratch rows (and, for the scatter, its own K x d x d accumulator that
+is merged once at the end). BLAS is called inside ``prange``: the caller pins it to one
+thread.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport exp, log, sqrt
+from libc.stdlib cimport malloc, calloc, free
+
+from kernels._blas cimport gemm_rm, syrk_rm
+from kernels._parallel cimport thread_id
+
+cdef enum:
+    CHUNK = 128
+
+
+cdef void _log_prob_chunk(const floating *x, Py_ssize_t m, Py_ssize_t d, Py_ssize_t K,
+                          const floating *means, const floating *prec_chol,
+                          Py_ssize_t chol_stride, const floating *shifted_means,
+                          const floating *prec_diag, const floating *offset, bint full,
+                          floating *y, floating *lp) noexcept nogil:
+    """lp[i, k] = offset_k - ||P_k^T (x_i - mu_k)||^2 / 2 for the m rows of ``x``.
+
+    full: y = x P_k (one GEMM), then ||y_i - mu_k P_k||^2 (``shifted_means`` holds
+    mu_k P_k); the precision Cholesky of component k starts at prec_chol + k *
+    chol_stride (stride 0 for a tied covariance). diag: sum_f ((x_f - mu_f) p_f)^2.
+    """
+    cdef Py_ssize_t i, k, f
+    cdef floating s, t
+    cdef const floating *b
+    cdef const floating *mu
+    cdef const floating *p
+    for k in range(K):
+        if full:
+            gemm_rm(False, False, <int> m, <int> d, <int> d, 1.0, x, <int> d,
+                    prec_chol + k * chol_stride, <int> d, 0.0, y, <int> d)
+            b = shifted_means + k * d
+            for i in range(m):
+                s = 0
+                for f in range(d):
+                    t = y[i * d + f] - b[f]
+                    s = s + t * t
+                lp[i * K + k] = offset[k] - 0.5 * s
+        else:
+            mu = means + k * d
+            p = prec_diag + k * d
+            for i in range(m):
+                s = 0
+                for f in range(d):
+                    t = (x[i * d + f] - mu[f]) * p[f]
+                    s = s + t * t
+                lp[i * K + k] = offset[k] - 0.5 * s
+
+
+def estep(const floating[:, ::1] X, const floating[:, ::1] means,
+          const floating[:, :, ::1] prec_chol, const floating[:, ::1] shifted_means,
+          const floating[:, ::1] prec_diag, const floating[::1] offset, bint full,
+          floating[:, ::1] out, floating[::1] log_norm, bint exp_out, int n_threads):
+    """E-step: log p(x_i, z = k) for every sample and component, normalised by log-sum-exp.
+
+    log p(x_i, k) = log w_k + log N(x_i | mu_k, Sigma_k)
+                  = offset_k - ||P_k^T (x_i - mu_k)||^2 / 2,  with Sigma_k^-1 = P_k P_k^T
+    and offset_k = log w_k + log det P_k - d log(2 pi) / 2 (computed by the caller).
+    log_norm[i] = log sum_k exp(log p(x_i, k)) (stable: the row maximum is taken out);
+    out[i, k] = log p(x_i, k) - log_norm[i] (log responsibilities), or its exp when
+    ``exp_out``. ``full``: ``prec_chol`` is (K, d, d), or (1, d, d) for a tied
+    covariance, and ``shifted_means[k] = mu_k P_k``; otherwise ``prec_diag`` (K, d)
+    holds 1 / sigma_kf. Returns sum_i log_norm[i] (float64 accumulator).
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = means.shape[0]
+    cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t c, i, i0, m, k
+    cdef Py_ssize_t chol_stride = d * d if prec_chol.shape[0] > 1 else 0
+    cdef int t
+    cdef floating *work
+    cdef floating *y
+    cdef floating *lp
+    cdef floating mx, s, v
+    cdef double total = 0
+    if n == 0:
+        return 0.0
+    work = <floating *> malloc(n_threads * CHUNK * d * sizeof(floating))
+    if work == NULL:
+        raise MemoryError()
+    with nogil:
+        for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
+            t = thread_id()
+            i0 = c * CHUNK
+            m = min(CHUNK, n - i0)
+            y = work + t * CHUNK * d
+            lp = &out[i0, 0]
+            _log_prob_chunk(&X[i0, 0], m, d, K, &means[0, 0],
+                            &prec_chol[0, 0, 0] if full else NULL, chol_stride,
+                            &shifted_means[0, 0] if full else NULL,
+                            NULL if full else &prec_diag[0, 0], &offset[0], full, y, lp)
+            for i in range(m):
+                mx = lp[i * K]
+                for k in range(1, K):
+                    if lp[i * K + k] > mx:
+                        mx = lp[i * K + k]
+                s = 0
+                if exp_out:  # keep exp(lp - max): one exp per entry, then scale by 1 / s
+                    for k in range(K):
+                        lp[i * K + k] = exp(lp[i * K + k] - mx)
+                        s = s + lp[i * K + k]
+                    for k in range(K):
+                        lp[i * K + k] = lp[i * K + k] / s
+                    v = mx + log(s)
+                else:
+                    for k in range(K):
+                        s = s + exp(lp[i * K + k] - mx)
+                    v = mx + log(s)
+                    for k in range(K):
+                        lp[i * K + k] = lp[i * K + k] - v
+                log_norm[i0 + i] = v
+                total += v
+    free(work)
+    return total
+
+
+def weighted_scatter(const floating[:, ::1] X, const floating[:, ::1] resp,
+                     const floating[:, ::1] means, floating[:, :, ::1] out, int n_threads):
+    """out[k] = sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T for every component (full M-step).
+
+    Per chunk and component the rows z_i = sqrt(r_ik) (x_i - mu_k) are formed and added
+    with one SYRK (z^T z) into the thread's accumulator; the accumulators are summed and
+    the lower triangle mirrored at the end.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = means.shape[0]
+    cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t c, i, i0, m, k, f, g, tt
+    cdef int t
+    cdef floating *acc
+    cdef floating *zbuf
+    cdef floating *z
+    cdef floating r
+    acc = <floating *> calloc(n_threads * K * d * d, sizeof(floating))
+    zbuf = <floating *> malloc(n_threads * CHUNK * d * sizeof(floating))
+    if acc == NULL or zbuf == NULL:
+        free(acc)
+        free(zbuf)
+        raise MemoryError()
+    with nogil:
+        for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
+            t = thread_id()
+            i0 = c * CHUNK
+            m = min(CHUNK, n - i0)
+            z = zbuf + t * CHUNK * d
+            for k in range(K):
+                for i in range(m):
+                    r = sqrt(resp[i0 + i, k])
+                    for f in range(d):
+                        z[i * d + f] = r * (X[i0 + i, f] - means[k, f])
+                # lower triangle of z^T z (d x d) += ...
+                syrk_rm(True, True, <int> d, <int> m, 1.0, z, <int> d, 1.0,
+                        acc + (t * K + k) * d * d, <int> d)
+        for k in range(K):
+            for f in range(d):
+                for g in range(f + 1):
+                    r = 0
+                    for tt in range(n_threads):
+                        r = r + acc[((tt * K + k) * d + f) * d + g]
+                    out[k, f, g] = r
+                    out[k, g, f] = r
+    free(acc)
+    free(zbuf)
