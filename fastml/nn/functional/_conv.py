@@ -8,7 +8,8 @@ Definitions (``s`` stride, ``p`` padding before the input, ``d`` dilation, ``G``
                               * x[n, g C_g + c, i s_h - p_h + u d_h, j s_w - p_w + v d_w]
     output:   OH = floor((H + p_top + p_bottom - d_h (K_h - 1) - 1) / s_h) + 1
     backward: grad_b[o] = sum_{n,i,j} go[n, o, i, j]
-              grad_w[o, c, u, v] = sum_{n,i,j} go[n, o, i, j] x[n, g C_g + c, i s_h - p_h + u d_h, ...]
+              grad_w[o, c, u, v] = sum_{n,i,j} go[n, o, i, j]
+                                   * x[n, g C_g + c, i s_h - p_h + u d_h, j s_w - p_w + v d_w]
               grad_x[n, g C_g + c, a, e] = sum over (o, i, j, u, v) reaching (a, e) of
                                            go[n, o, i, j] w[o, c, u, v]
 
@@ -35,8 +36,7 @@ import numbers
 import numpy as np
 
 from fastml._threads import blas_single_threaded, get_num_threads
-from fastml._validation import check_array, check_option, check_positive_int, \
-    common_float_dtype
+from fastml._validation import check_array, check_option, check_positive_int, common_float_dtype
 
 __all__ = ["avg_pool2d", "avg_pool2d_backward", "conv1d", "conv1d_backward", "conv2d",
            "conv2d_backward", "max_pool2d", "max_pool2d_backward"]
@@ -137,7 +137,7 @@ class _ConvSpec:
         self.nd = nd
 
     def result(self, a):
-        """``a`` (4-D) in the caller's layout: (N, C, L) for 1-D, batch axis dropped if unbatched."""
+        """``a`` (4-D) in the caller's layout: (N, C, L) for 1-D, no batch axis if unbatched."""
         a = a.reshape(a.shape[0], a.shape[1], *a.shape[4 - self.nd:])
         return a if self.batched else a[0]
 
@@ -176,14 +176,14 @@ def _backward(spec):
 
 
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D cross-correlation of x (N, C_in, H, W) or (C_in, H, W) with w (C_out, C_in/groups, K_h, K_w).
+    """2-D cross-correlation of x (N, C_in, H, W) with w (C_out, C_in / groups, K_h, K_w).
 
     y[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] x[n, g C_g + c, i s_h - p_h + u d_h,
     j s_w - p_w + v d_w] (see the module docstring), exactly ``torch.nn.functional.conv2d``.
 
     Parameters
     ----------
-    x : array_like, shape (N, C_in, H, W) or (C_in, H, W)
+    x : array_like, shape (N, C_in, H, W), or (C_in, H, W) unbatched
     w : array_like, shape (C_out, C_in / groups, K_h, K_w)
     b : array_like, shape (C_out,), optional
     stride, dilation : int or (int, int), >= 1
@@ -266,7 +266,7 @@ class _PoolSpec:
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
-    """Max over K_h x K_w windows: y[n, c, i, j] = max_{u, v} x[n, c, i s_h - p_h + u, j s_w - p_w + v].
+    """Window maxima: y[n, c, i, j] = max_{u, v} x[n, c, i s_h - p_h + u, j s_w - p_w + v].
 
     Padding never wins (it acts as -inf) and must be at most half the kernel size;
     ``stride`` defaults to ``kernel_size``; OH = floor((H + 2 p_h - K_h) / s_h) + 1.
