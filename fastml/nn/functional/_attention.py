@@ -171,8 +171,9 @@ class _Problem:
         o = out4 if v is self.v else np.empty(v.shape[:2] + (nq, 1), self.dtype)
         mask, has_mask = self.kernel_mask()
         n_threads = get_num_threads()
+        kernels = _kernels()  # loads SciPy's BLAS before threadpoolctl looks for it
         with blas_single_threaded():
-            _kernels().forward(q, k, v, mask, has_mask, self.causal, self.scale, o, lse,
+            kernels.forward(q, k, v, mask, has_mask, self.causal, self.scale, o, lse,
                                _query_tile(B * H, nq, n_threads), _KEY_TILE, n_threads)
         return lse
 
@@ -186,8 +187,9 @@ class _Problem:
             gq, gk = np.zeros_like(q), np.zeros_like(k)
         mask, has_mask = self.kernel_mask()
         n_threads = get_num_threads()
+        kernels = _kernels()
         with blas_single_threaded():
-            _kernels().backward(gout4, q, k, v, mask, has_mask, self.causal, self.scale,
+            kernels.backward(gout4, q, k, v, mask, has_mask, self.causal, self.scale,
                                 out4, lse, gq, gk, gv, _BACKWARD_TILE, _BACKWARD_TILE,
                                 n_threads)
 
