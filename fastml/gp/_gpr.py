@@ -42,6 +42,13 @@ def default_kernel():
                                                                      length_scale_bounds="fixed")
 
 
+def as_numeric(X):
+    """Object arrays of numbers become float arrays (anything else is left to validation)."""
+    if isinstance(X, np.ndarray) and X.dtype == object:
+        return X.astype(np.float64)
+    return X
+
+
 def check_noise(alpha, n, name="alpha"):
     """Noise variance added to the diagonal: a scalar or one non-negative value per sample."""
     a = check_array(alpha, name, ndim=(0, 1), dtype=np.float64)
@@ -171,7 +178,11 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         self._check_params()
         kernel = default_kernel() if self.kernel is None else self.kernel
         self.kernel_ = copy.deepcopy(kernel)
-        X, y = validate_data(self, X, y, y_numeric=True, multi_output=True)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
+                             "y is None")
+        X, y = validate_data(self, as_numeric(X), as_numeric(y), y_numeric=True,
+                             multi_output=True)
         X = X.astype(np.float64, copy=False)
         y = y.astype(np.float64, copy=False)
         if y.ndim == 2 and y.shape[1] == 0:
@@ -264,7 +275,7 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("return_std and return_cov cannot both be True: ask for one "
                              "of them")
         check_is_fitted(self, "X_train_")
-        X = validate_data(self, X, reset=False)
+        X = validate_data(self, as_numeric(X), reset=False)
         out_dtype = X.dtype
         X = X.astype(np.float64, copy=False)
         self.kernel_._check_input(X)

@@ -28,10 +28,18 @@ __all__ = ["RBF", "ConstantKernel", "DotProduct", "ExpSineSquared", "Hyperparame
            "Kernel", "Matern", "Product", "RationalQuadratic", "Sum", "WhiteKernel"]
 
 
+_PAIRS_PER_THREAD = 250_000  # below this a parallel region costs more than it saves
+
+
 def _ops():
     from fastml.kernels import _gp
 
     return _gp
+
+
+def _n_threads(n_pairs):
+    """OpenMP threads for a kernel touching ``n_pairs`` pairs of points."""
+    return max(1, min(get_num_threads(), n_pairs // _PAIRS_PER_THREAD))
 
 
 class Hyperparameter(namedtuple("Hyperparameter",
@@ -509,7 +517,8 @@ class _Stationary(Kernel):
         Xs = self._scaled(X)
         Ys = Xs if Y is None else self._scaled(Y)
         K = np.empty((X.shape[0], Ys.shape[0]), dtype=X.dtype)
-        ops.kernel_matrix(self._kind(), Xs, Ys, *self._p(), K, Y is None, get_num_threads())
+        ops.kernel_matrix(self._kind(), Xs, Ys, *self._p(), K, Y is None,
+                          _n_threads(K.size // (2 if Y is None else 1)))
         return K
 
     def _gradient(self, X):
@@ -520,7 +529,7 @@ class _Stationary(Kernel):
         G = np.empty((n, n, ops.n_gradients(self._kind(), X.shape[1], self.anisotropic)),
                      dtype=X.dtype)
         ops.kernel_gradient(self._kind(), Xs, *self._p(), bool(self.anisotropic), K, G,
-                            get_num_threads())
+                            _n_threads(K.size))
         return K, G
 
     def _contract_all(self, X, W):
@@ -528,7 +537,8 @@ class _Stationary(Kernel):
         Xs = self._scaled(X)
         out = np.zeros(ops.n_gradients(self._kind(), X.shape[1], self.anisotropic))
         ops.contract_lower(self._kind(), Xs, np.ascontiguousarray(W, dtype=X.dtype),
-                           *self._p(), bool(self.anisotropic), out, get_num_threads())
+                           *self._p(), bool(self.anisotropic), out,
+                           _n_threads(X.shape[0] ** 2 // 2))
         return out
 
     def diag(self, X):
