@@ -19,13 +19,14 @@ from fastml._validation import (
     check_random_state,
     check_scalar,
 )
-from fastml.base import BaseEstimator, ClassifierMixin, check_is_fitted, validate_data
+from fastml.base import BaseEstimator, ClassifierMixin, check_is_fitted
 from fastml.linear_model._base import (
     LinearClassifierMixin,
     check_bool,
     check_classification_targets,
     check_nonneg,
     check_positive,
+    validate,
 )
 
 __all__ = ["SVC", "LinearSVC"]
@@ -108,7 +109,7 @@ class SVC(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         from fastml.kernels import _svm
 
-        X, y = validate_data(self, X, y)
+        X, y = validate(self, X, y, requires_y=True)
         if self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
             raise ValueError(f"X must be a square kernel matrix for kernel='precomputed', "
                              f"got shape {X.shape}")
@@ -166,7 +167,7 @@ class SVC(ClassifierMixin, BaseEstimator):
         from fastml.kernels import _svm
 
         check_is_fitted(self, "support_")
-        X = validate_data(self, X, reset=False)
+        X = validate(self, X, reset=False)
         kind = _KERNELS[self.kernel]
         if kind == 4:
             if X.shape[1] != self.shape_fit_[0]:
@@ -244,7 +245,7 @@ class LinearSVC(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
         scaling = check_positive(self.intercept_scaling, "intercept_scaling")
         rng = check_random_state(self.random_state)
-        X, y = validate_data(self, X, y)
+        X, y = validate(self, X, y, requires_y=True)
         classes, y_idx = check_classification_targets(y)
         targets = [1] if len(classes) == 2 else range(len(classes))
         bias = float(scaling) if fit_intercept else 0.0

@@ -8,6 +8,29 @@ from fastml._validation import check_array, check_scalar
 from fastml.base import check_is_fitted, validate_data
 
 
+def validate(est, X, y=None, *, reset=True, requires_y=False, **kwargs):
+    """:func:`fastml.base.validate_data` with scikit-learn's answers for 1-D, complex and
+    object-dtype X and for a missing y (what its estimator checks look for)."""
+    if requires_y and y is None:
+        raise ValueError(f"{type(est).__name__} requires y to be passed, but the target y "
+                         "is None")
+    if not hasattr(X, "toarray"):  # sparse input is rejected by validate_data
+        a = np.asarray(X)
+        if a.ndim == 1:
+            raise ValueError(f"Expected a 2-D array for X, got a 1-D array of shape {a.shape}"
+                             ". Reshape your data with X.reshape(-1, 1) for one feature "
+                             "or X.reshape(1, -1) for one sample.")
+        if a.dtype.kind == "c":
+            raise ValueError("Complex data not supported: X must be real")
+        if a.dtype.kind == "O":
+            X = a.astype(np.float64)  # TypeError for entries that are not numbers
+    if requires_y:
+        if kwargs.get("y_numeric") and np.asarray(y).dtype.kind == "O":
+            y = np.asarray(y).astype(np.float64)
+        return validate_data(est, X, y, reset=reset, **kwargs)
+    return validate_data(est, X, reset=reset, **kwargs)
+
+
 def center_data(X, y, fit_intercept):
     """X - mean(X), y - mean(y) (copies) and the offsets; no-op offsets without intercept.
 
@@ -48,7 +71,7 @@ class LinearModelMixin:
 
     def _decision(self, X):
         check_is_fitted(self, "coef_")
-        X = validate_data(self, X, reset=False)
+        X = validate(self, X, reset=False)
         coef = np.asarray(self.coef_, dtype=X.dtype)
         return X @ coef.T + np.asarray(self.intercept_, dtype=X.dtype)
 
@@ -90,7 +113,7 @@ class LinearClassifierMixin:
     def decision_function(self, X):
         """Signed scores: shape (n,) for two classes (positive means classes_[1])."""
         check_is_fitted(self, "coef_")
-        X = validate_data(self, X, reset=False)
+        X = validate(self, X, reset=False)
         scores = X @ self.coef_.astype(X.dtype, copy=False).T + \
             self.intercept_.astype(X.dtype, copy=False)
         return scores.ravel() if scores.shape[1] == 1 else scores

@@ -5,13 +5,14 @@ import numbers
 import numpy as np
 
 from fastml._validation import check_array, check_option
-from fastml.base import BaseEstimator, RegressorMixin, validate_data
+from fastml.base import BaseEstimator, RegressorMixin
 from fastml.linear_model._base import (
     LinearModelMixin,
     center_data,
     check_bool,
     check_nonneg,
     set_intercept,
+    validate,
 )
 
 
@@ -59,7 +60,7 @@ class LinearRegression(LinearModelMixin, RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         check_bool(self.fit_intercept, "fit_intercept")
         check_option(self.solver, "solver", ("auto", "qr", "svd"))
-        X, y = validate_data(self, X, y, y_numeric=True, multi_output=True)
+        X, y = validate(self, X, y, requires_y=True, y_numeric=True, multi_output=True)
         Xc, yc, x_off, y_off = center_data(X, y, self.fit_intercept)
         rcond = max(X.shape) * np.finfo(X.dtype).eps
         solver = self.solver
@@ -114,7 +115,7 @@ class Ridge(LinearModelMixin, RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         check_bool(self.fit_intercept, "fit_intercept")
         check_option(self.solver, "solver", ("auto", "cholesky", "svd"))
-        X, y = validate_data(self, X, y, y_numeric=True, multi_output=True)
+        X, y = validate(self, X, y, requires_y=True, y_numeric=True, multi_output=True)
         if isinstance(self.alpha, numbers.Real):
             alphas = np.array([check_nonneg(self.alpha, "alpha")], dtype=float)
         else:

@@ -8,13 +8,14 @@ import numpy as np
 from fastml._errors import ConvergenceWarning, JitterWarning
 from fastml._threads import blas_single_threaded, get_num_threads
 from fastml._validation import check_option, check_positive_int
-from fastml.base import BaseEstimator, ClassifierMixin, check_is_fitted, validate_data
+from fastml.base import BaseEstimator, ClassifierMixin, check_is_fitted
 from fastml.linear_model._base import (
     LinearClassifierMixin,
     check_bool,
     check_classification_targets,
     check_nonneg,
     check_positive,
+    validate,
 )
 
 
@@ -30,7 +31,8 @@ class _Objective:
         self.fit_intercept = fit_intercept
         self.n = X.shape[0]
         self.lam = 1.0 / (C * self.n)
-        self.n_threads = get_num_threads()
+        # one thread per 256-row chunk at most: tiny problems stay serial
+        self.n_threads = max(1, min(get_num_threads(), self.n // 256))
 
     def unpack(self, theta):
         t = theta.reshape(self.k, self.p + self.fit_intercept).astype(self.X.dtype)
@@ -62,7 +64,7 @@ class _Objective:
         coef, intercept = self.unpack(theta)
         p1 = self.p + self.fit_intercept
         d = self.k * p1
-        H = np.empty((d, d), dtype=self.X.dtype)
+        H = np.zeros((d, d), dtype=self.X.dtype)  # upper triangle stays zero
         with blas_single_threaded():
             _logistic.hessian(self.X, coef, intercept, self.fit_intercept, H, self.n_threads)
         H = H.astype(np.float64) / self.n
@@ -150,7 +152,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         check_option(self.solver, "solver", ("lbfgs", "newton"))
         fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
         check_bool(self.warm_start, "warm_start")
-        X, y = validate_data(self, X, y)
+        X, y = validate(self, X, y, requires_y=True)
         classes, y_idx = check_classification_targets(y)
         k = 1 if len(classes) == 2 else len(classes)
         obj = _Objective(X, y_idx, k, fit_intercept, C)
@@ -181,12 +183,13 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         from fastml.kernels import _logistic
 
         check_is_fitted(self, "coef_")
-        X = validate_data(self, X, reset=False)
+        X = validate(self, X, reset=False)
         coef = self.coef_.astype(X.dtype)
         intercept = self.intercept_.astype(X.dtype)
         out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
         with blas_single_threaded():
-            _logistic.predict_proba(X, coef, intercept, out, get_num_threads())
+            _logistic.predict_proba(X, coef, intercept, out,
+                                    max(1, min(get_num_threads(), X.shape[0] // 256)))
         if coef.shape[0] == 1:
             out = np.hstack([1 - out, out])
         return out

@@ -6,13 +6,14 @@ import numpy as np
 
 from fastml._threads import get_num_threads
 from fastml._validation import check_positive_int, check_random_state, check_scalar
-from fastml.base import BaseEstimator, ClassifierMixin, validate_data
+from fastml.base import BaseEstimator, ClassifierMixin
 from fastml.linear_model._base import (
     LinearClassifierMixin,
     check_bool,
     check_classification_targets,
     check_nonneg,
     check_positive,
+    validate,
 )
 
 
@@ -51,7 +52,7 @@ class Perceptron(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         eta = check_positive(self.eta0, "eta0")
         check_scalar(eta, "eta0", numbers.Real)
         rng = check_random_state(self.random_state)
-        X, y = validate_data(self, X, y)
+        X, y = validate(self, X, y, requires_y=True)
         classes, y_idx = check_classification_targets(y)
         k = 1 if len(classes) == 2 else len(classes)
         target = np.array([1], dtype=np.int32) if k == 1 else np.arange(k, dtype=np.int32)
