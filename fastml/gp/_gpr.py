@@ -275,7 +275,7 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("return_std and return_cov cannot both be True: ask for one "
                              "of them")
         check_is_fitted(self, "X_train_")
-        X = validate_data(self, as_numeric(X), reset=False)
+        X = validate_data(self, as_numeric(X), reset=False, ensure_min_samples=0)
         out_dtype = X.dtype
         X = X.astype(np.float64, copy=False)
         self.kernel_._check_input(X)
