@@ -125,7 +125,7 @@ def enet_coordinate_descent(floating[::1] w, double alpha, double beta,
     ``norm2[j]`` = ||x_j||^2; ``tol`` is the absolute gap tolerance.
     """
     cdef int p = xt.shape[0], n = xt.shape[1]
-    cdef int it = 0, inner, f, j, k, n_active = p, n_nz = 0
+    cdef int it = 0, _inner, f, j, k, n_active = p, n_nz = 0
     cdef double gap = 0, dual_norm = 0, d_w_tol = tol, dw, d_max, w_max
     cdef unsigned long long state = seed | 1
     cdef floating *r = <floating *> malloc(max(n, 1) * sizeof(floating))
@@ -184,7 +184,7 @@ def enet_coordinate_descent(floating[::1] w, double alpha, double beta,
                 if w[active[f]] != 0:
                     nz[n_nz] = active[f]
                     n_nz += 1
-            for inner in range(MAX_INNER):
+            for _inner in range(MAX_INNER):
                 d_max = 0
                 w_max = 0
                 for k in range(n_nz):

@@ -30,7 +30,7 @@ cdef enum:
 
 
 cdef inline void _scores(const floating *x, int m, int p, int k, const floating *coef,
-                           const floating *intercept, floating *z) noexcept nogil:
+                         const floating *intercept, floating *z) noexcept nogil:
     """z = X_chunk W' + b for m rows."""
     cdef int i, c
     gemm_rm(False, True, m, k, p, 1, x, p, coef, p, 0, z, k)
