@@ -26,12 +26,11 @@ import ctypes
 import math
 
 import numpy as np
+from fastml.kernels._mcmc_rng import normal, randint, uniform
 from llvmlite import ir
 from numba import carray, cfunc, njit, types
 from numba.core.registry import CPUDispatcher
 from numba.extending import intrinsic
-
-from fastml.kernels._mcmc_rng import normal, randint, uniform
 
 RWMH, HMC, NUTS, SLICE = 0, 1, 2, 3
 
@@ -689,7 +688,9 @@ def run_chain(method, c, lp_addr, gr_addr, rng, X, LP, G, scale, cov, chol, ad, 
             else:
                 n_steps = max(1, min(opt_i[MAX_STEPS],
                                      int(math.ceil(opt_f[PATH_LENGTH] / a[EPS]))))
-                lp = _hmc_step(lp_addr, gr_addr, r, q, lp, g, a[EPS], n_steps, opt_f[MAX_DH],
+                # step size jittered by U(0.85, 1.15) (as PyMC) against resonant orbits
+                eps_j = a[EPS] * (0.85 + 0.3 * uniform(r))
+                lp = _hmc_step(lp_addr, gr_addr, r, q, lp, g, eps_j, n_steps, opt_f[MAX_DH],
                                W, sc, cv, ch, dense, nanc, c, res)
                 res[3] = 0.0
                 res[4] = n_steps
@@ -715,7 +716,11 @@ def run_chain(method, c, lp_addr, gr_addr, rng, X, LP, G, scale, cov, chol, ad, 
             res[4] = n_evals
         eps_used = a[EPS]
         if it < tune and method != SLICE:
-            _dual_average(a, res[0], opt_f[TARGET])
+            if method == RWMH:  # Robbins–Monro on log scale: noisy 0/1-like accept stats
+                a[COUNT] += 1.0
+                a[EPS] *= math.exp((res[0] - opt_f[TARGET]) / a[COUNT] ** 0.6)
+            else:
+                _dual_average(a, res[0], opt_f[TARGET])
             if plan[it] & COLLECT:
                 _welford_add(a, wmean[c], wm2[c], q, dense)
             if plan[it] & WINDOW_END:
@@ -724,7 +729,7 @@ def run_chain(method, c, lp_addr, gr_addr, rng, X, LP, G, scale, cov, chol, ad, 
                     _init_stepsize(lp_addr, gr_addr, r, q, lp, g, a, W, sc, cv, ch, dense,
                                    nanc, c)
                 _restart_dual_average(a, opt_f[MU_FACTOR])
-            if it == tune - 1:
+            if it == tune - 1 and method != RWMH:
                 a[EPS] = math.exp(a[XBAR])
         if it >= tune:
             j = it - tune
@@ -761,6 +766,8 @@ def run_ensemble(lp_addr, rng, X, LP, a, tune, i0, i1, out, accept, lps, nanc, n
     for it in range(i0, i1):
         if stop[0] != 0:
             break
+        for i in range(n):
+            perm[i] = i
         for i in range(n - 1, 0, -1):  # Fisher–Yates
             j = randint(shared, i + 1)
             perm[i], perm[j] = perm[j], perm[i]

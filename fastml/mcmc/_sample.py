@@ -260,12 +260,15 @@ def _run_chains(_mcmc, method, lp_addr, gr_addr, rstate, X, LP, G, opts, tune, d
         chol[:] = np.eye(dim)
     ad = np.zeros((chains, _mcmc.N_AD))
     ad[:, _mcmc.EPS] = opts.get("step_size") or 1.0
-    ad[:, _mcmc.MU] = np.log(10.0 * ad[:, _mcmc.EPS])
+    # Dual averaging shrinks log(eps) towards mu = log(f eps): f = 10 favours long HMC
+    # steps early on (Stan); random-walk proposals are anchored at their start, f = 1.
+    mu_factor = 1.0 if method == "rwmh" else 10.0
+    ad[:, _mcmc.MU] = np.log(mu_factor * ad[:, _mcmc.EPS])
     wmean = np.zeros((chains, dim))
     wm2 = np.zeros((chains, dim, dim) if dense else (chains, 1, dim))
     plan = adaptation_plan(tune) if method != "slice" else np.zeros(tune, dtype=np.int64)
     opt_f = np.array([opts.get("target_accept", 0.8), opts.get("path_length", 1.0),
-                      opts.get("max_energy_error", 1000.0), 10.0])
+                      opts.get("max_energy_error", 1000.0), mu_factor])
     opt_i = np.array([opts.get("max_treedepth", 10), opts.get("max_steps", 1),
                       int(dense), opts.get("max_steps_out", 1)], dtype=np.int64)
     out = np.empty((chains, draws, dim))
