@@ -319,9 +319,9 @@ cdef Strides _mask_strides(mask, Py_ssize_t itemsize, Py_ssize_t *col):
     return s
 
 
-def forward(const floating[:, :, :, ::1] q, const floating[:, :, :, ::1] k,
-            const floating[:, :, :, ::1] v, const floating[:, :, :, :] mask,
-            bint has_mask, bint causal, double scale, floating[:, :, :, ::1] out,
+def forward(const floating[:, :, :, :] q, const floating[:, :, :, :] k,
+            const floating[:, :, :, :] v, const floating[:, :, :, :] mask,
+            bint has_mask, bint causal, double scale, floating[:, :, :, :] out,
             floating[::1] lse, Py_ssize_t bq, Py_ssize_t bk, int n_threads):
     """out = softmax(scale q k^T + mask) v and lse (B*H*nq, row log-sum-exp) in place.
 
@@ -351,12 +351,12 @@ def forward(const floating[:, :, :, ::1] q, const floating[:, :, :, ::1] k,
     free(work)
 
 
-def backward(const floating[:, :, :, ::1] grad_out, const floating[:, :, :, ::1] q,
-             const floating[:, :, :, ::1] k, const floating[:, :, :, ::1] v,
+def backward(const floating[:, :, :, :] grad_out, const floating[:, :, :, :] q,
+             const floating[:, :, :, :] k, const floating[:, :, :, :] v,
              const floating[:, :, :, :] mask, bint has_mask, bint causal, double scale,
-             const floating[:, :, :, ::1] out, const floating[::1] lse,
-             floating[:, :, :, ::1] grad_q, floating[:, :, :, ::1] grad_k,
-             floating[:, :, :, ::1] grad_v, Py_ssize_t bq, Py_ssize_t bk, int n_threads):
+             const floating[:, :, :, :] out, const floating[::1] lse,
+             floating[:, :, :, :] grad_q, floating[:, :, :, :] grad_k,
+             floating[:, :, :, :] grad_v, Py_ssize_t bq, Py_ssize_t bk, int n_threads):
     """Accumulate the gradients of attention into zeroed grad_q, grad_k, grad_v.
 
     ``out`` and ``lse`` are what :func:`forward` returned for the same inputs.

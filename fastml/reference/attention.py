@@ -14,14 +14,14 @@ def _t(x):
 
 def _softmax_probabilities(q, k, mask, causal, scale):
     q, k = np.asarray(q), np.asarray(k)
-    scale = 1.0 / np.sqrt(q.shape[-1]) if scale is None else scale
+    scale = 1.0 / np.sqrt(max(q.shape[-1], 1)) if scale is None else scale
     s = scale * (q @ _t(k))
     if mask is not None:
         mask = np.asarray(mask)
         s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
     if causal:
         s = np.where(np.tri(*s.shape[-2:], dtype=bool), s, -np.inf)
-    row_max = s.max(axis=-1, keepdims=True)
+    row_max = s.max(axis=-1, keepdims=True, initial=-np.inf)
     e = np.exp(s - np.where(np.isfinite(row_max), row_max, 0))
     total = e.sum(axis=-1, keepdims=True)
     return np.divide(e, total, out=np.zeros_like(e), where=total > 0), scale
