@@ -60,23 +60,35 @@ def check_noise(alpha, n, name="alpha"):
     return a.reshape(-1)[0] if a.size == 1 else a
 
 
+def _factor(kernel, X, noise):
+    """Lower Cholesky factor of K = k(X, X) + noise I, or (None, reason).
+
+    The first attempt factorises K in place; only a failure (rare) rebuilds K for the
+    jittered retries of :func:`fastml.linalg.cholesky`, so no copy of K is kept.
+    """
+    n = X.shape[0]
+    for jitter in (None, "auto"):
+        K = kernel._matrix(X)
+        K.flat[:: n + 1] += noise
+        if not all_finite(K):
+            return None, "the kernel matrix contains NaN or infinity"
+        try:
+            return cholesky(K, jitter=jitter, overwrite_a=True), None
+        except NotPositiveDefiniteError as exc:
+            reason = str(exc)
+    return None, reason
+
+
 def lml_and_factor(kernel, X, Y, noise, eval_gradient):
     """(lml, grad, L, a) for the kernel at its current theta; Y has shape (n, t).
 
     A matrix that is not positive definite is retried with jitter (JitterWarning); when
     that fails too, or K is not finite, returns lml = -inf with a warning and L = None.
+    With ``eval_gradient`` the factor is overwritten by the gradient weights and L is
+    returned as None.
     """
     n, t = Y.shape
-    K = kernel._matrix(X)
-    K.flat[:: n + 1] += noise
-    fail = None
-    if not all_finite(K):
-        fail = "the kernel matrix contains NaN or infinity"
-    else:
-        try:
-            L = cholesky(K, jitter="auto", overwrite_a=True)
-        except NotPositiveDefiniteError as exc:
-            fail = str(exc)
+    L, fail = _factor(kernel, X, noise)
     if fail is not None:
         warnings.warn(f"log marginal likelihood is -inf at theta={kernel.theta}: {fail}",
                       JitterWarning, stacklevel=3)
@@ -86,10 +98,10 @@ def lml_and_factor(kernel, X, Y, noise, eval_gradient):
            - 0.5 * n * t * _LOG_2PI)
     grad = None
     if eval_gradient:
-        W = L.copy()
-        if _ops().lml_weights_inplace(W, a) != 0:
+        if _ops().lml_weights_inplace(L, a) != 0:  # L becomes W = a a^T - t K^-1
             raise NotPositiveDefiniteError("potri failed on a valid Cholesky factor")
-        grad = 0.5 * kernel._contract(X, W)
+        grad = 0.5 * kernel._contract(X, L)
+        L = None
     return lml, grad, L, a
 
 
