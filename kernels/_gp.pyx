@@ -247,3 +247,60 @@ def lml_weights_inplace(floating[:, ::1] L, const floating[:, ::1] alpha):
         if info == 0:
             syrk_rm(True, False, n, t, 1, &alpha[0, 0], t, -t, &L[0, 0], n)
     return info
+
+
+def contract_cross(int kind, const floating[:, ::1] Z, const floating[:, ::1] X,
+                   const floating[:, ::1] G, double p0, double p1, bint ard,
+                   double[::1] theta_out, double[:, ::1] dz_out, int n_threads):
+    """Contract a rectangular weight matrix G (m x n) with K(Z, X) and its derivatives.
+
+    Adds to ``theta_out``: [sum_ij G_ij k_ij, sum_ij G_ij dk_ij/dlog(theta_1), ...] (the
+    first entry is the derivative with respect to a log amplitude multiplying k), and to
+    ``dz_out[i, :]``: sum_j G_ij dk(z_i, x_j)/dz_i with respect to the scaled inputs,
+    dk/dzs = -s (zs - xs) for RBF, Matern and RQ (s as in the module docstring; for RQ
+    s = k / base). ExpSineSquared is not supported here. Rows of Z are shared among
+    threads, so each row of ``dz_out`` has one writer.
+    """
+    cdef Py_ssize_t m = Z.shape[0], n = X.shape[0], d = Z.shape[1], i, j, c, t
+    cdef int ng = n_gradients(kind, d, ard) + 1
+    cdef Py_ssize_t stride = ng + PAD
+    cdef double k, s, r2, g, rq_s
+    cdef double *acc
+    cdef double *mine
+    cdef double *dd
+    cdef double *extra
+    if m == 0 or n == 0:
+        return
+    acc = <double *> calloc(n_threads * stride, sizeof(double))
+    if acc == NULL:
+        raise MemoryError()
+    with nogil, parallel(num_threads=n_threads):
+        dd = <double *> malloc((d + 2) * sizeof(double))
+        extra = dd + d
+        mine = acc + thread_id() * stride
+        for i in prange(m, schedule="static"):
+            for j in range(n):
+                g = G[i, j]
+                r2 = _sqdist(&Z[i, 0], &X[j, 0], d, dd)
+                k = _value(kind, r2, p0, p1)
+                s = _grad(kind, r2, p0, p1, k, extra)
+                mine[0] += g * k
+                if kind == K_RQ:
+                    mine[1] += g * extra[0]
+                    mine[2] += g * extra[1]
+                    rq_s = k / (1 + r2 / (2 * p0))
+                    for c in range(d):
+                        dz_out[i, c] -= g * rq_s * (<double> Z[i, c] - <double> X[j, c])
+                    continue
+                if ard:
+                    for c in range(d):
+                        mine[1 + c] += g * s * dd[c]
+                else:
+                    mine[1] += g * s * r2
+                for c in range(d):
+                    dz_out[i, c] -= g * s * (<double> Z[i, c] - <double> X[j, c])
+        free(dd)
+    for t in range(n_threads):
+        for j in range(ng):
+            theta_out[j] += acc[t * stride + j]
+    free(acc)

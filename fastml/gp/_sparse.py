@@ -1,0 +1,352 @@
+"""Sparse variational Gaussian-process regression (Titsias 2009, collapsed bound).
+
+With m inducing inputs Z, P = K(Z, Z), U = K(Z, X), Q = U^T P^-1 U and noise variance
+s2 = 1 / beta, the evidence lower bound maximised over the kernel hyperparameters, s2
+and Z is
+
+    F = log N(y | 0, Q + s2 I) - tr(K(X, X) - Q) / (2 s2).
+
+It is computed through Cholesky factors of m x m matrices only (as GPflow's SGPR):
+P = Luu Luu^T, A = sqrt(beta) Luu^-1 U, B = I + A A^T = LB LB^T, c0 = LB^-1 A y,
+
+    F = -n/2 log 2pi - sum log diag LB + n/2 log beta - beta/2 y^T y + beta/2 c0^T c0
+        - beta/2 sum_i k(x_i, x_i) + 1/2 tr(A A^T),
+
+so the n-dependence is in one kernel block, one triangular solve and one GEMM, O(n m^2).
+The analytic gradient goes through dF/dU, dF/dP and dF/dbeta (w = B^-1 A y,
+r = y - A^T w, Linv = Luu^-1):
+
+    dF/dU    = sqrt(beta) Linv^T ((I - B^-1) A + beta w r^T)
+    dF/dP    = 1/2 Linv^T (I - B^-1 - beta w w^T - A A^T) Linv
+    dF/dbeta = (tr(A A^T) - m + tr(B^-1)) / (2 beta) + n / (2 beta) - y^T y / 2
+               + c0^T c0 - ||A^T w||^2 / 2 - sum_i k(x_i, x_i) / 2,
+
+contracted with dK/dtheta and dK/dZ pair by pair in compiled code
+(``fastml.kernels._gp.contract_cross``), block by block over the data, never forming
+an n x m x p tensor.
+"""
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from fastml._errors import ConvergenceWarning, JitterWarning, NotPositiveDefiniteError
+from fastml._validation import check_array, check_option, check_random_state, check_scalar
+from fastml.base import BaseEstimator, RegressorMixin, check_is_fitted, validate_data
+from fastml.gp._gpr import as_numeric
+from fastml.gp.kernels import (
+    RBF,
+    ConstantKernel,
+    ExpSineSquared,
+    Kernel,
+    Product,
+    _n_threads,
+    _Stationary,
+)
+from fastml.linalg import cho_solve, cholesky, solve_triangular
+
+__all__ = ["SparseGaussianProcessRegressor", "kmeans_plus_plus"]
+
+_LOG_2PI = math.log(2 * math.pi)
+_BLOCK = 8192  # data points per block of the gradient contraction (m x block workspace)
+
+
+def _ops():
+    from fastml.kernels import _gp
+
+    return _gp
+
+
+def kmeans_plus_plus(X, m, rng):
+    """m rows of X chosen by k-means++ seeding: each next point is drawn with
+    probability proportional to its squared distance to the nearest chosen one."""
+    n = X.shape[0]
+    idx = [int(rng.integers(n))]
+    d2 = np.sum((X - X[idx[0]]) ** 2, axis=1)
+    for _ in range(1, m):
+        total = d2.sum()
+        nxt = int(rng.choice(n, p=d2 / total)) if total > 0 else int(rng.integers(n))
+        idx.append(nxt)
+        np.minimum(d2, np.sum((X - X[nxt]) ** 2, axis=1), out=d2)
+    return X[idx].copy()
+
+
+def _split(kernel):
+    """(amplitude ConstantKernel or None, stationary kernel, amplitude comes first)."""
+    def supported(k):
+        return isinstance(k, _Stationary) and not isinstance(k, ExpSineSquared)
+
+    if supported(kernel):
+        return None, kernel, False
+    if isinstance(kernel, Product):
+        if isinstance(kernel.k1, ConstantKernel) and supported(kernel.k2):
+            return kernel.k1, kernel.k2, True
+        if isinstance(kernel.k2, ConstantKernel) and supported(kernel.k1):
+            return kernel.k2, kernel.k1, False
+    raise ValueError("SparseGaussianProcessRegressor needs an RBF, Matern or "
+                     "RationalQuadratic kernel, optionally multiplied by a ConstantKernel, "
+                     f"got {kernel!r}")
+
+
+class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
+    """Titsias' variational sparse GP with the collapsed bound (SGPR).
+
+    Hyperparameters, the noise variance and (by default) the inducing inputs are
+    fitted by maximising the bound F (module docstring) with L-BFGS-B and analytic
+    gradients. Cost per evaluation O(n m^2 + n m d), memory O(n m).
+
+    Parameters
+    ----------
+    kernel : RBF, Matern or RationalQuadratic, optionally times a ConstantKernel.
+        Default ``ConstantKernel(1.0) * RBF(1.0)``.
+    n_inducing : int, default 256
+        Number of inducing inputs chosen by ``inducing="kmeans++"`` (capped at n).
+    inducing : "kmeans++" or array of shape (m, n_features)
+        Initial inducing inputs.
+    noise_level : float, default 1.0
+        Initial noise variance s2 (fitted unless ``noise_level_bounds="fixed"``).
+    noise_level_bounds : pair of floats or "fixed", default (1e-6, 1e5)
+    optimize_inducing : bool, default True
+        Also optimise Z (m * d more parameters).
+    optimizer : "fmin_l_bfgs_b" or None
+    max_iter : int, default 200
+        L-BFGS-B iterations.
+    jitter : float, default 1e-6
+        P = c (K_s(Z, Z) + jitter I) for a kernel c K_s, keeping P well conditioned.
+    normalize_y : bool, default False
+    random_state : None, int or numpy Generator (k-means++ seeding).
+
+    Attributes
+    ----------
+    kernel_, noise_level_, inducing_points_ (m, d), lower_bound_ (F at the optimum),
+    n_iter_, n_features_in_.
+    """
+
+    def __init__(self, kernel=None, *, n_inducing=256, inducing="kmeans++", noise_level=1.0,
+                 noise_level_bounds=(1e-6, 1e5), optimize_inducing=True,
+                 optimizer="fmin_l_bfgs_b", max_iter=200, jitter=1e-6, normalize_y=False,
+                 random_state=None):
+        self.kernel = kernel
+        self.n_inducing = n_inducing
+        self.inducing = inducing
+        self.noise_level = noise_level
+        self.noise_level_bounds = noise_level_bounds
+        self.optimize_inducing = optimize_inducing
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.jitter = jitter
+        self.normalize_y = normalize_y
+        self.random_state = random_state
+
+    # ---------------------------------------------------------------- the bound
+    def _bound(self, kernel, noise, Z, X, y, eval_gradient, keep=False):
+        """F and its gradient (kernel theta, log noise, Z); ``keep`` stores the
+        factors needed by ``predict``. Returns (-inf, None) when P cannot be factorised."""
+        ops = _ops()
+        amp, stat, amp_first = _split(kernel)
+        c = float(amp.constant_value) if amp is not None else 1.0
+        ls = stat._length_scale(X)
+        kind, (p0, p1) = stat._kind(), stat._p()
+        ard = bool(stat.anisotropic)
+        Zs, Xs = stat._scaled(Z), stat._scaled(X)
+        m, n = Z.shape[0], X.shape[0]
+        beta = 1.0 / noise
+        P = np.empty((m, m))
+        ops.kernel_matrix(kind, Zs, Zs, p0, p1, P, True, _n_threads(m * m))
+        P.flat[:: m + 1] += self.jitter
+        P *= c
+        try:
+            Luu = cholesky(P, jitter="auto")
+        except NotPositiveDefiniteError as exc:
+            warnings.warn(f"K(Z, Z) is not positive definite ({exc}); bound is -inf",
+                          JitterWarning, stacklevel=3)
+            return -np.inf, None
+        A = np.empty((m, n))
+        ops.kernel_matrix(kind, Zs, Xs, p0, p1, A, False, _n_threads(m * n))
+        A *= c * math.sqrt(beta)
+        from fastml.kernels import _linalg
+
+        _linalg.solve_triangular_inplace(Luu, A, True, False)  # A = sqrt(beta) Luu^-1 U
+        AAT = A @ A.T
+        LB = cholesky(AAT + np.eye(m))
+        c0 = solve_triangular(LB, A @ y)
+        yy = float(y @ y)
+        cc = float(c0 @ c0)
+        trace_aat = float(np.trace(AAT))
+        F = (-0.5 * n * _LOG_2PI - float(np.log(np.diagonal(LB)).sum())
+             + 0.5 * n * math.log(beta) - 0.5 * beta * yy + 0.5 * beta * cc
+             - 0.5 * beta * n * c + 0.5 * trace_aat)
+        if keep:
+            self._Luu, self._LB = Luu, LB
+            self._mean_weights = solve_triangular(
+                Luu, solve_triangular(LB, math.sqrt(beta) * c0, trans=True), trans=True)
+            self._amplitude = c
+        if not eval_gradient:
+            return F, None
+
+        eye = np.eye(m)
+        w = solve_triangular(LB, c0, trans=True)
+        Binv = cho_solve(LB, eye)
+        Linv = solve_triangular(Luu, eye)
+        Atw = A.T @ w
+        r = y - Atw
+        M = Linv.T @ (eye - Binv)
+        q = Linv.T @ w
+        GP = 0.5 * Linv.T @ (eye - Binv - beta * np.outer(w, w) - AAT) @ Linv
+        dbeta = ((trace_aat - m + float(np.trace(Binv))) / (2 * beta) + n / (2 * beta)
+                 - 0.5 * yy + cc - 0.5 * float(Atw @ Atw) - 0.5 * n * c)
+
+        ng = ops.n_gradients(kind, Z.shape[1], ard) + 1
+        th_u = np.zeros(ng)
+        dz_u = np.zeros_like(Zs)
+        sb = math.sqrt(beta)
+        for start in range(0, n, _BLOCK):
+            block = slice(start, min(start + _BLOCK, n))
+            GU = M @ A[:, block]
+            GU *= sb
+            GU += beta * sb * np.outer(q, r[block])
+            ops.contract_cross(kind, Zs, Xs[block], GU, p0, p1, ard, th_u, dz_u,
+                               _n_threads(m * GU.shape[1]))
+        th_p = np.zeros(ng)
+        dz_p = np.zeros_like(Zs)
+        ops.contract_cross(kind, Zs, Zs, np.ascontiguousarray(GP), p0, p1, ard, th_p, dz_p,
+                           _n_threads(m * m))
+        g_stat = c * (th_u[1:] + th_p[1:])
+        g_amp = c * (th_u[0] + th_p[0] + self.jitter * float(np.trace(GP))) - 0.5 * beta * n * c
+        parts = [g_stat] if amp is None else (
+            [np.array([g_amp]), g_stat] if amp_first else [g_stat, np.array([g_amp])])
+        g_theta = np.concatenate(parts)[kernel._free_mask()]
+        g_z = c * (dz_u + 2 * dz_p) / ls
+        return F, (g_theta, -beta * dbeta, g_z)
+
+    # ---------------------------------------------------------------- fit
+    def _check_params(self):
+        if self.kernel is not None and not isinstance(self.kernel, Kernel):
+            raise TypeError(f"kernel must be a fastml.gp.kernels.Kernel or None, got "
+                            f"{type(self.kernel).__name__}")
+        check_scalar(self.n_inducing, "n_inducing", numbers.Integral, min_val=1)
+        check_scalar(self.max_iter, "max_iter", numbers.Integral, min_val=1)
+        check_scalar(self.noise_level, "noise_level", numbers.Real, min_val=0,
+                     include_boundaries="neither")
+        check_scalar(self.jitter, "jitter", numbers.Real, min_val=0)
+        check_option(self.optimizer, "optimizer", ("fmin_l_bfgs_b", None))
+        if isinstance(self.inducing, str):
+            check_option(self.inducing, "inducing", ("kmeans++",))
+
+    def _noise_bounds(self):
+        b = self.noise_level_bounds
+        if isinstance(b, str) and b == "fixed":
+            return None
+        b = np.asarray(b, dtype=float)
+        if b.shape != (2,) or not (0 < b[0] <= b[1]):
+            raise ValueError(f"noise_level_bounds must be 'fixed' or a pair 0 < low <= high, "
+                             f"got {self.noise_level_bounds!r}")
+        return np.log(b)
+
+    def fit(self, X, y):
+        """Choose the inducing inputs, then maximise the bound. Returns self."""
+        self._check_params()
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
+                             "y is None")
+        X, y = validate_data(self, as_numeric(X), as_numeric(y), y_numeric=True)
+        X = X.astype(np.float64, copy=False)
+        y = y.astype(np.float64, copy=False)
+        kernel = (ConstantKernel(1.0) * RBF(1.0)) if self.kernel is None else self.kernel
+        self.kernel_ = kernel.clone_with_theta(kernel.theta)
+        _split(self.kernel_)
+        self.kernel_._check_input(X)
+        if isinstance(self.inducing, str):
+            m = min(self.n_inducing, X.shape[0])
+            Z = kmeans_plus_plus(X, m, check_random_state(self.random_state))
+        else:
+            Z = check_array(self.inducing, "inducing", ndim=2, dtype=np.float64, copy=True)
+            if Z.shape[1] != X.shape[1] or Z.shape[0] == 0:
+                raise ValueError(f"inducing must have shape (m, {X.shape[1]}) with m >= 1, got "
+                                 f"{Z.shape}")
+        self._y_mean, self._y_std = 0.0, 1.0
+        if self.normalize_y:
+            self._y_mean = float(y.mean())
+            self._y_std = float(y.std()) or 1.0
+        y = (y - self._y_mean) / self._y_std
+        noise_bounds = self._noise_bounds()
+        nk = self.kernel_.n_dims
+        opt_noise = noise_bounds is not None
+        opt_z = bool(self.optimize_inducing)
+
+        def unpack(params):
+            kernel = self.kernel_.clone_with_theta(params[:nk])
+            noise = math.exp(params[nk]) if opt_noise else float(self.noise_level)
+            Zp = params[nk + opt_noise:].reshape(Z.shape) if opt_z else Z
+            return kernel, noise, Zp
+
+        def objective(params):
+            kernel, noise, Zp = unpack(params)
+            F, grads = self._bound(kernel, noise, Zp, X, y, True)
+            if grads is None:
+                return np.inf, np.zeros_like(params)
+            g = [grads[0]] + ([[grads[1]]] if opt_noise else []) + \
+                ([grads[2].ravel()] if opt_z else [])
+            return -F, -np.concatenate(g)
+
+        params = np.concatenate([self.kernel_.theta,
+                                 [math.log(self.noise_level)] if opt_noise else [],
+                                 Z.ravel() if opt_z else []])
+        self.n_iter_ = 0
+        if self.optimizer is not None and params.size:
+            from scipy.optimize import minimize
+
+            bounds = [tuple(b) for b in self.kernel_.bounds.reshape(-1, 2)] + \
+                ([tuple(noise_bounds)] if opt_noise else []) + \
+                ([(None, None)] * Z.size if opt_z else [])
+            res = minimize(objective, params, method="L-BFGS-B", jac=True, bounds=bounds,
+                           options={"maxiter": self.max_iter})
+            if not res.success:
+                warnings.warn(f"L-BFGS-B stopped before convergence ({res.message})",
+                              ConvergenceWarning, stacklevel=2)
+            params, self.n_iter_ = res.x, int(res.nit)
+        self.kernel_, self.noise_level_, self.inducing_points_ = unpack(params)
+        self.inducing_points_ = np.array(self.inducing_points_)
+        F, _ = self._bound(self.kernel_, self.noise_level_, self.inducing_points_, X, y,
+                           False, keep=True)
+        if not np.isfinite(F):
+            raise NotPositiveDefiniteError("K(Z, Z) is not positive definite at the fitted "
+                                           "parameters; increase jitter")
+        self.lower_bound_ = F
+        return self
+
+    def lower_bound(self, X, y, eval_gradient=False):
+        """The collapsed bound F for data (X, y) at the fitted parameters.
+
+        With ``eval_gradient`` also returns (dF/dtheta, dF/dlog noise, dF/dZ).
+        """
+        check_is_fitted(self, "inducing_points_")
+        X, y = validate_data(self, X, y, reset=False, y_numeric=True)
+        y = (y.astype(np.float64) - self._y_mean) / self._y_std
+        F, grads = self._bound(self.kernel_, self.noise_level_, self.inducing_points_,
+                               X.astype(np.float64, copy=False), y, eval_gradient)
+        return (F, grads) if eval_gradient else F
+
+    # ---------------------------------------------------------------- predict
+    def predict(self, X, return_std=False):
+        """Posterior mean of the latent f at X (and its standard deviation).
+
+        mean = K(X, Z) Luu^-T LB^-T c with c = sqrt(beta) c0;
+        var = k(x, x) - ||Luu^-1 k(Z, x)||^2 + ||LB^-1 Luu^-1 k(Z, x)||^2.
+        Result dtype: that of X.
+        """
+        check_is_fitted(self, "inducing_points_")
+        X = validate_data(self, as_numeric(X), reset=False, ensure_min_samples=0)
+        out_dtype = X.dtype
+        X = X.astype(np.float64, copy=False)
+        Ksu = self.kernel_._matrix(X, self.inducing_points_)
+        mean = Ksu @ self._mean_weights * self._y_std + self._y_mean
+        if not return_std:
+            return mean.astype(out_dtype)
+        t1 = solve_triangular(self._Luu, Ksu.T)
+        t2 = solve_triangular(self._LB, t1)
+        var = self.kernel_.diag(X) - np.einsum("ij,ij->j", t1, t1) + np.einsum("ij,ij->j", t2, t2)
+        std = np.sqrt(np.maximum(var, 0)) * self._y_std
+        return mean.astype(out_dtype), std.astype(out_dtype)
