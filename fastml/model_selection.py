@@ -15,7 +15,9 @@ eq. 7.9).
 bias = [y_m != y], variance = P_D(f_D(x) != y_m); expected loss = P_D(f_D(x) != y).
 
 Training sets are bootstrap resamples of (X, y) (the usual estimate when only one
-sample is available, as in mlxtend's ``bias_variance_decomp``).
+sample is available, as in mlxtend's ``bias_variance_decomp``). All rounds resample the
+same training set, so f_bar estimates the fit on that set: the reported bias also
+contains its sampling error (for least squares, about sigma^2 p / n per point).
 """
 
 import numpy as np

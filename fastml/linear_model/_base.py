@@ -1,11 +1,16 @@
 """Shared pieces of the linear models: centring, prediction, class labels, parameters."""
 
 import numbers
+import warnings
 
 import numpy as np
 
 from fastml._validation import check_array, check_scalar
 from fastml.base import check_is_fitted, validate_data
+
+
+class DataConversionWarning(UserWarning):
+    """Input was converted to the expected form (scikit-learn's warning of this name)."""
 
 
 def validate(est, X, y=None, *, reset=True, requires_y=False, **kwargs):
@@ -25,8 +30,13 @@ def validate(est, X, y=None, *, reset=True, requires_y=False, **kwargs):
         if a.dtype.kind == "O":
             X = a.astype(np.float64)  # TypeError for entries that are not numbers
     if requires_y:
-        if kwargs.get("y_numeric") and np.asarray(y).dtype.kind == "O":
-            y = np.asarray(y).astype(np.float64)
+        y = y if hasattr(y, "toarray") else np.asarray(y)
+        if not kwargs.get("multi_output") and y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected. "
+                          "Please change the shape of y to (n_samples,), for example "
+                          "using ravel().", DataConversionWarning, stacklevel=3)
+        if kwargs.get("y_numeric") and y.dtype.kind == "O":
+            y = y.astype(np.float64)
         return validate_data(est, X, y, reset=reset, **kwargs)
     return validate_data(est, X, reset=reset, **kwargs)
 
