@@ -18,8 +18,11 @@ from kernels._parallel cimport thread_id
 # Elementwise loops below this many elements run on one thread (thread start-up
 # costs more than the work); larger ones are split into blocks of ELEM_BLOCK.
 cdef enum:
-    PARALLEL_MIN = 32768
+    PARALLEL_MIN = 131072
     ELEM_BLOCK = 8192
+
+# GEMMs below this many multiply-adds run on one thread.
+cdef double GEMM_PARALLEL_MIN = 1 << 23
 
 cdef double SQRT1_2 = 0.70710678118654752440
 cdef double INV_SQRT_2PI = 0.39894228040143267794
@@ -120,8 +123,34 @@ cdef inline floating _max(const floating *x, Py_ssize_t n) noexcept nogil:
 
 
 # ---------------------------------------------------------------- Linear
+cdef void _gemm(bint ta, bint tb, int m, int n, int k, floating alpha, const floating *a,
+                int lda, const floating *b, int ldb, floating beta, floating *c, int ldc,
+                int n_threads) noexcept nogil:
+    """C = alpha op(A) op(B) + beta C (row-major) with single-threaded BLAS calls, one
+    block of C per OpenMP thread: rows of C when m >= n, else columns. Keeps the whole
+    layer in one thread pool (the caller pins BLAS to one thread)."""
+    cdef int nt = n_threads if <double> m * n * k >= GEMM_PARALLEL_MIN else 1
+    cdef int t, lo, hi
+    cdef bint by_rows = m >= n
+    if nt == 1 or (m if by_rows else n) < 2 * nt:
+        gemm_rm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    for t in prange(nt, schedule="static", chunksize=1, num_threads=nt):
+        if by_rows:
+            lo = t * m // nt
+            hi = (t + 1) * m // nt
+            gemm_rm(ta, tb, hi - lo, n, k, alpha, a + (lo if ta else lo * lda), lda,
+                    b, ldb, beta, c + lo * ldc, ldc)
+        else:
+            lo = t * n // nt
+            hi = (t + 1) * n // nt
+            gemm_rm(ta, tb, m, hi - lo, k, alpha, a, lda, b + (lo * ldb if tb else lo),
+                    ldb, beta, c + lo, ldc)
+
+
 def linear_forward(const floating[:, ::1] x, const floating[:, ::1] w,
-                   const floating[::1] b, bint has_bias, floating[:, ::1] out):
+                   const floating[::1] b, bint has_bias, floating[:, ::1] out,
+                   int n_threads):
     """out = x w^T (+ b): one GEMM, the bias pre-loaded into ``out`` (beta = 1)."""
     cdef int m = x.shape[0], k = x.shape[1], n = w.shape[0]
     cdef Py_ssize_t i, j
@@ -135,13 +164,14 @@ def linear_forward(const floating[:, ::1] x, const floating[:, ::1] w,
                 for j in range(n):
                     out[i, j] = b[j] if has_bias else 0
         if k > 0:
-            gemm_rm(False, True, m, n, k, 1, &x[0, 0], k, &w[0, 0], k, beta,
-                    &out[0, 0], n)
+            _gemm(False, True, m, n, k, 1, &x[0, 0], k, &w[0, 0], k, beta,
+                  &out[0, 0], n, n_threads)
 
 
 def linear_backward(const floating[:, ::1] g, const floating[:, ::1] x,
                     const floating[:, ::1] w, floating[:, ::1] grad_x, bint need_grad_x,
-                    floating[:, ::1] grad_w, floating[::1] grad_b, bint has_bias):
+                    floating[:, ::1] grad_w, floating[::1] grad_b, bint has_bias,
+                    int n_threads):
     """grad_x = g w; grad_w += g^T x; grad_b += column sums of g (accumulating GEMMs)."""
     cdef int m = g.shape[0], n = g.shape[1], k = x.shape[1]
     cdef Py_ssize_t i, j
@@ -155,10 +185,10 @@ def linear_backward(const floating[:, ::1] g, const floating[:, ::1] x,
     with nogil:
         if k > 0:
             if need_grad_x:
-                gemm_rm(False, False, m, k, n, 1, &g[0, 0], n, &w[0, 0], k, 0,
-                        &grad_x[0, 0], k)
-            gemm_rm(True, False, n, k, m, 1, &g[0, 0], n, &x[0, 0], k, 1,
-                    &grad_w[0, 0], k)
+                _gemm(False, False, m, k, n, 1, &g[0, 0], n, &w[0, 0], k, 0,
+                      &grad_x[0, 0], k, n_threads)
+            _gemm(True, False, n, k, m, 1, &g[0, 0], n, &x[0, 0], k, 1,
+                  &grad_w[0, 0], k, n_threads)
         if has_bias:
             for i in range(m):
                 for j in range(n):

@@ -9,6 +9,7 @@ pass produced (statistics, masks), so they need the forward's inputs. The module
 intermediate results to the backward and accumulate parameter gradients in place.
 """
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -40,6 +41,43 @@ def _kernels():
     from fastml.kernels import _nn
 
     return _nn
+
+
+_SCIPY_BLAS = []
+
+
+@contextlib.contextmanager
+def _serial_blas():
+    """Pin the BLAS behind scipy.linalg.cython_blas (the one kernels call) to one thread.
+
+    The Linear kernels split their GEMMs over OpenMP threads themselves, so a training
+    step uses one thread pool: two pools (OpenMP and OpenBLAS's own) handing the cores
+    back and forth spin against each other. Costs two ctypes calls (~2 us).
+    """
+    if not _SCIPY_BLAS:
+        controller = None
+        try:
+            import scipy.linalg.cython_blas  # noqa: F401  (loads the library)
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            pass
+        else:
+            for lib in ThreadpoolController().lib_controllers:
+                if lib.user_api == "blas" and "scipy" in lib.filepath and \
+                        "numpy" not in lib.filepath:
+                    controller = lib
+                    break
+        _SCIPY_BLAS.append(controller)
+    lib = _SCIPY_BLAS[0]
+    if lib is None:
+        yield
+        return
+    previous = lib.get_num_threads()
+    lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        lib.set_num_threads(previous)
 
 
 def _float(x, name, ndim=None):
@@ -198,8 +236,9 @@ def _check_linear(x, weight, bias):
 def _linear_forward(x, w, b):
     out = np.empty(x.shape[:-1] + (w.shape[0],), dtype=w.dtype)
     has_bias = b is not None
-    _kernels().linear_forward(x.reshape(-1, w.shape[1]), w, b if has_bias else w[0, :0],
-                              has_bias, out.reshape(-1, w.shape[0]))
+    with _serial_blas():
+        _kernels().linear_forward(x.reshape(-1, w.shape[1]), w, b if has_bias else w[0, :0],
+                                  has_bias, out.reshape(-1, w.shape[0]), get_num_threads())
     return out
 
 
@@ -209,9 +248,11 @@ def _linear_backward_into(g, x, w, grad_w, grad_b, need_grad_x=True):
     gx = np.empty(x.shape, dtype=w.dtype) if need_grad_x else None
     has_bias = grad_b is not None
     x2 = x.reshape(-1, k)
-    _kernels().linear_backward(g.reshape(-1, n), x2,
-                               w, gx.reshape(-1, k) if need_grad_x else x2[:0], need_grad_x,
-                               grad_w, grad_b if has_bias else grad_w[0, :0], has_bias)
+    with _serial_blas():
+        _kernels().linear_backward(g.reshape(-1, n), x2, w,
+                                   gx.reshape(-1, k) if need_grad_x else x2[:0], need_grad_x,
+                                   grad_w, grad_b if has_bias else grad_w[0, :0], has_bias,
+                                   get_num_threads())
     return gx
 
 

@@ -1,0 +1,66 @@
+"""Shared by the digits examples: data split, seeded mini-batch training, accuracy."""
+
+import time
+
+import numpy as np
+
+import fastml.nn as nn
+
+
+def load_digits_split(seed=0, test_size=0.25, images=False):
+    """scikit-learn's 8x8 digits scaled to [0, 1], float32, stratified train/test split.
+
+    ``images``: shape (N, 1, 8, 8) for convolutions instead of (N, 64).
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    if images:
+        X = X.reshape(-1, 1, 8, 8)
+    return train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
+
+
+def accuracy(model, X, y, batch_size=512):
+    model.eval()
+    pred = np.concatenate([model(X[i:i + batch_size]).argmax(axis=1)
+                           for i in range(0, len(X), batch_size)])
+    return float(np.mean(pred == y))
+
+
+def fit(model, X, y, *, epochs, lr, batch_size=64, weight_decay=1e-4, warmup=2,
+        label_smoothing=0.05, seed=0, verbose=True):
+    """AdamW with linear warm-up then cosine decay, one schedule step per epoch.
+
+    Each step is written out: forward, loss, loss.backward() -> d loss / d logits,
+    model.backward (fills every parameter's grad), optimizer step.
+    """
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    opt = nn.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    warmup = min(warmup, epochs - 1)
+    if warmup > 0:
+        sched = nn.SequentialLR(opt, [nn.LinearLR(opt, 0.1, 1.0, warmup),
+                                      nn.CosineAnnealingLR(opt, epochs - warmup)], [warmup])
+    else:
+        sched = nn.CosineAnnealingLR(opt, epochs)
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        order = rng.permutation(len(X))
+        total = 0.0
+        for i in range(0, len(X), batch_size):
+            batch = order[i:i + batch_size]
+            if len(batch) < 2:      # BatchNorm needs two samples per channel
+                continue
+            loss = loss_fn(model(X[batch]), y[batch])
+            opt.zero_grad()
+            model.backward(loss_fn.backward())
+            opt.step()
+            total += loss * len(batch)
+        sched.step()
+        if verbose:
+            print(f"epoch {epoch + 1:3d}  loss {total / len(X):.4f}  "
+                  f"lr {opt.param_groups[0]['lr']:.2e}  {time.perf_counter() - start:.1f} s")
+    return model
