@@ -28,7 +28,7 @@ from cython.parallel cimport prange
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy, memset
 
-from kernels._blas cimport gemm_rm, xdot
+from kernels._blas cimport gemm_rm
 from kernels._parallel cimport thread_id
 
 cdef enum:
@@ -79,8 +79,12 @@ cdef Py_ssize_t _tile(const Geom *g, Py_ssize_t outer, int n_threads,
 cdef inline void _span(Py_ssize_t start, Py_ssize_t step, Py_ssize_t count,
                        Py_ssize_t limit, Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
     """[lo, hi): the q in [0, count) with 0 <= start + q * step < limit."""
-    lo[0] = 0 if start >= 0 else (-start + step - 1) // step
-    hi[0] = 0 if start >= limit else min(count, (limit - start + step - 1) // step)
+    if step == 1:   # no division on the common path (it sits in the inner loops)
+        lo[0] = max(-start, 0)
+        hi[0] = min(count, max(limit - start, 0))
+    else:
+        lo[0] = 0 if start >= 0 else (-start + step - 1) // step
+        hi[0] = 0 if start >= limit else min(count, (limit - start + step - 1) // step)
     if hi[0] < lo[0]:
         hi[0] = lo[0]
 
@@ -293,16 +297,26 @@ cdef void _dw_grad_x_plane(const floating *go, const floating *w, floating *gx,
 
 
 cdef void _dw_grad_w_channel(const floating *go, const floating *x, floating *gw,
-                             const Geom *g, Py_ssize_t o) noexcept nogil:
-    """grad_w[o, 0, u, v] = sum_{n, i, j} go[n, o, i, j] x[n, group(o), i s - p + u d, ...]."""
-    cdef Py_ssize_t gr = o // g.Cog, n, i, u, v, ih, start, lo, hi
+                             floating *gb, const Geom *g, Py_ssize_t o,
+                             floating *acc) noexcept nogil:
+    """grad_w[o, 0, u, v] = sum_{n, i, j} go[n, o, i, j] x[n, group(o), i s - p + u d, ...]
+    and grad_b[o] = sum_{n, i, j} go[n, o, i, j], in one pass over go[:, o].
+
+    Each tap accumulates elementwise products into its own row ``acc[u, v, :OW]`` (an
+    axpy-like loop that vectorises) and the bias into ``acc[KH KW, :OW]``; the rows are
+    reduced once at the end.
+    """
+    cdef Py_ssize_t gr = o // g.Cog, n, i, u, v, ih, start, lo, hi, q
     cdef const floating *gorow
     cdef const floating *xrow
-    cdef floating *gwo = gw + o * g.KH * g.KW
-    memset(gwo, 0, g.KH * g.KW * sizeof(floating))
+    cdef floating *arow
+    cdef floating *brow = acc + g.KH * g.KW * g.OW
+    memset(acc, 0, (g.KH * g.KW + 1) * g.OW * sizeof(floating))
     for n in range(g.N):
         for i in range(g.OH):
             gorow = go + (n * g.Co + o) * g.P + i * g.OW
+            for q in range(g.OW):
+                brow[q] += gorow[q]
             for u in range(g.KH):
                 ih = i * g.sh - g.ph + u * g.dh
                 if ih < 0 or ih >= g.H:
@@ -311,9 +325,16 @@ cdef void _dw_grad_w_channel(const floating *go, const floating *x, floating *gw
                 for v in range(g.KW):
                     start = v * g.dw - g.pw
                     _span(start, g.sw, g.OW, g.W, &lo, &hi)
-                    if hi > lo:
-                        gwo[u * g.KW + v] += xdot(<int> (hi - lo), gorow + lo, 1,
-                                                  xrow + start + lo * g.sw, <int> g.sw)
+                    arow = acc + (u * g.KW + v) * g.OW
+                    if g.sw == 1:
+                        for q in range(lo, hi):
+                            arow[q] += gorow[q] * xrow[start + q]
+                    else:
+                        for q in range(lo, hi):
+                            arow[q] += gorow[q] * xrow[start + q * g.sw]
+    for u in range(g.KH * g.KW):
+        gw[o * g.KH * g.KW + u] = _sum(acc + u * g.OW, g.OW)
+    gb[o] = _sum(brow, g.OW)
 
 
 # ---------------------------------------------------------------- entry points
@@ -369,24 +390,29 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
     cdef floating s
     cdef bint private_gx
     cdef Py_ssize_t tid
+    if g.N == 0:
+        memset(&gw[0, 0, 0, 0], 0, gw.size * sizeof(floating))
+        memset(&gb[0], 0, gb.size * sizeof(floating))
+        return "empty"
+    if g.Cg == 1:
+        col = <floating *> malloc(n_threads * (g.KH * g.KW + 1) * g.OW * sizeof(floating))
+        if col == NULL:
+            raise MemoryError()
+        with nogil:
+            for task in prange(g.N * g.C, num_threads=n_threads, schedule="dynamic"):
+                _dw_grad_x_plane(&go[0, 0, 0, 0], &w[0, 0, 0, 0], &gx[0, 0, 0, 0], &g, task)
+            for task in prange(g.Co, num_threads=n_threads, schedule="dynamic"):
+                _dw_grad_w_channel(&go[0, 0, 0, 0], &x[0, 0, 0, 0], &gw[0, 0, 0, 0],
+                                   &gb[0], &g, task,
+                                   col + thread_id() * (g.KH * g.KW + 1) * g.OW)
+        free(col)
+        return "direct"
     with nogil:
         for o in prange(g.Co, num_threads=n_threads):
             s = 0
             for n in range(g.N):
                 s = s + _sum(&go[n, o, 0, 0], g.P)
             gb[o] = s
-    if g.N == 0:
-        if gw.size:
-            memset(&gw[0, 0, 0, 0], 0, gw.size * sizeof(floating))
-        return "empty"
-    if g.Cg == 1:
-        with nogil:
-            for task in prange(g.N * g.C, num_threads=n_threads, schedule="dynamic"):
-                _dw_grad_x_plane(&go[0, 0, 0, 0], &w[0, 0, 0, 0], &gx[0, 0, 0, 0], &g, task)
-            for task in prange(g.Co, num_threads=n_threads, schedule="dynamic"):
-                _dw_grad_w_channel(&go[0, 0, 0, 0], &x[0, 0, 0, 0], &gw[0, 0, 0, 0], &g,
-                                   task)
-        return "direct"
     private_gx = g.N * g.G < n_threads and not _pointwise(&g)
     t = _tile(&g, g.N * g.G if not private_gx else 1, n_threads, sizeof(floating))
     ntiles = (g.P + t - 1) // t
