@@ -19,8 +19,9 @@ Algorithm per shape (chosen here, documented in ``fastml.nn.functional.conv2d``)
   kernel, one row axpy per kernel tap, parallel over (image, channel) planes.
 
 Workspace: per thread at most two col buffers of ``TILE_BYTES`` (tiles of at least
-``MIN_TILE`` pixels), plus per-thread weight-gradient accumulators; nothing grows with
-the batch size (the private grad_x copies exist only when batch x groups < threads).
+``MIN_TILE`` pixels unless all buffers would pass ``WORK_CAP``), plus per-thread
+weight-gradient accumulators; nothing grows with the batch size (the private grad_x
+copies exist only when batch x groups < threads).
 """
 
 from cython cimport floating
@@ -34,6 +35,7 @@ from kernels._parallel cimport thread_id
 cdef enum:
     TILE_BYTES = 1 << 20    # target size of one column buffer (fits L2 with the GEMM panels)
     MIN_TILE = 64           # fewer pixels per GEMM wastes the packing of W
+    WORK_CAP = 1 << 26      # 64 MiB: hard cap on all column buffers together
     SUM_LANES = 16          # independent partial sums in _sum (vectorised by the compiler)
 
 
@@ -65,10 +67,12 @@ cdef inline bint _pointwise(const Geom *g) noexcept nogil:
 
 cdef Py_ssize_t _tile(const Geom *g, Py_ssize_t outer, int n_threads,
                       Py_ssize_t itemsize) noexcept nogil:
-    """Pixels per tile: about TILE_BYTES of columns, and enough tiles to feed every thread."""
+    """Pixels per tile: about TILE_BYTES of columns (at least MIN_TILE, while all threads'
+    two buffers stay under WORK_CAP), and enough tiles to feed every thread."""
     cdef Py_ssize_t t = TILE_BYTES // (g.K * itemsize)
     cdef Py_ssize_t ntiles
-    t = min(max(t, MIN_TILE), g.P)
+    t = max(t, MIN_TILE)
+    t = min(t, max(WORK_CAP // (2 * n_threads * g.K * itemsize), 1), g.P)
     ntiles = (g.P + t - 1) // t
     if outer * ntiles < n_threads:
         ntiles = min(g.P, (n_threads + outer - 1) // outer)

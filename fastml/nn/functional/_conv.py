@@ -17,14 +17,23 @@ Definitions (``s`` stride, ``p`` padding before the input, ``d`` dilation, ``G``
 axis), ``"valid"`` (0) or ``"same"`` (stride 1 only; output size = input size, total
 padding d (K - 1), the odd extra element on the bottom/right, as PyTorch).
 
-Algorithm (kernel ``fastml.kernels._conv``): one input channel per group (depthwise,
-with any channel multiplier) runs a direct kernel, parallel over (image, channel)
-planes — it is memory-bound and a GEMM would be 1 x K_h K_w. Every other shape runs
-im2col + GEMM (BLAS ``gemm``) over tiles of output pixels, parallel over
-(image, group, tile) with one BLAS thread per OpenMP thread; 1x1 stride-1 kernels
-multiply x directly. Extra memory is at most two column tiles of 1 MiB (or
-``64 x C_g K_h K_w`` elements) per thread plus one weight-sized gradient accumulator per
-thread; it does not grow with the batch.
+Algorithm (kernel ``fastml.kernels._conv``), chosen per shape:
+
+* one input channel per group (depthwise, any channel multiplier): a direct kernel,
+  parallel over (image, channel) planes; it is memory-bound and as a GEMM it would be
+  1 x K_h K_w. grad_w and grad_b share one pass over grad_out.
+* every other shape: im2col + GEMM (BLAS ``gemm``) over tiles of output pixels,
+  parallel over (image, group, tile) with one BLAS thread per OpenMP thread; a 1x1
+  stride-1 kernel multiplies x directly. Backward: grad_w += go col^T per thread,
+  grad_x = col2im(W^T go); each thread owns whole images, or, when the batch is smaller
+  than the thread count, tiles run in parallel into per-thread copies of grad_x.
+  Winograd F(2x2, 3x3) was measured slower here: its 16 GEMMs have inner size C_in and
+  few columns, where BLAS runs far below peak, and the transforms cost more than the
+  2.25x multiplications saved.
+
+Extra memory: two column tiles of about 1 MiB (at least 64 pixels; all of them under
+64 MiB) and one weight-sized gradient accumulator per thread; it does not grow with the
+batch (the per-thread grad_x copies exist only when batch x groups < threads).
 
 Dtypes: float32 or float64 (integers are upcast to float64); the result has the common
 float dtype of the inputs (float64 unless all are float32). NaN and infinity propagate
