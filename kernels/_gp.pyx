@@ -27,7 +27,7 @@ from cython.parallel cimport parallel, prange
 from libc.math cimport exp, log, sqrt, sin, cos, M_PI
 from libc.stdlib cimport calloc, malloc, free
 
-from kernels._blas cimport potri_rm, syrk_rm
+from kernels._blas cimport potri_rm, syrk_rm, trsm_rm
 from kernels._parallel cimport thread_id
 
 cdef enum:
@@ -233,6 +233,19 @@ def lower_sym_sum(const floating[:, ::1] W):
     return total
 
 
+def gram_lower(const floating[:, ::1] At, floating[:, ::1] out):
+    """out = At^T At for At (n x m) by one syrk; the upper triangle is mirrored."""
+    cdef int n = At.shape[0], m = At.shape[1]
+    cdef Py_ssize_t i, j
+    if m == 0:
+        return
+    with nogil:
+        syrk_rm(True, True, m, n, 1, &At[0, 0], m, 0, &out[0, 0], m)
+        for i in range(m):
+            for j in range(i + 1, m):
+                out[i, j] = out[j, i]
+
+
 def lml_weights_inplace(floating[:, ::1] L, const floating[:, ::1] alpha):
     """Overwrite the lower Cholesky factor L of K with the lower triangle of
     W = alpha alpha^T - t K^-1 (t = number of targets, the columns of alpha).
@@ -250,23 +263,24 @@ def lml_weights_inplace(floating[:, ::1] L, const floating[:, ::1] alpha):
 
 
 def contract_cross(int kind, const floating[:, ::1] Z, const floating[:, ::1] X,
-                   const floating[:, ::1] G, double p0, double p1, bint ard,
+                   const floating[:, ::1] GT, double p0, double p1, bint ard,
                    double[::1] theta_out, double[:, ::1] dz_out, int n_threads):
-    """Contract a rectangular weight matrix G (m x n) with K(Z, X) and its derivatives.
+    """Contract a weight matrix G (m x n, passed transposed: GT is n x m) with K(Z, X).
 
     Adds to ``theta_out``: [sum_ij G_ij k_ij, sum_ij G_ij dk_ij/dlog(theta_1), ...] (the
     first entry is the derivative with respect to a log amplitude multiplying k), and to
     ``dz_out[i, :]``: sum_j G_ij dk(z_i, x_j)/dz_i with respect to the scaled inputs,
     dk/dzs = -s (zs - xs) for RBF, Matern and RQ (s as in the module docstring; for RQ
-    s = k / base). ExpSineSquared is not supported here. Rows of Z are shared among
-    threads, so each row of ``dz_out`` has one writer.
+    s = k / base). ExpSineSquared is not supported here. Rows of X (and of GT) are
+    shared among threads; each thread accumulates into its own theta and dz buffers.
     """
     cdef Py_ssize_t m = Z.shape[0], n = X.shape[0], d = Z.shape[1], i, j, c, t
     cdef int ng = n_gradients(kind, d, ard) + 1
-    cdef Py_ssize_t stride = ng + PAD
-    cdef double k, s, r2, g, rq_s
+    cdef Py_ssize_t stride = ng + m * d + PAD
+    cdef double k, s, r2, g
     cdef double *acc
     cdef double *mine
+    cdef double *dz
     cdef double *dd
     cdef double *extra
     if m == 0 or n == 0:
@@ -278,9 +292,9 @@ def contract_cross(int kind, const floating[:, ::1] Z, const floating[:, ::1] X,
         dd = <double *> malloc((d + 2) * sizeof(double))
         extra = dd + d
         mine = acc + thread_id() * stride
-        for i in prange(m, schedule="static"):
-            for j in range(n):
-                g = G[i, j]
+        for j in prange(n, schedule="static"):
+            for i in range(m):
+                g = GT[j, i]
                 r2 = _sqdist(&Z[i, 0], &X[j, 0], d, dd)
                 k = _value(kind, r2, p0, p1)
                 s = _grad(kind, r2, p0, p1, k, extra)
@@ -288,19 +302,29 @@ def contract_cross(int kind, const floating[:, ::1] Z, const floating[:, ::1] X,
                 if kind == K_RQ:
                     mine[1] += g * extra[0]
                     mine[2] += g * extra[1]
-                    rq_s = k / (1 + r2 / (2 * p0))
-                    for c in range(d):
-                        dz_out[i, c] -= g * rq_s * (<double> Z[i, c] - <double> X[j, c])
-                    continue
-                if ard:
+                    s = k / (1 + r2 / (2 * p0))
+                elif ard:
                     for c in range(d):
                         mine[1 + c] += g * s * dd[c]
                 else:
                     mine[1] += g * s * r2
+                dz = mine + ng + i * d
                 for c in range(d):
-                    dz_out[i, c] -= g * s * (<double> Z[i, c] - <double> X[j, c])
+                    dz[c] -= g * s * (<double> Z[i, c] - <double> X[j, c])
         free(dd)
     for t in range(n_threads):
         for j in range(ng):
             theta_out[j] += acc[t * stride + j]
+        for i in range(m):
+            for c in range(d):
+                dz_out[i, c] += acc[t * stride + ng + i * d + c]
     free(acc)
+
+
+def solve_right_lower_t(const floating[:, ::1] L, floating[:, ::1] B):
+    """B <- B L^-T in place (B is n x m, L lower triangular m x m): one trsm."""
+    cdef int n = B.shape[0], m = B.shape[1]
+    if n == 0 or m == 0:
+        return
+    with nogil:
+        trsm_rm(False, True, True, False, n, m, 1, &L[0, 0], m, &B[0, 0], m)

@@ -163,15 +163,14 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
             warnings.warn(f"K(Z, Z) is not positive definite ({exc}); bound is -inf",
                           JitterWarning, stacklevel=3)
             return -np.inf, None
-        A = np.empty((m, n))
-        ops.kernel_matrix(kind, Zs, Xs, p0, p1, A, False, _n_threads(m * n))
-        A *= c * math.sqrt(beta)
-        from fastml.kernels import _linalg
-
-        _linalg.solve_triangular_inplace(Luu, A, True, False)  # A = sqrt(beta) Luu^-1 U
-        AAT = A @ A.T
+        At = np.empty((n, m))  # A^T: data in rows, so every n-long pass is contiguous
+        ops.kernel_matrix(kind, Xs, Zs, p0, p1, At, False, _n_threads(m * n))
+        At *= c * math.sqrt(beta)
+        ops.solve_right_lower_t(Luu, At)  # A = sqrt(beta) Luu^-1 U
+        AAT = np.empty((m, m))
+        ops.gram_lower(At, AAT)
         LB = cholesky(AAT + np.eye(m))
-        c0 = solve_triangular(LB, A @ y)
+        c0 = solve_triangular(LB, y @ At)
         yy = float(y @ y)
         cc = float(c0 @ c0)
         trace_aat = float(np.trace(AAT))
@@ -190,7 +189,7 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
         w = solve_triangular(LB, c0, trans=True)
         Binv = cho_solve(LB, eye)
         Linv = solve_triangular(Luu, eye)
-        Atw = A.T @ w
+        Atw = At @ w
         r = y - Atw
         M = Linv.T @ (eye - Binv)
         q = Linv.T @ w
@@ -204,11 +203,11 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
         sb = math.sqrt(beta)
         for start in range(0, n, _BLOCK):
             block = slice(start, min(start + _BLOCK, n))
-            GU = M @ A[:, block]
-            GU *= sb
-            GU += beta * sb * np.outer(q, r[block])
-            ops.contract_cross(kind, Zs, Xs[block], GU, p0, p1, ard, th_u, dz_u,
-                               _n_threads(m * GU.shape[1]))
+            GUt = At[block] @ M.T  # rows of (dF/dU)^T for this block of data
+            GUt *= sb
+            GUt += beta * sb * np.outer(r[block], q)
+            ops.contract_cross(kind, Zs, Xs[block], GUt, p0, p1, ard, th_u, dz_u,
+                               _n_threads(m * GUt.shape[0]))
         th_p = np.zeros(ng)
         dz_p = np.zeros_like(Zs)
         ops.contract_cross(kind, Zs, Zs, np.ascontiguousarray(GP), p0, p1, ard, th_p, dz_p,
