@@ -65,11 +65,11 @@ cdef inline bint _pointwise(const Geom *g) noexcept nogil:
             and g.pw == 0 and g.OH == g.H and g.OW == g.W)
 
 
-cdef Py_ssize_t _tile(const Geom *g, Py_ssize_t outer, int n_threads,
-                      Py_ssize_t itemsize) noexcept nogil:
-    """Pixels per tile: about TILE_BYTES of columns (at least MIN_TILE, while all threads'
-    two buffers stay under WORK_CAP), and enough tiles to feed every thread."""
-    cdef Py_ssize_t t = TILE_BYTES // (g.K * itemsize)
+cdef Py_ssize_t _tile(const Geom *g, Py_ssize_t outer, int n_threads, Py_ssize_t itemsize,
+                      Py_ssize_t tile_bytes) noexcept nogil:
+    """Pixels per tile: about ``tile_bytes`` of columns (at least MIN_TILE, while all
+    threads' two buffers stay under WORK_CAP), and enough tiles to feed every thread."""
+    cdef Py_ssize_t t = tile_bytes // (g.K * itemsize)
     cdef Py_ssize_t ntiles
     t = max(t, MIN_TILE)
     t = min(t, max(WORK_CAP // (2 * n_threads * g.K * itemsize), 1), g.P)
@@ -345,10 +345,11 @@ cdef void _dw_grad_w_channel(const floating *go, const floating *x, floating *gw
 def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                    const floating[::1] b, bint has_bias, floating[:, :, :, ::1] y,
                    int sh, int sw, int ph, int pw, int dh, int dw, int groups,
-                   int n_threads):
+                   int n_threads, Py_ssize_t tile_bytes=TILE_BYTES):
     """y = conv(x, w) + b into the preallocated y (N, C_out, OH, OW).
 
-    ``b`` is read only when ``has_bias``. Padding is the top/left amount; the output
+    ``b`` is read only when ``has_bias``. ``tile_bytes``: target size of one column
+    buffer (tests make it small to run many tiles). Padding is the top/left amount; the output
     size (hence any bottom/right padding) is y's shape. Returns the algorithm used:
     "direct" or "im2col-gemm" (the caller must pin BLAS to one thread for the latter).
     """
@@ -364,7 +365,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
                 _dw_forward_plane(&x[0, 0, 0, 0], &w[0, 0, 0, 0], bp, &y[0, 0, 0, 0],
                                   &g, task)
         return "direct"
-    t = _tile(&g, g.N * g.G, n_threads, sizeof(floating))
+    t = _tile(&g, g.N * g.G, n_threads, sizeof(floating), tile_bytes)
     ntiles = (g.P + t - 1) // t
     if not _pointwise(&g):
         work = <floating *> malloc(n_threads * g.K * t * sizeof(floating))
@@ -382,8 +383,11 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
                     const floating[:, :, :, ::1] w, floating[:, :, :, ::1] gx,
                     floating[:, :, :, ::1] gw, floating[::1] gb,
                     int sh, int sw, int ph, int pw, int dh, int dw, int groups,
-                    int n_threads):
-    """Fill grad_x (x's shape), grad_w (w's shape) and grad_b (C_out,) from grad_out."""
+                    int n_threads, Py_ssize_t tile_bytes=TILE_BYTES):
+    """Fill grad_x (x's shape), grad_w (w's shape) and grad_b (C_out,) from grad_out.
+
+    Returns the algorithm used, as :func:`conv2d_forward`.
+    """
     cdef Geom g = _geom(x.shape, w.shape, go.shape, sh, sw, ph, pw, dh, dw, groups)
     cdef Py_ssize_t t, ntiles, task, ntasks, per_task, i, r, nw = g.Co * g.K, ngx
     cdef Py_ssize_t n, o
@@ -418,7 +422,8 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
                 s = s + _sum(&go[n, o, 0, 0], g.P)
             gb[o] = s
     private_gx = g.N * g.G < n_threads and not _pointwise(&g)
-    t = _tile(&g, g.N * g.G if not private_gx else 1, n_threads, sizeof(floating))
+    t = _tile(&g, g.N * g.G if not private_gx else 1, n_threads, sizeof(floating),
+              tile_bytes)
     ntiles = (g.P + t - 1) // t
     per_task = 1 if private_gx else ntiles
     ntasks = g.N * g.G * (ntiles // per_task)
