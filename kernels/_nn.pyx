@@ -3,12 +3,13 @@
 #
 # Every routine assumes C-contiguous float32/float64 arrays of consistent shapes,
 # validated and allocated by fastml.nn.functional; outputs are written in place.
-# Row reductions use eight independent accumulators so that the compiler can keep
-# them in one SIMD register (and to shorten the floating-point dependency chain).
+# The per-row loops are small C functions (below) marked "omp simd", so that sums are
+# vectorised and float32 exp / normal CDF are branch-free polynomials that vectorise too;
+# the Cython code parallelises over rows (prange) and dispatches on the dtype.
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, expf, log, logf, sqrt, sqrtf, erf, erff, tanh, tanhf
+from libc.math cimport log, sqrt
 from libc.stdlib cimport calloc, free
 from libc.stdint cimport int64_t
 
@@ -24,102 +25,350 @@ cdef enum:
 # GEMMs below this many multiply-adds run on one thread.
 cdef double GEMM_PARALLEL_MIN = 1 << 23
 
-cdef double SQRT1_2 = 0.70710678118654752440
-cdef double INV_SQRT_2PI = 0.39894228040143267794
-cdef double SQRT_2_OVER_PI = 0.79788456080286535588
-cdef double GELU_C = 0.044715
-
-
 cdef inline int _threads_for(Py_ssize_t work, int n_threads) noexcept nogil:
     return n_threads if work >= PARALLEL_MIN else 1
 
 
-# ---------------------------------------------------------------- scalar math
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return expf(x)
-    else:
-        return exp(x)
+# ---------------------------------------------------------------- vectorised row kernels
+cdef extern from *:
+    """
+    #include <math.h>
+    #include <stddef.h>
+    #include <stdint.h>
+    #include <string.h>
+
+    /* exp for float32, branch-free so that loops calling it vectorise (Cephes expf:
+       x = n ln2 + r, |r| <= ln2 / 2, degree-6 polynomial, 2^n from the exponent bits;
+       ~1 ulp). NaN propagates; the argument is clamped to [-87.3, 88] (no overflow). */
+    static inline float fml_expf(float x) {
+        x = x > 88.0f ? 88.0f : x;
+        x = x < -87.3f ? -87.3f : x;
+        float n = rintf(x * 1.44269504088896341f);
+        float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+        float p = 1.9875691500e-4f;
+        p = p * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * r * r + r + 1.0f;
+        int32_t bits = ((int32_t) n + 127) << 23;
+        float scale;
+        memcpy(&scale, &bits, sizeof scale);
+        return p * scale;
+    }
+    static inline double fml_exp(double x) { return exp(x); }
+
+    /* Phi(x), the standard normal CDF. float32: 0.5 erfc(|x| / sqrt 2) by the
+       Numerical Recipes Chebyshev fit (relative error < 1.2e-7 for all x), so both
+       tails keep full relative precision; float64: libm erf. */
+    static inline float fml_cdf_f(float x) {
+        float z = fabsf(x) * 0.70710678118654752f;
+        float t = 1.0f / (1.0f + 0.5f * z);
+        float p = -1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f
+            + t * (-0.18628806f + t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f
+            + t * (-0.82215223f + t * 0.17087277f))))))));
+        float h = 0.5f * t * fml_expf(-z * z + p);
+        return x >= 0 ? 1.0f - h : h;
+    }
+    static inline double fml_cdf_d(double x) { return 0.5 * (1.0 + erf(x * M_SQRT1_2)); }
+
+    #define FML_SQRT_2_OVER_PI 0.79788456080286535588
+    #define FML_INV_SQRT_2PI 0.39894228040143267794
+    #define FML_GELU_C 0.044715
+
+    /* Row kernels, one per dtype. "omp simd" lets the reductions be reordered into
+       SIMD lanes (the compiler may not do that by itself for floating point). */
+    #define FML_DEFINE(T, S, EXP, CDF, SQRT)                                                \\
+    static inline T fml_sum_##S(const T *restrict x, ptrdiff_t n) {                  \\
+        T s = 0;                                                                      \\
+        _Pragma("omp simd reduction(+:s)")                                            \\
+        for (ptrdiff_t i = 0; i < n; i++) s += x[i];                                  \\
+        return s;                                                                     \\
+    }                                                                                 \\
+    static inline T fml_sumsq_##S(const T *restrict x, ptrdiff_t n, T mu) {          \\
+        T s = 0;                                                                      \\
+        _Pragma("omp simd reduction(+:s)")                                            \\
+        for (ptrdiff_t i = 0; i < n; i++) s += (x[i] - mu) * (x[i] - mu);             \\
+        return s;                                                                     \\
+    }                                                                                 \\
+    static inline T fml_max_##S(const T *restrict x, ptrdiff_t n) {                  \\
+        T m = x[0];                                                                   \\
+        _Pragma("omp simd reduction(max:m)")                                          \\
+        for (ptrdiff_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;                    \\
+        return m;                                                                     \\
+    }                                                                                 \\
+    /* a = sum g w, b = sum g w (x - mu)  (w == NULL: w = 1) */                        \\
+    static inline void fml_gsums_##S(const T *restrict g, const T *restrict w,        \\
+                                     const T *restrict x, T mu, ptrdiff_t n,          \\
+                                     T *a_out, T *b_out) {                            \\
+        T a = 0, b = 0;                                                               \\
+        if (w) {                                                                      \\
+            _Pragma("omp simd reduction(+:a, b)")                                     \\
+            for (ptrdiff_t i = 0; i < n; i++) {                                       \\
+                T gw = g[i] * w[i]; a += gw; b += gw * (x[i] - mu);                   \\
+            }                                                                         \\
+        } else {                                                                      \\
+            _Pragma("omp simd reduction(+:a, b)")                                     \\
+            for (ptrdiff_t i = 0; i < n; i++) { a += g[i]; b += g[i] * (x[i] - mu); } \\
+        }                                                                             \\
+        *a_out = a; *b_out = b;                                                       \\
+    }                                                                                 \\
+    /* out = (x - mu) r w + b */                                                      \\
+    static inline void fml_ln_out_##S(const T *restrict x, const T *restrict w,       \\
+                                      const T *restrict b, T mu, T r,                 \\
+                                      T *restrict out, ptrdiff_t n) {                 \\
+        _Pragma("omp simd")                                                           \\
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = (x[i] - mu) * r * w[i] + b[i];      \\
+    }                                                                                 \\
+    /* gx = r g w + c2 - xhat c1, pw += g xhat, pb += g, xhat = (x - mu) r */          \\
+    static inline void fml_ln_grad_##S(const T *restrict g, const T *restrict w,      \\
+                                       const T *restrict x, T mu, T r, T c1, T c2,    \\
+                                       T *restrict gx, T *restrict pw,                \\
+                                       T *restrict pb, ptrdiff_t n) {                 \\
+        _Pragma("omp simd")                                                           \\
+        for (ptrdiff_t i = 0; i < n; i++) {                                           \\
+            T xh = (x[i] - mu) * r;                                                   \\
+            gx[i] = r * g[i] * w[i] + c2 - xh * c1;                                   \\
+            pw[i] += g[i] * xh;                                                       \\
+            pb[i] += g[i];                                                            \\
+        }                                                                             \\
+    }                                                                                 \\
+    /* out = x scale + shift */                                                       \\
+    static inline void fml_affine_##S(const T *restrict x, T scale, T shift,          \\
+                                      T *restrict out, ptrdiff_t n) {                 \\
+        _Pragma("omp simd")                                                           \\
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] * scale + shift;              \\
+    }                                                                                 \\
+    /* gx = k (g - off - (x - mu) a) */                                               \\
+    static inline void fml_bn_grad_##S(const T *restrict g, const T *restrict x,      \\
+                                       T mu, T k, T off, T a, T *restrict gx,         \\
+                                       ptrdiff_t n) {                                 \\
+        _Pragma("omp simd")                                                           \\
+        for (ptrdiff_t i = 0; i < n; i++) gx[i] = k * (g[i] - off - (x[i] - mu) * a); \\
+    }                                                                                 \\
+    static inline T fml_expsum_##S(const T *restrict z, T mx, ptrdiff_t n) {         \\
+        T s = 0;                                                                      \\
+        _Pragma("omp simd reduction(+:s)")                                            \\
+        for (ptrdiff_t i = 0; i < n; i++) s += EXP(z[i] - mx);                        \\
+        return s;                                                                     \\
+    }                                                                                 \\
+    /* gz = sc (exp(z - lse) - off) */                                                \\
+    static inline void fml_ce_grad_##S(const T *restrict z, T lse, T sc, T off,       \\
+                                       T *restrict gz, ptrdiff_t n) {                 \\
+        _Pragma("omp simd")                                                           \\
+        for (ptrdiff_t i = 0; i < n; i++) gz[i] = sc * (EXP(z[i] - lse) - off);       \\
+    }                                                                                 \\
+    /* erf form: x Phi(x); tanh form: 0.5 x (1 + tanh u) = x s, s = sigmoid(2u),       \\
+       u = sqrt(2/pi) (x + 0.044715 x^3) */                                           \\
+    static inline void fml_gelu_##S(const T *restrict x, T *restrict out,             \\
+                                    ptrdiff_t n, int tanh_form) {                     \\
+        if (tanh_form) {                                                              \\
+            _Pragma("omp simd")                                                       \\
+            for (ptrdiff_t i = 0; i < n; i++) {                                       \\
+                T v = x[i];                                                           \\
+                T u = (T) FML_SQRT_2_OVER_PI * (v + (T) FML_GELU_C * v * v * v);      \\
+                out[i] = v / (1 + EXP(-2 * u));                                       \\
+            }                                                                         \\
+        } else {                                                                      \\
+            _Pragma("omp simd")                                                       \\
+            for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] * CDF(x[i]);              \\
+        }                                                                             \\
+    }                                                                                 \\
+    /* erf form: Phi(x) + x phi(x); tanh form: s + 2 x s (1 - s) u' */                \\
+    static inline void fml_gelu_grad_##S(const T *restrict g, const T *restrict x,    \\
+                                         T *restrict gx, ptrdiff_t n, int tanh_form) {\\
+        if (tanh_form) {                                                              \\
+            _Pragma("omp simd")                                                       \\
+            for (ptrdiff_t i = 0; i < n; i++) {                                       \\
+                T v = x[i];                                                           \\
+                T u = (T) FML_SQRT_2_OVER_PI * (v + (T) FML_GELU_C * v * v * v);      \\
+                T du = (T) FML_SQRT_2_OVER_PI * (1 + 3 * (T) FML_GELU_C * v * v);     \\
+                T s = 1 / (1 + EXP(-2 * u));                                          \\
+                gx[i] = g[i] * (s + 2 * v * s * (1 - s) * du);                        \\
+            }                                                                         \\
+        } else {                                                                      \\
+            _Pragma("omp simd")                                                       \\
+            for (ptrdiff_t i = 0; i < n; i++) {                                       \\
+                T v = x[i];                                                           \\
+                gx[i] = g[i] * (CDF(v) + v * (T) FML_INV_SQRT_2PI * EXP(-(T) 0.5 * v * v)); \\
+            }                                                                         \\
+        }                                                                             \\
+    }                                                                                 \\
+    /* Adam / AdamW on one tensor (see adam_step) */                                  \\
+    static inline void fml_adam_##S(T *restrict p, const T *restrict g,               \\
+                                    T *restrict m, T *restrict v, ptrdiff_t n,        \\
+                                    T lr, T b1, T b2, T eps, T wd, int decoupled,     \\
+                                    T bc1, T bc2_sqrt) {                              \\
+        T step = lr / bc1, decay = decoupled ? 1 - lr * wd : 1;                       \\
+        T l2 = decoupled ? 0 : wd;                                                    \\
+        _Pragma("omp simd")                                                           \\
+        for (ptrdiff_t i = 0; i < n; i++) {                                           \\
+            T pi = p[i] * decay;                                                      \\
+            T gi = g[i] + l2 * p[i];                                                  \\
+            T mi = m[i] + (1 - b1) * (gi - m[i]);                                     \\
+            T vi = v[i] * b2 + (1 - b2) * gi * gi;                                    \\
+            m[i] = mi;                                                                \\
+            v[i] = vi;                                                                \\
+            p[i] = pi - step * mi / (SQRT(vi) / bc2_sqrt + eps);                      \\
+        }                                                                             \\
+    }
+
+    FML_DEFINE(float, f, fml_expf, fml_cdf_f, sqrtf)
+    FML_DEFINE(double, d, fml_exp, fml_cdf_d, sqrt)
+    """
+    float fml_sum_f(const float *x, Py_ssize_t n) noexcept nogil
+    double fml_sum_d(const double *x, Py_ssize_t n) noexcept nogil
+    float fml_sumsq_f(const float *x, Py_ssize_t n, float mu) noexcept nogil
+    double fml_sumsq_d(const double *x, Py_ssize_t n, double mu) noexcept nogil
+    float fml_max_f(const float *x, Py_ssize_t n) noexcept nogil
+    double fml_max_d(const double *x, Py_ssize_t n) noexcept nogil
+    void fml_gsums_f(const float *g, const float *w, const float *x, float mu, Py_ssize_t n,
+                     float *a, float *b) noexcept nogil
+    void fml_gsums_d(const double *g, const double *w, const double *x, double mu,
+                     Py_ssize_t n, double *a, double *b) noexcept nogil
+    void fml_ln_out_f(const float *x, const float *w, const float *b, float mu, float r,
+                      float *out, Py_ssize_t n) noexcept nogil
+    void fml_ln_out_d(const double *x, const double *w, const double *b, double mu, double r,
+                      double *out, Py_ssize_t n) noexcept nogil
+    void fml_ln_grad_f(const float *g, const float *w, const float *x, float mu, float r,
+                       float c1, float c2, float *gx, float *pw, float *pb,
+                       Py_ssize_t n) noexcept nogil
+    void fml_ln_grad_d(const double *g, const double *w, const double *x, double mu,
+                       double r, double c1, double c2, double *gx, double *pw, double *pb,
+                       Py_ssize_t n) noexcept nogil
+    void fml_affine_f(const float *x, float scale, float shift, float *out,
+                      Py_ssize_t n) noexcept nogil
+    void fml_affine_d(const double *x, double scale, double shift, double *out,
+                      Py_ssize_t n) noexcept nogil
+    void fml_bn_grad_f(const float *g, const float *x, float mu, float k, float off, float a,
+                       float *gx, Py_ssize_t n) noexcept nogil
+    void fml_bn_grad_d(const double *g, const double *x, double mu, double k, double off,
+                       double a, double *gx, Py_ssize_t n) noexcept nogil
+    float fml_expsum_f(const float *z, float mx, Py_ssize_t n) noexcept nogil
+    double fml_expsum_d(const double *z, double mx, Py_ssize_t n) noexcept nogil
+    void fml_ce_grad_f(const float *z, float lse, float sc, float off, float *gz,
+                       Py_ssize_t n) noexcept nogil
+    void fml_ce_grad_d(const double *z, double lse, double sc, double off, double *gz,
+                       Py_ssize_t n) noexcept nogil
+    void fml_gelu_f(const float *x, float *out, Py_ssize_t n, int tanh_form) noexcept nogil
+    void fml_gelu_d(const double *x, double *out, Py_ssize_t n,
+                    int tanh_form) noexcept nogil
+    void fml_gelu_grad_f(const float *g, const float *x, float *gx, Py_ssize_t n,
+                         int tanh_form) noexcept nogil
+    void fml_gelu_grad_d(const double *g, const double *x, double *gx, Py_ssize_t n,
+                         int tanh_form) noexcept nogil
+    void fml_adam_f(float *p, const float *g, float *m, float *v, Py_ssize_t n, float lr,
+                    float b1, float b2, float eps, float wd, int decoupled, float bc1,
+                    float bc2_sqrt) noexcept nogil
+    void fml_adam_d(double *p, const double *g, double *m, double *v, Py_ssize_t n,
+                    double lr, double b1, double b2, double eps, double wd, int decoupled,
+                    double bc1, double bc2_sqrt) noexcept nogil
 
 
-cdef inline floating _log(floating x) noexcept nogil:
-    if floating is float:
-        return logf(x)
-    else:
-        return log(x)
-
-
-cdef inline floating _sqrt(floating x) noexcept nogil:
-    if floating is float:
-        return sqrtf(x)
-    else:
-        return sqrt(x)
-
-
-cdef inline floating _erf(floating x) noexcept nogil:
-    if floating is float:
-        return erff(x)
-    else:
-        return erf(x)
-
-
-cdef inline floating _tanh(floating x) noexcept nogil:
-    if floating is float:
-        return tanhf(x)
-    else:
-        return tanh(x)
-
-
-# ---------------------------------------------------------------- row reductions
 cdef inline floating _sum(const floating *x, Py_ssize_t n) noexcept nogil:
-    cdef floating a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
-    cdef Py_ssize_t i = 0
-    while i + 8 <= n:
-        a0 += x[i]
-        a1 += x[i + 1]
-        a2 += x[i + 2]
-        a3 += x[i + 3]
-        a4 += x[i + 4]
-        a5 += x[i + 5]
-        a6 += x[i + 6]
-        a7 += x[i + 7]
-        i += 8
-    while i < n:
-        a0 += x[i]
-        i += 1
-    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+    if floating is float:
+        return fml_sum_f(x, n)
+    else:
+        return fml_sum_d(x, n)
 
 
-cdef inline floating _centered_sumsq(const floating *x, Py_ssize_t n,
-                                     floating mu) noexcept nogil:
-    """sum_i (x_i - mu)^2"""
-    cdef floating a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
-    cdef floating d
-    cdef Py_ssize_t i = 0
-    while i + 8 <= n:
-        a0 += (x[i] - mu) * (x[i] - mu)
-        a1 += (x[i + 1] - mu) * (x[i + 1] - mu)
-        a2 += (x[i + 2] - mu) * (x[i + 2] - mu)
-        a3 += (x[i + 3] - mu) * (x[i + 3] - mu)
-        a4 += (x[i + 4] - mu) * (x[i + 4] - mu)
-        a5 += (x[i + 5] - mu) * (x[i + 5] - mu)
-        a6 += (x[i + 6] - mu) * (x[i + 6] - mu)
-        a7 += (x[i + 7] - mu) * (x[i + 7] - mu)
-        i += 8
-    while i < n:
-        d = x[i] - mu
-        a0 += d * d
-        i += 1
-    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+cdef inline floating _sumsq(const floating *x, Py_ssize_t n, floating mu) noexcept nogil:
+    if floating is float:
+        return fml_sumsq_f(x, n, mu)
+    else:
+        return fml_sumsq_d(x, n, mu)
 
 
 cdef inline floating _max(const floating *x, Py_ssize_t n) noexcept nogil:
-    cdef floating m = x[0]
-    cdef Py_ssize_t i
-    for i in range(1, n):
-        if x[i] > m or x[i] != x[i]:   # NaN wins, as in torch
-            m = x[i]
-    return m
+    if floating is float:
+        return fml_max_f(x, n)
+    else:
+        return fml_max_d(x, n)
+
+
+cdef inline void _gsums(const floating *g, const floating *w, const floating *x, floating mu,
+                        Py_ssize_t n, floating *a, floating *b) noexcept nogil:
+    if floating is float:
+        fml_gsums_f(g, w, x, mu, n, a, b)
+    else:
+        fml_gsums_d(g, w, x, mu, n, a, b)
+
+
+cdef inline void _ln_out(const floating *x, const floating *w, const floating *b,
+                         floating mu, floating r, floating *out,
+                         Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fml_ln_out_f(x, w, b, mu, r, out, n)
+    else:
+        fml_ln_out_d(x, w, b, mu, r, out, n)
+
+
+cdef inline void _ln_grad(const floating *g, const floating *w, const floating *x,
+                          floating mu, floating r, floating c1, floating c2, floating *gx,
+                          floating *pw, floating *pb, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fml_ln_grad_f(g, w, x, mu, r, c1, c2, gx, pw, pb, n)
+    else:
+        fml_ln_grad_d(g, w, x, mu, r, c1, c2, gx, pw, pb, n)
+
+
+cdef inline void _affine(const floating *x, floating scale, floating shift, floating *out,
+                         Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fml_affine_f(x, scale, shift, out, n)
+    else:
+        fml_affine_d(x, scale, shift, out, n)
+
+
+cdef inline void _bn_grad(const floating *g, const floating *x, floating mu, floating k,
+                          floating off, floating a, floating *gx,
+                          Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fml_bn_grad_f(g, x, mu, k, off, a, gx, n)
+    else:
+        fml_bn_grad_d(g, x, mu, k, off, a, gx, n)
+
+
+cdef inline floating _expsum(const floating *z, floating mx, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return fml_expsum_f(z, mx, n)
+    else:
+        return fml_expsum_d(z, mx, n)
+
+
+cdef inline void _ce_grad(const floating *z, floating lse, floating sc, floating off,
+                          floating *gz, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fml_ce_grad_f(z, lse, sc, off, gz, n)
+    else:
+        fml_ce_grad_d(z, lse, sc, off, gz, n)
+
+
+cdef inline void _gelu(const floating *x, floating *out, Py_ssize_t n,
+                       int tanh_form) noexcept nogil:
+    if floating is float:
+        fml_gelu_f(x, out, n, tanh_form)
+    else:
+        fml_gelu_d(x, out, n, tanh_form)
+
+
+cdef inline void _gelu_grad(const floating *g, const floating *x, floating *gx, Py_ssize_t n,
+                            int tanh_form) noexcept nogil:
+    if floating is float:
+        fml_gelu_grad_f(g, x, gx, n, tanh_form)
+    else:
+        fml_gelu_grad_d(g, x, gx, n, tanh_form)
+
+
+cdef inline void _adam(floating *p, const floating *g, floating *m, floating *v,
+                       Py_ssize_t n, floating lr, floating b1, floating b2, floating eps,
+                       floating wd, int decoupled, floating bc1,
+                       floating bc2_sqrt) noexcept nogil:
+    if floating is float:
+        fml_adam_f(p, g, m, v, n, lr, b1, b2, eps, wd, decoupled, bc1, bc2_sqrt)
+    else:
+        fml_adam_d(p, g, m, v, n, lr, b1, b2, eps, wd, decoupled, bc1, bc2_sqrt)
 
 
 # ---------------------------------------------------------------- Linear
@@ -200,18 +449,17 @@ def layer_norm_forward(const floating[:, ::1] x, const floating[::1] w,
                        const floating[::1] b, double eps, floating[:, ::1] out,
                        floating[::1] mean, floating[::1] rstd, int n_threads):
     """Each row: mu, sigma^2 (biased, two-pass); out = (x - mu) / sqrt(sigma^2 + eps) w + b."""
-    cdef Py_ssize_t m = x.shape[0], d = x.shape[1], i, j
+    cdef Py_ssize_t m = x.shape[0], d = x.shape[1], i
     cdef floating mu, r
     if m == 0 or d == 0:
         return
     for i in prange(m, nogil=True, schedule="static",
                     num_threads=_threads_for(m * d, n_threads)):
         mu = _sum(&x[i, 0], d) / d
-        r = 1 / _sqrt(_centered_sumsq(&x[i, 0], d, mu) / d + <floating> eps)
+        r = 1 / <floating> sqrt(_sumsq(&x[i, 0], d, mu) / d + eps)
         mean[i] = mu
         rstd[i] = r
-        for j in range(d):
-            out[i, j] = (x[i, j] - mu) * r * w[j] + b[j]
+        _ln_out(&x[i, 0], &w[0], &b[0], mu, r, &out[i, 0], d)
 
 
 def layer_norm_backward(const floating[:, ::1] g, const floating[:, ::1] x,
@@ -225,7 +473,7 @@ def layer_norm_backward(const floating[:, ::1] g, const floating[:, ::1] x,
     """
     cdef Py_ssize_t m = x.shape[0], d = x.shape[1], i, j, t
     cdef int nt = _threads_for(m * d, n_threads)
-    cdef floating mu, r, s1, s2, gwj, xh, a0, a1, c1, c2
+    cdef floating r, s1, s2
     cdef floating *part
     if m == 0 or d == 0:
         return
@@ -235,26 +483,16 @@ def layer_norm_backward(const floating[:, ::1] g, const floating[:, ::1] x,
     with nogil:
         for i in prange(m, schedule="static", num_threads=nt):
             t = thread_id()
-            mu = mean[i]
             r = rstd[i]
-            a0 = 0
-            a1 = 0
-            for j in range(d):
-                gwj = g[i, j] * w[j]
-                a0 = a0 + gwj
-                a1 = a1 + gwj * (x[i, j] - mu)
-            s1 = a0 / d
-            s2 = a1 * r / d
-            c1 = r * s2
-            c2 = -r * s1
-            for j in range(d):
-                xh = (x[i, j] - mu) * r
-                grad_x[i, j] = r * g[i, j] * w[j] + c2 - xh * c1
-                part[(2 * t) * d + j] += g[i, j] * xh
-                part[(2 * t + 1) * d + j] += g[i, j]
+            s1 = 0   # assigned here so that prange makes s1, s2 thread-private
+            s2 = 0
+            _gsums(&g[i, 0], &w[0], &x[i, 0], mean[i], d, &s1, &s2)
+            # grad_x = r g w + c2 - xhat c1 with c1 = r^2 s2 / d, c2 = -r s1 / d
+            _ln_grad(&g[i, 0], &w[0], &x[i, 0], mean[i], r, r * r * s2 / d, -r * s1 / d,
+                     &grad_x[i, 0], part + 2 * t * d, part + (2 * t + 1) * d, d)
         for t in range(nt):
             for j in range(d):
-                grad_w[j] += part[(2 * t) * d + j]
+                grad_w[j] += part[2 * t * d + j]
                 grad_b[j] += part[(2 * t + 1) * d + j]
     free(part)
 
@@ -269,7 +507,7 @@ def batch_norm_forward(const floating[:, :, ::1] x, const floating[::1] w,
     otherwise ``mean``/``invstd`` are read (running statistics).
     out = (x - mu_c) invstd_c w_c + b_c.
     """
-    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], l = x.shape[2], ci, ni, li
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], l = x.shape[2], ci, ni
     cdef floating s, mu, scale, shift
     cdef Py_ssize_t count = n * l
     if c == 0 or count == 0:
@@ -283,15 +521,14 @@ def batch_norm_forward(const floating[:, :, ::1] x, const floating[::1] w,
             mu = s / count
             s = 0
             for ni in range(n):
-                s = s + _centered_sumsq(&x[ni, ci, 0], l, mu)
+                s = s + _sumsq(&x[ni, ci, 0], l, mu)
             mean[ci] = mu
             var[ci] = s / count
-            invstd[ci] = 1 / _sqrt(s / count + <floating> eps)
+            invstd[ci] = 1 / <floating> sqrt(s / count + eps)
         scale = invstd[ci] * w[ci]
         shift = b[ci] - mean[ci] * scale
         for ni in range(n):
-            for li in range(l):
-                out[ni, ci, li] = x[ni, ci, li] * scale + shift
+            _affine(&x[ni, ci, 0], scale, shift, &out[ni, ci, 0], l)
 
 
 def batch_norm_backward(const floating[:, :, ::1] g, const floating[:, :, ::1] x,
@@ -304,9 +541,9 @@ def batch_norm_backward(const floating[:, :, ::1] g, const floating[:, :, ::1] x
     grad_x = w invstd (g - sg / M - (x - mu) invstd^2 sgx / M)  (training)
     grad_x = w invstd g                                          (eval: fixed statistics).
     """
-    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], l = x.shape[2], ci, ni, li
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], l = x.shape[2], ci, ni
     cdef Py_ssize_t count = n * l
-    cdef floating sg, sgx, mu, k, a, off
+    cdef floating sg, sgx, a, b, mu
     if c == 0 or count == 0:
         return
     for ci in prange(c, nogil=True, schedule="static",
@@ -315,64 +552,42 @@ def batch_norm_backward(const floating[:, :, ::1] g, const floating[:, :, ::1] x
         sg = 0
         sgx = 0
         for ni in range(n):
-            for li in range(l):
-                sg = sg + g[ni, ci, li]
-                sgx = sgx + g[ni, ci, li] * (x[ni, ci, li] - mu)
+            _gsums(&g[ni, ci, 0], NULL, &x[ni, ci, 0], mu, l, &a, &b)
+            sg = sg + a
+            sgx = sgx + b
         grad_w[ci] += sgx * invstd[ci]
         grad_b[ci] += sg
-        k = w[ci] * invstd[ci]
         if training:
             a = invstd[ci] * invstd[ci] * sgx / count
-            off = sg / count
+            b = sg / count
         else:
             a = 0
-            off = 0
+            b = 0
         for ni in range(n):
-            for li in range(l):
-                grad_x[ni, ci, li] = k * (g[ni, ci, li] - off - (x[ni, ci, li] - mu) * a)
+            _bn_grad(&g[ni, ci, 0], &x[ni, ci, 0], mu, w[ci] * invstd[ci], b, a,
+                     &grad_x[ni, ci, 0], l)
 
 
 # ---------------------------------------------------------------- GELU
-cdef inline floating _gelu(floating v, bint tanh_approx) noexcept nogil:
-    if tanh_approx:
-        return <floating> 0.5 * v * (1 + _tanh(<floating> SQRT_2_OVER_PI *
-                                               (v + <floating> GELU_C * v * v * v)))
-    return <floating> 0.5 * v * (1 + _erf(v * <floating> SQRT1_2))
-
-
-cdef inline floating _gelu_grad(floating v, bint tanh_approx) noexcept nogil:
-    cdef floating t, u
-    if tanh_approx:
-        t = _tanh(<floating> SQRT_2_OVER_PI * (v + <floating> GELU_C * v * v * v))
-        u = <floating> SQRT_2_OVER_PI * (1 + 3 * <floating> GELU_C * v * v)
-        return <floating> 0.5 * (1 + t) + <floating> 0.5 * v * (1 - t * t) * u
-    return (<floating> 0.5 * (1 + _erf(v * <floating> SQRT1_2))
-            + v * <floating> INV_SQRT_2PI * _exp(<floating> -0.5 * v * v))
-
-
 def gelu_forward(const floating[::1] x, floating[::1] out, bint tanh_approx, int n_threads):
     """out = x Phi(x) (erf form) or 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
-    cdef Py_ssize_t n = x.shape[0], blk, i, lo, hi
+    cdef Py_ssize_t n = x.shape[0], blk, lo
     cdef Py_ssize_t nblk = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
     for blk in prange(nblk, nogil=True, schedule="static",
                       num_threads=_threads_for(n, n_threads)):
         lo = blk * ELEM_BLOCK
-        hi = min(lo + ELEM_BLOCK, n)
-        for i in range(lo, hi):
-            out[i] = _gelu(x[i], tanh_approx)
+        _gelu(&x[lo], &out[lo], min(ELEM_BLOCK, n - lo), tanh_approx)
 
 
 def gelu_backward(const floating[::1] g, const floating[::1] x, floating[::1] grad_x,
                   bint tanh_approx, int n_threads):
-    """grad_x = g GELU'(x)."""
-    cdef Py_ssize_t n = x.shape[0], blk, i, lo, hi
+    """grad_x = g GELU'(x), GELU'(x) = Phi(x) + x phi(x) (erf form)."""
+    cdef Py_ssize_t n = x.shape[0], blk, lo
     cdef Py_ssize_t nblk = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
     for blk in prange(nblk, nogil=True, schedule="static",
                       num_threads=_threads_for(n, n_threads)):
         lo = blk * ELEM_BLOCK
-        hi = min(lo + ELEM_BLOCK, n)
-        for i in range(lo, hi):
-            grad_x[i] = g[i] * _gelu_grad(x[i], tanh_approx)
+        _gelu_grad(&g[lo], &x[lo], &grad_x[lo], min(ELEM_BLOCK, n - lo), tanh_approx)
 
 
 # ---------------------------------------------------------------- softmax cross-entropy
@@ -384,10 +599,9 @@ def cross_entropy_forward(const floating[:, ::1] z, const int64_t[::1] target,
 
     Writes lse (the row's log-sum-exp, reused by the backward pass); returns the sum.
     """
-    cdef Py_ssize_t n = z.shape[0], c = z.shape[1], i, j
-    cdef floating mx, s, ls
+    cdef Py_ssize_t n = z.shape[0], c = z.shape[1], i
+    cdef floating mx, ls
     cdef double total = 0
-    cdef floating eps = <floating> smoothing
     if n == 0 or c == 0:
         return 0.0
     for i in prange(n, nogil=True, schedule="static",
@@ -396,14 +610,11 @@ def cross_entropy_forward(const floating[:, ::1] z, const int64_t[::1] target,
             lse[i] = 0
             continue
         mx = _max(&z[i, 0], c)
-        s = 0
-        for j in range(c):
-            s = s + _exp(z[i, j] - mx)
-        ls = mx + _log(s)
+        ls = mx + <floating> log(_expsum(&z[i, 0], mx, c))
         lse[i] = ls
-        total += (1 - eps) * (ls - z[i, target[i]])
-        if eps != 0:
-            total += eps * (ls - _sum(&z[i, 0], c) / c)
+        total += (1 - smoothing) * (ls - z[i, target[i]])
+        if smoothing != 0:
+            total += smoothing * (ls - _sum(&z[i, 0], c) / c)
     return total
 
 
@@ -422,42 +633,22 @@ def cross_entropy_backward(const floating[:, ::1] z, const int64_t[::1] target,
             for j in range(c):
                 grad_z[i, j] = 0
             continue
-        for j in range(c):
-            grad_z[i, j] = sc * (_exp(z[i, j] - lse[i]) - off)
+        _ce_grad(&z[i, 0], lse[i], sc, off, &grad_z[i, 0], c)
         grad_z[i, target[i]] -= sc * hit
 
 
 # ---------------------------------------------------------------- Adam / AdamW
-cdef void _adam_one(floating *p, const floating *g, floating *m, floating *v,
-                    Py_ssize_t n, floating lr, floating b1, floating b2, floating eps,
-                    floating wd, bint decoupled, floating bc1, floating bc2_sqrt,
-                    int n_threads) noexcept nogil:
-    cdef Py_ssize_t blk, i, lo, hi
-    cdef Py_ssize_t nblk = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
-    cdef floating gi, step = lr / bc1, decay = 1 - lr * wd
-    for blk in prange(nblk, schedule="static", num_threads=_threads_for(n, n_threads)):
-        lo = blk * ELEM_BLOCK
-        hi = min(lo + ELEM_BLOCK, n)
-        for i in range(lo, hi):
-            gi = g[i]
-            if decoupled:
-                p[i] = p[i] * decay
-            elif wd != 0:
-                gi = gi + wd * p[i]
-            m[i] = m[i] + (1 - b1) * (gi - m[i])
-            v[i] = v[i] * b2 + (1 - b2) * gi * gi
-            p[i] = p[i] - step * m[i] / (_sqrt(v[i]) / bc2_sqrt + eps)
-
-
 def _adam_typed(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
                 double lr, double b1, double b2, double eps, double wd, bint decoupled,
                 double bc1, double bc2_sqrt, int n_threads):
-    if p.shape[0] == 0:
-        return
-    with nogil:
-        _adam_one(&p[0], &g[0], &m[0], &v[0], p.shape[0], <floating> lr, <floating> b1,
-                  <floating> b2, <floating> eps, <floating> wd, decoupled, <floating> bc1,
-                  <floating> bc2_sqrt, n_threads)
+    cdef Py_ssize_t n = p.shape[0], blk, lo
+    cdef Py_ssize_t nblk = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    for blk in prange(nblk, nogil=True, schedule="static",
+                      num_threads=_threads_for(n, n_threads)):
+        lo = blk * ELEM_BLOCK
+        _adam(&p[lo], &g[lo], &m[lo], &v[lo], min(ELEM_BLOCK, n - lo), <floating> lr,
+              <floating> b1, <floating> b2, <floating> eps, <floating> wd, decoupled,
+              <floating> bc1, <floating> bc2_sqrt)
 
 
 def adam_step(list params, list grads, list exp_avgs, list exp_avg_sqs, double lr,
