@@ -20,6 +20,7 @@ only (the glmnet "active set" strategy) until they settle.
 """
 
 from cython cimport floating
+from cython.parallel cimport prange
 from libc.math cimport fabs, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
@@ -200,3 +201,33 @@ def enet_coordinate_descent(floating[::1] w, double alpha, double beta,
     free(nz)
     free(excluded)
     return gap, it
+
+
+cdef enum:
+    TILE = 64
+
+
+def center_transpose(const floating[:, ::1] X, const floating[::1] mean,
+                     floating[:, ::1] xt, floating[::1] norm2, int n_threads):
+    """xt[j, i] = X[i, j] - mean[j] and norm2[j] = sum_i xt[j, i]^2, in one tiled pass.
+
+    64 x 64 tiles keep both the rows read and the columns written in L1; each thread owns
+    a band of columns, so the norms need no reduction across threads.
+    """
+    cdef int n = X.shape[0], p = X.shape[1]
+    cdef int n_bands = (p + TILE - 1) // TILE, band, tile, j0, j1, i0, i1, i, j
+    cdef floating v
+    with nogil:
+        for band in prange(n_bands, num_threads=n_threads, schedule="static"):
+            j0 = band * TILE
+            j1 = min(j0 + TILE, p)
+            for j in range(j0, j1):
+                norm2[j] = 0
+            for tile in range((n + TILE - 1) // TILE):
+                i0 = tile * TILE
+                i1 = min(i0 + TILE, n)
+                for i in range(i0, i1):
+                    for j in range(j0, j1):
+                        v = X[i, j] - mean[j]
+                        xt[j, i] = v
+                        norm2[j] += v * v

@@ -1,4 +1,6 @@
-"""Rosenblatt's perceptron, one-vs-rest, one binary problem per thread.
+"""Linear-model helpers: Rosenblatt's perceptron and the centred Gram matrix.
+
+Perceptron: one-vs-rest, one binary problem per thread.
 
 For each class k and each sample i (in a shuffled order every epoch), with
 t_ik = +1 if y_i = k else -1 and f = w_k'x_i + b_k:
@@ -13,9 +15,10 @@ best - tol * n for ``n_iter_no_change`` epochs in a row (scikit-learn's rule), o
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 
-from kernels._blas cimport xaxpy, xdot
+from kernels._blas cimport gemm_rm, syrk_rm, xaxpy, xdot
+from kernels._parallel cimport thread_id
 
 
 cdef int _fit_one(const floating *x, int n, int p, const int *y, int k, floating *w,
@@ -77,3 +80,53 @@ def perceptron(const floating[:, ::1] X, const int[::1] y, int[::1] classes,
                                  n_iter_no_change, shuffle, seeds[k] | 1,
                                  order + <Py_ssize_t> k * n)
     free(order)
+
+
+def centered_gram(const floating[:, ::1] X, const floating[::1] x_mean,
+                  const floating[:, ::1] Y, const floating[::1] y_mean,
+                  floating[:, ::1] G, floating[:, ::1] XtY, int chunk_rows, int n_threads):
+    """Lower triangle of G = Xc'Xc and XtY = Xc'Yc with Xc = X - x_mean, Yc = Y - y_mean.
+
+    Rows are centred ``chunk_rows`` at a time into a per-thread buffer (no centred copy of X), then
+    one SYRK and one GEMM per chunk accumulate into per-thread sums that are merged at
+    the end. Needs BLAS pinned to one thread (it is called inside prange).
+    """
+    cdef int n = X.shape[0], p = X.shape[1], t = Y.shape[1]
+    cdef int rows = chunk_rows, n_chunks = (n + rows - 1) // rows, chunk, m, i, j, r, tid
+    cdef Py_ssize_t per = <Py_ssize_t> p * p + <Py_ssize_t> p * t + <Py_ssize_t> rows * (p + t)
+    cdef floating *buf = <floating *> calloc(n_threads * per, sizeof(floating))
+    cdef floating *g
+    cdef floating *xy
+    cdef floating *cx
+    cdef floating *cy
+    if buf == NULL:
+        raise MemoryError()
+    with nogil:
+        for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+            tid = thread_id()
+            g = buf + tid * per
+            xy = g + p * p
+            cx = xy + p * t
+            cy = cx + <Py_ssize_t> rows * p
+            m = min(rows, n - chunk * rows)
+            for i in range(m):
+                for j in range(p):
+                    cx[<Py_ssize_t> i * p + j] = X[chunk * rows + i, j] - x_mean[j]
+                for j in range(t):
+                    cy[i * t + j] = Y[chunk * rows + i, j] - y_mean[j]
+            syrk_rm(True, True, p, m, 1, cx, p, 1, g, p)
+            gemm_rm(True, False, p, t, m, 1, cx, p, cy, t, 1, xy, t)
+        for r in range(p):
+            for j in range(r + 1):
+                G[r, j] = 0
+            for j in range(t):
+                XtY[r, j] = 0
+        for tid in range(n_threads):
+            g = buf + tid * per
+            xy = g + p * p
+            for r in range(p):
+                for j in range(r + 1):
+                    G[r, j] += g[r * p + j]
+                for j in range(t):
+                    XtY[r, j] += xy[r * t + j]
+    free(buf)

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from fastml._errors import ConvergenceWarning
+from fastml._threads import get_num_threads
 from fastml._validation import (
     check_array,
     check_option,
@@ -16,7 +17,6 @@ from fastml._validation import (
 from fastml.base import BaseEstimator, RegressorMixin
 from fastml.linear_model._base import (
     LinearModelMixin,
-    center_data,
     check_bool,
     check_nonneg,
     set_intercept,
@@ -42,11 +42,17 @@ def _cd_solve(xt, y, norm2, w, alpha, l1_ratio, max_iter, tol, random, positive,
 
 
 def _prepare(X, y, fit_intercept):
-    """Centred, transposed (features as contiguous rows) design and column norms."""
-    Xc, yc, x_off, y_off = center_data(X, y, fit_intercept)
-    xt = np.ascontiguousarray(Xc.T)
-    norm2 = np.einsum("ij,ij->i", xt, xt)
-    return xt, yc, x_off, y_off, norm2
+    """Centred, transposed design (features as contiguous rows) and its column norms,
+    built in one tiled compiled pass."""
+    from fastml.kernels import _cd
+
+    n, p = X.shape
+    x_off = X.mean(axis=0) if fit_intercept else np.zeros(p, dtype=X.dtype)
+    y_off = y.mean(axis=0) if fit_intercept else np.zeros(y.shape[1:], dtype=X.dtype)
+    xt = np.empty((p, n), dtype=X.dtype)
+    norm2 = np.empty(p, dtype=X.dtype)
+    _cd.center_transpose(X, x_off, xt, norm2, max(1, min(get_num_threads(), p // 64)))
+    return xt, y - y_off, x_off, y_off, norm2
 
 
 class ElasticNet(LinearModelMixin, RegressorMixin, BaseEstimator):
