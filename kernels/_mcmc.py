@@ -93,14 +93,22 @@ def is_jitted(fn):
     return isinstance(fn, CPUDispatcher)
 
 
-def _jit_callbacks(logp, grad):
+def _jit_callbacks(logp, grad, combined):
     @cfunc(_LOGP_SIG, cache=False)
     def logp_c(ptr, n):
         return logp(carray(ptr, (n,)))
 
     keep = [logp_c]
     addrs = [logp_c.address, 0]
-    if grad is not None:
+    if grad is not None and combined:
+        @cfunc(_GRAD_SIG, cache=False)
+        def grad_c(ptr, n, out):
+            v, g = grad(carray(ptr, (n,)))
+            res = carray(out, (n,))
+            for i in range(n):
+                res[i] = g[i]
+            return v
+    elif grad is not None:
         @cfunc(_GRAD_SIG, cache=False)
         def grad_c(ptr, n, out):
             g = grad(carray(ptr, (n,)))
@@ -108,13 +116,13 @@ def _jit_callbacks(logp, grad):
             for i in range(n):
                 res[i] = g[i]
             return 0.0
-
+    if grad is not None:
         keep.append(grad_c)
         addrs[1] = grad_c.address
     return addrs, keep
 
 
-def _python_callbacks(logp, grad, errors, stop):
+def _python_callbacks(logp, grad, combined, errors, stop):
     """ctypes callbacks; an exception is stored in ``errors``, sets ``stop`` and gives NaN."""
     def logp_py(ptr, n):
         try:
@@ -126,9 +134,10 @@ def _python_callbacks(logp, grad, errors, stop):
 
     def grad_py(ptr, n, out):
         try:
-            g = np.asarray(grad(np.ctypeslib.as_array(ptr, (n,)).copy()), dtype=np.float64)
-            np.ctypeslib.as_array(out, (n,))[:] = g.reshape(n)
-            return 0.0
+            res = grad(np.ctypeslib.as_array(ptr, (n,)).copy())
+            v, g = res if combined else (0.0, res)
+            np.ctypeslib.as_array(out, (n,))[:] = np.asarray(g, dtype=np.float64).reshape(n)
+            return float(v)
         except BaseException as exc:
             errors.append(exc)
             stop[0] = 1
@@ -146,18 +155,19 @@ def _python_callbacks(logp, grad, errors, stop):
 _JIT_CACHE = {}
 
 
-def make_callbacks(logp, grad, errors, stop):
+def make_callbacks(logp, grad, errors, stop, combined=False):
     """(logp address, grad address or 0, objects to keep alive) for ``logp``/``grad``.
 
-    ``@njit`` functions get compiled ``cfunc`` wrappers (memoised per function pair);
-    anything else gets ``ctypes`` callbacks that record exceptions in ``errors``.
+    ``combined``: ``grad`` returns ``(logp(x), grad(x))`` and its C wrapper returns the
+    value. ``@njit`` functions get compiled ``cfunc`` wrappers (memoised per function
+    pair); anything else gets ``ctypes`` callbacks that record exceptions in ``errors``.
     """
     if is_jitted(logp) and (grad is None or is_jitted(grad)):
-        key = (logp, grad)
+        key = (logp, grad, combined)
         if key not in _JIT_CACHE:
-            _JIT_CACHE[key] = _jit_callbacks(logp, grad)
+            _JIT_CACHE[key] = _jit_callbacks(logp, grad, combined)
         return _JIT_CACHE[key]
-    return _python_callbacks(logp, grad, errors, stop)
+    return _python_callbacks(logp, grad, combined, errors, stop)
 
 
 # ------------------------------------------------------------------------- helpers
@@ -172,6 +182,13 @@ def _logp(addr, x, nanc, c):
 
 @njit(cache=True, nogil=True)
 def _logp_grad(lp_addr, gr_addr, x, g, nanc, c):
+    """logp(x), with grad(x) written to g; lp_addr == 0: grad returns the value too."""
+    if lp_addr == 0:
+        v = _call_grad(gr_addr, x, g)
+        if math.isnan(v):
+            nanc[c] += 1
+            return -math.inf
+        return v
     v = _logp(lp_addr, x, nanc, c)
     _call_grad(gr_addr, x, g)
     return v

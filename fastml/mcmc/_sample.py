@@ -68,7 +68,7 @@ def _options(method, options, dim):
         check_scalar(opts["target_accept"], "target_accept", numbers.Real, min_val=0,
                      max_val=1, include_boundaries="neither")
     if "metric" in opts:
-        check_option(opts["metric"], "metric", ("diag", "dense"))
+        check_option(opts["metric"], "metric", ("diag", "dense", "unit"))
     for name in ("path_length", "width", "max_energy_error"):
         if name in opts:
             check_scalar(opts[name], name, numbers.Real, min_val=0, include_boundaries="neither")
@@ -100,7 +100,12 @@ def _initial_points(x0, chains, method, rng):
     return x
 
 
-def _check_start(logp, grad, X, method):
+def _returns_value(grad, x, method):
+    """True when ``grad`` returns the pair (logp(x), grad(x)) (checked once at x0)."""
+    return method in _GRADIENT and isinstance(grad(x.copy()), tuple)
+
+
+def _check_start(logp, grad, X, method, combined):
     """logp finite and grad of shape (dim,) at every starting point (in Python, once)."""
     lps = np.empty(X.shape[0])
     G = np.zeros_like(X)
@@ -111,7 +116,15 @@ def _check_start(logp, grad, X, method):
                              "log-density is finite")
         lps[c] = v
         if method in _GRADIENT:
-            g = np.asarray(grad(x.copy()), dtype=np.float64)
+            g = grad(x.copy())
+            if combined:
+                if not (isinstance(g, tuple) and len(g) == 2):
+                    raise ValueError("grad must return (logp(x), grad(x)) at every point when "
+                                     f"it does at x0, got {type(g).__name__}")
+                if float(g[0]) != v and not (math.isnan(g[0]) and math.isnan(v)):
+                    raise ValueError(f"grad(x0)[0] = {g[0]} differs from logp(x0) = {v}")
+                g = g[1]
+            g = np.asarray(g, dtype=np.float64)
             if g.shape != x.shape:
                 raise ValueError(f"grad(x0) must return shape {x.shape} (one value per "
                                  f"dimension), got shape {g.shape}")
@@ -158,12 +171,15 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
         chain (for ``ensemble`` it is jittered into a small ball).
     grad : callable, ndarray (dim,) -> ndarray (dim,), optional
         Gradient of logp; required by ``nuts`` and ``hmc``. ``@njit`` too for the
-        compiled path.
+        compiled path. It may instead return the pair ``(logp(x), grad(x))``: one call
+        per leapfrog step instead of two, for densities whose value and gradient share
+        work (detected at x0).
     method : {"nuts", "hmc", "rwmh", "ensemble", "slice"}
         - ``nuts``: multinomial No-U-Turn sampler as in Stan (generalised U-turn
           criterion, biased progressive sampling, ``max_treedepth``).
         - ``hmc``: leapfrog with fixed integration time ``path_length``
-          (n = ceil(path_length / eps) steps, at most ``max_steps``).
+          (n = ceil(path_length / eps) steps, at most ``max_steps``); each transition
+          jitters eps by a factor U(0.85, 1.15) against resonant (periodic) orbits.
         - ``rwmh``: random-walk Metropolis, x' = x + eps L z with L L^T the adapted
           covariance (diagonal, or dense with ``metric="dense"``).
         - ``ensemble``: affine-invariant stretch move (Goodman & Weare 2010; emcee's
@@ -187,6 +203,7 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
         Method options: ``target_accept``, ``max_treedepth`` (10), ``metric``
         ("diag"/"dense"), ``step_size`` (initial), ``max_energy_error`` (1000, a
         divergence), ``path_length`` (2.0), ``max_steps``, ``width``, ``max_steps_out``, ``a``.
+        ``metric="unit"`` keeps the identity metric (step size adapted only).
 
     Returns
     -------
@@ -216,7 +233,8 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
     if method == "ensemble" and (chains % 2 or chains < 2 * dim):
         raise ValueError(f"ensemble needs an even number of walkers >= 2 * dim = {2 * dim}, "
                          f"got chains == {chains}")
-    LP, G = _check_start(logp, grad, X, method)
+    combined = _returns_value(grad, X[0], method)
+    LP, G = _check_start(logp, grad, X, method, combined)
     streams = np.random.SeedSequence(rng.integers(0, 2**63, size=4))
     rstate = streams.generate_state((chains + 1) * 4, dtype=np.uint64).reshape(chains + 1, 4)
 
@@ -225,7 +243,9 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
     errors = []
     stop = np.zeros(1, dtype=np.int64)
     (lp_addr, gr_addr), _keep = _mcmc.make_callbacks(
-        logp, grad if method in _GRADIENT else None, errors, stop)
+        logp, grad if method in _GRADIENT else None, errors, stop, combined)
+    if combined:  # the kernel takes logp from grad's return value
+        lp_addr = 0
     compiled = _mcmc.is_jitted(logp)
     nanc = np.zeros(chains, dtype=np.int64)
     total = tune + draws
@@ -266,7 +286,8 @@ def _run_chains(_mcmc, method, lp_addr, gr_addr, rstate, X, LP, G, opts, tune, d
     ad[:, _mcmc.MU] = np.log(mu_factor * ad[:, _mcmc.EPS])
     wmean = np.zeros((chains, dim))
     wm2 = np.zeros((chains, dim, dim) if dense else (chains, 1, dim))
-    plan = adaptation_plan(tune) if method != "slice" else np.zeros(tune, dtype=np.int64)
+    adapt_metric = method != "slice" and opts.get("metric") != "unit"
+    plan = adaptation_plan(tune) if adapt_metric else np.zeros(tune, dtype=np.int64)
     opt_f = np.array([opts.get("target_accept", 0.8), opts.get("path_length", 1.0),
                       opts.get("max_energy_error", 1000.0), mu_factor])
     opt_i = np.array([opts.get("max_treedepth", 10), opts.get("max_steps", 1),
