@@ -64,23 +64,28 @@ class _Conv:
         return lambda x, w, b: reference.conv2d(x, w, b, **self.kw)
 
     def torch(self, backward):
-        import torch
-
         if backward:
             def run(grad_out, x, w):
+                import torch
+
                 return torch.ops.aten.convolution_backward(
                     grad_out, x, w, [w.shape[0]], list(self.stride), list(self.padding),
                     [1] * self.nd, False, [0] * self.nd, self.groups, [True, True, True])
             return run
-        fn = torch.nn.functional.conv2d if self.nd == 2 else torch.nn.functional.conv1d
-        return lambda x, w, b: fn(x, w, b, **self.kw)
+
+        def forward(x, w, b):
+            import torch
+
+            fn = torch.nn.functional.conv2d if self.nd == 2 else torch.nn.functional.conv1d
+            return fn(x, w, b, **self.kw)
+        return forward
 
 
 def _to_torch(inputs):
     import torch
 
     torch.set_num_threads(fastml.get_num_threads())
-    return {k: torch.from_numpy(v) for k, v in inputs.items()}
+    return {k: torch.from_numpy(v) for k, v in inputs.items() if v is not None}
 
 
 def _to_numpy(answer):
@@ -102,14 +107,17 @@ def _label(size):
     return "x".join(map(str, size[:-1])) + f"->{size[-1]}"
 
 
-def _register(name, description, layer, sizes, test_sizes):
+def _register(name, description, layer, sizes, quick, test_sizes):
+    """sizes: [reduced size where the reference runs too, the issue's size]; quick: one
+    size just above the reduced one (the reference is skipped, to keep --quick short)."""
+    assert layer.flops(quick) > layer.flops(sizes[0])
     for backward in (False, True):
         register(Case(
             suite="conv", name=f"{name}_{'backward' if backward else 'forward'}",
             description=description + (" Backward: grad_x, grad_w, grad_b." if backward
                                        else " Forward with bias."),
             setup=lambda size, rng, backward=backward: layer.setup(size, rng, backward),
-            sizes=sizes, quick_sizes=sizes[:1], test_sizes=test_sizes,
+            sizes=sizes, quick_sizes=[quick], test_sizes=test_sizes,
             flops=lambda size, backward=backward: layer.flops(size) * (2 if backward else 1),
             size_key=layer.flops, size_label=_label, check=_check,
             impls=[
@@ -123,17 +131,104 @@ def _register(name, description, layer, sizes, test_sizes):
 
 _register("conv2d_3x3_c64", "3x3 pad 1, 64 -> 64 channels, 56x56 (ResNet stage 1).",
           _Conv((3, 3), padding=1), [(1, 16, 28, 28, 16), (8, 64, 56, 56, 64)],
-          [(1, 2, 5, 4, 3), (2, 3, 6, 6, 2)])
+          (1, 32, 28, 28, 32), [(1, 2, 5, 4, 3), (2, 3, 6, 6, 2)])
 _register("conv2d_5x5_c3", "5x5 no padding, 3 -> 32 channels, 32x32 (first layer).",
-          _Conv((5, 5)), [(4, 3, 32, 32, 32), (32, 3, 32, 32, 32)], [(2, 3, 7, 6, 4)])
+          _Conv((5, 5)), [(4, 3, 32, 32, 32), (32, 3, 32, 32, 32)], (8, 3, 32, 32, 32),
+          [(2, 3, 7, 6, 4)])
 _register("conv2d_3x3_c256_b1", "3x3 pad 1, 256 -> 256 channels, 14x14, batch 1.",
           _Conv((3, 3), padding=1), [(1, 64, 14, 14, 64), (1, 256, 14, 14, 256)],
-          [(1, 5, 4, 4, 3)])
+          (1, 128, 14, 14, 128), [(1, 5, 4, 4, 3)])
 _register("conv2d_3x3_s2", "3x3 stride 2 pad 1, 128 -> 256 channels, 28x28.",
           _Conv((3, 3), stride=2, padding=1), [(1, 32, 28, 28, 64), (8, 128, 28, 28, 256)],
-          [(2, 3, 7, 8, 4)])
+          (1, 64, 28, 28, 128), [(2, 3, 7, 8, 4)])
 _register("conv2d_depthwise", "Depthwise 3x3 pad 1 (groups = channels = 256), 28x28.",
           _Conv((3, 3), padding=1, groups=256),
-          [(1, 256, 28, 28, 256), (8, 256, 28, 28, 256)], [(2, 256, 3, 4, 256)])
+          [(1, 256, 28, 28, 256), (8, 256, 28, 28, 256)], (2, 256, 28, 28, 256),
+          [(2, 256, 3, 4, 256)])
 _register("conv1d_k9", "conv1d kernel 9, 64 -> 64 channels, length 4096.",
-          _Conv((9,)), [(2, 64, 512, 64), (16, 64, 4096, 64)], [(2, 3, 12, 4)])
+          _Conv((9,)), [(2, 64, 512, 64), (16, 64, 4096, 64)], (2, 64, 1024, 64),
+          [(2, 3, 12, 4)])
+
+
+# ---------------------------------------------------------------- pooling
+# A size is (N, C, H, W); window 3x3 stride 2 padding 1 (ResNet's stem max pool) for max,
+# 2x2 stride 2 for average. "FLOPs" count one operation per window element.
+
+_POOL = {"max": ((3, 3), (2, 2), (1, 1)), "avg": ((2, 2), (2, 2), (0, 0))}
+
+
+def _pool_setup(kind, backward):
+    def setup(size, rng):
+        x = rng.standard_normal(size, dtype=np.float32)
+        if not backward:
+            return {"x": x}
+        y, idx = F.max_pool2d(x, *_POOL["max"], return_indices=True) if kind == "max" else \
+            (F.avg_pool2d(x, *_POOL["avg"]), None)
+        inputs = {"grad_out": rng.standard_normal(y.shape, dtype=np.float32), "x": x}
+        return {**inputs, "indices": idx} if kind == "max" else inputs
+    return setup
+
+
+def _pool_flops(kind):
+    kernel, stride, padding = _POOL[kind]
+
+    def flops(size):
+        out = _out_size(size[2:], kernel, stride, padding)
+        return float(size[0] * size[1] * np.prod(out) * np.prod(kernel))
+    return flops
+
+
+def _torch_pool(kind, backward):
+    """The torch call for a pooling case (torch imported on first use, not at load)."""
+    kernel, stride, padding = (list(v) for v in _POOL[kind])
+
+    def run(x, grad_out=None, indices=None):
+        import torch
+
+        aten = torch.ops.aten
+        if kind == "max" and backward:
+            return aten.max_pool2d_with_indices_backward(grad_out, x, kernel, stride, padding,
+                                                         [1, 1], False, indices)
+        if backward:
+            return aten.avg_pool2d_backward(grad_out, x, kernel, stride, padding, False,
+                                            True, None)
+        fn = torch.nn.functional.max_pool2d if kind == "max" else \
+            torch.nn.functional.avg_pool2d
+        return fn(x, kernel, stride, padding)
+    return run
+
+
+def _register_pool(kind, sizes, quick, test_sizes):
+    args = _POOL[kind]
+    fast = {("max", False): lambda x: F.max_pool2d(x, *args),
+            ("max", True): lambda grad_out, x, indices: F.max_pool2d_backward(
+                grad_out, x, *args, indices=indices),
+            ("avg", False): lambda x: F.avg_pool2d(x, *args),
+            ("avg", True): lambda grad_out, x: F.avg_pool2d_backward(grad_out, x, *args)}
+    ref = {("max", False): lambda x: reference.max_pool2d(x, *args),
+           ("max", True): lambda grad_out, x, indices: reference.max_pool2d_backward(
+               grad_out, x, *args, indices=indices),
+           ("avg", False): lambda x: reference.avg_pool2d(x, *args),
+           ("avg", True): lambda grad_out, x: reference.avg_pool2d_backward(grad_out, x, *args)}
+    for backward in (False, True):
+        register(Case(
+            suite="conv", name=f"{kind}_pool2d_{'backward' if backward else 'forward'}",
+            description=f"{kind}_pool2d kernel {args[0]} stride {args[1]} padding {args[2]}"
+                        + (", backward (max: from the forward's indices)." if backward
+                           else "."),
+            setup=_pool_setup(kind, backward),
+            sizes=sizes, quick_sizes=[quick], test_sizes=test_sizes,
+            flops=_pool_flops(kind), size_key=_pool_flops(kind), check=_check,
+            impls=[
+                Impl("fastml", fast[kind, backward]),
+                Impl("reference", ref[kind, backward], max_size=_pool_flops(kind)(sizes[0])),
+                Impl("torch", _torch_pool(kind, backward), requires=("torch",),
+                     prepare=_to_torch, to_numpy=_to_numpy),
+            ],
+        ))
+
+
+_register_pool("max", [(1, 8, 32, 32), (8, 64, 112, 112)], (1, 64, 56, 56),
+               [(1, 2, 5, 6), (2, 3, 8, 7)])
+_register_pool("avg", [(1, 8, 32, 32), (8, 256, 14, 14)], (1, 64, 28, 28),
+               [(1, 2, 5, 6), (2, 3, 8, 7)])
