@@ -261,6 +261,24 @@ def test_same_draws_for_any_thread_count_and_chunking(method):
     assert not np.array_equal(one.samples, other.samples)
 
 
+def test_value_and_grad_gives_same_draws():
+    """grad returning (logp, grad) replaces the separate logp call, same chain."""
+    kw = {"draws": 100, "tune": 100, "chains": 2, "seed": 5}
+    separate = mcmc.sample(gauss2_py, np.ones(2), grad=gauss2_grad_py, **kw)
+    both = mcmc.sample(gauss2_py, np.ones(2),
+                       grad=lambda x: (gauss2_py(x), gauss2_grad_py(x)), **kw)
+    np.testing.assert_array_equal(separate.samples, both.samples)
+    with pytest.raises(ValueError, match=r"differs from logp\(x0\)"):
+        mcmc.sample(gauss2_py, np.ones(2), grad=lambda x: (0.0, gauss2_grad_py(x)), **kw)
+
+
+def test_unit_metric_is_not_adapted():
+    tr = mcmc.sample(gauss2_py, np.ones(2), grad=gauss2_grad_py, method="hmc", draws=50,
+                     tune=200, chains=1, seed=0, metric="unit")
+    np.testing.assert_array_equal(tr.inv_metric, np.ones((1, 2)))
+    assert tr.step_size[0] != 1.0
+
+
 def test_x0_per_chain_and_generator_seed():
     x0 = np.array([[-5.0, 0.0], [5.0, -1.0]])
     with pytest.warns(mcmc.SamplingWarning, match=r"R-hat up to .* > 1.01"):

@@ -58,8 +58,14 @@ def _gaussian(dim):
     prec = np.linalg.inv(cov)
 
     @njit
-    def logp(x):
-        return -0.5 * x @ (prec @ x)
+    def logp(x):  # loops: no temporary array, no BLAS call overhead at small dim
+        s = 0.0
+        for i in range(x.shape[0]):
+            t = 0.0
+            for j in range(x.shape[0]):
+                t += prec[i, j] * x[j]
+            s += x[i] * t
+        return -0.5 * s
 
     @njit
     def value_and_grad(x):  # one matrix-vector product per leapfrog step
