@@ -185,7 +185,9 @@ cdef void _forward_task(const Shape *p, floating scale, Py_ssize_t task,
                         Py_ssize_t ms_col, floating *out, Strides os, floating *lse,
                         floating *s, floating *mrun, floating *lrun) noexcept nogil:
     cdef Py_ssize_t n_qt = (p.nq + p.bq - 1) // p.bq
-    cdef Py_ssize_t bh = task // n_qt, i0 = (task % n_qt) * p.bq
+    # last query tiles first: with causal they are the longest, which balances the
+    # dynamic schedule (longest task first)
+    cdef Py_ssize_t bh = task // n_qt, i0 = (n_qt - 1 - task % n_qt) * p.bq
     cdef Py_ssize_t b = bh // p.H, h = bh % p.H
     cdef Py_ssize_t mq = min(p.bq, p.nq - i0), kend = p.nk, j0, nkb, r, nvis
     cdef const floating *qi = q + b * qs.b + h * qs.h + i0 * qs.r

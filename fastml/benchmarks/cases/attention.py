@@ -183,3 +183,70 @@ register(Case(
              prepare=_torch_inputs, to_numpy=_torch_numpy),
     ],
 ))
+
+
+# ---------------------------------------------------------------- multi-head attention
+_MHA_NAMES = ("w_q", "w_k", "w_v", "w_o", "b_q", "b_k", "b_v", "b_o")
+
+
+def _mha_setup(size, rng):
+    """Self-attention inputs; a size is (B, N, E, num_heads)."""
+    B, N, E, num_heads = size
+    params = {name: (rng.standard_normal((E, E)) / np.sqrt(E)).astype(np.float32)
+              for name in _MHA_NAMES[:4]}
+    params.update({name: (0.1 * rng.standard_normal(E)).astype(np.float32)
+                   for name in _MHA_NAMES[4:]})
+    return {"x": rng.standard_normal((B, N, E)).astype(np.float32), "num_heads": num_heads,
+            **params}
+
+
+def _mha_flops(size):
+    B, N, E, _ = size
+    return 8.0 * B * N * E * E + 4.0 * B * N * N * E
+
+
+def _mha(module):
+    def run(x, num_heads, **params):
+        return module.multi_head_attention(x, x, *(params[n] for n in _MHA_NAMES),
+                                           num_heads=num_heads)
+    return run
+
+
+def _mha_torch_prepare(inputs):
+    import torch
+
+    torch.set_num_threads(fastml.get_num_threads())
+    E = inputs["x"].shape[-1]
+    mha = torch.nn.MultiheadAttention(E, inputs["num_heads"], batch_first=True).eval()
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(torch.from_numpy(
+            np.concatenate([inputs["w_q"], inputs["w_k"], inputs["w_v"]])))
+        mha.in_proj_bias.copy_(torch.from_numpy(
+            np.concatenate([inputs["b_q"], inputs["b_k"], inputs["b_v"]])))
+        mha.out_proj.weight.copy_(torch.from_numpy(inputs["w_o"]))
+        mha.out_proj.bias.copy_(torch.from_numpy(inputs["b_o"]))
+    return {"x": torch.from_numpy(inputs["x"]), "mha": mha}
+
+
+def _mha_torch(x, mha):
+    import torch
+
+    with torch.no_grad():
+        return mha(x, x, x, need_weights=False)[0]
+
+
+register(Case(
+    suite="attention", name="mha_forward",
+    description="Multi-head self-attention (input projections, heads, output projection), "
+                "float32, vs torch.nn.MultiheadAttention(batch_first=True). Size: (B, N, E, "
+                "heads).",
+    setup=_mha_setup, sizes=[(4, 512, 512, 8)], quick_sizes=[(2, 128, 128, 4)],
+    test_sizes=[(2, 9, 8, 2), (1, 20, 12, 3)],
+    flops=_mha_flops, size_key=_mha_flops, size_label=_label, check=_check(1e-4),
+    impls=[
+        Impl("fastml", _mha(F)),
+        Impl("reference", _mha(reference), max_size=_mha_flops((4, 512, 512, 8))),
+        Impl("torch", _mha_torch, requires=("torch",), prepare=_mha_torch_prepare,
+             to_numpy=_torch_numpy),
+    ],
+))

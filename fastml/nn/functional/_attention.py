@@ -31,10 +31,11 @@ from fastml._validation import _shape_str, check_array, check_positive_int, chec
 __all__ = ["multi_head_attention", "multi_head_attention_backward",
            "scaled_dot_product_attention", "scaled_dot_product_attention_backward"]
 
-# Key tile (columns of a score tile) and the largest query tile.
+# Forward: key tile (columns of a score tile) and the largest query tile.
+# Backward: (query tile, key tile).
 _KEY_TILE = 512
 _QUERY_TILE = 128
-_BACKWARD_TILE = 128
+_BACKWARD_TILES = (256, 256)
 
 
 def _kernels():
@@ -190,7 +191,7 @@ class _Problem:
         kernels = _kernels()
         with blas_single_threaded():
             kernels.backward(gout4, q, k, v, mask, has_mask, self.causal, self.scale,
-                                out4, lse, gq, gk, gv, _BACKWARD_TILE, _BACKWARD_TILE,
+                                out4, lse, gq, gk, gv, *_BACKWARD_TILES,
                                 n_threads)
 
 
