@@ -195,6 +195,49 @@ cdef extern from *:
             }                                                                         \\
         }                                                                             \\
     }                                                                                 \\
+    /* Column-vector forms for BatchNorm over (N, C) rows (one value per channel and row) */ \\
+    static inline void fml_col_sums_##S(const T *restrict x, const T *restrict mu,    \\
+                                        T *restrict s1, T *restrict s2, ptrdiff_t n) {\\
+        if (mu) {                                                                     \\
+            _Pragma("omp simd")                                                       \\
+            for (ptrdiff_t i = 0; i < n; i++) s2[i] += (x[i] - mu[i]) * (x[i] - mu[i]); \\
+        } else {                                                                      \\
+            _Pragma("omp simd")                                                       \\
+            for (ptrdiff_t i = 0; i < n; i++) s1[i] += x[i];                          \\
+        }                                                                             \\
+    }                                                                                 \\
+    /* s1 += g, s2 += g (x - mu) */                                                   \\
+    static inline void fml_col_gsums_##S(const T *restrict g, const T *restrict x,    \\
+                                         const T *restrict mu, T *restrict s1,        \\
+                                         T *restrict s2, ptrdiff_t n) {               \\
+        _Pragma("omp simd")                                                           \\
+        for (ptrdiff_t i = 0; i < n; i++) { s1[i] += g[i]; s2[i] += g[i] * (x[i] - mu[i]); } \\
+    }                                                                                 \\
+    /* out = x scale + shift (vectors) */                                             \\
+    static inline void fml_col_affine_##S(const T *restrict x, const T *restrict sc,  \\
+                                          const T *restrict sh, T *restrict out,      \\
+                                          ptrdiff_t n) {                              \\
+        _Pragma("omp simd")                                                           \\
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] * sc[i] + sh[i];              \\
+    }                                                                                 \\
+    /* gx = k (g - off - (x - mu) a) (vectors) */                                     \\
+    static inline void fml_col_bn_grad_##S(const T *restrict g, const T *restrict x,  \\
+                                           const T *restrict mu, const T *restrict k, \\
+                                           const T *restrict off, const T *restrict a,\\
+                                           T *restrict gx, ptrdiff_t n) {             \\
+        _Pragma("omp simd")                                                           \\
+        for (ptrdiff_t i = 0; i < n; i++)                                             \\
+            gx[i] = k[i] * (g[i] - off[i] - (x[i] - mu[i]) * a[i]);                   \\
+    }                                                                                 \\
+    static inline void fml_relu_##S(const T *restrict x, T *restrict out, ptrdiff_t n) { \\
+        _Pragma("omp simd")                                                           \\
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : (x[i] != x[i] ? x[i] : 0); \\
+    }                                                                                 \\
+    static inline void fml_relu_grad_##S(const T *restrict g, const T *restrict x,    \\
+                                         T *restrict gx, ptrdiff_t n) {               \\
+        _Pragma("omp simd")                                                           \\
+        for (ptrdiff_t i = 0; i < n; i++) gx[i] = x[i] > 0 ? g[i] : 0;                \\
+    }                                                                                 \\
     /* Adam / AdamW on one tensor (see adam_step) */                                  \\
     static inline void fml_adam_##S(T *restrict p, const T *restrict g,               \\
                                     T *restrict m, T *restrict v, ptrdiff_t n,        \\
@@ -264,6 +307,78 @@ cdef extern from *:
     void fml_adam_d(double *p, const double *g, double *m, double *v, Py_ssize_t n,
                     double lr, double b1, double b2, double eps, double wd, int decoupled,
                     double bc1, double bc2_sqrt) noexcept nogil
+    void fml_col_sums_f(const float *x, const float *mu, float *s1, float *s2,
+                        Py_ssize_t n) noexcept nogil
+    void fml_col_sums_d(const double *x, const double *mu, double *s1, double *s2,
+                        Py_ssize_t n) noexcept nogil
+    void fml_col_gsums_f(const float *g, const float *x, const float *mu, float *s1,
+                         float *s2, Py_ssize_t n) noexcept nogil
+    void fml_col_gsums_d(const double *g, const double *x, const double *mu, double *s1,
+                         double *s2, Py_ssize_t n) noexcept nogil
+    void fml_col_affine_f(const float *x, const float *sc, const float *sh, float *out,
+                          Py_ssize_t n) noexcept nogil
+    void fml_col_affine_d(const double *x, const double *sc, const double *sh, double *out,
+                          Py_ssize_t n) noexcept nogil
+    void fml_col_bn_grad_f(const float *g, const float *x, const float *mu, const float *k,
+                           const float *off, const float *a, float *gx,
+                           Py_ssize_t n) noexcept nogil
+    void fml_col_bn_grad_d(const double *g, const double *x, const double *mu,
+                           const double *k, const double *off, const double *a, double *gx,
+                           Py_ssize_t n) noexcept nogil
+    void fml_relu_f(const float *x, float *out, Py_ssize_t n) noexcept nogil
+    void fml_relu_d(const double *x, double *out, Py_ssize_t n) noexcept nogil
+    void fml_relu_grad_f(const float *g, const float *x, float *gx,
+                         Py_ssize_t n) noexcept nogil
+    void fml_relu_grad_d(const double *g, const double *x, double *gx,
+                         Py_ssize_t n) noexcept nogil
+
+
+cdef inline void _col_sums(const floating *x, const floating *mu, floating *s1, floating *s2,
+                           Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fml_col_sums_f(x, mu, s1, s2, n)
+    else:
+        fml_col_sums_d(x, mu, s1, s2, n)
+
+
+cdef inline void _col_gsums(const floating *g, const floating *x, const floating *mu,
+                            floating *s1, floating *s2, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fml_col_gsums_f(g, x, mu, s1, s2, n)
+    else:
+        fml_col_gsums_d(g, x, mu, s1, s2, n)
+
+
+cdef inline void _col_affine(const floating *x, const floating *sc, const floating *sh,
+                             floating *out, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fml_col_affine_f(x, sc, sh, out, n)
+    else:
+        fml_col_affine_d(x, sc, sh, out, n)
+
+
+cdef inline void _col_bn_grad(const floating *g, const floating *x, const floating *mu,
+                              const floating *k, const floating *off, const floating *a,
+                              floating *gx, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fml_col_bn_grad_f(g, x, mu, k, off, a, gx, n)
+    else:
+        fml_col_bn_grad_d(g, x, mu, k, off, a, gx, n)
+
+
+cdef inline void _relu(const floating *x, floating *out, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fml_relu_f(x, out, n)
+    else:
+        fml_relu_d(x, out, n)
+
+
+cdef inline void _relu_grad(const floating *g, const floating *x, floating *gx,
+                            Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fml_relu_grad_f(g, x, gx, n)
+    else:
+        fml_relu_grad_d(g, x, gx, n)
 
 
 cdef inline floating _sum(const floating *x, Py_ssize_t n) noexcept nogil:
@@ -566,6 +681,108 @@ def batch_norm_backward(const floating[:, :, ::1] g, const floating[:, :, ::1] x
         for ni in range(n):
             _bn_grad(&g[ni, ci, 0], &x[ni, ci, 0], mu, w[ci] * invstd[ci], b, a,
                      &grad_x[ni, ci, 0], l)
+
+
+def batch_norm_forward_rows(const floating[:, ::1] x, const floating[::1] w,
+                            const floating[::1] b, floating[::1] mean,
+                            floating[::1] invstd, bint training, double eps,
+                            floating[:, ::1] out, floating[::1] var, int n_threads):
+    """:func:`batch_norm_forward` for (N, C) input (one value per channel and row),
+    vectorised along the channels: each thread sums its rows into its own buffers."""
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], i, j, t
+    cdef int nt = _threads_for(n * c, n_threads)
+    cdef floating *buf
+    cdef floating *sums
+    if c == 0 or n == 0:
+        return
+    buf = <floating *> calloc((2 * nt + 2) * c, sizeof(floating))
+    if buf == NULL:
+        raise MemoryError()
+    sums = buf + 2 * nt * c                    # scale (c), then shift (c)
+    with nogil:
+        if training:
+            for i in prange(n, schedule="static", num_threads=nt):
+                _col_sums(&x[i, 0], NULL, buf + thread_id() * c, NULL, c)
+            for j in range(c):
+                mean[j] = 0
+                for t in range(nt):
+                    mean[j] += buf[t * c + j]
+                mean[j] /= n
+            for i in prange(n, schedule="static", num_threads=nt):
+                _col_sums(&x[i, 0], &mean[0], NULL, buf + (nt + thread_id()) * c, c)
+            for j in range(c):
+                var[j] = 0
+                for t in range(nt):
+                    var[j] += buf[(nt + t) * c + j]
+                var[j] /= n
+                invstd[j] = 1 / <floating> sqrt(var[j] + eps)
+        for j in range(c):
+            sums[j] = invstd[j] * w[j]
+            sums[c + j] = b[j] - mean[j] * sums[j]
+        for i in prange(n, schedule="static", num_threads=nt):
+            _col_affine(&x[i, 0], sums, sums + c, &out[i, 0], c)
+    free(buf)
+
+
+def batch_norm_backward_rows(const floating[:, ::1] g, const floating[:, ::1] x,
+                             const floating[::1] w, const floating[::1] mean,
+                             const floating[::1] invstd, bint training,
+                             floating[:, ::1] grad_x, floating[::1] grad_w,
+                             floating[::1] grad_b, int n_threads):
+    """:func:`batch_norm_backward` for (N, C) input, vectorised along the channels."""
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], i, j, t
+    cdef int nt = _threads_for(n * c, n_threads)
+    cdef floating sg, sgx
+    cdef floating *buf
+    cdef floating *coef
+    if c == 0 or n == 0:
+        return
+    buf = <floating *> calloc((2 * nt + 3) * c, sizeof(floating))
+    if buf == NULL:
+        raise MemoryError()
+    coef = buf + 2 * nt * c                    # k, off, a (c each)
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=nt):
+            t = thread_id()
+            _col_gsums(&g[i, 0], &x[i, 0], &mean[0], buf + 2 * t * c,
+                       buf + (2 * t + 1) * c, c)
+        for j in range(c):
+            sg = 0
+            sgx = 0
+            for t in range(nt):
+                sg = sg + buf[2 * t * c + j]
+                sgx = sgx + buf[(2 * t + 1) * c + j]
+            grad_w[j] += sgx * invstd[j]
+            grad_b[j] += sg
+            coef[j] = w[j] * invstd[j]
+            coef[c + j] = sg / n if training else 0
+            coef[2 * c + j] = invstd[j] * invstd[j] * sgx / n if training else 0
+        for i in prange(n, schedule="static", num_threads=nt):
+            _col_bn_grad(&g[i, 0], &x[i, 0], &mean[0], coef, coef + c, coef + 2 * c,
+                         &grad_x[i, 0], c)
+    free(buf)
+
+
+# ---------------------------------------------------------------- ReLU
+def relu_forward(const floating[::1] x, floating[::1] out, int n_threads):
+    """out = max(x, 0) (NaN propagates)."""
+    cdef Py_ssize_t n = x.shape[0], blk, lo
+    cdef Py_ssize_t nblk = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    for blk in prange(nblk, nogil=True, schedule="static",
+                      num_threads=_threads_for(n, n_threads)):
+        lo = blk * ELEM_BLOCK
+        _relu(&x[lo], &out[lo], min(ELEM_BLOCK, n - lo))
+
+
+def relu_backward(const floating[::1] g, const floating[::1] x, floating[::1] grad_x,
+                  int n_threads):
+    """grad_x = g [x > 0]."""
+    cdef Py_ssize_t n = x.shape[0], blk, lo
+    cdef Py_ssize_t nblk = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    for blk in prange(nblk, nogil=True, schedule="static",
+                      num_threads=_threads_for(n, n_threads)):
+        lo = blk * ELEM_BLOCK
+        _relu_grad(&g[lo], &x[lo], &grad_x[lo], min(ELEM_BLOCK, n - lo))
 
 
 # ---------------------------------------------------------------- GELU

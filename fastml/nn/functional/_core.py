@@ -109,16 +109,21 @@ def _reduction(reduction):
 
 # ---------------------------------------------------------------- elementwise activations
 def relu(x):
-    """max(x, 0)."""
+    """max(x, 0); NaN propagates."""
     x = _float(x, "x")
-    return np.maximum(x, 0, dtype=x.dtype)
+    out = np.empty_like(x)
+    _kernels().relu_forward(x.reshape(-1), out.reshape(-1), get_num_threads())
+    return out
 
 
 def relu_backward(grad_out, x):
     """grad_out * [x > 0] (the subgradient at 0 is 0, as in PyTorch)."""
     x = _float(x, "x")
     g = _same_shape(grad_out, x)
-    return np.where(x > 0, g, 0).astype(x.dtype, copy=False)
+    out = np.empty_like(x)
+    _kernels().relu_backward(g.reshape(-1), x.reshape(-1), out.reshape(-1),
+                             get_num_threads())
+    return out
 
 
 def leaky_relu(x, negative_slope=0.01):
@@ -385,8 +390,13 @@ def _batch_norm_forward(x, w, b, running_mean, running_var, training, momentum, 
     else:
         mean = running_mean
         invstd = (1 / np.sqrt(running_var + x.dtype.type(eps))).astype(x.dtype)
-    _kernels().batch_norm_forward(_as_ncl(x), w, b, mean, invstd, training, float(eps),
-                                  _as_ncl(out), var, get_num_threads())
+    if x.ndim == 2 or x.size == x.shape[0] * c:   # one value per channel and row
+        _kernels().batch_norm_forward_rows(x.reshape(x.shape[0], c), w, b, mean, invstd,
+                                           training, float(eps), out.reshape(x.shape[0], c),
+                                           var, get_num_threads())
+    else:
+        _kernels().batch_norm_forward(_as_ncl(x), w, b, mean, invstd, training, float(eps),
+                                      _as_ncl(out), var, get_num_threads())
     if training and running_mean is not None:
         mom = x.dtype.type(momentum)
         running_mean *= 1 - mom
@@ -399,10 +409,13 @@ def _batch_norm_forward(x, w, b, running_mean, running_var, training, momentum, 
 def _batch_norm_backward_into(g, x, w, mean, invstd, training, grad_w, grad_b):
     c = x.shape[1]
     gx = np.empty_like(x)
-    _kernels().batch_norm_backward(
-        _as_ncl(g), _as_ncl(x), np.ones(c, x.dtype) if w is None else w, mean, invstd,
-        training, _as_ncl(gx), np.zeros(c, x.dtype) if grad_w is None else grad_w,
-        np.zeros(c, x.dtype) if grad_b is None else grad_b, get_num_threads())
+    rows = x.ndim == 2 or x.size == x.shape[0] * c
+    shape = (x.shape[0], c) if rows else (x.shape[0], c, -1)
+    kernel = _kernels().batch_norm_backward_rows if rows else _kernels().batch_norm_backward
+    kernel(g.reshape(shape), x.reshape(shape), np.ones(c, x.dtype) if w is None else w, mean,
+           invstd, training, gx.reshape(shape),
+           np.zeros(c, x.dtype) if grad_w is None else grad_w,
+           np.zeros(c, x.dtype) if grad_b is None else grad_b, get_num_threads())
     return gx
 
 
