@@ -11,6 +11,7 @@ kernel work, with no n x n x p gradient tensor. Computations run in float64; res
 have the dtype of the ``X`` passed to ``predict``.
 """
 
+import contextlib
 import copy
 import math
 import numbers
@@ -19,6 +20,7 @@ import warnings
 import numpy as np
 
 from fastml._errors import ConvergenceWarning, JitterWarning, NotPositiveDefiniteError
+from fastml._threads import blas_single_threaded
 from fastml._validation import all_finite, check_array, check_random_state, check_scalar
 from fastml.base import BaseEstimator, RegressorMixin, check_is_fitted, validate_data
 from fastml.gp.kernels import RBF, ConstantKernel, Kernel
@@ -27,6 +29,7 @@ from fastml.linalg import cho_solve, cholesky, solve_triangular
 __all__ = ["GaussianProcessRegressor"]
 
 _LOG_2PI = math.log(2 * math.pi)
+_BLAS_SERIAL_FLOPS = 2e9  # below this per evaluation, threaded BLAS costs more than it saves
 _PREDICT_CHUNK = 2048  # test points per block in predict: bounds the n x chunk workspace
 
 
@@ -40,6 +43,15 @@ def default_kernel():
     """scikit-learn's default: ConstantKernel(1.0, "fixed") * RBF(1.0, "fixed")."""
     return ConstantKernel(1.0, constant_value_bounds="fixed") * RBF(1.0,
                                                                      length_scale_bounds="fixed")
+
+
+def blas_threads_for(flops):
+    """Context for an optimisation loop: BLAS on one thread when each evaluation is small.
+
+    Many short threaded LAPACK calls (potrf, potri on n < ~1300) spend more time in
+    thread hand-offs than they save, badly so when the cores are shared.
+    """
+    return blas_single_threaded() if flops < _BLAS_SERIAL_FLOPS else contextlib.nullcontext()
 
 
 def as_numeric(X):
@@ -210,16 +222,15 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
                 lml, grad = self._lml_at(theta, X, Y, True)
                 return -lml, -grad
 
-            optima = [self._optimize(obj_func, self.kernel_.theta, self.kernel_.bounds)]
-            if self.n_restarts_optimizer > 0:
-                bounds = self.kernel_.bounds
-                if not np.isfinite(bounds).all():
-                    raise ValueError("n_restarts_optimizer > 0 requires finite bounds on "
-                                     "every hyperparameter")
-                rng = check_random_state(self.random_state)
-                for _ in range(self.n_restarts_optimizer):
-                    start = rng.uniform(bounds[:, 0], bounds[:, 1])
-                    optima.append(self._optimize(obj_func, start, bounds))
+            bounds = self.kernel_.bounds
+            if self.n_restarts_optimizer > 0 and not np.isfinite(bounds).all():
+                raise ValueError("n_restarts_optimizer > 0 requires finite bounds on every "
+                                 "hyperparameter")
+            rng = check_random_state(self.random_state)
+            starts = [self.kernel_.theta] + [rng.uniform(bounds[:, 0], bounds[:, 1])
+                                             for _ in range(self.n_restarts_optimizer)]
+            with blas_threads_for(X.shape[0] ** 3):
+                optima = [self._optimize(obj_func, start, bounds) for start in starts]
             best = min(range(len(optima)), key=lambda i: optima[i][1])
             self.kernel_.theta = optima[best][0]
         lml, _, L, a = lml_and_factor(self.kernel_, X, Y, self._noise, False)

@@ -35,7 +35,7 @@ import numpy as np
 from fastml._errors import ConvergenceWarning, JitterWarning, NotPositiveDefiniteError
 from fastml._validation import check_array, check_option, check_random_state, check_scalar
 from fastml.base import BaseEstimator, RegressorMixin, check_is_fitted, validate_data
-from fastml.gp._gpr import as_numeric
+from fastml.gp._gpr import as_numeric, blas_threads_for
 from fastml.gp.kernels import (
     RBF,
     ConstantKernel,
@@ -300,8 +300,9 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
             bounds = [tuple(b) for b in self.kernel_.bounds.reshape(-1, 2)] + \
                 ([tuple(noise_bounds)] if opt_noise else []) + \
                 ([(None, None)] * Z.size if opt_z else [])
-            res = minimize(objective, params, method="L-BFGS-B", jac=True, bounds=bounds,
-                           options={"maxiter": self.max_iter})
+            with blas_threads_for(X.shape[0] * Z.shape[0] ** 2):
+                res = minimize(objective, params, method="L-BFGS-B", jac=True,
+                               bounds=bounds, options={"maxiter": self.max_iter})
             if not res.success:
                 warnings.warn(f"L-BFGS-B stopped before convergence ({res.message})",
                               ConvergenceWarning, stacklevel=2)
