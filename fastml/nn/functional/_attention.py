@@ -27,6 +27,7 @@ import numpy as np
 
 from fastml._threads import blas_single_threaded, get_num_threads
 from fastml._validation import _shape_str, check_array, check_positive_int, check_scalar
+from fastml.nn.functional._core import linear, linear_backward
 
 __all__ = ["multi_head_attention", "multi_head_attention_backward",
            "scaled_dot_product_attention", "scaled_dot_product_attention_backward"]
@@ -326,10 +327,12 @@ class _MultiHead:
                              mask, causal, None, names=("x_q w_q^T", "x_kv w_k^T", "x_kv w_v^T"))
 
     def _project(self, x, which):
-        y = x @ self.w["w_" + which].T
-        if self.b["b_" + which] is not None:
-            y += self.b["b_" + which]
-        return y
+        return linear(x, self.w["w_" + which], self.b["b_" + which])
+
+    def project_backward(self, grad, x, which):
+        """(grad_x, grad_w, grad_b) of the projection ``which`` given its output gradient."""
+        return linear_backward(grad, x, self.w["w_" + which],
+                               has_bias=self.b["b_" + which] is not None)
 
     def _heads(self, x):
         """(B, N, E) -> (B, H, N, E / H) view, no copy."""
@@ -382,10 +385,7 @@ def multi_head_attention(x_q, x_kv, w_q, w_k, w_v, w_o, b_q=None, b_k=None, b_v=
     mh = _MultiHead(x_q, x_kv, w_q, w_k, w_v, w_o, (b_q, b_k, b_v, b_o), num_heads, mask,
                     causal)
     attn, _ = mh.attention()
-    out = attn @ mh.w["w_o"].T
-    if mh.b["b_o"] is not None:
-        out += mh.b["b_o"]
-    return mh.shape_out(out)
+    return mh.shape_out(mh._project(attn, "o"))
 
 
 def multi_head_attention_backward(grad_out, x_q, x_kv, w_q, w_k, w_v, w_o, b_q=None,
@@ -411,19 +411,13 @@ def multi_head_attention_backward(grad_out, x_q, x_kv, w_q, w_k, w_v, w_o, b_q=N
     if g.shape != mh.shape_out(mh.q).shape:
         raise ValueError(f"grad_out must have the output's shape "
                          f"{_shape_str(mh.shape_out(mh.q).shape)}, got {_shape_str(g.shape)}")
-    g = g.reshape(B * nq, E)
     attn, lse = mh.attention()
-    grad_w_o = g.T @ attn.reshape(B * nq, E)
-    grad_attn = (g @ mh.w["w_o"]).reshape(B, nq, E)
+    grad_attn, grad_w_o, grad_b_o = mh.project_backward(g.reshape(B, nq, E), attn, "o")
     grads = (np.zeros_like(mh.q), np.zeros_like(mh.k), np.zeros_like(mh.v))
     mh.attn.backward(mh._heads(grad_attn), mh._heads(attn), lse,
                      tuple(mh._heads(x) for x in grads))
-    x_q2 = mh.x_q.reshape(B * nq, -1)
-    x_kv2 = mh.x_kv.reshape(-1, mh.x_kv.shape[-1])
-    gq, gk, gv = (x.reshape(-1, E) for x in grads)
-    grad_x_q = (gq @ mh.w["w_q"]).reshape(mh.x_q.shape)
-    grad_x_kv = (gk @ mh.w["w_k"] + gv @ mh.w["w_v"]).reshape(mh.x_kv.shape)
-    bias_grad = lambda name, gr: None if mh.b[name] is None else gr.sum(axis=0)  # noqa: E731
-    return (mh.shape_out(grad_x_q), mh.shape_out(grad_x_kv), gq.T @ x_q2, gk.T @ x_kv2,
-            gv.T @ x_kv2, grad_w_o, bias_grad("b_q", gq), bias_grad("b_k", gk),
-            bias_grad("b_v", gv), bias_grad("b_o", g))
+    grad_x_q, grad_w_q, grad_b_q = mh.project_backward(grads[0], mh.x_q, "q")
+    grad_x_k, grad_w_k, grad_b_k = mh.project_backward(grads[1], mh.x_kv, "k")
+    grad_x_v, grad_w_v, grad_b_v = mh.project_backward(grads[2], mh.x_kv, "v")
+    return (mh.shape_out(grad_x_q), mh.shape_out(grad_x_k + grad_x_v), grad_w_q, grad_w_k,
+            grad_w_v, grad_w_o, grad_b_q, grad_b_k, grad_b_v, grad_b_o)
