@@ -19,53 +19,63 @@ locks), merged at the end. BLAS calls inside the loop need BLAS pinned to one th
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, log, log1p, sqrt
+from libc.math cimport exp, fabs, log, log1p, sqrt
 from libc.stdlib cimport calloc, free
 
-from kernels._blas cimport gemm_rm, syrk_rm
+from kernels._blas cimport gemm_rm, gemv_rm, syrk_rm
 from kernels._parallel cimport thread_id
 
 cdef enum:
-    CHUNK = 256
+    CHUNK = 256     # rows per task for the loss / gradient (scores stay in L1)
+    HCHUNK = 1024   # rows per task for the Hessian (longer SYRK inner dimension)
 
 
 cdef inline void _scores(const floating *x, int m, int p, int k, const floating *coef,
                          const floating *intercept, floating *z) noexcept nogil:
     """z = X_chunk W' + b for m rows."""
     cdef int i, c
-    gemm_rm(False, True, m, k, p, 1, x, p, coef, p, 0, z, k)
+    if k == 1:
+        gemv_rm(False, m, p, 1, x, p, coef, 1, 0, z, 1)
+    else:
+        gemm_rm(False, True, m, k, p, 1, x, p, coef, p, 0, z, k)
     for i in range(m):
         for c in range(k):
             z[i * k + c] += intercept[c]
 
 
 cdef double _residuals(floating *z, const int *y, int m, int k, bint prob) noexcept nogil:
-    """Overwrite scores with residuals p - y (or probabilities when ``prob``); return loss."""
+    """Overwrite scores with residuals p - y (or probabilities when ``prob``); return loss.
+
+    One exp per score: binary uses e = exp(-|z|), log(1 + exp(z)) = max(z, 0) + log1p(e);
+    softmax stores exp(z - max) in place and divides by its sum.
+    """
     cdef int i, c
-    cdef double loss = 0, zi, mx, s, lse
+    cdef double loss = 0, zi, e, mx, s, zy
     if k == 1:
         for i in range(m):
             zi = z[i]
-            if zi > 0:
-                loss += zi + log1p(exp(-zi)) - (y[i] * zi if not prob else 0)
-                zi = 1 / (1 + exp(-zi))
-            else:
-                loss += log1p(exp(zi)) - (y[i] * zi if not prob else 0)
-                zi = exp(zi) / (1 + exp(zi))
+            e = exp(-fabs(zi))
+            if not prob:
+                loss += max(zi, 0.0) + log1p(e) - y[i] * zi
+            zi = 1 / (1 + e) if zi > 0 else e / (1 + e)
             z[i] = zi if prob else zi - y[i]
         return loss
     for i in range(m):
         mx = z[i * k]
         for c in range(1, k):
             mx = max(mx, <double> z[i * k + c])
+        if not prob:
+            zy = z[i * k + y[i]]
         s = 0
         for c in range(k):
-            s += exp(z[i * k + c] - mx)
-        lse = mx + log(s)
+            e = exp(z[i * k + c] - mx)
+            z[i * k + c] = e
+            s += e
         if not prob:
-            loss += lse - z[i * k + y[i]]
+            loss += mx + log(s) - zy
+        s = 1 / s
         for c in range(k):
-            z[i * k + c] = exp(z[i * k + c] - lse)
+            z[i * k + c] *= s
         if not prob:
             z[i * k + y[i]] -= 1
     return loss
@@ -94,7 +104,10 @@ def loss_grad(const floating[:, ::1] X, const int[::1] y, const floating[:, ::1]
             m = min(CHUNK, n - chunk * CHUNK)
             _scores(&X[chunk * CHUNK, 0], m, p, k, &coef[0, 0], &intercept[0], z)
             losses[t] += _residuals(z, &y[chunk * CHUNK], m, k, False)
-            gemm_rm(True, False, k, p, m, 1, z, k, &X[chunk * CHUNK, 0], p, 1, g, p)
+            if k == 1:
+                gemv_rm(True, m, p, 1, &X[chunk * CHUNK, 0], p, z, 1, 1, g, 1)
+            else:
+                gemm_rm(True, False, k, p, m, 1, z, k, &X[chunk * CHUNK, 0], p, 1, g, p)
             for i in range(m):
                 for c in range(k):
                     g[k * p + c] += z[i * k + c]
@@ -137,8 +150,8 @@ def hessian(const floating[:, ::1] X, const floating[:, ::1] coef,
     """Lower triangle of the summed Hessian H (D x D, D = K (p + fit_intercept))."""
     cdef int n = X.shape[0], p = X.shape[1], k = coef.shape[0]
     cdef int p1 = p + fit_intercept, d = k * p1
-    cdef int n_chunks = (n + CHUNK - 1) // CHUNK, chunk, t, m, c, i, j, r
-    cdef Py_ssize_t per = <Py_ssize_t> d * d + CHUNK * k + CHUNK * p1 + <Py_ssize_t> CHUNK * d
+    cdef int n_chunks = (n + HCHUNK - 1) // HCHUNK, chunk, t, m, c, i, j, r
+    cdef Py_ssize_t per = <Py_ssize_t> d * d + HCHUNK * k + HCHUNK * p1 + <Py_ssize_t> HCHUNK * d
     cdef floating *buf = <floating *> calloc(n_threads * per, sizeof(floating))
     cdef floating *h
     cdef floating *z
@@ -153,17 +166,17 @@ def hessian(const floating[:, ::1] X, const floating[:, ::1] coef,
             t = thread_id()
             h = buf + t * per
             z = h + d * d
-            b = z + CHUNK * k
-            a = b + CHUNK * p1
-            m = min(CHUNK, n - chunk * CHUNK)
-            _scores(&X[chunk * CHUNK, 0], m, p, k, &coef[0, 0], &intercept[0], z)
+            b = z + HCHUNK * k
+            a = b + HCHUNK * p1
+            m = min(HCHUNK, n - chunk * HCHUNK)
+            _scores(&X[chunk * HCHUNK, 0], m, p, k, &coef[0, 0], &intercept[0], z)
             _residuals(z, NULL, m, k, True)
             for c in range(k):
                 # diagonal block: sum_i p_ic x~_i x~_i' (binary: p (1 - p))
                 for i in range(m):
                     pk = z[i * k + c]
                     pk = sqrt(pk * (1 - pk)) if k == 1 else sqrt(pk)
-                    xi = &X[chunk * CHUNK + i, 0]
+                    xi = &X[chunk * HCHUNK + i, 0]
                     for j in range(p):
                         b[i * p1 + j] = pk * xi[j]
                     if fit_intercept:
@@ -172,7 +185,7 @@ def hessian(const floating[:, ::1] X, const floating[:, ::1] coef,
             if k > 1:
                 # minus sum_i (p_i (x) x~_i)(p_i (x) x~_i)'
                 for i in range(m):
-                    xi = &X[chunk * CHUNK + i, 0]
+                    xi = &X[chunk * HCHUNK + i, 0]
                     for c in range(k):
                         pk = z[i * k + c]
                         for j in range(p):

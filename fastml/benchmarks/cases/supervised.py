@@ -148,24 +148,32 @@ def _ref_logistic(X, y):
     return np.concatenate([coef.ravel(), intercept.ravel()])
 
 
+def _fl_logistic(solver):
+    def fit(X, y):
+        m = linear_model.LogisticRegression(solver=solver, tol=_LOG_TOL, max_iter=1000)
+        return _coef(m.fit(X, y))
+    return fit
+
+
 for _k, _label in ((2, "binary"), (10, "10class")):
-    register(Case(
-        suite="supervised", name=f"logistic_{_label}",
-        description=f"LogisticRegression ({_label}, C = 1): fastml Newton (fused compiled "
-                    "loss/gradient/Hessian, Cholesky solve) vs scikit-learn's newton-cholesky "
-                    f"and lbfgs at tol = {_LOG_TOL:g}; reference: Newton written out.",
-        setup=_logistic_setup(_k),
-        sizes=[(2_000, 20), (100_000, 50)], quick_sizes=[(2_000, 10)],
-        test_sizes=[(60, 3), (300, 10)],
-        rtol=1e-5, atol=1e-6,
-        impls=[
-            Impl("fastml", lambda X, y: _coef(linear_model.LogisticRegression(
-                solver="newton", tol=_LOG_TOL, max_iter=1000).fit(X, y))),
-            Impl("reference", _ref_logistic, max_size=40_000),
-            Impl("sklearn-newton-cholesky", _sk_logistic("newton-cholesky"), requires=SK),
-            Impl("sklearn-lbfgs", _sk_logistic("lbfgs"), requires=SK),
-        ],
-    ))
+    for _solver, _peer in (("lbfgs", "lbfgs"), ("newton", "newton-cholesky")):
+        register(Case(
+            suite="supervised", name=f"logistic_{_label}_{_solver}",
+            description=f"LogisticRegression ({_label}, C = 1, tol = {_LOG_TOL:g}): fastml "
+                        f"solver={_solver!r} (fused compiled loss/gradient"
+                        + (", compiled Hessian, Cholesky solve" if _solver == "newton"
+                           else ", SciPy L-BFGS-B") + f") vs scikit-learn solver={_peer!r}; "
+                        "reference: Newton written out.",
+            setup=_logistic_setup(_k),
+            sizes=[(2_000, 20), (100_000, 50)], quick_sizes=[(2_000, 10)],
+            test_sizes=[(60, 3), (300, 10)],
+            rtol=1e-5, atol=1e-6,
+            impls=[
+                Impl("fastml", _fl_logistic(_solver)),
+                Impl("reference", _ref_logistic, max_size=40_000),
+                Impl(f"sklearn-{_peer}", _sk_logistic(_peer), requires=SK),
+            ],
+        ))
 
 
 # ------------------------------------------------------------------ kernel SVC
