@@ -103,7 +103,7 @@ register(Case(
                 "ReLU and softmax cross-entropy, float32; size = (batch, in, H). Compares "
                 "the loss of the first step.",
     setup=_mlp_setup,
-    sizes=[(256, 784, 512)], quick_sizes=[(64, 784, 512)], test_sizes=[(4, 16, 8)],
+    sizes=[(256, 784, 512)], quick_sizes=[(32, 196, 128)], test_sizes=[(4, 16, 8)],
     flops=_mlp_flops, check=_close_scalar(1e-4),
     size_key=lambda s: s[0],
     impls=[
@@ -191,7 +191,7 @@ register(Case(
                 " residual block, max-pool, conv-BN-ReLU, max-pool, linear; input "
                 "(batch, 1, hw, hw), float32; size = (batch, width, hw). Compares the loss.",
     setup=_cnn_setup,
-    sizes=[(64, 16, 28)], quick_sizes=[(16, 16, 28)], test_sizes=[(3, 4, 8)],
+    sizes=[(64, 16, 28)], quick_sizes=[(8, 8, 14)], test_sizes=[(3, 4, 8)],
     flops=_cnn_flops, check=_close_scalar(1e-4), size_key=lambda s: s[0],
     impls=[
         Impl("fastml", _fastml_step, prepare=_fastml_cnn_prepare),
@@ -216,7 +216,7 @@ register(Case(
     suite="nn", name="layer_norm",
     description="LayerNorm forward over the last axis, float32; size = (rows, features).",
     setup=_rows_setup,
-    sizes=[(8192, 1024)], quick_sizes=[(2048, 1024)], test_sizes=[(1, 1), (5, 33)],
+    sizes=[(8192, 1024)], quick_sizes=[(512, 256)], test_sizes=[(1, 1), (5, 33)],
     flops=lambda s: 8 * s[0] * s[1], rtol=1e-4, atol=1e-5,
     impls=[
         Impl("fastml", lambda x, w, b: nn.functional.layer_norm(x, x.shape[1], w, b)),
@@ -268,7 +268,7 @@ register(Case(
     description="LayerNorm backward (input, weight and bias gradients) from saved "
                 "statistics, float32; torch via aten.native_layer_norm_backward.",
     setup=_ln_backward_setup,
-    sizes=[(8192, 1024)], quick_sizes=[(2048, 1024)], test_sizes=[(2, 3), (7, 65)],
+    sizes=[(8192, 1024)], quick_sizes=[(512, 256)], test_sizes=[(2, 3), (7, 65)],
     flops=lambda s: 12 * s[0] * s[1], rtol=1e-3, atol=1e-4,
     impls=[
         Impl("fastml", _fastml_ln_backward, prepare=_fastml_ln_backward_prepare),
@@ -319,7 +319,7 @@ register(Case(
     description="Softmax cross-entropy forward + backward (loss and d loss / d logits), "
                 "float32; size = (rows, classes).",
     setup=_ce_setup,
-    sizes=[(4096, 1000)], quick_sizes=[(1024, 1000)], test_sizes=[(1, 2), (9, 17)],
+    sizes=[(4096, 1000)], quick_sizes=[(256, 100)], test_sizes=[(1, 2), (9, 17)],
     flops=lambda s: 6 * s[0] * s[1], check=_check_ce,
     impls=[
         Impl("fastml", _fastml_ce,
@@ -335,7 +335,7 @@ register(Case(
     suite="nn", name="gelu",
     description="GELU (erf form) forward, float32; size = number of elements.",
     setup=lambda n, rng: {"x": rng.standard_normal(n).astype(np.float32)},
-    sizes=[1 << 22], quick_sizes=[1 << 20], test_sizes=[1, 1000],
+    sizes=[1 << 22], quick_sizes=[1 << 16], test_sizes=[1, 1000],
     flops=lambda n: 20 * n, rtol=1e-5, atol=1e-6,
     impls=[
         Impl("fastml", lambda x: nn.functional.gelu(x)),
@@ -393,7 +393,7 @@ register(Case(
     description="One Adam update of n parameters in two tensors (fused single pass), "
                 "float32; compares the parameters after the first step.",
     setup=_adam_setup,
-    sizes=[1 << 22], quick_sizes=[1 << 20], test_sizes=[8, 1000],
+    sizes=[1 << 22], quick_sizes=[1 << 16], test_sizes=[8, 1000],
     rates=lambda n, out: {"params": n}, rtol=1e-5, atol=1e-6,
     impls=[
         Impl("fastml", _fastml_adam, prepare=_fastml_adam_prepare),

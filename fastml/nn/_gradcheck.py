@@ -1,0 +1,70 @@
+"""Finite-difference check of a module's backward pass."""
+
+import numpy as np
+
+from fastml._validation import check_random_state
+
+__all__ = ["GradcheckError", "gradcheck"]
+
+
+class GradcheckError(AssertionError):
+    """An analytic gradient disagrees with its finite-difference estimate."""
+
+
+def _numeric(f, arr, eps):
+    """Central differences (f(a + eps e_i) - f(a - eps e_i)) / (2 eps) for every entry."""
+    flat = arr.reshape(-1)
+    out = np.empty(flat.size)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        up = f()
+        flat[i] = old - eps
+        down = f()
+        flat[i] = old
+        out[i] = (up - down) / (2 * eps)
+    return out.reshape(arr.shape)
+
+
+def gradcheck(module, x, *, eps=1e-6, atol=1e-5, rtol=1e-3, random_state=0):
+    """Compare ``module.backward`` with central finite differences, in float64.
+
+    With a fixed random projection G (seeded), L(x, theta) = sum(G * module(x)); the
+    analytic gradients are ``module.backward(G)`` (input) and the parameters' ``grad``
+    after it; the numeric ones are (L(a + eps) - L(a - eps)) / (2 eps) per entry of x
+    and of every parameter. The module must be deterministic (``eval()`` for dropout)
+    and in float64 (``module.double()``); x must be float64. O(size) forward passes,
+    so keep x and the module small. ``x`` may be integer indices (Embedding): then only
+    the parameters are checked.
+
+    Returns True, or raises :class:`GradcheckError` naming the worst entry.
+    """
+    if module.dtype not in (None, np.float64):
+        raise TypeError(f"gradcheck needs a float64 module (call .double()), got "
+                        f"{module.dtype}")
+    x = np.array(x, copy=True)
+    if x.dtype.kind == "f" and x.dtype != np.float64:
+        raise TypeError(f"gradcheck needs float64 input, got {x.dtype}")
+    out = module.forward(x)
+    G = check_random_state(random_state).standard_normal(np.shape(out))
+
+    def loss():
+        return float(np.sum(G * module.forward(x)))
+
+    module.zero_grad()
+    grad_x = module.backward(G)
+    checks = []
+    if x.dtype.kind == "f":
+        checks.append(("input", grad_x, x))
+    checks += [(name, p.grad.copy(), p.data) for name, p in module.named_parameters()]
+    for name, analytic, arr in checks:
+        numeric = _numeric(loss, arr, eps)
+        err = np.abs(np.asarray(analytic) - numeric)
+        bad = err > atol + rtol * np.abs(numeric)
+        if bad.any():
+            i = np.unravel_index(np.argmax(err - rtol * np.abs(numeric)), err.shape)
+            raise GradcheckError(f"gradient of {name} at index {tuple(map(int, i))}: "
+                                 f"analytic {np.asarray(analytic)[i]:.10g}, numeric "
+                                 f"{numeric[i]:.10g} ({int(bad.sum())} of {bad.size} "
+                                 f"entries differ)")
+    return True
