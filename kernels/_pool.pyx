@@ -41,31 +41,67 @@ cdef inline void _window(const Pool *p, Py_ssize_t i, Py_ssize_t j, Py_ssize_t *
     w1[0] = min(we, p.W)
 
 
+cdef void _max_plane(const floating *xp, floating *yp, int64_t *ip,
+                     const Pool *p) noexcept nogil:
+    cdef Py_ssize_t i, j, a, e, h0, h1, w0, w1, padded, best
+    cdef floating m, v
+    for i in range(p.OH):
+        for j in range(p.OW):
+            _window(p, i, j, &h0, &h1, &w0, &w1, &padded)
+            best = h0 * p.W + w0
+            m = xp[best]
+            for a in range(h0, h1):
+                for e in range(w0, w1):
+                    v = xp[a * p.W + e]
+                    if v > m or v != v:
+                        m = v
+                        best = a * p.W + e
+            yp[i * p.OW + j] = m
+            ip[i * p.OW + j] = best
+
+
+cdef void _avg_plane(const floating *xp, floating *yp, const Pool *p,
+                     bint count_include_pad) noexcept nogil:
+    cdef Py_ssize_t i, j, a, e, h0, h1, w0, w1, padded
+    cdef floating s
+    for i in range(p.OH):
+        for j in range(p.OW):
+            _window(p, i, j, &h0, &h1, &w0, &w1, &padded)
+            s = 0
+            for a in range(h0, h1):
+                for e in range(w0, w1):
+                    s += xp[a * p.W + e]
+            yp[i * p.OW + j] = s / (padded if count_include_pad else (h1 - h0) * (w1 - w0))
+
+
+cdef void _avg_plane_backward(const floating *gop, floating *gxp, const Pool *p,
+                              bint count_include_pad) noexcept nogil:
+    cdef Py_ssize_t i, j, a, e, h0, h1, w0, w1, padded
+    cdef floating g
+    memset(gxp, 0, p.H * p.W * sizeof(floating))
+    for i in range(p.OH):
+        for j in range(p.OW):
+            _window(p, i, j, &h0, &h1, &w0, &w1, &padded)
+            g = gop[i * p.OW + j] / (padded if count_include_pad else (h1 - h0) * (w1 - w0))
+            for a in range(h0, h1):
+                for e in range(w0, w1):
+                    gxp[a * p.W + e] += g
+
+
+# Each prange body calls a per-plane function: its window bounds, filled through
+# pointers, are then locals of that call (variables a prange body only passes by
+# address would be shared between threads).
 def max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
                        int64_t[:, :, :, ::1] idx, int kh, int kw, int sh, int sw,
                        int ph, int pw, int n_threads):
     """y = window maxima of x, idx = their flat positions in the (H, W) plane."""
     cdef Pool p = _pool(x.shape, y.shape, kh, kw, sh, sw, ph, pw)
-    cdef Py_ssize_t planes = x.shape[0] * x.shape[1], plane, i, j, a, e
-    cdef Py_ssize_t h0, h1, w0, w1, padded, best
-    cdef const floating *xp
-    cdef floating m, v
+    cdef Py_ssize_t planes = x.shape[0] * x.shape[1], plane
     with nogil:
         for plane in prange(planes, num_threads=n_threads, schedule="static"):
-            xp = &x[0, 0, 0, 0] + plane * p.H * p.W
-            for i in range(p.OH):
-                for j in range(p.OW):
-                    _window(&p, i, j, &h0, &h1, &w0, &w1, &padded)
-                    best = h0 * p.W + w0
-                    m = xp[best]
-                    for a in range(h0, h1):
-                        for e in range(w0, w1):
-                            v = xp[a * p.W + e]
-                            if v > m or v != v:
-                                m = v
-                                best = a * p.W + e
-                    (&y[0, 0, 0, 0])[(plane * p.OH + i) * p.OW + j] = m
-                    (&idx[0, 0, 0, 0])[(plane * p.OH + i) * p.OW + j] = best
+            _max_plane(&x[0, 0, 0, 0] + plane * p.H * p.W,
+                       &y[0, 0, 0, 0] + plane * p.OH * p.OW,
+                       &idx[0, 0, 0, 0] + plane * p.OH * p.OW, &p)
 
 
 def max_pool2d_backward(const floating[:, :, :, ::1] go, const int64_t[:, :, :, ::1] idx,
@@ -87,22 +123,11 @@ def avg_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
                        bint count_include_pad, int n_threads):
     """y = window sums of x / divisor (see the module docstring)."""
     cdef Pool p = _pool(x.shape, y.shape, kh, kw, sh, sw, ph, pw)
-    cdef Py_ssize_t planes = x.shape[0] * x.shape[1], plane, i, j, a, e
-    cdef Py_ssize_t h0, h1, w0, w1, padded
-    cdef const floating *xp
-    cdef floating s
+    cdef Py_ssize_t planes = x.shape[0] * x.shape[1], plane
     with nogil:
         for plane in prange(planes, num_threads=n_threads, schedule="static"):
-            xp = &x[0, 0, 0, 0] + plane * p.H * p.W
-            for i in range(p.OH):
-                for j in range(p.OW):
-                    _window(&p, i, j, &h0, &h1, &w0, &w1, &padded)
-                    s = 0
-                    for a in range(h0, h1):
-                        for e in range(w0, w1):
-                            s = s + xp[a * p.W + e]
-                    (&y[0, 0, 0, 0])[(plane * p.OH + i) * p.OW + j] = s / (
-                        padded if count_include_pad else (h1 - h0) * (w1 - w0))
+            _avg_plane(&x[0, 0, 0, 0] + plane * p.H * p.W,
+                       &y[0, 0, 0, 0] + plane * p.OH * p.OW, &p, count_include_pad)
 
 
 def avg_pool2d_backward(const floating[:, :, :, ::1] go, floating[:, :, :, ::1] gx,
@@ -110,19 +135,8 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] go, floating[:, :, :, ::1] 
                         bint count_include_pad, int n_threads):
     """gx[window of (i, j)] += go[i, j] / divisor; gx is overwritten."""
     cdef Pool p = _pool(gx.shape, go.shape, kh, kw, sh, sw, ph, pw)
-    cdef Py_ssize_t planes = gx.shape[0] * gx.shape[1], plane, i, j, a, e
-    cdef Py_ssize_t h0, h1, w0, w1, padded
-    cdef floating *gxp
-    cdef floating g
+    cdef Py_ssize_t planes = gx.shape[0] * gx.shape[1], plane
     with nogil:
         for plane in prange(planes, num_threads=n_threads, schedule="static"):
-            gxp = &gx[0, 0, 0, 0] + plane * p.H * p.W
-            memset(gxp, 0, p.H * p.W * sizeof(floating))
-            for i in range(p.OH):
-                for j in range(p.OW):
-                    _window(&p, i, j, &h0, &h1, &w0, &w1, &padded)
-                    g = (&go[0, 0, 0, 0])[(plane * p.OH + i) * p.OW + j] / (
-                        padded if count_include_pad else (h1 - h0) * (w1 - w0))
-                    for a in range(h0, h1):
-                        for e in range(w0, w1):
-                            gxp[a * p.W + e] += g
+            _avg_plane_backward(&go[0, 0, 0, 0] + plane * p.OH * p.OW,
+                                &gx[0, 0, 0, 0] + plane * p.H * p.W, &p, count_include_pad)
