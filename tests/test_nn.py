@@ -550,3 +550,51 @@ def test_conv1d_matches_torch(dtype):
     run_pair(nn.Conv1d(3, 5, 3, padding=2, dilation=2), torch.nn.Conv1d(3, 5, 3, padding=2,
                                                                         dilation=2),
              rand((2, 3, 11), dtype), dtype)
+
+
+# ---------------------------------------------------------------- float32 accuracy, reference
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_float32_accuracy_over_a_wide_range(approximate):
+    """The vectorised float32 exp / normal-CDF keep relative accuracy in both tails."""
+    x = np.linspace(-5, 12, 20001).astype(np.float32)
+    exact = to_numpy(torch.nn.functional.gelu(torch.tensor(x, dtype=torch.float64),
+                                              approximate=approximate))
+    got = F.gelu(x, approximate).astype(np.float64)
+    np.testing.assert_allclose(got, exact, rtol=1e-5, atol=1e-30)
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.gelu(xt, approximate=approximate).sum().backward()
+    grad = F.gelu_backward(np.ones_like(x), x, approximate)
+    np.testing.assert_allclose(grad, to_numpy(xt.grad), rtol=1e-4, atol=1e-6)
+
+
+def test_nan_propagates_through_kernels():
+    x = np.array([[np.nan, 1.0, -2.0], [0.5, 0.0, 3.0]], np.float32)
+    assert np.isnan(F.relu(x)[0, 0]) and F.relu(x)[0, 2] == 0
+    assert np.isnan(F.layer_norm(x, 3)[0]).all() and not np.isnan(F.layer_norm(x, 3)[1]).any()
+    assert np.isnan(F.cross_entropy(x, np.array([1, 2]), reduction="sum"))
+    # -inf logits are a probability of zero, not an error.
+    z = np.array([[0.0, -np.inf, 1.0]], np.float32)
+    expected = np.log1p(np.exp(-1.0))
+    np.testing.assert_allclose(F.cross_entropy(z, np.array([2])), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(7, 4), (5, 3, 2, 2)])
+def test_reference_matches_fastml(shape):
+    from fastml.reference import nn as ref
+
+    x = rand(shape, np.float64)
+    g = rand(shape, np.float64, seed=3)
+    c = shape[1]
+    w, b = rand(c, np.float64, seed=4), rand(c, np.float64, seed=5)
+    y, cache = ref.batch_norm_forward(x, w, b)
+    np.testing.assert_allclose(y, F.batch_norm(x, None, None, w, b, training=True),
+                               rtol=1e-12, atol=1e-12)
+    for got, want in zip(ref.batch_norm_backward(g, cache),
+                         F.batch_norm_backward(g, x, None, None, w, b, training=True)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    W = rand((3, shape[-1]), np.float64, seed=6)
+    out, cache = ref.linear_forward(x, W, np.zeros(3))
+    gy = rand(out.shape, np.float64, seed=7)
+    for got, want in zip(ref.linear_backward(gy.reshape(-1, 3), (x.reshape(-1, shape[-1]), W)),
+                         F.linear_backward(gy.reshape(-1, 3), x.reshape(-1, shape[-1]), W)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
