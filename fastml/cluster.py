@@ -51,6 +51,12 @@ def _kernels():
     return _kmeans
 
 
+def _threads_for(n, grain=2048):
+    """Threads worth waking for ``n`` items of work when each thread should get at least
+    ``grain`` of them (a small problem runs serially: no barrier, no oversubscription)."""
+    return max(1, min(get_num_threads(), n // grain))
+
+
 def _check_sample_weight(sample_weight, n, dtype):
     if sample_weight is None:
         return np.ones(n, dtype=dtype)
@@ -61,6 +67,8 @@ def _check_sample_weight(sample_weight, n, dtype):
         raise ValueError(f"sample_weight.shape == {w.shape}, expected ({n},)")
     if np.any(w < 0):
         raise ValueError("sample_weight must be non-negative")
+    if n and not w.any():
+        raise ValueError("sample_weight must not be all zero")
     return w
 
 
@@ -178,7 +186,7 @@ def _kmeans_single(X, w, centers, max_iter, tol, algorithm, ws):
         k_.elkan_init_bounds(X, centers, half, ws.labels, upper, lower, n_threads)
         shift = np.zeros(centers.shape[0], dtype=X.dtype)
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 (read after the loop)
         if elkan:
             k_.elkan_iter(X, w, centers, shift, half, nxt, upper, lower, ws.labels, ws.sums,
                           ws.weights, ws.thread_sums, ws.thread_weights, n_threads, True)
@@ -276,7 +284,7 @@ class _BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         """Index of the nearest centre for each sample."""
         X = self._check_test_data(X)
         w = np.empty(X.shape[0], dtype=X.dtype)
-        return _labels_inertia(X, w, self.cluster_centers_, get_num_threads())[0]
+        return _labels_inertia(X, w, self.cluster_centers_, _threads_for(len(X)))[0]
 
     def transform(self, X):
         """Euclidean distances to every centre, shape (n_samples, n_clusters)."""
@@ -294,7 +302,7 @@ class _BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         """Opposite of the inertia of X on the fitted centres."""
         X = self._check_test_data(X)
         w = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
-        return -_labels_inertia(X, w, self.cluster_centers_, get_num_threads())[1]
+        return -_labels_inertia(X, w, self.cluster_centers_, _threads_for(len(X)))[1]
 
     def _warn_distinct(self):
         distinct = len(np.unique(self.labels_))
@@ -346,7 +354,8 @@ class KMeans(_BaseKMeans):
         """Cluster X; ``sample_weight`` (n_samples,) are non-negative weights."""
         X_in = X
         X = validate_data(self, X)
-        if self.copy_x and X is X_in:
+        in_place = not self.copy_x and X.flags.writeable and X is X_in
+        if not in_place and isinstance(X_in, np.ndarray) and np.may_share_memory(X, X_in):
             X = X.copy()
         init, n_init = self._check_params(X)
         check_option(self.algorithm, "algorithm", ("lloyd", "elkan"))
@@ -358,7 +367,7 @@ class KMeans(_BaseKMeans):
         if isinstance(init, np.ndarray):
             init = init - mean
         x_sq = np.einsum("ij,ij->i", X, X)
-        n_threads = get_num_threads()
+        n_threads = _threads_for(X.shape[0])
         ws = _Workspace(X.shape[0], self._n_clusters, X.shape[1], X.dtype, n_threads)
         best = None
         with blas_single_threaded():
@@ -367,7 +376,7 @@ class KMeans(_BaseKMeans):
                 run = _kmeans_single(X, w, centers, self.max_iter, tol, self.algorithm, ws)
                 if best is None or run[1] < best[1]:
                     best = run
-        if not self.copy_x and X_in is X:
+        if in_place:
             X += mean
         labels, inertia, centers, n_iter = best
         self.cluster_centers_ = centers + mean
@@ -431,7 +440,7 @@ class MiniBatchKMeans(_BaseKMeans):
         best, best_inertia = None, np.inf
         for _ in range(n_init):
             centers = self._init_centroids(X, x_sq, w, init, rng, init_size=init_size)
-            inertia = _labels_inertia(X[val], w[val], centers, get_num_threads())[1]
+            inertia = _labels_inertia(X[val], w[val], centers, _threads_for(len(val)))[1]
             if inertia < best_inertia:
                 best, best_inertia = centers, inertia
         return best
@@ -442,7 +451,7 @@ class MiniBatchKMeans(_BaseKMeans):
         k_ = _kernels()
         c = self.cluster_centers_
         k, d = c.shape
-        n_threads = get_num_threads()
+        n_threads = _threads_for(Xb.shape[0])
         labels = np.empty(Xb.shape[0], dtype=np.intc)
         sums = np.empty((k, d), Xb.dtype)
         weights = np.empty(k, Xb.dtype)
@@ -472,7 +481,7 @@ class MiniBatchKMeans(_BaseKMeans):
         """Cluster X by mini-batch k-means."""
         X = validate_data(self, X)
         init, n_init, init_size, w = self._prepare(X, sample_weight)
-        rng = check_random_state(self.random_state)
+        rng = self._rng = check_random_state(self.random_state)
         n = X.shape[0]
         tol = _tolerance(X, self.tol)
         self.cluster_centers_ = self._initial_centers(X, w, init, n_init, init_size, rng)
@@ -482,7 +491,7 @@ class MiniBatchKMeans(_BaseKMeans):
         ewa, ewa_min, no_improvement = None, np.inf, 0
         alpha = min(1.0, 2.0 * self._batch_size / (n + 1))
         step = 0
-        for step in range(1, n_steps + 1):
+        for step in range(1, n_steps + 1):  # noqa: B007 (read after the loop)
             idx = rng.integers(0, n, self._batch_size)
             old = self.cluster_centers_.copy()
             batch_inertia = self._step(X[idx], w[idx], rng) / self._batch_size
@@ -499,7 +508,8 @@ class MiniBatchKMeans(_BaseKMeans):
         self.n_steps_ = step
         self.n_iter_ = int(np.ceil(step * self._batch_size / n))
         if self.compute_labels:
-            labels, inertia = _labels_inertia(X, w, self.cluster_centers_, get_num_threads())
+            labels, inertia = _labels_inertia(X, w, self.cluster_centers_,
+                                             _threads_for(len(X)))
             self.labels_, self.inertia_ = labels, float(inertia)
             self._warn_distinct()
         return self
@@ -519,6 +529,7 @@ class MiniBatchKMeans(_BaseKMeans):
         self._step(X, w, self._rng)
         self.n_steps_ += 1
         if self.compute_labels:
-            labels, inertia = _labels_inertia(X, w, self.cluster_centers_, get_num_threads())
+            labels, inertia = _labels_inertia(X, w, self.cluster_centers_,
+                                             _threads_for(len(X)))
             self.labels_, self.inertia_ = labels, float(inertia)
         return self

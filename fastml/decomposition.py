@@ -21,9 +21,10 @@ import numbers
 
 import numpy as np
 
-from fastml._threads import blas_single_threaded, get_num_threads
+from fastml._threads import blas_single_threaded
 from fastml._validation import check_option, check_random_state, check_scalar
 from fastml.base import BaseEstimator, TransformerMixin, check_is_fitted, validate_data
+from fastml.cluster import _threads_for
 
 __all__ = ["KernelPCA", "PCA"]
 
@@ -305,7 +306,8 @@ class KernelPCA(TransformerMixin, BaseEstimator):
         with blas_single_threaded():
             _unsup_kernels.pairwise_kernel(X, Y, xn, yn, _KERNEL_CODES[self.kernel],
                                            float(params["gamma"]), float(params["coef0"]),
-                                           float(params["degree"]), out, get_num_threads())
+                                           float(params["degree"]), out,
+                                           _threads_for(X.shape[0], 64))
         return out
 
     def _center(self, K):
@@ -313,7 +315,7 @@ class KernelPCA(TransformerMixin, BaseEstimator):
 
         K = np.ascontiguousarray(K)
         _unsup_kernels.center_kernel(K, self._fit_col_means.astype(K.dtype),
-                                     self._fit_all_mean, get_num_threads())
+                                     self._fit_all_mean, _threads_for(K.shape[0], 64))
         return K
 
     def fit(self, X, y=None):

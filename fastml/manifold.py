@@ -20,9 +20,10 @@ import numbers
 
 import numpy as np
 
-from fastml._threads import blas_single_threaded, get_num_threads
+from fastml._threads import blas_single_threaded
 from fastml._validation import check_array, check_option, check_random_state, check_scalar
 from fastml.base import BaseEstimator, TransformerMixin, validate_data
+from fastml.cluster import _threads_for
 
 __all__ = ["TSNE"]
 
@@ -48,7 +49,7 @@ def _sq_euclidean(X):
 def joint_probabilities(distances, perplexity, n_threads=None):
     """Dense symmetric P from (squared) distances: p_ij = (p_{j|i} + p_{i|j}) / sum,
     clipped below at machine epsilon (exact method)."""
-    n_threads = get_num_threads() if n_threads is None else n_threads
+    n_threads = _threads_for(len(distances), 256) if n_threads is None else n_threads
     D = np.ascontiguousarray(distances, dtype=np.float64)
     cond = np.empty_like(D)
     _kernels().binary_search_perplexity(D, float(perplexity), True, cond, n_threads)
@@ -63,7 +64,7 @@ def joint_probabilities_nn(sq_dist, indices, perplexity, n_threads=None):
     """Sparse symmetric P (CSR) from the squared distances to each point's neighbours."""
     import scipy.sparse
 
-    n_threads = get_num_threads() if n_threads is None else n_threads
+    n_threads = _threads_for(len(sq_dist), 256) if n_threads is None else n_threads
     n, k = sq_dist.shape
     cond = np.empty((n, k), dtype=np.float64)
     _kernels().binary_search_perplexity(np.ascontiguousarray(sq_dist, dtype=np.float64),
@@ -81,7 +82,7 @@ class TSNE(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_components : int, default 2 (Barnes–Hut needs 2)
+    n_components : int, default 2 (Barnes–Hut: 1 or 2)
     perplexity : float, default 30; must be < n_samples
     early_exaggeration : float, default 12
     learning_rate : "auto" or float
@@ -133,8 +134,8 @@ class TSNE(TransformerMixin, BaseEstimator):
         check_option(self.method, "method", ("barnes_hut", "exact"))
         check_option(self.metric, "metric", ("euclidean", "precomputed"))
         k = int(check_scalar(self.n_components, "n_components", numbers.Integral, min_val=1))
-        if self.method == "barnes_hut" and k != 2:
-            raise ValueError(f"n_components must be 2 for method='barnes_hut', got {k}; "
+        if self.method == "barnes_hut" and k > 2:
+            raise ValueError(f"n_components must be 1 or 2 for method='barnes_hut', got {k}; "
                              "use method='exact'")
         check_scalar(self.perplexity, "perplexity", numbers.Real, min_val=0,
                      include_boundaries="neither")
@@ -229,10 +230,14 @@ class TSNE(TransformerMixin, BaseEstimator):
     def _fit(self, X):
         X = validate_data(self, X, ensure_min_samples=2)
         k = self._check_params(X)
-        n_threads = get_num_threads()
+        n_threads = _threads_for(X.shape[0], 256)
         rng = check_random_state(self.random_state)
         P = self._affinities(X, n_threads)
-        Y = np.ascontiguousarray(self._initial_embedding(X, k, rng))
+        Y = self._initial_embedding(X, k, rng)
+        if self.method == "barnes_hut" and k == 1:
+            # The quad tree is 2-D: a zero second coordinate has zero gradient forever.
+            Y = np.column_stack([Y, np.zeros(len(Y))])
+        Y = np.ascontiguousarray(Y)
         kern = _kernels()
         if self.method == "exact":
             def objective(Y, grad, compute_error):
@@ -258,7 +263,7 @@ class TSNE(TransformerMixin, BaseEstimator):
                                       self.n_iter_without_progress, n_threads)
         self.n_iter_ = it
         self.kl_divergence_ = float(error)
-        self.embedding_ = Y.astype(X.dtype)
+        self.embedding_ = np.ascontiguousarray(Y[:, :k], dtype=X.dtype)
         return self.embedding_
 
     def fit_transform(self, X, y=None):

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from fastml._errors import ConvergenceWarning, NotPositiveDefiniteError
-from fastml._threads import blas_single_threaded, get_num_threads
+from fastml._threads import blas_single_threaded
 from fastml._validation import (
     check_array,
     check_option,
@@ -28,6 +28,7 @@ from fastml._validation import (
     check_scalar,
 )
 from fastml.base import BaseEstimator, DensityMixin, check_is_fitted, validate_data
+from fastml.cluster import _threads_for
 
 __all__ = ["GaussianMixture"]
 
@@ -289,7 +290,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Fit, then label each sample with its most responsible component."""
         X = validate_data(self, X, ensure_min_samples=2)
         self._check_parameters(X)
-        n_threads = get_num_threads()
+        n_threads = _threads_for(X.shape[0], 512)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         rng = check_random_state(self.random_state)
@@ -300,7 +301,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 self._initialize(X, rng, n_threads)
             bound = -np.inf if do_init else self.lower_bound_
             bounds, converged, n_iter = [], False, 0
-            for n_iter in range(1, self.max_iter + 1):
+            for n_iter in range(1, self.max_iter + 1):  # noqa: B007 (read after the loop)
                 previous = bound
                 bound, _, resp = self._e_step(X, True, n_threads)
                 self._m_step(X, resp, n_threads)
@@ -337,12 +338,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def score_samples(self, X):
         """log p(x_i) for every sample."""
         X = self._check_X(X)
-        return self._e_step(X, False, get_num_threads())[1]
+        return self._e_step(X, False, _threads_for(X.shape[0], 512))[1]
 
     def predict_proba(self, X):
         """Responsibilities r_ik = p(z = k | x_i), shape (n_samples, n_components)."""
         X = self._check_X(X)
-        return self._e_step(X, True, get_num_threads())[2]
+        return self._e_step(X, True, _threads_for(X.shape[0], 512))[2]
 
     def predict(self, X):
         """Most responsible component for each sample."""

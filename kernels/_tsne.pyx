@@ -111,7 +111,7 @@ def binary_search_perplexity(const double[:, ::1] sq_dist, double perplexity,
     |H_i - log(perplexity)| <= 1e-5 (as scikit-learn). Returns the mean sigma_i =
     sqrt(1 / beta_i).
     """
-    cdef Py_ssize_t n = sq_dist.shape[0], m = sq_dist.shape[1], i, j, step
+    cdef Py_ssize_t n = sq_dist.shape[0], m = sq_dist.shape[1], i, j, _step
     cdef double beta, beta_min, beta_max, sum_p, sum_dp, entropy, diff, p
     cdef double target = log(perplexity)
     cdef double total_sigma = 0
@@ -120,7 +120,7 @@ def binary_search_perplexity(const double[:, ::1] sq_dist, double perplexity,
             beta = 1.0
             beta_min = -INFINITY
             beta_max = INFINITY
-            for step in range(100):
+            for _step in range(100):
                 sum_p = 0
                 sum_dp = 0
                 for j in range(m):

@@ -26,7 +26,7 @@ def kmeans_lloyd(X, init, *, max_iter=300, tol=1e-4, sample_weight=None):
 
     labels_old = None
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 (read after the loop)
         labels = assign(centers)
         new = centers.copy()
         for j in range(k):

@@ -3,7 +3,8 @@
 Rasmussen & Williams (2006), *Gaussian Processes for Machine Learning*:
 Algorithm 2.1 (prediction and log marginal likelihood through the Cholesky factor) and
 eq. 5.9 (its gradient, with K^-1 formed explicitly and the full n x n x p tensor
-dK/dtheta), for the squared-exponential ARD kernel plus white noise,
+dK/dtheta); Titsias (2009) for the sparse variational bound. Kernel: the
+squared-exponential ARD kernel plus white noise,
 
     k(x, x') = exp(-1/2 sum_j (x_j - x'_j)^2 / l_j^2) + s [x is x'],
     theta = [log l_1, ..., log l_d, log s]   (scikit-learn's order for RBF + WhiteKernel).
@@ -86,3 +87,22 @@ def predict(X_train, y, X_test, theta, alpha=0.0):
     v = np.linalg.solve(L, K_star)
     var = 1.0 + np.exp(theta[-1]) - np.sum(v * v, axis=0)
     return mean, var
+
+
+def sgpr_bound(X, y, Z, amplitude, length_scale, noise, jitter=0.0):
+    """Titsias (2009) collapsed bound for the kernel amplitude * RBF(length_scale),
+    written as in the paper with n x n matrices (O(n^3)):
+
+    F = log N(y | 0, Q + s2 I) - tr(K - Q) / (2 s2),  Q = K_xz K_zz^-1 K_zx,
+    with K_zz = amplitude (RBF(Z, Z) + jitter I).
+    """
+    X, Z = np.asarray(X, dtype=float), np.asarray(Z, dtype=float)
+    theta = np.log(np.append(np.broadcast_to(length_scale, X.shape[1]), 1.0))
+    K_zz = amplitude * (rbf_cross(Z, Z, theta) + jitter * np.eye(Z.shape[0]))
+    K_xz = amplitude * rbf_cross(X, Z, theta)
+    Q = K_xz @ np.linalg.solve(K_zz, K_xz.T)
+    n = X.shape[0]
+    C = Q + noise * np.eye(n)
+    _, logdet = np.linalg.slogdet(C)
+    log_normal = -0.5 * (y @ np.linalg.solve(C, y)) - 0.5 * logdet - 0.5 * n * np.log(2 * np.pi)
+    return log_normal - (n * amplitude - np.trace(Q)) / (2 * noise)

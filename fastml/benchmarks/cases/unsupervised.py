@@ -1,0 +1,236 @@
+"""unsupervised suite: k-means, Gaussian mixtures, PCA, kernel PCA and t-SNE.
+
+Peers: scikit-learn for every case, openTSNE for t-SNE. Every implementation starts from
+the same initial state where the algorithm allows it (k-means centres, mixture
+parameters), so the answers (inertia, lower bound, variances) agree to rounding;
+t-SNE answers are KL divergences compared within a tolerance.
+"""
+
+import numpy as np
+
+from fastml import cluster, decomposition, manifold, mixture
+from fastml.benchmarks import Case, Impl, register
+from fastml.reference import cluster as ref_cluster
+from fastml.reference import decomposition as ref_decomposition
+from fastml.reference import manifold as ref_manifold
+from fastml.reference import mixture as ref_mixture
+
+KMEANS_K, KMEANS_D, KMEANS_ITER = 16, 16, 50
+
+
+def _kmeans_setup(n, rng):
+    X = rng.standard_normal((n, KMEANS_D))
+    return {"X": X, "init": X[:KMEANS_K].copy()}
+
+
+def _sklearn_kmeans(algorithm):
+    def fit(X, init):
+        from sklearn.cluster import KMeans
+
+        return KMeans(KMEANS_K, init=init, n_init=1, max_iter=KMEANS_ITER, tol=0,
+                      algorithm=algorithm).fit(X).inertia_
+    return fit
+
+
+def _fastml_kmeans(algorithm):
+    def fit(X, init):
+        return cluster.KMeans(KMEANS_K, init=init, n_init=1, max_iter=KMEANS_ITER, tol=0,
+                              algorithm=algorithm).fit(X).inertia_
+    return fit
+
+
+for _algorithm in ("lloyd", "elkan"):
+    register(Case(
+        suite="unsupervised", name=f"kmeans_{_algorithm}",
+        description=f"KMeans ({_algorithm}) n x 16, k = 16, at most 50 iterations from the "
+                    "same initial centres; answer: inertia.",
+        setup=_kmeans_setup,
+        sizes=[200_000], quick_sizes=[20_000], test_sizes=[40, 300],
+        flops=lambda n: 3.0 * n * KMEANS_D * KMEANS_K * KMEANS_ITER,
+        rtol=1e-8,
+        impls=[
+            Impl("fastml", _fastml_kmeans(_algorithm)),
+            Impl("reference", lambda X, init: ref_cluster.kmeans_lloyd(
+                X, init, max_iter=KMEANS_ITER, tol=0)[2], max_size=2000),
+            Impl("sklearn", _sklearn_kmeans(_algorithm), requires=("sklearn",)),
+        ],
+    ))
+
+GMM_K, GMM_D, GMM_ITER = 10, 10, 20
+
+
+def _gmm_setup(n, rng):
+    centres = 4 * rng.standard_normal((GMM_K, GMM_D))
+    X = centres[rng.integers(0, GMM_K, n)] + rng.standard_normal((n, GMM_D))
+    return {"X": X, "weights": np.full(GMM_K, 1.0 / GMM_K), "means": X[:GMM_K].copy(),
+            "precisions": np.stack([np.eye(GMM_D)] * GMM_K)}
+
+
+def _gmm_kwargs(weights, means, precisions):
+    return dict(covariance_type="full", weights_init=weights, means_init=means,
+                precisions_init=precisions, max_iter=GMM_ITER, tol=0)
+
+
+def _sklearn_gmm(X, weights, means, precisions):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return GaussianMixture(GMM_K, **_gmm_kwargs(weights, means, precisions)).fit(X) \
+            .lower_bound_
+
+
+def _fastml_gmm(X, weights, means, precisions):
+    import warnings
+
+    from fastml import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return mixture.GaussianMixture(GMM_K, **_gmm_kwargs(weights, means, precisions)) \
+            .fit(X).lower_bound_
+
+
+register(Case(
+    suite="unsupervised", name="gmm_full",
+    description="GaussianMixture n x 10, 10 full components, 20 EM iterations from the "
+                "same parameters; answer: final lower bound (mean log-likelihood).",
+    setup=_gmm_setup,
+    sizes=[100_000], quick_sizes=[10_000], test_sizes=[30, 400],
+    flops=lambda n: GMM_ITER * 4.0 * n * GMM_K * GMM_D * GMM_D,
+    rtol=1e-6,
+    impls=[
+        Impl("fastml", _fastml_gmm),
+        Impl("reference", lambda X, weights, means, precisions: ref_mixture.gaussian_mixture_em(
+            X, weights, means, np.linalg.inv(precisions), max_iter=GMM_ITER, tol=0)[3],
+            max_size=20_000),
+        Impl("sklearn", _sklearn_gmm, requires=("sklearn",)),
+    ],
+))
+
+PCA_D, PCA_K = 100, 10
+
+
+def _pca_setup(n, rng):
+    mixing = rng.standard_normal((PCA_D, PCA_D)) * np.linspace(1, 0.01, PCA_D)[:, None]
+    return {"X": rng.standard_normal((n, PCA_D)) @ mixing}
+
+
+def _sklearn_pca(X):
+    from sklearn.decomposition import PCA
+
+    return PCA(PCA_K).fit(X).explained_variance_
+
+
+register(Case(
+    suite="unsupervised", name="pca",
+    description="PCA n x 100 -> 10 (fit; covariance eigh for n >= 10 d); answer: the "
+                "explained variances.",
+    setup=_pca_setup,
+    sizes=[100_000], quick_sizes=[20_000], test_sizes=[50, 300],
+    flops=lambda n: n * PCA_D * PCA_D,
+    rtol=1e-8,
+    impls=[
+        Impl("fastml", lambda X: decomposition.PCA(PCA_K).fit(X).explained_variance_),
+        Impl("reference", lambda X: ref_decomposition.pca(X, PCA_K)[1]),
+        Impl("sklearn", _sklearn_pca, requires=("sklearn",)),
+    ],
+))
+
+KPCA_D, KPCA_K = 20, 5
+
+
+def _kpca_setup(n, rng):
+    return {"X": rng.standard_normal((n, KPCA_D))}
+
+
+def _sklearn_kpca(X):
+    from sklearn.decomposition import KernelPCA
+
+    return KernelPCA(KPCA_K, kernel="rbf", random_state=0).fit(X).eigenvalues_
+
+
+register(Case(
+    suite="unsupervised", name="kernel_pca",
+    description="KernelPCA rbf n x 20 -> 5 (ARPACK for n > 200); answer: eigenvalues.",
+    setup=_kpca_setup,
+    sizes=[5000], quick_sizes=[1500], test_sizes=[30, 250],
+    flops=lambda n: 2.0 * n * n * KPCA_D,
+    rtol=1e-8,
+    impls=[
+        Impl("fastml", lambda X: decomposition.KernelPCA(
+            KPCA_K, kernel="rbf", random_state=0).fit(X).eigenvalues_),
+        Impl("reference", lambda X: ref_decomposition.kernel_pca(X, KPCA_K)[0],
+             max_size=500),
+        Impl("sklearn", _sklearn_kpca, requires=("sklearn",)),
+    ],
+))
+
+
+def _kl_close(expected, actual, size):
+    """t-SNE runs differ in their random paths: KL divergences within 15 %."""
+    assert np.isfinite(actual), f"KL divergence is {actual}"
+    assert abs(actual - expected) <= 0.15 * abs(expected), \
+        f"KL divergence {actual:.4f} vs fastml {expected:.4f}"
+
+
+def _digits_setup(n, rng):
+    from sklearn.datasets import load_digits
+
+    return {"X": load_digits().data[:n].astype(np.float64)}
+
+
+def _blobs_setup(n, rng):
+    centres = 6 * rng.standard_normal((10, 50))
+    return {"X": centres[rng.integers(0, 10, n)] + rng.standard_normal((n, 50))}
+
+
+def _sklearn_tsne(X):
+    from sklearn.manifold import TSNE
+
+    return TSNE(random_state=0).fit(X).kl_divergence_
+
+
+def _opentsne(X):
+    import openTSNE
+
+    from fastml import get_num_threads
+
+    return openTSNE.TSNE(early_exaggeration=12, n_iter=750, n_jobs=get_num_threads(),
+                         random_state=0).fit(X).kl_divergence
+
+
+def _reference_tsne(X):
+    Y0 = decomposition.PCA(2).fit_transform(X)
+    return ref_manifold.tsne_exact(X, Y0 / np.std(Y0[:, 0]) * 1e-4)[1]
+
+
+_TSNE_IMPLS = [
+    Impl("fastml", lambda X: manifold.TSNE(random_state=0).fit(X).kl_divergence_),
+    Impl("reference", _reference_tsne, max_size=200),
+    Impl("sklearn", _sklearn_tsne, requires=("sklearn",)),
+    Impl("openTSNE", _opentsne, requires=("openTSNE",)),
+]
+
+register(Case(
+    suite="unsupervised", name="tsne_digits",
+    description="t-SNE (Barnes-Hut, 1000 iterations, perplexity 30) on the digits "
+                "(1797 x 64); openTSNE: BH below 10,000 points. Answer: KL divergence.",
+    setup=_digits_setup,
+    sizes=[1797], quick_sizes=[500], test_sizes=[150],
+    check=_kl_close,
+    impls=_TSNE_IMPLS,
+))
+
+register(Case(
+    suite="unsupervised", name="tsne_blobs",
+    description="t-SNE (Barnes-Hut) on 10 Gaussian blobs in 50-D; openTSNE uses its FFT "
+                "interpolation at this size. Answer: KL divergence.",
+    setup=_blobs_setup,
+    sizes=[20_000], quick_sizes=[2000], test_sizes=[],
+    check=_kl_close,
+    impls=_TSNE_IMPLS,
+))
