@@ -598,3 +598,11 @@ def test_reference_matches_fastml(shape):
     for got, want in zip(ref.linear_backward(gy.reshape(-1, 3), (x.reshape(-1, shape[-1]), W)),
                          F.linear_backward(gy.reshape(-1, 3), x.reshape(-1, shape[-1]), W)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_gradcheck_conv_block_float64():
+    _require("conv2d", "conv2d_backward", "max_pool2d", "max_pool2d_backward")
+    nn.manual_seed(0)
+    block = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.Tanh(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(12, 2)).double()
+    assert nn.gradcheck(block, rand((2, 2, 4, 4), np.float64))

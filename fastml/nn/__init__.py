@@ -5,11 +5,15 @@ Each :class:`Module` implements ``forward(x)`` and ``backward(grad_out) -> grad_
 Names, shapes and defaults follow PyTorch, so ``load_state_dict`` accepts a
 ``torch.nn`` module's ``state_dict()``. Layers default to float32.
 
->>> import fastml.nn as nn
->>> model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
->>> loss_fn, opt = nn.CrossEntropyLoss(), nn.Adam(model.parameters(), lr=1e-3)
->>> loss = loss_fn(model(x), y)            # forward
->>> opt.zero_grad(); model.backward(loss_fn.backward()); opt.step()
+A training step, for float32 inputs ``x`` (batch, 64) and integer labels ``y``::
+
+    import fastml.nn as nn
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+    loss_fn, opt = nn.CrossEntropyLoss(), nn.Adam(model.parameters(), lr=1e-3)
+    loss = loss_fn(model(x), y)            # forward, returns a float
+    opt.zero_grad()
+    model.backward(loss_fn.backward())     # d loss / d logits, back through every layer
+    opt.step()
 
 Compiled kernels (``fastml.kernels._nn``) are loaded on first use, so importing this
 package is cheap.
