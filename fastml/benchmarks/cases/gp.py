@@ -175,3 +175,76 @@ register(Case(
         Impl("sklearn-refit", _refit(_sklearn_gpr), requires=("sklearn",)),
     ],
 ))
+
+
+SPARSE_ITERATIONS = 10
+SPARSE_LENGTH_SCALE = [1.0, 1.0, 1.0]
+
+
+def _sparse_setup(size, rng):
+    n, m = size
+    X, y = regression_data(n, rng)
+    from fastml.gp._sparse import kmeans_plus_plus
+
+    return {"X": X, "y": y, "Z": kmeans_plus_plus(X, m, rng)}
+
+
+def _sparse_model(Z, **kw):
+    from fastml.gp import SparseGaussianProcessRegressor
+    from fastml.gp.kernels import RBF, ConstantKernel
+
+    return SparseGaussianProcessRegressor(ConstantKernel(1.0) * RBF(SPARSE_LENGTH_SCALE),
+                                          inducing=Z, noise_level=0.1, **kw)
+
+
+def _sparse_bound(X, y, Z, model):
+    F, _ = model._bound(model.kernel_, model.noise_level_, Z, X, y, True)
+    return F
+
+
+register(Case(
+    suite="gp", name="sparse_bound",
+    description="Titsias collapsed bound and its gradient (hyperparameters, noise, "
+                "inducing inputs) for n points and m inducing inputs, O(n m^2); the "
+                "reference forms the n x n matrices of the paper (answer: the bound).",
+    setup=_sparse_setup,
+    sizes=[(10000, 256), (100000, 256)], quick_sizes=[(2000, 64)],
+    test_sizes=[(30, 5), (40, 40)],
+    size_key=lambda size: size[0],
+    size_label=lambda size: f"n={size[0]},m={size[1]}",
+    flops=lambda size: 4 * size[0] * size[1] ** 2,
+    rtol=1e-7,
+    impls=[
+        Impl("fastml", _sparse_bound,
+             prepare=lambda inputs: {**inputs, "model": _sparse_model(
+                 inputs["Z"], optimizer=None).fit(inputs["X"], inputs["y"])}),
+        Impl("reference", lambda X, y, Z: reference.sgpr_bound(
+            X, y, Z, 1.0, SPARSE_LENGTH_SCALE, 0.1, jitter=1e-6), max_size=2000),
+    ],
+))
+
+
+def _sparse_fit(X, y, Z):
+    import warnings
+
+    from fastml import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return _sparse_model(Z, max_iter=SPARSE_ITERATIONS).fit(X, y).lower_bound_
+
+
+register(Case(
+    suite="gp", name="sparse_fit",
+    description=f"SparseGaussianProcessRegressor.fit on 3-D data: {SPARSE_ITERATIONS} "
+                "L-BFGS-B iterations over the kernel hyperparameters, the noise and the "
+                "m x 3 inducing inputs. No installed peer fits a sparse GP (correctness of "
+                "the bound: gp/sparse_bound and the tests).",
+    setup=_sparse_setup,
+    sizes=[(100000, 256)], quick_sizes=[(2000, 64)], test_sizes=[(40, 6)],
+    size_key=lambda size: size[0],
+    size_label=lambda size: f"n={size[0]},m={size[1]}",
+    rates=lambda size, answer: {"points": size[0]},
+    compare=False,
+    impls=[Impl("fastml", _sparse_fit)],
+))
