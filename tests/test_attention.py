@@ -1,5 +1,7 @@
 """Scaled dot-product and multi-head attention vs PyTorch (oracle) and the NumPy reference."""
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -85,20 +87,40 @@ def problems(draw):
     drop = draw(st.integers(0, len(lead)))
     ones = draw(st.lists(st.booleans(), min_size=len(full) - drop, max_size=len(full) - drop))
     mask_shape = tuple(1 if o else n for o, n in zip(ones, full[drop:]))
+    # tiles smaller than the problem exercise the online softmax across tiles
+    tiles = draw(st.sampled_from([None, (3, 5, (4, 3)), (8, 4, (5, 7))]))
     seed = draw(st.integers(0, 2**16))
-    return dtype, lead, nq, nk, d, dv, causal, mask_kind, mask_shape, seed
+    return dtype, lead, nq, nk, d, dv, causal, mask_kind, mask_shape, tiles, seed
+
+
+@contextlib.contextmanager
+def tile_sizes(tiles):
+    """Run with (query tile, key tile, backward tiles) instead of the defaults."""
+    from fastml.nn.functional import _attention
+
+    names = ("_QUERY_TILE", "_KEY_TILE", "_BACKWARD_TILES")
+    saved = [getattr(_attention, n) for n in names]
+    try:
+        if tiles is not None:
+            for n, t in zip(names, tiles):
+                setattr(_attention, n, t)
+        yield
+    finally:
+        for n, t in zip(names, saved):
+            setattr(_attention, n, t)
 
 
 @settings(max_examples=25, deadline=None)
 @given(problems())
 def test_matches_torch_on_random_problems(problem):
-    dtype, lead, nq, nk, d, dv, causal, mask_kind, mask_shape, seed = problem
+    dtype, lead, nq, nk, d, dv, causal, mask_kind, mask_shape, tiles, seed = problem
     rng = np.random.default_rng(seed)
     q = rng.standard_normal(lead + (nq, d)).astype(dtype)
     k = rng.standard_normal(lead + (nk, d)).astype(dtype)
     v = rng.standard_normal(lead + (nk, dv)).astype(dtype)
     mask = None if mask_kind is None else make_mask(rng, mask_kind, mask_shape, dtype)
-    check_against_torch(q, k, v, mask, causal, seed=seed)
+    with tile_sizes(tiles):
+        check_against_torch(q, k, v, mask, causal, seed=seed)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -176,6 +198,19 @@ def test_three_dimensional_and_strided_inputs():
     check_against_torch(qt, k.copy(), v.copy())
     grads = F.scaled_dot_product_attention_backward(out, q, k, v)
     assert [gr.shape for gr in grads] == [(2, 30, 8)] * 3
+
+
+def test_broadcast_and_reversed_views():
+    """Zero batch strides are read in place; reversed or overlapping rows are copied."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((1, 1, 20, 6))
+    q = np.broadcast_to(x, (2, 3, 20, 6))
+    k = rng.standard_normal((2, 3, 20, 6))[:, :, ::-1]
+    v = np.lib.stride_tricks.as_strided(x, (2, 3, 20, 6), (0, 0, 8, 8))  # overlapping rows
+    expected = F.scaled_dot_product_attention(q.copy(), k.copy(), v.copy(), causal=True)
+    np.testing.assert_array_equal(F.scaled_dot_product_attention(q, k, v, causal=True),
+                                  expected)
+    check_against_torch(q.copy(), k.copy(), v.copy(), causal=True)
 
 
 def test_result_does_not_depend_on_the_thread_count():

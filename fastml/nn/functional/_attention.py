@@ -101,11 +101,18 @@ class _Problem:
         self.mask = self._check_mask(mask)
 
     def _as4(self, x):
-        """A 4-D view in the working dtype with a unit stride on the last axis."""
+        """A 4-D view in the working dtype that BLAS can read row by row.
+
+        Kept without a copy when features are contiguous and rows do not overlap
+        (row stride >= row length, as BLAS's ``lda`` requires); batch and head strides
+        may be anything (e.g. zero for broadcast inputs).
+        """
         x = x.astype(self.dtype, copy=False)
         if x.ndim == 3:
             x = x[:, None]
-        if x.shape[-1] > 1 and x.strides[-1] != x.itemsize:
+        n_rows, n_features = x.shape[-2:]
+        if (n_features > 1 and x.strides[-1] != x.itemsize) or \
+                (n_rows > 1 and x.strides[-2] < n_features * x.itemsize):
             x = np.ascontiguousarray(x)
         return x
 
