@@ -606,3 +606,12 @@ def test_gradcheck_conv_block_float64():
     block = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.Tanh(),
                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(12, 2)).double()
     assert nn.gradcheck(block, rand((2, 2, 4, 4), np.float64))
+
+
+def test_adam_rejects_parameters_changed_after_creation():
+    model = nn.Linear(3, 2)
+    opt = nn.Adam(model.parameters())
+    opt.step()
+    model.to(np.float64)
+    with pytest.raises(TypeError, match="after the optimizer was created"):
+        opt.step()

@@ -20,6 +20,15 @@ __all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "LinearLR
            "Optimizer", "SequentialLR", "StepLR"]
 
 
+def _flat(arr, state, what):
+    """A flat view of a parameter's ``data`` or ``grad`` for an in-place kernel update."""
+    if arr.dtype != state.dtype or arr.size != state.size or not arr.flags.c_contiguous:
+        raise TypeError(f"a parameter's {what} changed dtype, size or layout after the "
+                        f"optimizer was created (now {arr.dtype} {arr.shape}); create the "
+                        "optimizer after .to() and update data in place")
+    return arr.reshape(-1)
+
+
 class Optimizer:
     """Holds parameter groups and per-parameter state; subclasses implement ``step``."""
 
@@ -126,8 +135,10 @@ class Adam(Optimizer):
             state["step"] += 1
             b1, b2 = group["betas"]
             t = state["step"]
-            _nn.adam_step([p.data.reshape(-1) for p in group["params"]],
-                          [p.grad.reshape(-1) for p in group["params"]],
+            _nn.adam_step([_flat(p.data, m, "data") for p, m in
+                           zip(group["params"], state["exp_avg"])],
+                          [_flat(p.grad, m, "grad") for p, m in
+                           zip(group["params"], state["exp_avg"])],
                           state["exp_avg"], state["exp_avg_sq"], group["lr"], b1, b2,
                           group["eps"], group["weight_decay"], self._decoupled,
                           1 - b1 ** t, math.sqrt(1 - b2 ** t), n_threads)
