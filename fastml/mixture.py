@@ -198,13 +198,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if p.shape != want:
                 raise ValueError(f"precisions_init should have shape {want} for "
                                  f"covariance_type={self.covariance_type!r}, got {p.shape}")
+            if self.covariance_type in ("diag", "spherical") and np.any(p <= 0):
+                raise ValueError("precisions_init must be positive")
             try:
                 self._prec_chol_init = _chol_from_precisions(p, self.covariance_type)
             except NotPositiveDefiniteError:
                 raise ValueError("precisions_init must be symmetric positive definite") \
                     from None
-            if self.covariance_type in ("diag", "spherical") and np.any(p <= 0):
-                raise ValueError("precisions_init must be positive")
 
     # ------------------------------------------------------------------ EM pieces
     def _initial_resp(self, X, rng):
