@@ -151,13 +151,13 @@ class _ConvSpec:
         return a if self.batched else a[0]
 
     def run(self, fn, *arrays):
-        """Call kernel ``fn`` with BLAS pinned to one thread when OpenMP runs the GEMMs."""
-        n_threads = get_num_threads()
-        sh, sw, ph, pw, dh, dw, groups = self.args
-        if n_threads > 1 and self.w.shape[1] > 1:
-            with blas_single_threaded():
-                return fn(*arrays, sh, sw, ph, pw, dh, dw, groups, n_threads)
-        return fn(*arrays, sh, sw, ph, pw, dh, dw, groups, n_threads)
+        """Call kernel ``fn``; BLAS is pinned to one thread on the GEMM path, where the
+        OpenMP threads (``get_num_threads()``) each run their own GEMMs."""
+        args = (*arrays, *self.args, get_num_threads())
+        if self.w.shape[1] == 1:      # direct kernel, no BLAS
+            return fn(*args)
+        with blas_single_threaded():
+            return fn(*args)
 
 
 def _forward(spec):
