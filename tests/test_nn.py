@@ -615,3 +615,38 @@ def test_adam_rejects_parameters_changed_after_creation():
     model.to(np.float64)
     with pytest.raises(TypeError, match="after the optimizer was created"):
         opt.step()
+
+
+def test_threaded_kernels_match_single_thread():
+    """Sizes above the kernels' parallel thresholds: per-thread partial sums and GEMM
+    blocks give the single-thread answer (float64, so only summation order differs)."""
+    import fastml
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((600, 256))
+    g = rng.standard_normal((600, 256))
+    w, b = rng.standard_normal(256), rng.standard_normal(256)
+    x3 = rng.standard_normal((64, 8, 300))
+    g3 = rng.standard_normal((64, 8, 300))
+    W = rng.standard_normal((192, 256))
+    t = rng.integers(0, 256, 600)
+
+    def run():
+        out = [*F.layer_norm_backward(g, x, 256, w, b),
+               *F.batch_norm_backward(g, x, None, None, w, b, training=True),
+               *F.batch_norm_backward(g3, x3, None, None, training=True)[:1],
+               F.gelu_backward(g, x), F.relu(x), F.cross_entropy_backward(x, t),
+               *F.linear_backward(rng2.standard_normal((600, 192)), x, W)]
+        p = nn.Parameter(x)
+        p.grad[...] = g
+        nn.Adam([p], lr=0.1).step()
+        return out + [p.data]
+
+    rng2 = np.random.default_rng(1)
+    with fastml.threads(1):
+        single = run()
+    rng2 = np.random.default_rng(1)
+    with fastml.threads(2):
+        threaded = run()
+    for a, e in zip(threaded, single):
+        np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-10)
