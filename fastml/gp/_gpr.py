@@ -277,8 +277,9 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         if theta.shape[0] != self.kernel_.n_dims:
             raise ValueError(f"theta must have {self.kernel_.n_dims} entries, got "
                              f"{theta.shape[0]}")
-        lml, grad = self._lml_at(theta, self.X_train_, self.y_train_.reshape(
-            self.X_train_.shape[0], -1), eval_gradient)
+        with blas_threads_for(self.X_train_.shape[0] ** 3):
+            lml, grad = self._lml_at(theta, self.X_train_, self.y_train_.reshape(
+                self.X_train_.shape[0], -1), eval_gradient)
         return (lml, grad) if eval_gradient else lml
 
     # ---------------------------------------------------------------- predict
@@ -302,6 +303,10 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         out_dtype = X.dtype
         X = X.astype(np.float64, copy=False)
         self.kernel_._check_input(X)
+        with blas_threads_for(self.X_train_.shape[0] ** 2 * X.shape[0]):
+            return self._predict(X, return_std, return_cov, out_dtype)
+
+    def _predict(self, X, return_std, return_cov, out_dtype):
         m = X.shape[0]
         mean = np.empty((m,) + self.alpha_.shape[1:])
         var = np.empty(m) if return_std else None
@@ -323,7 +328,7 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         if return_std:
             if np.any(var < 0):
                 warnings.warn("predicted variances smaller than 0 (round-off); setting "
-                              "them to 0", RuntimeWarning, stacklevel=2)
+                              "them to 0", RuntimeWarning, stacklevel=3)
                 np.maximum(var, 0, out=var)
             std = np.sqrt(self._unscale_var(var))
             return mean.astype(out_dtype), std.astype(out_dtype)
@@ -384,7 +389,11 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         else:
             new_noise = check_noise(alpha, m)
         self.kernel_._check_input(X_new)
-        n = self.X_train_.shape[0]
+        with blas_threads_for(self.X_train_.shape[0] ** 2 * m):
+            return self._grow(X_new, y_new, new_noise)
+
+    def _grow(self, X_new, y_new, new_noise):
+        n, m = self.X_train_.shape[0], X_new.shape[0]
         K_cross = self.kernel_._matrix(self.X_train_, X_new)
         B = solve_triangular(self.L_, K_cross)
         S = self.kernel_._matrix(X_new)
