@@ -232,10 +232,14 @@ class PCA(TransformerMixin, BaseEstimator):
         return Z @ V + self.mean_
 
     def get_covariance(self):
-        """Model covariance V^T diag(lambda - sigma^2) V + sigma^2 I."""
+        """Model covariance V^T diag(max(lambda - sigma^2, 0)) V + sigma^2 I (probabilistic
+        PCA); with ``whiten`` the rows of V are scaled by sqrt(lambda) as in scikit-learn."""
         check_is_fitted(self, "components_")
         V = self.components_
-        cov = (V.T * (self.explained_variance_ - self.noise_variance_)) @ V
+        ev = self.explained_variance_
+        if self.whiten:
+            V = V * np.sqrt(ev)[:, None]
+        cov = (V.T * np.maximum(ev - self.noise_variance_, 0)) @ V
         cov.flat[:: cov.shape[0] + 1] += self.noise_variance_
         return cov
 
@@ -356,7 +360,9 @@ class KernelPCA(TransformerMixin, BaseEstimator):
             v0 = check_random_state(self.random_state).uniform(-1, 1, n)
             vals, vecs = eigsh(K, k, which="LA", tol=self.tol, maxiter=self.max_iter,
                                v0=v0)
-        vals = np.where(vals < 0, 0, vals)
+        # negative and relatively tiny eigenvalues are round-off of zeros (as scikit-learn)
+        tiny = (1e-12 if K.dtype == np.float64 else 2e-7) * max(vals.max(initial=0), 0)
+        vals = np.where(vals < tiny, 0, vals)
         vecs = _flip_rows(np.ascontiguousarray(vecs.T)).T
         order = np.argsort(vals, kind="stable")[::-1]
         vals, vecs = vals[order], vecs[:, order]
