@@ -16,7 +16,8 @@ Algorithm per shape (chosen here, documented in ``fastml.nn.functional.conv2d``)
   directly; otherwise tiles run in parallel and each thread accumulates its own copy
   of grad_x (the batch is then smaller than the thread count), summed at the end.
 * one input channel per group (depthwise, channel multiplier C_out / C_in): a direct
-  kernel, one row axpy per kernel tap, parallel over (image, channel) planes.
+  kernel, one row axpy per kernel tap, parallel over (image, channel) planes; grad_w
+  and grad_b share one pass over grad_out, parallel over output channels.
 
 Workspace: per thread at most two col buffers of ``TILE_BYTES`` (tiles of at least
 ``MIN_TILE`` pixels unless all buffers would pass ``WORK_CAP``), plus per-thread
@@ -45,8 +46,8 @@ cdef struct Geom:
     Py_ssize_t Cg, Cog, K, P, HW
 
 
-cdef Geom _geom(const Py_ssize_t *xs, const Py_ssize_t *ws, const Py_ssize_t *ys, int sh, int sw,
-                int ph, int pw, int dh, int dw, int groups) noexcept:
+cdef Geom _geom(const Py_ssize_t *xs, const Py_ssize_t *ws, const Py_ssize_t *ys,
+                int sh, int sw, int ph, int pw, int dh, int dw, int groups) noexcept:
     cdef Geom g
     g.N, g.C, g.H, g.W = xs[0], xs[1], xs[2], xs[3]
     g.Co, g.Cg, g.KH, g.KW = ws[0], ws[1], ws[2], ws[3]
@@ -348,10 +349,11 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
                    int n_threads, Py_ssize_t tile_bytes=TILE_BYTES):
     """y = conv(x, w) + b into the preallocated y (N, C_out, OH, OW).
 
-    ``b`` is read only when ``has_bias``. ``tile_bytes``: target size of one column
-    buffer (tests make it small to run many tiles). Padding is the top/left amount; the output
-    size (hence any bottom/right padding) is y's shape. Returns the algorithm used:
-    "direct" or "im2col-gemm" (the caller must pin BLAS to one thread for the latter).
+    ``b`` is read only when ``has_bias``. Padding is the top/left amount; the output
+    size (hence any bottom/right padding) is y's shape. ``tile_bytes``: target size of
+    one column buffer (tests make it tiny to run many tiles). Returns the algorithm
+    used: "direct" or "im2col-gemm" (the caller must pin BLAS to one thread for the
+    latter).
     """
     cdef Geom g = _geom(x.shape, w.shape, y.shape, sh, sw, ph, pw, dh, dw, groups)
     cdef const floating *bp = &b[0] if has_bias else NULL
