@@ -24,11 +24,11 @@ P = exp(scale Q_i K_j^T + M - lse_i) and accumulate
 
 Causal attention skips the query tiles that lie wholly above the diagonal.
 
-Arrays are 4-D (batch, head, row, feature) views with a unit feature stride and any other
-strides (the (B, N, H, dh) layout of multi-head attention needs no transpose), given as
-validated, finite, C-contiguous-in-the-last-axis arrays; the mask may have zero strides
-(broadcast). ``grad_*`` must be zero on entry. BLAS is called inside prange, so the
-caller pins it to one thread.
+Arrays are validated, finite 4-D (batch, head, row, feature) views with a unit feature
+stride, a row stride >= the row length (BLAS's lda) and any batch and head strides, so the
+(B, N, H, dh) layout of multi-head attention needs no transpose; the additive mask may
+have zero strides (broadcast). ``grad_*`` must be zero on entry. BLAS is called inside
+prange, so the caller pins it to one thread.
 """
 
 from cython cimport floating

@@ -165,6 +165,7 @@ class _Problem:
         return B * H * nq == 0 or self.k.shape[2] == 0
 
     def kernel_mask(self):
+        """(mask, has_mask) for the kernel: a 1x1x1x1 placeholder when there is none."""
         if self.mask is not None:
             return self.mask, True
         return np.zeros((1, 1, 1, 1), self.dtype), False
@@ -183,7 +184,7 @@ class _Problem:
         kernels = _kernels()  # loads SciPy's BLAS before threadpoolctl looks for it
         with blas_single_threaded():
             kernels.forward(q, k, v, mask, has_mask, self.causal, self.scale, o, lse,
-                               _query_tile(B * H, nq, n_threads), _KEY_TILE, n_threads)
+                            _query_tile(B * H, nq, n_threads), _KEY_TILE, n_threads)
         return lse
 
     def backward(self, gout4, out4, lse, grads):
@@ -199,8 +200,7 @@ class _Problem:
         kernels = _kernels()
         with blas_single_threaded():
             kernels.backward(gout4, q, k, v, mask, has_mask, self.causal, self.scale,
-                                out4, lse, gq, gk, gv, *_BACKWARD_TILES,
-                                n_threads)
+                             out4, lse, gq, gk, gv, *_BACKWARD_TILES, n_threads)
 
 
 def scaled_dot_product_attention(q, k, v, mask=None, causal=False, scale=None, *,
