@@ -233,7 +233,8 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
                 optima = [self._optimize(obj_func, start, bounds) for start in starts]
             best = min(range(len(optima)), key=lambda i: optima[i][1])
             self.kernel_.theta = optima[best][0]
-        lml, _, L, a = lml_and_factor(self.kernel_, X, Y, self._noise, False)
+        with blas_threads_for(X.shape[0] ** 3):
+            lml, _, L, a = lml_and_factor(self.kernel_, X, Y, self._noise, False)
         if L is None:
             raise NotPositiveDefiniteError(
                 f"the kernel {self.kernel_!r} gives a matrix K + alpha I that is not positive "

@@ -50,7 +50,8 @@ def log_marginal_likelihood(K, dK, y, alpha=0.0):
     lml = -0.5 * y @ a - np.sum(np.log(np.diag(L))) - 0.5 * n * np.log(2 * np.pi)
     K_inv = np.linalg.inv(Ky)
     inner = np.outer(a, a) - K_inv
-    grad = np.array([0.5 * np.trace(inner @ dK[:, :, j]) for j in range(dK.shape[2])])
+    # tr(A B) = sum_ij A_ij B_ji
+    grad = np.array([0.5 * np.sum(inner * dK[:, :, j].T) for j in range(dK.shape[2])])
     return lml, grad
 
 

@@ -68,7 +68,7 @@ register(Case(
                 f"L-BFGS-B with {FIT_EVALUATIONS} LML+gradient evaluations; answer: the "
                 "fitted log marginal likelihood.",
     setup=_fit_setup,
-    sizes=[500, 1000, 2000, 3000], quick_sizes=[100], test_sizes=[25],
+    sizes=[500, 1000, 2000, 3000], quick_sizes=[60], test_sizes=[25],
     rtol=1e-5,
     impls=[
         Impl("fastml", lambda X, y: _fastml_gpr(THETA0, optimizer=budget_lbfgs)
@@ -98,7 +98,7 @@ register(Case(
     description="Log marginal likelihood and its gradient at a given theta (one "
                 "optimizer step): potrf + potri + contraction vs the n x n x p tensor.",
     setup=_fit_setup,
-    sizes=[1000, 3000], quick_sizes=[200], test_sizes=[1, 20],
+    sizes=[1000, 3000], quick_sizes=[100], test_sizes=[1, 20],
     flops=lambda n: n**3,
     rtol=1e-7, atol=1e-9,
     impls=[
@@ -127,7 +127,7 @@ register(Case(
     description="Posterior mean and standard deviation at m test points (n training "
                 "points): kernel block, GEMV, triangular solve.",
     setup=_predict_setup,
-    sizes=[(2000, 10000)], quick_sizes=[(200, 500)], test_sizes=[(1, 3), (20, 15)],
+    sizes=[(2000, 10000)], quick_sizes=[(100, 200)], test_sizes=[(1, 3), (20, 15)],
     size_key=lambda size: size[1],
     size_label=lambda size: f"n={size[0]},m={size[1]}",
     rtol=1e-6, atol=1e-8,
@@ -165,7 +165,7 @@ register(Case(
     description="Condition a fitted GP on m new points: O(n^2 m) Cholesky growth vs a "
                 "refit with the same kernel (answer: predictions at 20 test points).",
     setup=_update_setup,
-    sizes=[(1000, 50), (3000, 100)], quick_sizes=[(200, 10)], test_sizes=[(5, 1), (20, 7)],
+    sizes=[(1000, 50), (3000, 100)], quick_sizes=[(100, 10)], test_sizes=[(5, 1), (20, 7)],
     size_key=lambda size: size[0],
     size_label=lambda size: f"n={size[0]},m={size[1]}",
     rtol=1e-6, atol=1e-8,
@@ -208,7 +208,7 @@ register(Case(
                 "inducing inputs) for n points and m inducing inputs, O(n m^2); the "
                 "reference forms the n x n matrices of the paper (answer: the bound).",
     setup=_sparse_setup,
-    sizes=[(10000, 256), (100000, 256)], quick_sizes=[(500, 32)],
+    sizes=[(10000, 256), (100000, 256)], quick_sizes=[(300, 16)],
     test_sizes=[(30, 5), (40, 40)],
     size_key=lambda size: size[0],
     size_label=lambda size: f"n={size[0]},m={size[1]}",
@@ -241,7 +241,7 @@ register(Case(
                 "m x 3 inducing inputs. No installed peer fits a sparse GP (correctness of "
                 "the bound: gp/sparse_bound and the tests).",
     setup=_sparse_setup,
-    sizes=[(100000, 256)], quick_sizes=[(500, 32)], test_sizes=[(40, 6)],
+    sizes=[(100000, 256)], quick_sizes=[(300, 16)], test_sizes=[(40, 6)],
     size_key=lambda size: size[0],
     size_label=lambda size: f"n={size[0]},m={size[1]}",
     rates=lambda size, answer: {"points": size[0]},
