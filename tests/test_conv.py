@@ -16,6 +16,15 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning
 TOL = {np.float32: 1e-4, np.float64: 1e-10}
 
 
+@pytest.fixture(autouse=True)
+def every_thread_works(monkeypatch):
+    """Small test problems still run on all requested threads (no grain-size cut)."""
+    from fastml.nn.functional import _conv
+
+    monkeypatch.setattr(_conv, "_CONV_GRAIN", 1)
+    monkeypatch.setattr(_conv, "_POOL_GRAIN", 1)
+
+
 def assert_close(actual, expected, dtype):
     """Relative error 1e-4 (float32) / 1e-10 (float64), measured against the largest entry.
 
@@ -257,3 +266,12 @@ def test_tiling_does_not_change_the_answer(shape, w_shape, stride, pad, n_thread
     for mine, ref in zip((gx, gw, gb), reference.conv2d_backward(go, x, w, stride=stride,
                                                                  padding=pad)):
         np.testing.assert_allclose(mine, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_tiny_problems_use_fewer_threads():
+    from fastml.nn.functional._conv import _n_threads
+
+    with fastml.threads(4):
+        assert _n_threads(10, 1000) == 1
+        assert _n_threads(2500, 1000) == 2
+        assert _n_threads(10**9, 1000) == 4

@@ -63,6 +63,17 @@ def _pool_kernels():
     return _pool
 
 
+# Work per thread below which extra OpenMP threads cost more (fork/join) than they save,
+# as PyTorch's grain size: multiply-adds for convolutions, window reads for pooling.
+_CONV_GRAIN = 1 << 18
+_POOL_GRAIN = 1 << 15
+
+
+def _n_threads(work, grain):
+    """get_num_threads(), reduced so that every thread gets at least ``grain`` work."""
+    return max(1, min(get_num_threads(), int(work) // grain))
+
+
 def _tuple(value, name, nd, min_val):
     """An int or a length-``nd`` sequence of ints >= ``min_val`` as a tuple."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
@@ -152,8 +163,10 @@ class _ConvSpec:
 
     def run(self, fn, *arrays):
         """Call kernel ``fn``; BLAS is pinned to one thread on the GEMM path, where the
-        OpenMP threads (``get_num_threads()``) each run their own GEMMs."""
-        args = (*arrays, *self.args, get_num_threads())
+        OpenMP threads (``get_num_threads()``, fewer for tiny problems) each run their
+        own GEMMs."""
+        macs = np.prod(self.out4, dtype=float) * np.prod(self.w.shape[1:], dtype=float)
+        args = (*arrays, *self.args, _n_threads(macs, _CONV_GRAIN))
         if self.w.shape[1] == 1:      # direct kernel, no BLAS
             return fn(*args)
         with blas_single_threaded():
@@ -269,6 +282,8 @@ class _PoolSpec:
             self.x = self.x.astype(dtype, copy=False)
             self.grad_out = go.astype(dtype, copy=False)
         self.geometry = self.kernel + self.stride + self.padding
+        reads = np.prod(self.out_shape, dtype=float) * np.prod(self.kernel)
+        self.n_threads = _n_threads(reads, _POOL_GRAIN)
 
     def result(self, a):
         return a if self.batched else a[0]
@@ -289,7 +304,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
     y = np.empty(spec.out_shape, dtype=spec.x.dtype)
     idx = np.empty(spec.out_shape, dtype=np.int64)
     if y.size:
-        _pool_kernels().max_pool2d_forward(spec.x, y, idx, *spec.geometry, get_num_threads())
+        _pool_kernels().max_pool2d_forward(spec.x, y, idx, *spec.geometry, spec.n_threads)
     if return_indices:
         return spec.result(y), spec.result(idx)
     return spec.result(y)
@@ -304,7 +319,7 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, indice
     """
     spec = _PoolSpec("max_pool2d_backward", x, kernel_size, stride, padding, grad_out)
     kern = _pool_kernels()
-    n_threads = get_num_threads()
+    n_threads = spec.n_threads
     if indices is None:
         idx = np.empty(spec.out_shape, dtype=np.int64)
         if idx.size:
@@ -337,7 +352,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     y = np.empty(spec.out_shape, dtype=spec.x.dtype)
     if y.size:
         _pool_kernels().avg_pool2d_forward(spec.x, y, *spec.geometry, bool(count_include_pad),
-                                           get_num_threads())
+                                           spec.n_threads)
     return spec.result(y)
 
 
@@ -348,5 +363,5 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
     gx = np.zeros_like(spec.x)
     if gx.size:
         _pool_kernels().avg_pool2d_backward(spec.grad_out, gx, *spec.geometry,
-                                            bool(count_include_pad), get_num_threads())
+                                            bool(count_include_pad), spec.n_threads)
     return spec.result(gx)
