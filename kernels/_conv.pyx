@@ -10,7 +10,8 @@ Algorithm per shape (chosen here, documented in ``fastml.nn.functional.conv2d``)
   col (C_g K_h K_w x T) is built in a per-thread buffer and one ``gemm_rm`` gives
   y_tile = W_g col. Tasks (image, group, tile) run under ``prange`` with BLAS pinned to
   one thread by the caller. A 1x1 stride-1 unpadded kernel reads x directly (no copy).
-  Backward: grad_W_g += go_tile col^T (per-thread accumulators, summed at the end) and
+  Backward: grad_W_g += go_tile col^T and grad_b += row sums of go_tile (per-thread
+  accumulators, summed at the end) and
   col' = W_g^T go_tile scattered back into grad_x (col2im). With at least one
   (image, group) per thread each task owns a whole (image, group) and writes grad_x
   directly; otherwise tiles run in parallel and each thread accumulates its own copy
@@ -209,15 +210,17 @@ cdef void _forward_tile(const floating *x, const floating *w, const floating *b,
 
 
 cdef void _backward_tiles(const floating *go, const floating *x, const floating *w,
-                          floating *gx, floating *gw, const Geom *g, Py_ssize_t ng,
+                          floating *gx, floating *gw, floating *gb, const Geom *g,
+                          Py_ssize_t ng,
                           Py_ssize_t tile0, Py_ssize_t tile1, Py_ssize_t t,
                           floating *col, floating *colg, bint zero_gx) noexcept nogil:
-    """Tiles [tile0, tile1) of (image, group) ng: gw += go col^T, gx += col2im(W^T go).
+    """Tiles [tile0, tile1) of (image, group) ng: gw += go col^T, gb += row sums of go,
+    gx += col2im(W^T go).
 
     ``gx`` points at the grad_x storage for this thread (shared or private); the
     (image, group) slice is zeroed first when ``zero_gx``.
     """
-    cdef Py_ssize_t n = ng // g.G, gr = ng % g.G, tile, p0, tc
+    cdef Py_ssize_t n = ng // g.G, gr = ng % g.G, tile, p0, tc, o
     cdef const floating *xg = x + (n * g.C + gr * g.Cg) * g.HW
     cdef floating *gxg = gx + (n * g.C + gr * g.Cg) * g.HW
     cdef const floating *wg = w + gr * g.Cog * g.K
@@ -230,6 +233,8 @@ cdef void _backward_tiles(const floating *go, const floating *x, const floating 
         p0 = tile * t
         tc = min(t, g.P - p0)
         got = go + (n * g.Co + gr * g.Cog) * g.P + p0
+        for o in range(g.Cog):
+            gb[gr * g.Cog + o] += _sum(got + o * g.P, tc)
         if pointwise:
             gemm_rm(False, True, g.Cog, g.K, tc, 1, got, g.P, xg + p0, g.HW, 1, gwg, g.K)
             gemm_rm(True, False, g.K, tc, g.Cog, 1, wg, g.K, got, g.P, 0, gxg + p0, g.HW)
@@ -392,7 +397,6 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
     """
     cdef Geom g = _geom(x.shape, w.shape, go.shape, sh, sw, ph, pw, dh, dw, groups)
     cdef Py_ssize_t t, ntiles, task, ntasks, per_task, i, r, nw = g.Co * g.K, ngx
-    cdef Py_ssize_t n, o
     cdef floating *col = NULL
     cdef floating *gw_all = NULL
     cdef floating *gx_all = NULL
@@ -417,12 +421,6 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
                                    col + thread_id() * (g.KH * g.KW + 1) * g.OW)
         free(col)
         return "direct"
-    with nogil:
-        for o in prange(g.Co, num_threads=n_threads):
-            s = 0
-            for n in range(g.N):
-                s = s + _sum(&go[n, o, 0, 0], g.P)
-            gb[o] = s
     private_gx = g.N * g.G < n_threads and not _pointwise(&g)
     t = _tile(&g, g.N * g.G if not private_gx else 1, n_threads, sizeof(floating),
               tile_bytes)
@@ -431,7 +429,7 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
     ntasks = g.N * g.G * (ntiles // per_task)
     ngx = g.N * g.C * g.HW
     col = <floating *> malloc(2 * n_threads * g.K * t * sizeof(floating))
-    gw_all = <floating *> calloc(n_threads * nw, sizeof(floating))
+    gw_all = <floating *> calloc(n_threads * (nw + g.Co), sizeof(floating))
     if private_gx:
         gx_all = <floating *> calloc(n_threads * ngx, sizeof(floating))
     if col == NULL or gw_all == NULL or (private_gx and gx_all == NULL):
@@ -444,16 +442,21 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
             tid = thread_id()
             gxp = gx_all + tid * ngx if private_gx else &gx[0, 0, 0, 0]
             _backward_tiles(&go[0, 0, 0, 0], &x[0, 0, 0, 0], &w[0, 0, 0, 0], gxp,
-                            gw_all + tid * nw, &g, task // (ntiles // per_task),
+                            gw_all + tid * (nw + g.Co), gw_all + tid * (nw + g.Co) + nw,
+                            &g, task // (ntiles // per_task),
                             (task % (ntiles // per_task)) * per_task,
                             (task % (ntiles // per_task)) * per_task + per_task, t,
                             col + 2 * tid * g.K * t, col + (2 * tid + 1) * g.K * t,
                             not private_gx)
-        for i in prange(nw, num_threads=n_threads, schedule="static"):
+        # per-thread [grad_w | grad_b] accumulators, summed
+        for i in prange(nw + g.Co, num_threads=n_threads, schedule="static"):
             s = 0
             for r in range(n_threads):
-                s = s + gw_all[r * nw + i]
-            (&gw[0, 0, 0, 0])[i] = s
+                s = s + gw_all[r * (nw + g.Co) + i]
+            if i < nw:
+                (&gw[0, 0, 0, 0])[i] = s
+            else:
+                gb[i - nw] = s
         if private_gx:
             for i in prange(ngx, num_threads=n_threads, schedule="static"):
                 s = 0
