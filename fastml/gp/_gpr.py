@@ -316,9 +316,9 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
             Kt = self.kernel_._matrix(Xc, self.X_train_)
             mean[start:start + Xc.shape[0]] = Kt @ self.alpha_
             if return_std:
-                V = solve_triangular(self.L_, Kt.T)
+                _ops().solve_right_lower_t(self.L_, Kt)  # Kt <- Kt L^-T = (L^-1 Kt^T)^T
                 var[start:start + Xc.shape[0]] = (self.kernel_.diag(Xc)
-                                                   - np.einsum("ij,ij->j", V, V))
+                                                   - np.einsum("ij,ij->i", Kt, Kt))
         mean = self._y_train_std * mean + self._y_train_mean
         if return_cov:
             V = solve_triangular(self.L_, self.kernel_._matrix(X, self.X_train_).T)
