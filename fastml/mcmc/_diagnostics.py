@@ -37,13 +37,26 @@ def _split(a):
     return np.concatenate([a[:, :half], a[:, a.shape[1] - half:]], axis=0)
 
 
+def _average_ranks(cols):
+    """1-based ranks along each row of ``cols`` (k, S), ties given their average rank."""
+    k, size = cols.shape
+    order = np.argsort(cols, axis=1)  # any order within ties: they share their rank
+    ordered = np.take_along_axis(cols, order, axis=1)
+    new = np.ones((k, size), dtype=bool)
+    new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    starts = np.flatnonzero(new)  # flat index of each run of equal values
+    counts = np.diff(np.append(starts, k * size))
+    mean_rank = starts % size + (counts + 1) / 2.0
+    ranks = np.empty((k, size))
+    np.put_along_axis(ranks, order, np.repeat(mean_rank, counts).reshape(k, size), axis=1)
+    return ranks
+
+
 def _z_scale(a):
     from scipy.special import ndtri
-    from scipy.stats import rankdata
 
-    flat = a.reshape(-1, a.shape[2])
-    ranks = rankdata(flat, method="average", axis=0)
-    size = flat.shape[0]
+    size = a.shape[0] * a.shape[1]
+    ranks = _average_ranks(np.ascontiguousarray(a.reshape(size, a.shape[2]).T)).T
     return ndtri((ranks - 0.375) / (size + 0.25)).reshape(a.shape)
 
 

@@ -8,7 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from fastml._threads import get_num_threads
-from fastml._validation import check_array, check_option, check_positive_int, check_scalar
+from fastml._validation import (
+    check_array,
+    check_option,
+    check_positive_int,
+    check_random_state,
+    check_scalar,
+)
 from fastml.mcmc._trace import Trace
 
 METHODS = ("nuts", "hmc", "rwmh", "ensemble", "slice")
@@ -188,9 +194,11 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
           initial ``width``, at most ``max_steps_out`` steps; widths adapt in tuning.
     draws, tune : int
         Kept draws per chain, and tuning (warm-up) iterations before them, discarded.
-        Tuning adapts the step size by dual averaging to ``target_accept`` (0.8 for
-        NUTS/HMC, 0.234 for RWMH) and the metric (inverse mass matrix / proposal
-        covariance) in Stan's windows: 75 fast, doubling slow windows from 25, 50 fast.
+        Tuning adapts the step size to ``target_accept`` (NUTS/HMC: 0.8, by dual
+        averaging; RWMH: 0.234, by Robbins–Monro on log eps) and the metric (inverse
+        mass matrix / proposal covariance) in Stan's windows: 75 fast, doubling slow
+        windows from 25, 50 fast (:func:`adaptation_plan`). ``ensemble`` and ``slice``
+        just discard the tuning draws (slice widths follow 2 E|move|).
     chains : int
         Independent chains, run in parallel on ``fastml.get_num_threads()`` threads
         (``@njit`` densities); walkers for ``ensemble``.
@@ -201,9 +209,10 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
         Show a progress bar (tqdm); default: when stderr is a terminal.
     **options
         Method options: ``target_accept``, ``max_treedepth`` (10), ``metric``
-        ("diag"/"dense"), ``step_size`` (initial), ``max_energy_error`` (1000, a
-        divergence), ``path_length`` (2.0), ``max_steps``, ``width``, ``max_steps_out``, ``a``.
-        ``metric="unit"`` keeps the identity metric (step size adapted only).
+        ("diag", "dense" or "unit": identity, not adapted), ``step_size`` (initial),
+        ``max_energy_error`` (1000: an energy error above it is a divergence),
+        ``path_length`` (2.0), ``max_steps`` (1024), ``width`` (1.0),
+        ``max_steps_out`` (32), ``a`` (2.0). Unknown options raise ``TypeError``.
 
     Returns
     -------
@@ -224,8 +233,6 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
     chains = check_positive_int(chains, "chains")
     if progress is None:
         progress = sys.stderr.isatty()
-    from fastml._validation import check_random_state
-
     rng = check_random_state(seed)
     X = _initial_points(x0, chains, method, rng)
     dim = X.shape[1]
@@ -246,7 +253,7 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
         logp, grad if method in _GRADIENT else None, errors, stop, combined)
     if combined:  # the kernel takes logp from grad's return value
         lp_addr = 0
-    compiled = _mcmc.is_jitted(logp)
+    compiled = _mcmc.is_jitted(logp) and (method not in _GRADIENT or _mcmc.is_jitted(grad))
     nanc = np.zeros(chains, dtype=np.int64)
     total = tune + draws
     n_chunks = min(_N_CHUNKS, total) if progress else 1
