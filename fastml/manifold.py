@@ -200,6 +200,9 @@ class TSNE(TransformerMixin, BaseEstimator):
             sq = np.empty((n, k), dtype=np.float64)
             with blas_single_threaded():
                 _kernels().knn(Xd, np.einsum("ij,ij->i", Xd, Xd), k, idx, sq, n_threads)
+        order = np.argsort(idx, axis=1)  # neighbours by index: P independent of search order
+        idx = np.ascontiguousarray(np.take_along_axis(idx, order, axis=1))
+        sq = np.take_along_axis(sq, order, axis=1)
         return joint_probabilities_nn(sq, idx, self.perplexity, n_threads)
 
     def _descend(self, Y, objective, start, max_iter, momentum, n_iter_without_progress,

@@ -22,6 +22,8 @@ from libc.stdlib cimport malloc, realloc, free
 from kernels._blas cimport gemm_rm
 from kernels._parallel cimport thread_id
 
+# Below MAX_DEPTH levels (cells 2^-48 of the extent, i.e. coincident up to rounding) a
+# leaf keeps every further point and is summarised by its centre of mass.
 cdef enum:
     KNN_BLOCK = 64
     MAX_DEPTH = 48
@@ -30,7 +32,6 @@ cdef enum:
 cdef double PERPLEXITY_TOL = 1e-5
 cdef double EPSILON_DBL = 1e-8
 cdef double FLOAT32_TINY = 1.1754943508222875e-38
-cdef double DUPLICATE_EPS = 1e-6
 
 
 # ------------------------------------------------------------------ neighbours
@@ -254,8 +255,7 @@ cdef int _insert(Tree *tree, const double[:, ::1] Y, int p) noexcept nogil:
             tree.nodes[node].sy = y
             return 0
         q = tree.nodes[node].point
-        if depth >= MAX_DEPTH or (fabs(Y[q, 0] - x) <= DUPLICATE_EPS and
-                                  fabs(Y[q, 1] - y) <= DUPLICATE_EPS):
+        if depth >= MAX_DEPTH or (Y[q, 0] == x and Y[q, 1] == y):
             tree.nodes[node].count += 1
             tree.nodes[node].sx += x
             tree.nodes[node].sy += y
@@ -296,9 +296,13 @@ cdef int _build(Tree *tree, const double[:, ::1] Y) noexcept nogil:
     return 0
 
 
-cdef double _repulsion(const Tree *tree, double x, double y, double theta2,
-                       double *fx, double *fy) noexcept nogil:
-    """sum over summarised cells of count * w (returned) and count * w^2 (y - com)."""
+cdef double _repulsion(const Tree *tree, const double[:, ::1] Y, double x, double y,
+                       double theta2, double *fx, double *fy) noexcept nogil:
+    """sum over summarised cells of count * w (returned) and count * w^2 (y - com).
+
+    The query point's own leaf holds it and its exact duplicates (same coordinates):
+    those count - 1 others are at distance 0 (w = 1, no force).
+    """
     cdef int stack[STACK]
     cdef int top = 0, node, c
     cdef double dx, dy, d2, w, m, side, zsum = 0
@@ -313,11 +317,12 @@ cdef double _repulsion(const Tree *tree, double x, double y, double theta2,
         nd = &tree.nodes[node]
         if nd.count == 0:
             continue
+        if nd.child < 0 and Y[nd.point, 0] == x and Y[nd.point, 1] == y:
+            zsum += nd.count - 1
+            continue
         dx = x - nd.sx / nd.count
         dy = y - nd.sy / nd.count
         d2 = dx * dx + dy * dy
-        if nd.child < 0 and fabs(dx) <= DUPLICATE_EPS and fabs(dy) <= DUPLICATE_EPS:
-            continue  # the query point's own leaf (and its duplicates)
         side = 2 * nd.half
         if nd.child < 0 or side * side < theta2 * d2:
             w = 1.0 / (1.0 + d2)
@@ -360,7 +365,7 @@ def bh_gradient(const int[::1] indptr, const int[::1] indices, const double[::1]
             with gil:
                 raise MemoryError()
         for i in prange(n, num_threads=n_threads, schedule="dynamic", chunksize=64):
-            z += _repulsion(&tree, Y[i, 0], Y[i, 1], theta2, &neg[i, 0], &neg[i, 1])
+            z += _repulsion(&tree, Y, Y[i, 0], Y[i, 1], theta2, &neg[i, 0], &neg[i, 1])
             px = 0
             py = 0
             for k in range(indptr[i], indptr[i + 1]):
