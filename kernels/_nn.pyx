@@ -533,27 +533,24 @@ def linear_forward(const floating[:, ::1] x, const floating[:, ::1] w,
 
 
 def linear_backward(const floating[:, ::1] g, const floating[:, ::1] x,
-                    const floating[:, ::1] w, floating[:, ::1] grad_x, bint need_grad_x,
+                    const floating[:, ::1] w, floating[:, ::1] grad_x,
                     floating[:, ::1] grad_w, floating[::1] grad_b, bint has_bias,
                     int n_threads):
     """grad_x = g w; grad_w += g^T x; grad_b += column sums of g (accumulating GEMMs)."""
     cdef int m = g.shape[0], n = g.shape[1], k = x.shape[1]
     cdef Py_ssize_t i, j
-    if m == 0 or n == 0:
-        if need_grad_x and m > 0 and k > 0:
-            with nogil:
-                for i in range(m):
-                    for j in range(k):
-                        grad_x[i, j] = 0
+    if m == 0:
         return
-    with nogil:
-        if k > 0:
-            if need_grad_x:
-                _gemm(False, False, m, k, n, 1, &g[0, 0], n, &w[0, 0], k, 0,
-                      &grad_x[0, 0], k, n_threads)
-            _gemm(True, False, n, k, m, 1, &g[0, 0], n, &x[0, 0], k, 1,
-                  &grad_w[0, 0], k, n_threads)
-        if has_bias:
+    if n == 0:
+        grad_x[:, :] = 0
+    elif k > 0:
+        with nogil:
+            _gemm(False, False, m, k, n, 1, &g[0, 0], n, &w[0, 0], k, 0, &grad_x[0, 0], k,
+                  n_threads)
+            _gemm(True, False, n, k, m, 1, &g[0, 0], n, &x[0, 0], k, 1, &grad_w[0, 0], k,
+                  n_threads)
+    if has_bias:
+        with nogil:
             for i in range(m):
                 for j in range(n):
                     grad_b[j] += g[i, j]

@@ -650,3 +650,12 @@ def test_threaded_kernels_match_single_thread():
         threaded = run()
     for a, e in zip(threaded, single):
         np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
+@pytest.mark.parametrize("n_in,n_out,batch", [(0, 3, 2), (4, 0, 2), (4, 3, 0), (4, 2, None)])
+def test_linear_degenerate_shapes_match_torch(n_in, n_out, batch):
+    shape = (n_in,) if batch is None else (batch, n_in)
+    torch.manual_seed(0)
+    run_pair(nn.Linear(n_in, n_out), torch.nn.Linear(n_in, n_out),
+             rand(shape, np.float64), np.float64)

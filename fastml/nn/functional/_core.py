@@ -10,6 +10,7 @@ intermediate results to the backward and accumulate parameter gradients in place
 """
 
 import contextlib
+import math
 import numbers
 
 import numpy as np
@@ -238,26 +239,32 @@ def _check_linear(x, weight, bias):
     return x, w, b
 
 
+def _rows(x):
+    """Number of rows when the trailing axis is the feature axis (1 for a 1-D x)."""
+    return math.prod(x.shape[:-1])
+
+
 def _linear_forward(x, w, b):
-    out = np.empty(x.shape[:-1] + (w.shape[0],), dtype=w.dtype)
+    n, k = w.shape
+    out = np.empty(x.shape[:-1] + (n,), dtype=w.dtype)
     has_bias = b is not None
     with _serial_blas():
-        _kernels().linear_forward(x.reshape(-1, w.shape[1]), w, b if has_bias else w[0, :0],
-                                  has_bias, out.reshape(-1, w.shape[0]), get_num_threads())
+        _kernels().linear_forward(x.reshape(_rows(x), k), w,
+                                  b if has_bias else np.empty(0, w.dtype), has_bias,
+                                  out.reshape(_rows(x), n), get_num_threads())
     return out
 
 
-def _linear_backward_into(g, x, w, grad_w, grad_b, need_grad_x=True):
-    """grad_x (or None); accumulates g^T x into grad_w and column sums of g into grad_b."""
-    k, n = w.shape[1], w.shape[0]
-    gx = np.empty(x.shape, dtype=w.dtype) if need_grad_x else None
+def _linear_backward_into(g, x, w, grad_w, grad_b):
+    """grad_x; accumulates g^T x into grad_w and the column sums of g into grad_b."""
+    n, k = w.shape
+    m = _rows(x)
+    gx = np.empty(x.shape, dtype=w.dtype)
     has_bias = grad_b is not None
-    x2 = x.reshape(-1, k)
     with _serial_blas():
-        _kernels().linear_backward(g.reshape(-1, n), x2, w,
-                                   gx.reshape(-1, k) if need_grad_x else x2[:0], need_grad_x,
-                                   grad_w, grad_b if has_bias else grad_w[0, :0], has_bias,
-                                   get_num_threads())
+        _kernels().linear_backward(g.reshape(m, n), x.reshape(m, k), w, gx.reshape(m, k),
+                                   grad_w, grad_b if has_bias else np.empty(0, w.dtype),
+                                   has_bias, get_num_threads())
     return gx
 
 
