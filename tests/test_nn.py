@@ -3,6 +3,8 @@ weights copied from torch.nn, running statistics, losses, optimizers and schedul
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastml.nn as nn
 import fastml.nn.functional as F
@@ -659,3 +661,24 @@ def test_linear_degenerate_shapes_match_torch(n_in, n_out, batch):
     torch.manual_seed(0)
     run_pair(nn.Linear(n_in, n_out), torch.nn.Linear(n_in, n_out),
              rand(shape, np.float64), np.float64)
+
+
+# ---------------------------------------------------------------- property tests (shapes)
+@settings(max_examples=20, deadline=None)
+@given(rows=st.integers(1, 40), d=st.integers(1, 70), seed=st.integers(0, 2**16))
+def test_layer_norm_and_cross_entropy_any_shape(rows, d, seed):
+    from fastml.reference import nn as ref
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, d)) * rng.uniform(0.1, 10)
+    g = rng.standard_normal((rows, d))
+    w, b = rng.standard_normal(d), rng.standard_normal(d)
+    y, cache = ref.layer_norm_forward(x, w, b)
+    np.testing.assert_allclose(F.layer_norm(x, d, w, b), y, rtol=1e-9, atol=1e-9)
+    for got, want in zip(F.layer_norm_backward(g, x, d, w, b), ref.layer_norm_backward(g, cache)):
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-8)
+    t = rng.integers(0, d, rows)
+    loss, ce_cache = ref.cross_entropy_forward(x, t)
+    np.testing.assert_allclose(F.cross_entropy(x, t), loss, rtol=1e-10)
+    np.testing.assert_allclose(F.cross_entropy_backward(x, t), ref.cross_entropy_backward(ce_cache),
+                               rtol=1e-9, atol=1e-12)
