@@ -412,14 +412,6 @@ def _tuple(value, n, name):
     return tuple(check_positive_int(v, name, min_val=0) for v in value)
 
 
-def _functional(name):
-    fn = getattr(F, name, None)
-    if fn is None:
-        raise NotImplementedError(f"fastml.nn.functional.{name} is not available in this "
-                                  "build")
-    return fn
-
-
 class _ConvNd(Module):
     _n = 2
     _fn = "conv2d"
@@ -464,14 +456,14 @@ class _ConvNd(Module):
                              f"{self.in_channels}, ...) with {self._n} spatial axes, "
                              f"got {x.shape}")
         self._cache = x
-        return _functional(self._fn)(x, self.weight.data,
-                                     None if self.bias is None else self.bias.data,
-                                     **self._args())
+        conv = getattr(F, self._fn)
+        return conv(x, self.weight.data, None if self.bias is None else self.bias.data,
+                    **self._args())
 
     def backward(self, grad_out):
         x = self._saved()
-        gx, gw, gb = _functional(self._fn + "_backward")(grad_out, x, self.weight.data,
-                                                         **self._args())
+        conv_backward = getattr(F, self._fn + "_backward")
+        gx, gw, gb = conv_backward(grad_out, x, self.weight.data, **self._args())
         self.weight.grad += gw
         if self.bias is not None:
             self.bias.grad += gb
@@ -493,8 +485,6 @@ class Conv2d(_ConvNd):
 
 
 class _Pool2d(Module):
-    _fn = ""
-
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         self.kernel_size = _tuple(kernel_size, 2, "kernel_size")
@@ -505,42 +495,39 @@ class _Pool2d(Module):
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-    def forward(self, x):
+    def _check_images(self, x):
         x = self._check_input(x)
         if x.ndim != 4:
             raise ValueError(f"{type(self).__name__} expects (N, C, H, W) input, "
                              f"got {x.shape}")
-        self._cache = x
-        return _functional(self._fn)(x, self.kernel_size, self.stride, self.padding)
+        return x
 
-    def backward(self, grad_out):
-        x = self._saved()
-        return _functional(self._fn + "_backward")(grad_out, x, self.kernel_size,
-                                                   self.stride, self.padding)
+    def _geometry(self):
+        return self.kernel_size, self.stride, self.padding
 
 
 class MaxPool2d(_Pool2d):
     """Maximum over each window; backward routes the gradient to the arg-max (the
     indices found by the forward pass are kept for it)."""
 
-    _fn = "max_pool2d"
-
     def forward(self, x):
-        x = self._check_input(x)
-        if x.ndim != 4:
-            raise ValueError(f"MaxPool2d expects (N, C, H, W) input, got {x.shape}")
-        y, idx = _functional("max_pool2d")(x, self.kernel_size, self.stride, self.padding,
-                                           return_indices=True)
+        x = self._check_images(x)
+        y, idx = F.max_pool2d(x, *self._geometry(), return_indices=True)
         self._cache = (x, idx)
         return y
 
     def backward(self, grad_out):
         x, idx = self._saved()
-        return _functional("max_pool2d_backward")(grad_out, x, self.kernel_size, self.stride,
-                                                  self.padding, indices=idx)
+        return F.max_pool2d_backward(grad_out, x, *self._geometry(), indices=idx)
 
 
 class AvgPool2d(_Pool2d):
     """Mean over each window (padding counted, as PyTorch's default)."""
 
-    _fn = "avg_pool2d"
+    def forward(self, x):
+        x = self._check_images(x)
+        self._cache = x
+        return F.avg_pool2d(x, *self._geometry())
+
+    def backward(self, grad_out):
+        return F.avg_pool2d_backward(grad_out, self._saved(), *self._geometry())
