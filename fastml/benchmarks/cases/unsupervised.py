@@ -18,6 +18,15 @@ from fastml.reference import mixture as ref_mixture
 KMEANS_K, KMEANS_D, KMEANS_ITER = 16, 16, 50
 
 
+def _peer_threads(n, grain):
+    """Peers get fastml's thread policy: one thread for small problems, all above."""
+    from threadpoolctl import threadpool_limits
+
+    from fastml.cluster import _threads_for
+
+    return threadpool_limits(limits=_threads_for(n, grain))
+
+
 def _kmeans_setup(n, rng):
     X = rng.standard_normal((n, KMEANS_D))
     return {"X": X, "init": X[:KMEANS_K].copy()}
@@ -27,8 +36,9 @@ def _sklearn_kmeans(algorithm):
     def fit(X, init):
         from sklearn.cluster import KMeans
 
-        return KMeans(KMEANS_K, init=init, n_init=1, max_iter=KMEANS_ITER, tol=0,
-                      algorithm=algorithm).fit(X).inertia_
+        with _peer_threads(len(X), 2048):
+            return KMeans(KMEANS_K, init=init, n_init=1, max_iter=KMEANS_ITER, tol=0,
+                          algorithm=algorithm).fit(X).inertia_
     return fit
 
 
@@ -77,7 +87,7 @@ def _sklearn_gmm(X, weights, means, precisions):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _peer_threads(len(X), 512):
         warnings.simplefilter("ignore", ConvergenceWarning)
         return GaussianMixture(GMM_K, **_gmm_kwargs(weights, means, precisions)).fit(X) \
             .lower_bound_
@@ -171,45 +181,58 @@ register(Case(
 
 
 def _kl_close(expected, actual, size):
-    """t-SNE runs differ in their random paths: KL divergences within 15 %."""
-    assert np.isfinite(actual), f"KL divergence is {actual}"
-    assert abs(actual - expected) <= 0.15 * abs(expected), \
-        f"KL divergence {actual:.4f} vs fastml {expected:.4f}"
+    """fastml's KL divergence (``actual``) is no worse than the other implementation's
+    (``expected``) by more than 15 % (40 % below 1000 points, where runs of 300
+    iterations are far from converged and Barnes-Hut P differs more from the exact one).
+    Lower is better: runs follow different random paths, so it may be much lower."""
+    tol = 0.15 if size >= 1000 else 0.4
+    assert np.isfinite(actual) and actual > 0, f"fastml KL divergence is {actual}"
+    assert actual <= (1 + tol) * expected, \
+        f"fastml KL divergence {actual:.4f} is worse than {expected:.4f} by more than {tol:.0%}"
+
+
+def _tsne_iterations(n):
+    """1000 iterations (250 exaggerated) as the issue asks; 300 for tiny test/quick sizes."""
+    return 1000 if n >= 1000 else 300
 
 
 def _digits_setup(n, rng):
     from sklearn.datasets import load_digits
 
-    return {"X": load_digits().data[:n].astype(np.float64)}
+    return {"X": load_digits().data[:n].astype(np.float64), "max_iter": _tsne_iterations(n)}
 
 
 def _blobs_setup(n, rng):
     centres = 6 * rng.standard_normal((10, 50))
-    return {"X": centres[rng.integers(0, 10, n)] + rng.standard_normal((n, 50))}
+    return {"X": centres[rng.integers(0, 10, n)] + rng.standard_normal((n, 50)),
+            "max_iter": _tsne_iterations(n)}
 
 
-def _sklearn_tsne(X):
+def _sklearn_tsne(X, max_iter):
     from sklearn.manifold import TSNE
 
-    return TSNE(random_state=0).fit(X).kl_divergence_
+    with _peer_threads(len(X), 256):
+        return TSNE(random_state=0, max_iter=max_iter).fit(X).kl_divergence_
 
 
-def _opentsne(X):
+def _opentsne(X, max_iter):
     import openTSNE
 
-    from fastml import get_num_threads
+    from fastml.cluster import _threads_for
 
-    return openTSNE.TSNE(early_exaggeration=12, n_iter=750, n_jobs=get_num_threads(),
-                         random_state=0).fit(X).kl_divergence
+    # same small-problem thread policy as fastml (one thread below 512 points)
+    return openTSNE.TSNE(early_exaggeration=12, n_iter=max_iter - 250,
+                         n_jobs=_threads_for(len(X), 256), random_state=0).fit(X).kl_divergence
 
 
-def _reference_tsne(X):
+def _reference_tsne(X, max_iter):
     Y0 = decomposition.PCA(2).fit_transform(X)
-    return ref_manifold.tsne_exact(X, Y0 / np.std(Y0[:, 0]) * 1e-4)[1]
+    return ref_manifold.tsne_exact(X, Y0 / np.std(Y0[:, 0]) * 1e-4, max_iter=max_iter)[1]
 
 
 _TSNE_IMPLS = [
-    Impl("fastml", lambda X: manifold.TSNE(random_state=0).fit(X).kl_divergence_),
+    Impl("fastml", lambda X, max_iter: manifold.TSNE(random_state=0, max_iter=max_iter)
+         .fit(X).kl_divergence_),
     Impl("reference", _reference_tsne, max_size=200),
     Impl("sklearn", _sklearn_tsne, requires=("sklearn",)),
     Impl("openTSNE", _opentsne, requires=("openTSNE",)),
@@ -217,10 +240,11 @@ _TSNE_IMPLS = [
 
 register(Case(
     suite="unsupervised", name="tsne_digits",
-    description="t-SNE (Barnes-Hut, 1000 iterations, perplexity 30) on the digits "
-                "(1797 x 64); openTSNE: BH below 10,000 points. Answer: KL divergence.",
+    description="t-SNE (Barnes-Hut, perplexity 30, 1000 iterations of which 250 "
+                "exaggerated; 300 below 1000 points) on the digits (1797 x 64); openTSNE "
+                "uses Barnes-Hut below 10,000 points. Answer: KL divergence.",
     setup=_digits_setup,
-    sizes=[1797], quick_sizes=[500], test_sizes=[150],
+    sizes=[1797], quick_sizes=[150], test_sizes=[120],
     check=_kl_close,
     impls=_TSNE_IMPLS,
 ))
@@ -230,7 +254,7 @@ register(Case(
     description="t-SNE (Barnes-Hut) on 10 Gaussian blobs in 50-D; openTSNE uses its FFT "
                 "interpolation at this size. Answer: KL divergence.",
     setup=_blobs_setup,
-    sizes=[20_000], quick_sizes=[2000], test_sizes=[],
+    sizes=[20_000], quick_sizes=[150], test_sizes=[100],
     check=_kl_close,
     impls=_TSNE_IMPLS,
 ))
