@@ -24,6 +24,10 @@ P = exp(scale Q_i K_j^T + M - lse_i) and accumulate
 
 Causal attention skips the query tiles that lie wholly above the diagonal.
 
+Causal tiles: a tile wholly above the diagonal is never computed; a tile that crosses it
+is cut into blocks of DIAG_ROWS query rows, each stopping at its last visible key, so the
+wasted (masked) scores are small triangles, not half of every diagonal tile.
+
 Arrays are validated, finite 4-D (batch, head, row, feature) views with a unit feature
 stride, a row stride >= the row length (BLAS's lda) and any batch and head strides, so the
 (B, N, H, dh) layout of multi-head attention needs no transpose; the additive mask may
@@ -133,6 +137,11 @@ cdef extern from *:
                                              double D) noexcept nogil
 
 
+cdef enum:
+    # rows per block where a causal tile crosses the diagonal
+    DIAG_ROWS = 64
+
+
 cdef struct Shape:
     Py_ssize_t B, H, nq, nk, d, dv, bq, bk
     bint has_mask, causal
@@ -204,6 +213,63 @@ cdef void _scores(const Shape *p, floating scale, const floating *qi, Py_ssize_t
                     row[c] += mrow[c * ms_col]
 
 
+cdef void _forward_block(const Shape *p, floating scale, Py_ssize_t row0, Py_ssize_t mq,
+                         Py_ssize_t j0, Py_ssize_t nkb, const floating *qi, Py_ssize_t ldq,
+                         const floating *kj, Py_ssize_t ldk, const floating *vj,
+                         Py_ssize_t ldv, const floating *mij, Strides ms, Py_ssize_t ms_col,
+                         floating *oi, Py_ssize_t ldo, floating *s, floating *mrun,
+                         floating *lrun) noexcept nogil:
+    """Online-softmax update of query rows row0 .. row0+mq-1 by keys j0 .. j0+nkb-1.
+
+    Pointers start at those rows / keys; mrun, lrun are the rows' running max and sum.
+    """
+    cdef Py_ssize_t r, nvis
+    cdef floating *row
+    cdef floating *orow
+    cdef floating m_new, alpha
+    _scores(p, scale, qi, ldq, kj, ldk, mij, ms, ms_col, mq, nkb, s)
+    for r in range(mq):
+        row = s + r * nkb
+        nvis = _visible(p, row0 + r, j0, nkb)
+        m_new = mrun[r]
+        if nvis > 0:
+            m_new = max(m_new, _rowmax(row, nvis))
+        if m_new == -INFINITY:
+            memset(row, 0, nkb * sizeof(floating))
+            continue
+        if m_new > mrun[r]:
+            alpha = exp(mrun[r] - m_new)
+            lrun[r] *= alpha
+            orow = oi + r * ldo
+            if alpha == 0:
+                memset(orow, 0, p.dv * sizeof(floating))
+            else:
+                xscal(<int> p.dv, alpha, orow, 1)
+            mrun[r] = m_new
+        lrun[r] += _exp_sum(row, nvis, m_new)
+        memset(row + nvis, 0, (nkb - nvis) * sizeof(floating))
+    gemm_rm(False, False, <int> mq, <int> p.dv, <int> nkb, 1, s, <int> nkb, vj, <int> ldv,
+            1, oi, <int> ldo)
+
+
+cdef inline Py_ssize_t _row_step(const Shape *p, Py_ssize_t i0, Py_ssize_t mq,
+                                 Py_ssize_t j0, Py_ssize_t nkb) noexcept nogil:
+    """Rows per block: a causal block that crosses the diagonal (its first row cannot
+    see all its keys) is cut into DIAG_ROWS-row blocks, each stopping at its last
+    visible key, so only small triangles of masked scores are computed."""
+    if p.causal and j0 + nkb > i0 + 1:
+        return DIAG_ROWS
+    return mq
+
+
+cdef inline Py_ssize_t _keys_seen(const Shape *p, Py_ssize_t row_end, Py_ssize_t j0,
+                                  Py_ssize_t nkb) noexcept nogil:
+    """Keys of the tile [j0, j0 + nkb) seen by any query row before ``row_end``."""
+    if p.causal:
+        return min(nkb, row_end - j0)
+    return nkb
+
+
 cdef void _forward_task(const Shape *p, floating scale, Py_ssize_t task,
                         const floating *q, Strides qs, const floating *k, Strides ks,
                         const floating *v, Strides vs, const floating *mask, Strides ms,
@@ -214,15 +280,12 @@ cdef void _forward_task(const Shape *p, floating scale, Py_ssize_t task,
     # dynamic schedule (longest task first)
     cdef Py_ssize_t bh = task // n_qt, i0 = (n_qt - 1 - task % n_qt) * p.bq
     cdef Py_ssize_t b = bh // p.H, h = bh % p.H
-    cdef Py_ssize_t mq = min(p.bq, p.nq - i0), kend = p.nk, j0, nkb, r, nvis
+    cdef Py_ssize_t mq = min(p.bq, p.nq - i0), kend = p.nk, j0, nkb, r, r0, r1, step, nsub
     cdef const floating *qi = q + b * qs.b + h * qs.h + i0 * qs.r
     cdef const floating *kb = k + b * ks.b + h * ks.h
     cdef const floating *vb = v + b * vs.b + h * vs.h
     cdef const floating *mi = mask + b * ms.b + h * ms.h + i0 * ms.r
     cdef floating *oi = out + b * os.b + h * os.h + i0 * os.r
-    cdef floating *row
-    cdef floating *orow
-    cdef floating m_new, alpha
     for r in range(mq):
         mrun[r] = -INFINITY
         lrun[r] = 0
@@ -232,30 +295,17 @@ cdef void _forward_task(const Shape *p, floating scale, Py_ssize_t task,
     j0 = 0
     while j0 < kend:
         nkb = min(p.bk, kend - j0)
-        _scores(p, scale, qi, qs.r, kb + j0 * ks.r, ks.r, mi + j0 * ms_col, ms, ms_col,
-                mq, nkb, s)
-        for r in range(mq):
-            row = s + r * nkb
-            nvis = _visible(p, i0 + r, j0, nkb)
-            m_new = mrun[r]
-            if nvis > 0:
-                m_new = max(m_new, _rowmax(row, nvis))
-            if m_new == -INFINITY:
-                memset(row, 0, nkb * sizeof(floating))
-                continue
-            if m_new > mrun[r]:
-                alpha = exp(mrun[r] - m_new)
-                lrun[r] *= alpha
-                orow = oi + r * os.r
-                if alpha == 0:
-                    memset(orow, 0, p.dv * sizeof(floating))
-                else:
-                    xscal(<int> p.dv, alpha, orow, 1)
-                mrun[r] = m_new
-            lrun[r] += _exp_sum(row, nvis, m_new)
-            memset(row + nvis, 0, (nkb - nvis) * sizeof(floating))
-        gemm_rm(False, False, <int> mq, <int> p.dv, <int> nkb, 1, s, <int> nkb,
-                vb + j0 * vs.r, <int> vs.r, 1, oi, <int> os.r)
+        step = _row_step(p, i0, mq, j0, nkb)
+        r0 = 0
+        while r0 < mq:
+            r1 = min(r0 + step, mq)
+            nsub = _keys_seen(p, i0 + r1, j0, nkb)
+            if nsub > 0:
+                _forward_block(p, scale, i0 + r0, r1 - r0, j0, nsub, qi + r0 * qs.r, qs.r,
+                               kb + j0 * ks.r, ks.r, vb + j0 * vs.r, vs.r,
+                               mi + r0 * ms.r + j0 * ms_col, ms, ms_col, oi + r0 * os.r,
+                               os.r, s, mrun + r0, lrun + r0)
+            r0 = r1
         j0 += p.bk
     for r in range(mq):
         if lrun[r] > 0:
@@ -263,6 +313,40 @@ cdef void _forward_task(const Shape *p, floating scale, Py_ssize_t task,
             lse[bh * p.nq + i0 + r] = mrun[r] + log(lrun[r])
         else:
             lse[bh * p.nq + i0 + r] = -INFINITY
+
+
+cdef void _backward_block(const Shape *p, floating scale, Py_ssize_t row0, Py_ssize_t mq,
+                          Py_ssize_t j0, Py_ssize_t nkb, const floating *qi, Py_ssize_t ldq,
+                          const floating *kj, Py_ssize_t ldk, const floating *vj,
+                          Py_ssize_t ldv, const floating *mij, Strides ms,
+                          Py_ssize_t ms_col, const floating *goi, Py_ssize_t ldgo,
+                          const floating *lsei, const floating *dsumi, floating *gqi,
+                          Py_ssize_t ldgq, floating *gkj, Py_ssize_t ldgk, floating *gvj,
+                          Py_ssize_t ldgv, floating *pt, floating *dpt) noexcept nogil:
+    """Gradient contributions of query rows row0 .. row0+mq-1 and keys j0 .. j0+nkb-1."""
+    cdef Py_ssize_t r, nvis
+    cdef floating *row
+    _scores(p, scale, qi, ldq, kj, ldk, mij, ms, ms_col, mq, nkb, pt)
+    for r in range(mq):
+        row = pt + r * nkb
+        nvis = _visible(p, row0 + r, j0, nkb)
+        if lsei[r] == -INFINITY:
+            nvis = 0
+        _exp_sum(row, nvis, lsei[r])
+        memset(row + nvis, 0, (nkb - nvis) * sizeof(floating))
+    # dV_j += P^T dO_i
+    gemm_rm(True, False, <int> nkb, <int> p.dv, <int> mq, 1, pt, <int> nkb, goi,
+            <int> ldgo, 1, gvj, <int> ldgv)
+    # dP = dO_i V_j^T, then dS = P * (dP - D_i) in place of P
+    gemm_rm(False, True, <int> mq, <int> nkb, <int> p.dv, 1, goi, <int> ldgo, vj,
+            <int> ldv, 0, dpt, <int> nkb)
+    for r in range(mq):
+        _dsoftmax(pt + r * nkb, dpt + r * nkb, nkb, dsumi[r])
+    # dQ_i += scale dS K_j,  dK_j += scale dS^T Q_i
+    gemm_rm(False, False, <int> mq, <int> p.d, <int> nkb, scale, pt, <int> nkb, kj,
+            <int> ldk, 1, gqi, <int> ldgq)
+    gemm_rm(True, False, <int> nkb, <int> p.d, <int> mq, scale, pt, <int> nkb, qi,
+            <int> ldq, 1, gkj, <int> ldgk)
 
 
 cdef void _backward_task(const Shape *p, floating scale, Py_ssize_t bh,
@@ -274,7 +358,7 @@ cdef void _backward_task(const Shape *p, floating scale, Py_ssize_t bh,
                          floating *gv, Strides gvs, floating *pt, floating *dpt,
                          floating *dsum) noexcept nogil:
     cdef Py_ssize_t b = bh // p.H, h = bh % p.H
-    cdef Py_ssize_t i, i0, j0, mq, nkb, r, nvis
+    cdef Py_ssize_t i, i0, j0, mq, nkb, r0, r1, step, nsub
     cdef const floating *qb = q + b * qs.b + h * qs.h
     cdef const floating *kb = k + b * ks.b + h * ks.h
     cdef const floating *vb = v + b * vs.b + h * vs.h
@@ -285,7 +369,6 @@ cdef void _backward_task(const Shape *p, floating scale, Py_ssize_t bh,
     cdef floating *gqb = gq + b * gqs.b + h * gqs.h
     cdef floating *gkb = gk + b * gks.b + h * gks.h
     cdef floating *gvb = gv + b * gvs.b + h * gvs.h
-    cdef floating *row
     for i in range(p.nq):
         dsum[i] = xdot(<int> p.dv, gob + i * gos.r, 1, ob + i * os.r, 1)
     j0 = 0
@@ -295,28 +378,20 @@ cdef void _backward_task(const Shape *p, floating scale, Py_ssize_t bh,
         i0 = (j0 // p.bq) * p.bq if p.causal else 0
         while i0 < p.nq:
             mq = min(p.bq, p.nq - i0)
-            _scores(p, scale, qb + i0 * qs.r, qs.r, kb + j0 * ks.r, ks.r,
-                    mb + i0 * ms.r + j0 * ms_col, ms, ms_col, mq, nkb, pt)
-            for r in range(mq):
-                row = pt + r * nkb
-                nvis = _visible(p, i0 + r, j0, nkb)
-                if lb[i0 + r] == -INFINITY:
-                    nvis = 0
-                _exp_sum(row, nvis, lb[i0 + r])
-                memset(row + nvis, 0, (nkb - nvis) * sizeof(floating))
-            # dV_j += P^T dO_i
-            gemm_rm(True, False, <int> nkb, <int> p.dv, <int> mq, 1, pt, <int> nkb,
-                    gob + i0 * gos.r, <int> gos.r, 1, gvb + j0 * gvs.r, <int> gvs.r)
-            # dP = dO_i V_j^T, then dS = P * (dP - D_i) in place of P
-            gemm_rm(False, True, <int> mq, <int> nkb, <int> p.dv, 1, gob + i0 * gos.r,
-                    <int> gos.r, vb + j0 * vs.r, <int> vs.r, 0, dpt, <int> nkb)
-            for r in range(mq):
-                _dsoftmax(pt + r * nkb, dpt + r * nkb, nkb, dsum[i0 + r])
-            # dQ_i += scale dS K_j,  dK_j += scale dS^T Q_i
-            gemm_rm(False, False, <int> mq, <int> p.d, <int> nkb, scale, pt, <int> nkb,
-                    kb + j0 * ks.r, <int> ks.r, 1, gqb + i0 * gqs.r, <int> gqs.r)
-            gemm_rm(True, False, <int> nkb, <int> p.d, <int> mq, scale, pt, <int> nkb,
-                    qb + i0 * qs.r, <int> qs.r, 1, gkb + j0 * gks.r, <int> gks.r)
+            step = _row_step(p, i0, mq, j0, nkb)
+            r0 = 0
+            while r0 < mq:
+                r1 = min(r0 + step, mq)
+                nsub = _keys_seen(p, i0 + r1, j0, nkb)
+                if nsub > 0:
+                    i = i0 + r0
+                    _backward_block(p, scale, i, r1 - r0, j0, nsub, qb + i * qs.r, qs.r,
+                                    kb + j0 * ks.r, ks.r, vb + j0 * vs.r, vs.r,
+                                    mb + i * ms.r + j0 * ms_col, ms, ms_col,
+                                    gob + i * gos.r, gos.r, lb + i, dsum + i,
+                                    gqb + i * gqs.r, gqs.r, gkb + j0 * gks.r, gks.r,
+                                    gvb + j0 * gvs.r, gvs.r, pt, dpt)
+                r0 = r1
             i0 += p.bq
         j0 += p.bk
 

@@ -35,7 +35,7 @@ __all__ = ["multi_head_attention", "multi_head_attention_backward",
 # Forward: key tile (columns of a score tile) and the largest query tile.
 # Backward: (query tile, key tile).
 _KEY_TILE = 512
-_QUERY_TILE = 128
+_QUERY_TILE = 256
 _BACKWARD_TILES = (256, 256)
 
 
@@ -46,7 +46,7 @@ def _kernels():
 
 
 def _query_tile(bh, nq, n_threads):
-    """Largest query tile (<= 128, >= 16) that still gives every thread a few tasks."""
+    """Largest query tile (<= _QUERY_TILE, >= 16) giving every thread a few tasks."""
     bq = _QUERY_TILE
     while bq > 16 and bh * -(-nq // bq) < 4 * n_threads:
         bq //= 2
