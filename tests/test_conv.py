@@ -172,6 +172,12 @@ def test_no_bias_and_empty_batch():
     x = rng.standard_normal((2, 2, 5, 5))
     np.testing.assert_allclose(F.conv2d(x, w), reference.conv2d(x, w), rtol=1e-12,
                                atol=1e-12)
+    w0 = np.zeros((0, 2, 3, 3))           # no output channels
+    y = F.conv2d(x, w0)
+    assert y.shape == (2, 0, 3, 3)
+    gx, gw, gb = F.conv2d_backward(y, x, w0)
+    np.testing.assert_array_equal(gx, 0)
+    assert gw.shape == w0.shape and gb.shape == (0,)
 
 
 def test_nan_propagates_like_torch():

@@ -188,10 +188,11 @@ def _backward(spec):
         drop = 0 if spec.batched else 1
         raise ValueError(f"conv{spec.nd}d_backward: grad_out must have the output shape "
                          f"{_shape(spec.out_shape[drop:])}, got {_shape(go.shape[drop:])}")
-    gx = np.zeros_like(spec.x)
-    gw = np.zeros_like(spec.w)
-    gb = np.zeros(spec.w.shape[0], dtype=spec.dtype)
-    if gw.size:
+    if spec.w.size == 0:      # no output channels: nothing flows back
+        gx, gw, gb = np.zeros_like(spec.x), np.zeros_like(spec.w), np.zeros(0, spec.dtype)
+    else:                     # the kernel writes every element
+        gx, gw = np.empty_like(spec.x), np.empty_like(spec.w)
+        gb = np.empty(spec.w.shape[0], dtype=spec.dtype)
         spec.run(_conv_kernels().conv2d_backward, go.reshape(spec.out4), spec.x, spec.w,
                  gx, gw, gb)
     return spec.result(gx), gw.reshape(spec.w_shape), gb
