@@ -55,7 +55,7 @@ for _algorithm in ("lloyd", "elkan"):
         description=f"KMeans ({_algorithm}) n x 16, k = 16, at most 50 iterations from the "
                     "same initial centres; answer: inertia.",
         setup=_kmeans_setup,
-        sizes=[200_000], quick_sizes=[20_000], test_sizes=[40, 300],
+        sizes=[200_000], quick_sizes=[4000], test_sizes=[40, 300],
         flops=lambda n: 3.0 * n * KMEANS_D * KMEANS_K * KMEANS_ITER,
         rtol=1e-8,
         impls=[
@@ -109,7 +109,7 @@ register(Case(
     description="GaussianMixture n x 10, 10 full components, 20 EM iterations from the "
                 "same parameters; answer: final lower bound (mean log-likelihood).",
     setup=_gmm_setup,
-    sizes=[100_000], quick_sizes=[10_000], test_sizes=[30, 400],
+    sizes=[100_000], quick_sizes=[2000], test_sizes=[30, 400],
     flops=lambda n: GMM_ITER * 4.0 * n * GMM_K * GMM_D * GMM_D,
     rtol=1e-6,
     impls=[
@@ -140,7 +140,7 @@ register(Case(
     description="PCA n x 100 -> 10 (fit; covariance eigh for n >= 10 d); answer: the "
                 "explained variances.",
     setup=_pca_setup,
-    sizes=[100_000], quick_sizes=[20_000], test_sizes=[50, 300],
+    sizes=[100_000], quick_sizes=[4000], test_sizes=[50, 300],
     flops=lambda n: n * PCA_D * PCA_D,
     rtol=1e-8,
     impls=[
@@ -167,7 +167,7 @@ register(Case(
     suite="unsupervised", name="kernel_pca",
     description="KernelPCA rbf n x 20 -> 5 (ARPACK for n > 200); answer: eigenvalues.",
     setup=_kpca_setup,
-    sizes=[5000], quick_sizes=[1500], test_sizes=[30, 250],
+    sizes=[5000], quick_sizes=[400], test_sizes=[30, 250],
     flops=lambda n: 2.0 * n * n * KPCA_D,
     rtol=1e-8,
     impls=[
@@ -244,7 +244,7 @@ register(Case(
                 "exaggerated; 300 below 1000 points) on the digits (1797 x 64); openTSNE "
                 "uses Barnes-Hut below 10,000 points. Answer: KL divergence.",
     setup=_digits_setup,
-    sizes=[1797], quick_sizes=[150], test_sizes=[120],
+    sizes=[1797], quick_sizes=[100], test_sizes=[120],
     check=_kl_close,
     impls=_TSNE_IMPLS,
 ))
@@ -254,7 +254,7 @@ register(Case(
     description="t-SNE (Barnes-Hut) on 10 Gaussian blobs in 50-D; openTSNE uses its FFT "
                 "interpolation at this size. Answer: KL divergence.",
     setup=_blobs_setup,
-    sizes=[20_000], quick_sizes=[150], test_sizes=[100],
+    sizes=[20_000], quick_sizes=[100], test_sizes=[100],
     check=_kl_close,
     impls=_TSNE_IMPLS,
 ))
