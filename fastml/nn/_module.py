@@ -39,6 +39,7 @@ class Parameter:
     size = property(lambda self: self.data.size)
 
     def zero_grad(self):
+        """Set ``grad`` to zero in place."""
         self.grad[...] = 0
 
     def __array__(self, dtype=None, copy=None):
@@ -91,9 +92,11 @@ class Module:
 
     # ------------------------------------------------------------ computation
     def forward(self, x):
+        """Compute the output and keep what ``backward`` needs."""
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
     def backward(self, grad_out):
+        """Return d loss / d input given d loss / d output; add to the parameters' grads."""
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, *args, **kwargs):
@@ -108,14 +111,17 @@ class Module:
 
     # ------------------------------------------------------------ traversal
     def named_modules(self, prefix=""):
+        """(dotted name, module) for this module ("") and every descendant, depth first."""
         yield prefix, self
         for name, child in self._modules.items():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self):
+        """This module and every descendant."""
         return [m for _, m in self.named_modules()]
 
     def children(self):
+        """The direct sub-modules."""
         return list(self._modules.values())
 
     def named_parameters(self, prefix=""):
@@ -129,6 +135,7 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def named_buffers(self, prefix=""):
+        """(dotted name, array) of every non-trainable state array (running statistics)."""
         for mod_prefix, module in self.named_modules(prefix):
             for name, b in module._buffers.items():
                 if b is not None:
@@ -139,6 +146,7 @@ class Module:
         return OrderedDict((name, p.grad) for name, p in self.named_parameters())
 
     def zero_grad(self):
+        """Set every parameter's gradient to zero (in place)."""
         for p in self.parameters():
             p.zero_grad()
 
@@ -149,6 +157,7 @@ class Module:
         return self
 
     def eval(self):
+        """Evaluation mode: running statistics, no dropout."""
         return self.train(False)
 
     # ------------------------------------------------------------ dtype
@@ -174,9 +183,11 @@ class Module:
         return self
 
     def double(self):
+        """Cast to float64 (see :meth:`to`)."""
         return self.to(np.float64)
 
     def float(self):
+        """Cast to float32 (see :meth:`to`)."""
         return self.to(np.float32)
 
     def _check_input(self, x, name="x"):
@@ -249,6 +260,7 @@ class Module:
 
     # ------------------------------------------------------------ display
     def extra_repr(self):
+        """Hyper-parameters shown by ``repr``."""
         return ""
 
     def __repr__(self):
@@ -277,6 +289,7 @@ class Sequential(Module):
             setattr(self, name, m)
 
     def append(self, module):
+        """Add ``module`` at the end (named by its position)."""
         if not isinstance(module, Module):
             raise TypeError(f"append takes a Module, got {type(module).__name__}")
         setattr(self, str(len(self._modules)), module)
