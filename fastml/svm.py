@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from fastml._errors import ConvergenceWarning
-from fastml._threads import get_num_threads
+from fastml._threads import blas_single_threaded, get_num_threads
 from fastml._validation import (
     check_option,
     check_positive_int,
@@ -59,8 +59,9 @@ class SVC(ClassifierMixin, BaseEstimator):
         0 <= a_i <= C, sum_i y_i a_i = 0,
 
     solved by sequential minimal optimisation with Fan–Chen–Lin second-order working-set
-    selection and an LRU cache of kernel columns (``cache_size`` MB), to the maximal
-    violation ``tol``. f_pair(x) = sum_i y_i a_i K(x_i, x) - rho; ``predict`` takes the
+    selection, an LRU cache of kernel columns (``cache_size`` MB) and, with
+    ``shrinking``, LIBSVM's removal of bounded variables from the working loops, to the
+    maximal violation ``tol``. f_pair(x) = sum_i y_i a_i K(x_i, x) - rho; ``predict`` takes the
     class with most pairwise votes (ties: lowest index).
 
     Kernels: "linear" x'z, "poly" (gamma x'z + coef0)^degree, "rbf" exp(-gamma|x-z|^2),
@@ -70,12 +71,14 @@ class SVC(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, *, C=1.0, kernel="rbf", degree=3, gamma="scale", coef0=0.0,
-                 tol=1e-3, cache_size=200, max_iter=-1, decision_function_shape="ovr"):
+                 shrinking=True, tol=1e-3, cache_size=200, max_iter=-1,
+                 decision_function_shape="ovr"):
         self.C = C
         self.kernel = kernel
         self.degree = degree
         self.gamma = gamma
         self.coef0 = coef0
+        self.shrinking = shrinking
         self.tol = tol
         self.cache_size = cache_size
         self.max_iter = max_iter
@@ -114,6 +117,7 @@ class SVC(ClassifierMixin, BaseEstimator):
             raise ValueError(f"X must be a square kernel matrix for kernel='precomputed', "
                              f"got shape {X.shape}")
         C, degree, coef0, tol, cache, max_iter, gamma = self._check_params(X)
+        shrinking = check_bool(self.shrinking, "shrinking")
         classes, y_idx = check_classification_targets(y)
         kind = _KERNELS[self.kernel]
         n_cls = len(classes)
@@ -126,9 +130,11 @@ class SVC(ClassifierMixin, BaseEstimator):
                 sub = X[np.ix_(idx, idx)] if kind == 4 else X[idx]
                 ysub = np.where(np.arange(len(idx)) < len(members[i]), 1.0, -1.0)
                 alpha = np.empty(len(idx))
-                rho, it, converged = _svm.smo(np.ascontiguousarray(sub), ysub, C, kind,
-                                              gamma, coef0, degree, tol, max_iter,
-                                              cache * 2.0**20, get_num_threads(), alpha)
+                with blas_single_threaded():  # one GEMV per kernel column
+                    rho, it, converged = _svm.smo(np.ascontiguousarray(sub), ysub, C, kind,
+                                                  gamma, coef0, degree, tol, max_iter,
+                                                  cache * 2.0**20, shrinking,
+                                                  get_num_threads(), alpha)
                 if not converged:
                     warnings.warn(f"SMO stopped after max_iter={max_iter} iterations "
                                   "before reaching tol", ConvergenceWarning, stacklevel=2)

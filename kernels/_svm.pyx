@@ -24,7 +24,7 @@ from cython.parallel cimport prange
 from libc.math cimport HUGE_VAL, exp, fabs, pow, tanh
 from libc.stdlib cimport free, malloc
 
-from kernels._blas cimport gemm_rm, xdot
+from kernels._blas cimport gemm_rm, gemv_rm, xdot
 
 cdef double TAU = 1e-12
 
@@ -56,23 +56,31 @@ cdef struct Problem:
 
 cdef void _fill_column(const floating *x, const double *sq, const double *y, Problem pb,
                        int i, double *col) noexcept nogil:
-    """col_j = Q_ij = y_i y_j K(x_i, x_j) for every j."""
-    cdef int j, l = pb.l, d = pb.d
-    cdef double yi = y[i]
+    """col_j = Q_ij = y_i y_j K(x_i, x_j) for every j: one GEMV for the inner products
+    (float64 data), then the kernel transform, in parallel for long columns."""
+    cdef int j, k, l = pb.l, d = pb.d
+    cdef double yi = y[i], dot
+    cdef const floating *xi = x + <Py_ssize_t> i * d
     if pb.kind == 4:
         for j in range(l):
             col[j] = yi * y[j] * x[<Py_ssize_t> i * l + j]
         return
+    if floating is double:
+        gemv_rm(False, l, d, 1.0, x, d, xi, 1, 0.0, col, 1)
+    else:
+        for j in range(l):
+            dot = 0
+            for k in range(d):
+                dot += xi[k] * x[<Py_ssize_t> j * d + k]
+            col[j] = dot
     if l < PARALLEL_MIN or pb.n_threads == 1:
         for j in range(l):
-            col[j] = yi * y[j] * _transform(
-                xdot(d, x + <Py_ssize_t> i * d, 1, x + <Py_ssize_t> j * d, 1),
-                sq[i], sq[j], pb.kind, pb.gamma, pb.coef0, pb.degree)
+            col[j] = yi * y[j] * _transform(col[j], sq[i], sq[j], pb.kind, pb.gamma,
+                                            pb.coef0, pb.degree)
     else:
         for j in prange(l, num_threads=pb.n_threads, schedule="static"):
-            col[j] = yi * y[j] * _transform(
-                xdot(d, x + <Py_ssize_t> i * d, 1, x + <Py_ssize_t> j * d, 1),
-                sq[i], sq[j], pb.kind, pb.gamma, pb.coef0, pb.degree)
+            col[j] = yi * y[j] * _transform(col[j], sq[i], sq[j], pb.kind, pb.gamma,
+                                            pb.coef0, pb.degree)
 
 
 cdef struct Cache:
@@ -116,26 +124,70 @@ cdef inline bint _low(double a, double y, double C) noexcept nogil:
     return (y > 0 and a > 0) or (y < 0 and a < C)
 
 
+cdef void _reconstruct_gradient(Cache *cache, const floating *x, const double *sq,
+                                const double *y, Problem pb, double C, const double *alpha,
+                                double *G, const double *Gbar, const int *active,
+                                int n_active, char *flag) noexcept nogil:
+    """Exact G_t for the shrunk t: G_t = Gbar_t - 1 + sum_{j free} a_j Q_jt (LIBSVM).
+
+    Gbar_t = C sum_{j: a_j = C} Q_jt is kept up to date; shrunk variables are at a bound,
+    so every free j is active.
+    """
+    cdef int l = pb.l, t, s, s2
+    cdef double *Qj
+    for t in range(l):
+        flag[t] = 0
+    for s in range(n_active):
+        flag[active[s]] = 1
+    for t in range(l):
+        if not flag[t]:
+            G[t] = Gbar[t] - 1
+    for s in range(n_active):
+        t = active[s]
+        if 0 < alpha[t] < C:
+            Qj = _column(cache, x, sq, y, pb, t)
+            for s2 in range(l):
+                if not flag[s2]:
+                    G[s2] += alpha[t] * Qj[s2]
+
+
+cdef inline bint _be_shrunk(double a, double y, double g, double C, double gmax1,
+                            double gmax2) noexcept nogil:
+    """A variable at a bound whose gradient says it will stay there (LIBSVM's rule)."""
+    if a >= C:
+        return -g > gmax1 if y > 0 else -g > gmax2
+    if a <= 0:
+        return g > gmax2 if y > 0 else g > gmax1
+    return False
+
+
 def smo(const floating[:, ::1] X, const double[::1] y, double C, int kind, double gamma,
         double coef0, int degree, double tol, long max_iter, double cache_bytes,
-        int n_threads, double[::1] alpha):
+        bint shrinking, int n_threads, double[::1] alpha):
     """Solve the C-SVC dual; ``alpha`` (output) gets the multipliers.
 
+    Shrinking (Joachims 1999; LIBSVM's rule): every min(l, 1000) iterations, bounded
+    variables whose gradient points out of the box are dropped from the working loops;
+    before the final check (and once when close to optimal) their gradients are rebuilt
+    from Gbar and the free variables, and the full problem is checked again.
     Returns (rho, n_iter, converged).
     """
     cdef int l = y.shape[0], d = X.shape[1]
     cdef Problem pb
     cdef Cache cache
-    cdef int i, j, t, it = 0
+    cdef int i, j, t, s, it = 0, n_active = l, counter = min(l, 1000)
     cdef double *G = <double *> malloc(l * sizeof(double))
+    cdef double *Gbar = <double *> malloc(l * sizeof(double))
     cdef double *QD = <double *> malloc(l * sizeof(double))
     cdef double *sq = <double *> malloc(l * sizeof(double))
+    cdef int *active = <int *> malloc(l * sizeof(int))
+    cdef char *flag = <char *> malloc(l)
     cdef double *Qi
     cdef double *Qj
-    cdef double gmax, gmax2, obj_min, grad_diff, quad, obj, yG
+    cdef double gmax, gmax2, obj_min, grad_diff, quad, obj, yG, g1, g2
     cdef double rho, old_i, old_j, delta, diff, total, di, dj, ub, lb, sum_free
     cdef int nr_free
-    cdef bint converged = False
+    cdef bint converged = False, unshrunk = False
     pb.l = l
     pb.d = d
     pb.kind = kind
@@ -150,11 +202,15 @@ def smo(const floating[:, ::1] X, const double[::1] y, double C, int kind, doubl
     cache.slot_of = <int *> malloc(l * sizeof(int))
     cache.owner = <int *> malloc(cache.n_slots * sizeof(int))
     cache.stamp = <long *> malloc(cache.n_slots * sizeof(long))
-    if (G == NULL or QD == NULL or sq == NULL or cache.data == NULL
-            or cache.slot_of == NULL or cache.owner == NULL or cache.stamp == NULL):
+    if (G == NULL or Gbar == NULL or QD == NULL or sq == NULL or active == NULL
+            or flag == NULL or cache.data == NULL or cache.slot_of == NULL
+            or cache.owner == NULL or cache.stamp == NULL):
         free(G)
+        free(Gbar)
         free(QD)
         free(sq)
+        free(active)
+        free(flag)
         free(cache.data)
         free(cache.slot_of)
         free(cache.owner)
@@ -164,6 +220,8 @@ def smo(const floating[:, ::1] X, const double[::1] y, double C, int kind, doubl
         for t in range(l):
             alpha[t] = 0
             G[t] = -1
+            Gbar[t] = 0
+            active[t] = t
             cache.slot_of[t] = -1
             if kind == 4:
                 sq[t] = 0
@@ -172,36 +230,69 @@ def smo(const floating[:, ::1] X, const double[::1] y, double C, int kind, doubl
                 sq[t] = xdot(d, &X[t, 0], 1, &X[t, 0], 1)
                 QD[t] = _transform(sq[t], sq[t], sq[t], kind, gamma, coef0, degree)
         while max_iter < 0 or it < max_iter:
-            # ---- working set selection (WSS2)
+            counter -= 1
+            if shrinking and counter == 0:
+                counter = min(l, 1000)
+                g1 = -HUGE_VAL
+                g2 = -HUGE_VAL
+                for s in range(n_active):
+                    t = active[s]
+                    if _up(alpha[t], y[t], C):
+                        g1 = max(g1, -y[t] * G[t])
+                    if _low(alpha[t], y[t], C):
+                        g2 = max(g2, y[t] * G[t])
+                if not unshrunk and g1 + g2 <= 10 * tol:
+                    unshrunk = True
+                    _reconstruct_gradient(&cache, &X[0, 0], sq, &y[0], pb, C, &alpha[0], G,
+                                          Gbar, active, n_active, flag)
+                    n_active = l
+                    for t in range(l):
+                        active[t] = t
+                s = 0
+                for t in range(n_active):
+                    if not _be_shrunk(alpha[active[t]], y[active[t]], G[active[t]], C, g1, g2):
+                        active[s] = active[t]
+                        s += 1
+                n_active = s
+            # ---- working set selection (WSS2) over the active variables
             gmax = -HUGE_VAL
             gmax2 = -HUGE_VAL
             i = -1
             j = -1
-            for t in range(l):
+            for s in range(n_active):
+                t = active[s]
                 if _up(alpha[t], y[t], C) and -y[t] * G[t] >= gmax:
                     gmax = -y[t] * G[t]
                     i = t
-            if i < 0:
-                converged = True
-                break
-            Qi = _column(&cache, &X[0, 0], sq, &y[0], pb, i)
-            obj_min = HUGE_VAL
-            for t in range(l):
-                if not _low(alpha[t], y[t], C):
-                    continue
-                yG = y[t] * G[t]
-                gmax2 = max(gmax2, yG)
-                grad_diff = gmax + yG
-                if grad_diff > 0:
-                    # y_i y_t Q_it = K_it
-                    quad = QD[i] + QD[t] - 2 * y[i] * y[t] * Qi[t]
-                    obj = -grad_diff * grad_diff / (quad if quad > 0 else TAU)
-                    if obj <= obj_min:
-                        obj_min = obj
-                        j = t
-            if gmax + gmax2 < tol or j < 0:
-                converged = True
-                break
+            if i >= 0:
+                Qi = _column(&cache, &X[0, 0], sq, &y[0], pb, i)
+                obj_min = HUGE_VAL
+                for s in range(n_active):
+                    t = active[s]
+                    if not _low(alpha[t], y[t], C):
+                        continue
+                    yG = y[t] * G[t]
+                    gmax2 = max(gmax2, yG)
+                    grad_diff = gmax + yG
+                    if grad_diff > 0:
+                        # y_i y_t Q_it = K_it
+                        quad = QD[i] + QD[t] - 2 * y[i] * y[t] * Qi[t]
+                        obj = -grad_diff * grad_diff / (quad if quad > 0 else TAU)
+                        if obj <= obj_min:
+                            obj_min = obj
+                            j = t
+            if i < 0 or j < 0 or gmax + gmax2 < tol:
+                if n_active == l:
+                    converged = True
+                    break
+                # optimal on the shrunk problem: rebuild all gradients, check everything
+                _reconstruct_gradient(&cache, &X[0, 0], sq, &y[0], pb, C, &alpha[0], G,
+                                      Gbar, active, n_active, flag)
+                n_active = l
+                for t in range(l):
+                    active[t] = t
+                counter = 2  # select on the full set next, shrink again only after that
+                continue
             it += 1
             # ---- analytic two-variable update (as in LIBSVM); Qi stays cached (LRU)
             Qj = _column(&cache, &X[0, 0], sq, &y[0], pb, j)
@@ -249,9 +340,22 @@ def smo(const floating[:, ::1] X, const double[::1] y, double C, int kind, doubl
                         alpha[j] = total
             di = alpha[i] - old_i
             dj = alpha[j] - old_j
-            for t in range(l):
+            for s in range(n_active):
+                t = active[s]
                 G[t] += Qi[t] * di + Qj[t] * dj
-        # ---- offset rho
+            # Gbar tracks C sum_{a_k = C} Q_k for rebuilding shrunk gradients
+            if (old_i >= C) != (alpha[i] >= C):
+                delta = C if alpha[i] >= C else -C
+                for t in range(l):
+                    Gbar[t] += delta * Qi[t]
+            if (old_j >= C) != (alpha[j] >= C):
+                delta = C if alpha[j] >= C else -C
+                for t in range(l):
+                    Gbar[t] += delta * Qj[t]
+        # ---- offset rho (over all variables; gradients are exact when converged)
+        if n_active < l:
+            _reconstruct_gradient(&cache, &X[0, 0], sq, &y[0], pb, C, &alpha[0], G, Gbar,
+                                  active, n_active, flag)
         ub = HUGE_VAL
         lb = -HUGE_VAL
         sum_free = 0
@@ -273,8 +377,11 @@ def smo(const floating[:, ::1] X, const double[::1] y, double C, int kind, doubl
                 sum_free += yG
         rho = sum_free / nr_free if nr_free > 0 else (ub + lb) / 2
     free(G)
+    free(Gbar)
     free(QD)
     free(sq)
+    free(active)
+    free(flag)
     free(cache.data)
     free(cache.slot_of)
     free(cache.owner)
