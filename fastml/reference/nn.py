@@ -13,7 +13,8 @@ import numpy as np
 __all__ = ["adam_step", "batch_norm_backward", "batch_norm_forward",
            "cross_entropy_backward", "cross_entropy_forward", "gelu_backward",
            "gelu_forward", "layer_norm_backward", "layer_norm_forward", "linear_backward",
-           "linear_forward", "mlp_init", "mlp_train_step", "relu_backward", "relu_forward"]
+           "linear_forward", "mlp_init", "mlp_train_step", "relu_backward", "relu_forward",
+           "small_cnn_train_step"]
 
 
 # ---------------------------------------------------------------- Linear: y = x W^T + b
@@ -157,4 +158,69 @@ def mlp_train_step(params, x, t, state, lr=1e-3):
             g = relu_backward(g, caches.pop())
         g, grads[2 * i], grads[2 * i + 1] = linear_backward(g, caches.pop())
     adam_step(params, grads, state, lr=lr)
+    return loss
+
+
+# ---------------------------------------------------------------- a small CNN step
+def _conv_bn_forward(x, w, gamma, beta, relu=True):
+    """3x3 convolution (padding 1, no bias), batch norm, optional ReLU."""
+    from fastml.reference import conv
+
+    y, bn_cache = batch_norm_forward(conv.conv2d(x, w, padding=1), gamma, beta)
+    pre = None
+    if relu:
+        y, pre = relu_forward(y)
+    return y, (x, w, bn_cache, pre)
+
+
+def _conv_bn_backward(g, cache):
+    from fastml.reference import conv
+
+    x, w, bn_cache, pre = cache
+    if pre is not None:
+        g = relu_backward(g, pre)
+    g, d_gamma, d_beta = batch_norm_backward(g, bn_cache)
+    gx, gw, _ = conv.conv2d_backward(g, x, w, padding=1)
+    return gx, gw, d_gamma, d_beta
+
+
+def small_cnn_train_step(params, x, t, state, lr=1e-3):
+    """One Adam step of the small residual CNN of the ``nn/cnn_train_step`` benchmark:
+
+        h = convbn(x)                       "0.weight", BN "1.*"
+        s = relu(convbn(convbn(h)) + h)     residual block "3.block.{0,1,3,4}.*"
+        h = maxpool(convbn(maxpool(s)))     "6.weight", BN "7.*"
+        logits = flatten(h) W^T + b         "11.*"
+
+    ``params`` maps those PyTorch names to arrays (updated in place); batch norm uses
+    batch statistics. The backward pass walks the same lines upwards; at the residual
+    sum the gradient is copied to both branches and added back where they meet.
+    """
+    from fastml.reference import conv
+
+    P = params
+    h, c1 = _conv_bn_forward(x, P["0.weight"], P["1.weight"], P["1.bias"])
+    r, c2 = _conv_bn_forward(h, P["3.block.0.weight"], P["3.block.1.weight"],
+                             P["3.block.1.bias"])
+    r, c3 = _conv_bn_forward(r, P["3.block.3.weight"], P["3.block.4.weight"],
+                             P["3.block.4.bias"], relu=False)
+    s, pre = relu_forward(r + h)
+    p1 = conv.max_pool2d(s, 2)
+    h3, c4 = _conv_bn_forward(p1, P["6.weight"], P["7.weight"], P["7.bias"])
+    p2 = conv.max_pool2d(h3, 2)
+    logits, c5 = linear_forward(p2.reshape(len(x), -1), P["11.weight"], P["11.bias"])
+    loss, ce = cross_entropy_forward(logits, t)
+
+    grads = {}
+    g, grads["11.weight"], grads["11.bias"] = linear_backward(cross_entropy_backward(ce), c5)
+    g = conv.max_pool2d_backward(g.reshape(p2.shape), h3, 2)
+    g, grads["6.weight"], grads["7.weight"], grads["7.bias"] = _conv_bn_backward(g, c4)
+    g = relu_backward(conv.max_pool2d_backward(g, s, 2), pre)
+    gb, grads["3.block.3.weight"], grads["3.block.4.weight"], grads["3.block.4.bias"] = \
+        _conv_bn_backward(g, c3)
+    gb, grads["3.block.0.weight"], grads["3.block.1.weight"], grads["3.block.1.bias"] = \
+        _conv_bn_backward(gb, c2)
+    _, grads["0.weight"], grads["1.weight"], grads["1.bias"] = _conv_bn_backward(g + gb, c1)
+    names = sorted(grads)
+    adam_step([P[k] for k in names], [grads[k] for k in names], state, lr=lr)
     return loss

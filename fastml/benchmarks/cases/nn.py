@@ -179,6 +179,13 @@ def _torch_cnn_prepare(inputs):
             "opt": torch.optim.Adam(model.parameters(), lr=1e-3)}
 
 
+def _reference_cnn_prepare(inputs):
+    params = {k: np.array(v, dtype=np.float64) for k, v in inputs["state"].items()
+              if k.endswith(("weight", "bias"))}
+    return {"x": inputs["x"].astype(np.float64), "t": inputs["t"], "params": params,
+            "state": {}}
+
+
 def _cnn_flops(size):
     batch, w, hw = size
     convs = hw * hw * (w * 9 + 2 * w * w * 9) + (hw // 2) ** 2 * 2 * w * w * 9
@@ -191,10 +198,12 @@ register(Case(
                 " residual block, max-pool, conv-BN-ReLU, max-pool, linear; input "
                 "(batch, 1, hw, hw), float32; size = (batch, width, hw). Compares the loss.",
     setup=_cnn_setup,
-    sizes=[(64, 16, 28)], quick_sizes=[(8, 8, 14)], test_sizes=[(3, 4, 8)],
+    sizes=[(8, 16, 28), (64, 16, 28)], quick_sizes=[(8, 8, 14)], test_sizes=[(3, 4, 8)],
     flops=_cnn_flops, check=_close_scalar(1e-4), size_key=lambda s: s[0],
     impls=[
         Impl("fastml", _fastml_step, prepare=_fastml_cnn_prepare),
+        Impl("reference", lambda x, t, params, state: reference.small_cnn_train_step(
+            params, x, t, state), prepare=_reference_cnn_prepare, max_size=8),
         Impl("torch", _torch_step, prepare=_torch_cnn_prepare, requires=("torch",)),
     ],
 ))
