@@ -16,6 +16,8 @@ Algorithm per shape (chosen here, documented in ``fastml.nn.functional.conv2d``)
   (image, group) per thread each task owns a whole (image, group) and writes grad_x
   directly; otherwise tiles run in parallel and each thread accumulates its own copy
   of grad_x (the batch is then smaller than the thread count), summed at the end.
+* 3x3 stride-1 ungrouped layers with enough channels and tiles: Winograd F(2x2, 3x3)
+  for the forward and grad_x (below).
 * one input channel per group (depthwise, channel multiplier C_out / C_in): a direct
   kernel, one row axpy per kernel tap, parallel over (image, channel) planes; grad_w
   and grad_b share one pass over grad_out, parallel over output channels.
@@ -39,6 +41,10 @@ cdef enum:
     MIN_TILE = 64           # fewer pixels per GEMM wastes the packing of W
     WORK_CAP = 1 << 26      # 64 MiB: hard cap on all column buffers together
     SUM_LANES = 16          # independent partial sums in _sum (vectorised by the compiler)
+    WINO_BLOCK_BYTES = 1 << 21  # transformed tiles in and out of one thread's 16 GEMMs
+    WINO_MIN_BLOCK = 32     # tiles per block at least (GEMM width)
+    WINO_MIN_CHANNELS = 32  # Winograd only when both channel counts reach this ...
+    WINO_MIN_TILES = 1024   # ... and the batch has this many 2x2 output tiles
 
 
 cdef struct Geom:
@@ -213,12 +219,14 @@ cdef void _backward_tiles(const floating *go, const floating *x, const floating 
                           floating *gx, floating *gw, floating *gb, const Geom *g,
                           Py_ssize_t ng,
                           Py_ssize_t tile0, Py_ssize_t tile1, Py_ssize_t t,
-                          floating *col, floating *colg, bint zero_gx) noexcept nogil:
+                          floating *col, floating *colg, bint zero_gx,
+                          bint want_gx) noexcept nogil:
     """Tiles [tile0, tile1) of (image, group) ng: gw += go col^T, gb += row sums of go,
     gx += col2im(W^T go).
 
     ``gx`` points at the grad_x storage for this thread (shared or private); the
-    (image, group) slice is zeroed first when ``zero_gx``.
+    (image, group) slice is zeroed first when ``zero_gx``. Without ``want_gx`` only
+    grad_w and grad_b are accumulated.
     """
     cdef Py_ssize_t n = ng // g.G, gr = ng % g.G, tile, p0, tc, o
     cdef const floating *xg = x + (n * g.C + gr * g.Cg) * g.HW
@@ -227,7 +235,7 @@ cdef void _backward_tiles(const floating *go, const floating *x, const floating 
     cdef floating *gwg = gw + gr * g.Cog * g.K
     cdef const floating *got
     cdef bint pointwise = _pointwise(g)
-    if zero_gx and not pointwise:
+    if want_gx and zero_gx and not pointwise:
         memset(gxg, 0, g.Cg * g.HW * sizeof(floating))
     for tile in range(tile0, tile1):
         p0 = tile * t
@@ -237,12 +245,14 @@ cdef void _backward_tiles(const floating *go, const floating *x, const floating 
             gb[gr * g.Cog + o] += _sum(got + o * g.P, tc)
         if pointwise:
             gemm_rm(False, True, g.Cog, g.K, tc, 1, got, g.P, xg + p0, g.HW, 1, gwg, g.K)
-            gemm_rm(True, False, g.K, tc, g.Cog, 1, wg, g.K, got, g.P, 0, gxg + p0, g.HW)
+            if want_gx:
+                gemm_rm(True, False, g.K, tc, g.Cog, 1, wg, g.K, got, g.P, 0, gxg + p0, g.HW)
         else:
             _im2col(xg, g, p0, tc, col)
             gemm_rm(False, True, g.Cog, g.K, tc, 1, got, g.P, col, tc, 1, gwg, g.K)
-            gemm_rm(True, False, g.K, tc, g.Cog, 1, wg, g.K, got, g.P, 0, colg, tc)
-            _col2im(colg, g, p0, tc, gxg)
+            if want_gx:
+                gemm_rm(True, False, g.K, tc, g.Cog, 1, wg, g.K, got, g.P, 0, colg, tc)
+                _col2im(colg, g, p0, tc, gxg)
 
 
 # ---------------------------------------------------------------- direct (C_g == 1)
@@ -347,22 +357,234 @@ cdef void _dw_grad_w_channel(const floating *go, const floating *x, floating *gw
     gb[o] = _sum(brow, g.OW)
 
 
+# ---------------------------------------------------------------- Winograd F(2x2, 3x3)
+# Y = A^T [ sum_c (G g_oc G^T) . (B^T d_c B) ] A over 4x4 input tiles d_c that overlap by
+# 2, giving 2x2 outputs: 16 GEMMs (C_out x C_in) @ (C_in x tiles) instead of 9 for
+# 4 outputs, i.e. 2.25x fewer multiplications than im2col, at the cost of transforms.
+# G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1], B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
+# A^T = [1 1 1 0; 0 1 -1 -1].
+cdef struct Wino:
+    Py_ssize_t N, C, H, W, Co, OH, OW, ph, pw, TH, TW, tb
+
+
+cdef void _wino_weights(const floating *w, floating *u, Py_ssize_t co, Py_ssize_t c,
+                        bint flip) noexcept nogil:
+    """u[xi, o, i] = (G g G^T)[xi] for g = w[o, i] (co x c x 3 x 3); with ``flip``,
+    g = w[i, o] rotated by 180 degrees (w is then c x co x 3 x 3: the adjoint's kernel)."""
+    cdef Py_ssize_t o, i, a, e
+    cdef floating g[3][3]
+    cdef floating t[4][3]
+    cdef floating r[4][4]
+    for o in range(co):
+        for i in range(c):
+            for a in range(3):
+                for e in range(3):
+                    g[a][e] = w[(i * co + o) * 9 + (2 - a) * 3 + 2 - e] if flip else \
+                        w[(o * c + i) * 9 + a * 3 + e]
+            for e in range(3):
+                t[0][e] = g[0][e]
+                t[1][e] = (g[0][e] + g[1][e] + g[2][e]) / 2
+                t[2][e] = (g[0][e] - g[1][e] + g[2][e]) / 2
+                t[3][e] = g[2][e]
+            for a in range(4):
+                r[a][0] = t[a][0]
+                r[a][1] = (t[a][0] + t[a][1] + t[a][2]) / 2
+                r[a][2] = (t[a][0] - t[a][1] + t[a][2]) / 2
+                r[a][3] = t[a][2]
+                for e in range(4):
+                    u[((a * 4 + e) * co + o) * c + i] = r[a][e]
+
+
+cdef void _wino_input(const floating *x, const Wino *p, Py_ssize_t t0, Py_ssize_t nt,
+                      floating *v, floating *rows) noexcept nogil:
+    """v[xi, c, j] = (B^T d B)[xi] for the 4x4 input tile d of global tile t0 + j.
+
+    Tiles go in runs along one tile row. For each channel the run's four input rows are
+    copied, zero-padded and split into even and odd columns, so that every transform
+    loop below is a plain loop over the run with unit-stride access (vectorised).
+    """
+    cdef Py_ssize_t half = p.TW + 2, stride = p.C * p.tb
+    cdef Py_ssize_t j0 = 0, run, tile, n, ty, tx0, c, a, e, ih, lo, hi, j, q, start
+    cdef floating *ev
+    cdef floating *od
+    cdef floating *tmp = rows + 8 * half        # 16 rows of the column transform
+    cdef floating *t0r
+    cdef floating *t1r
+    cdef floating *t2r
+    cdef floating *t3r
+    cdef floating *vc
+    cdef const floating *src
+    while j0 < nt:
+        tile = t0 + j0
+        n = tile // (p.TH * p.TW)
+        ty = (tile // p.TW) % p.TH
+        tx0 = tile % p.TW
+        run = min(p.TW - tx0, nt - j0)
+        start = 2 * tx0 - p.pw
+        for c in range(p.C):
+            for a in range(4):
+                ev = rows + 2 * a * half
+                od = ev + half
+                memset(ev, 0, 2 * half * sizeof(floating))
+                ih = 2 * ty - p.ph + a
+                if 0 <= ih < p.H:
+                    src = x + ((n * p.C + c) * p.H + ih) * p.W + start
+                    _span(start, 1, 2 * run + 2, p.W, &lo, &hi)
+                    for q in range(lo, hi):
+                        if q & 1:
+                            od[q >> 1] = src[q]
+                        else:
+                            ev[q >> 1] = src[q]
+                # column transform d B of row a: columns (2j .. 2j + 3) = ev[j], od[j],
+                # ev[j + 1], od[j + 1]
+                t0r = tmp + (4 * a) * p.tb
+                t1r = t0r + p.tb
+                t2r = t1r + p.tb
+                t3r = t2r + p.tb
+                for j in range(run):
+                    t0r[j] = ev[j] - ev[j + 1]
+                    t1r[j] = od[j] + ev[j + 1]
+                    t2r[j] = ev[j + 1] - od[j]
+                    t3r[j] = od[j] - od[j + 1]
+            # row transform B^T (.) over the four rows
+            vc = v + c * p.tb + j0
+            for e in range(4):
+                t0r = tmp + e * p.tb
+                t1r = t0r + 4 * p.tb
+                t2r = t1r + 4 * p.tb
+                t3r = t2r + 4 * p.tb
+                for j in range(run):
+                    vc[e * stride + j] = t0r[j] - t2r[j]
+                    vc[(4 + e) * stride + j] = t1r[j] + t2r[j]
+                    vc[(8 + e) * stride + j] = t2r[j] - t1r[j]
+                    vc[(12 + e) * stride + j] = t1r[j] - t3r[j]
+        j0 += run
+
+
+cdef void _wino_output(const floating *m, const floating *b, const Wino *p,
+                       Py_ssize_t t0, Py_ssize_t nt, floating *y,
+                       floating *rows) noexcept nogil:
+    """y[2x2 block of tile t0 + j] = A^T m A (+ b), clipped to the output.
+
+    As in _wino_input, a run along one tile row goes through unit-stride loops: the
+    row transform into eight rows s, the column transform into two output rows.
+    """
+    cdef Py_ssize_t stride = p.Co * p.tb, half = p.TW + 2
+    cdef Py_ssize_t j0 = 0, run, tile, n, ty, tx0, o, a, e, j, oh, cnt
+    cdef floating bias
+    cdef const floating *m0
+    cdef const floating *m1
+    cdef const floating *m2
+    cdef const floating *m3
+    cdef floating *s0
+    cdef floating *s1
+    cdef floating *out
+    cdef floating *tmp = rows + 8 * half
+    while j0 < nt:
+        tile = t0 + j0
+        n = tile // (p.TH * p.TW)
+        ty = (tile // p.TW) % p.TH
+        tx0 = tile % p.TW
+        run = min(p.TW - tx0, nt - j0)
+        cnt = min(2 * run, p.OW - 2 * tx0)
+        for o in range(p.Co):
+            bias = b[o] if b != NULL else 0
+            for e in range(4):
+                m0 = m + e * stride + o * p.tb + j0
+                m1 = m0 + 4 * stride
+                m2 = m1 + 4 * stride
+                m3 = m2 + 4 * stride
+                s0 = tmp + e * p.tb
+                s1 = s0 + 4 * p.tb
+                for j in range(run):
+                    s0[j] = m0[j] + m1[j] + m2[j]
+                    s1[j] = m1[j] - m2[j] - m3[j]
+            for a in range(2):
+                s0 = tmp + 4 * a * p.tb
+                out = rows + a * 2 * half
+                for j in range(run):
+                    out[2 * j] = s0[j] + s0[p.tb + j] + s0[2 * p.tb + j] + bias
+                    out[2 * j + 1] = s0[p.tb + j] - s0[2 * p.tb + j] - s0[3 * p.tb + j] + bias
+                oh = 2 * ty + a
+                if oh < p.OH:
+                    memcpy(y + ((n * p.Co + o) * p.OH + oh) * p.OW + 2 * tx0, out,
+                           cnt * sizeof(floating))
+        j0 += run
+
+
+cdef bint _winograd_applies(const Geom *g) noexcept nogil:
+    """3x3, stride 1, dilation 1, ungrouped, padding <= 2, with enough channels and tiles
+    for the saved GEMM work to outweigh the transforms (measured: >= 32 channels each
+    way and >= WINO_MIN_TILES 2x2 tiles, else im2col is faster)."""
+    return (g.KH == 3 and g.KW == 3 and g.sh == 1 and g.sw == 1 and g.dh == 1
+            and g.dw == 1 and g.G == 1 and g.C >= WINO_MIN_CHANNELS
+            and g.Co >= WINO_MIN_CHANNELS and g.ph <= 2 and g.pw <= 2
+            and g.N * ((g.OH + 1) // 2) * ((g.OW + 1) // 2) >= WINO_MIN_TILES)
+
+
+cdef int _winograd(const floating *x, const floating *w, const floating *b, floating *y,
+                   Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Co,
+                   Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t ph, Py_ssize_t pw, bint flip,
+                   int n_threads) noexcept nogil:
+    """y (N, Co, OH, OW) = 3x3 stride-1 correlation of x (N, C, H, W) padded by (ph, pw).
+
+    The weight is w (Co, C, 3, 3), or with ``flip`` the rotated transpose of w (C, Co, 3, 3)
+    (grad_x of a forward convolution). Returns -1 when out of memory.
+    """
+    cdef Wino p
+    cdef Py_ssize_t ntiles, nblocks, blk, t0, nt, xi, per
+    cdef floating *u
+    cdef floating *work
+    cdef floating *v
+    cdef floating *m
+    p.N, p.C, p.H, p.W, p.Co, p.OH, p.OW, p.ph, p.pw = N, C, H, W, Co, OH, OW, ph, pw
+    p.TH = (OH + 1) // 2
+    p.TW = (OW + 1) // 2
+    ntiles = N * p.TH * p.TW
+    p.tb = WINO_BLOCK_BYTES // (16 * (C + Co) * sizeof(floating))
+    p.tb = min(max(p.tb, WINO_MIN_BLOCK), max((ntiles + n_threads - 1) // n_threads, 1))
+    nblocks = (ntiles + p.tb - 1) // p.tb
+    per = 16 * (C + Co) * p.tb + 8 * (p.TW + 2) + 16 * p.tb
+    u = <floating *> malloc(16 * Co * C * sizeof(floating))
+    work = <floating *> malloc(n_threads * per * sizeof(floating))
+    if u == NULL or work == NULL:
+        free(u)
+        free(work)
+        return -1
+    _wino_weights(w, u, Co, C, flip)
+    for blk in prange(nblocks, num_threads=n_threads, schedule="dynamic"):
+        v = work + thread_id() * per
+        m = v + 16 * C * p.tb
+        t0 = blk * p.tb
+        nt = min(p.tb, ntiles - t0)
+        _wino_input(x, &p, t0, nt, v, m + 16 * Co * p.tb)
+        for xi in range(16):
+            gemm_rm(False, False, Co, nt, C, 1, u + xi * Co * C, C, v + xi * C * p.tb, p.tb,
+                    0, m + xi * Co * p.tb, p.tb)
+        _wino_output(m, b, &p, t0, nt, y, m + 16 * Co * p.tb)
+    free(u)
+    free(work)
+    return 0
+
+
 # ---------------------------------------------------------------- entry points
 def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                    const floating[::1] b, bint has_bias, floating[:, :, :, ::1] y,
                    int sh, int sw, int ph, int pw, int dh, int dw, int groups,
-                   int n_threads, Py_ssize_t tile_bytes=TILE_BYTES):
+                   int n_threads, Py_ssize_t tile_bytes=TILE_BYTES,
+                   bint allow_winograd=True):
     """y = conv(x, w) + b into the preallocated y (N, C_out, OH, OW).
 
     ``b`` is read only when ``has_bias``. Padding is the top/left amount; the output
     size (hence any bottom/right padding) is y's shape. ``tile_bytes``: target size of
     one column buffer (tests make it tiny to run many tiles). Returns the algorithm
-    used: "direct" or "im2col-gemm" (the caller must pin BLAS to one thread for the
-    latter).
+    used: "direct", "winograd" or "im2col-gemm" (the caller must pin BLAS to one thread
+    for the last two); ``allow_winograd=False`` forces im2col where Winograd applies.
     """
     cdef Geom g = _geom(x.shape, w.shape, y.shape, sh, sw, ph, pw, dh, dw, groups)
     cdef const floating *bp = &b[0] if has_bias else NULL
     cdef Py_ssize_t t, ntiles, task
+    cdef int rc
     cdef floating *work = NULL
     if g.N == 0 or g.Co == 0:
         return "empty"
@@ -372,6 +594,13 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
                 _dw_forward_plane(&x[0, 0, 0, 0], &w[0, 0, 0, 0], bp, &y[0, 0, 0, 0],
                                   &g, task)
         return "direct"
+    if allow_winograd and _winograd_applies(&g):
+        with nogil:
+            rc = _winograd(&x[0, 0, 0, 0], &w[0, 0, 0, 0], bp, &y[0, 0, 0, 0], g.N, g.C,
+                           g.H, g.W, g.Co, g.OH, g.OW, g.ph, g.pw, False, n_threads)
+        if rc:
+            raise MemoryError()
+        return "winograd"
     t = _tile(&g, g.N * g.G, n_threads, sizeof(floating), tile_bytes)
     ntiles = (g.P + t - 1) // t
     if not _pointwise(&g):
@@ -390,10 +619,12 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
                     const floating[:, :, :, ::1] w, floating[:, :, :, ::1] gx,
                     floating[:, :, :, ::1] gw, floating[::1] gb,
                     int sh, int sw, int ph, int pw, int dh, int dw, int groups,
-                    int n_threads, Py_ssize_t tile_bytes=TILE_BYTES):
+                    int n_threads, Py_ssize_t tile_bytes=TILE_BYTES,
+                    bint allow_winograd=True):
     """Fill grad_x (x's shape), grad_w (w's shape) and grad_b (C_out,) from grad_out.
 
-    Returns the algorithm used, as :func:`conv2d_forward`.
+    Returns the algorithm used for grad_x, as :func:`conv2d_forward` (Winograd computes
+    grad_x as the correlation of grad_out with the rotated, transposed kernel).
     """
     cdef Geom g = _geom(x.shape, w.shape, go.shape, sh, sw, ph, pw, dh, dw, groups)
     cdef Py_ssize_t t, ntiles, task, ntasks, per_task, i, r, nw = g.Co * g.K, ngx
@@ -402,8 +633,9 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
     cdef floating *gx_all = NULL
     cdef floating *gxp
     cdef floating s
-    cdef bint private_gx
+    cdef bint private_gx, wino = allow_winograd and _winograd_applies(&g)
     cdef Py_ssize_t tid
+    cdef int rc = 0
     if g.N == 0:
         memset(&gw[0, 0, 0, 0], 0, gw.size * sizeof(floating))
         memset(&gb[0], 0, gb.size * sizeof(floating))
@@ -421,11 +653,20 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
                                    col + thread_id() * (g.KH * g.KW + 1) * g.OW)
         free(col)
         return "direct"
-    private_gx = g.N * g.G < n_threads and not _pointwise(&g)
-    t = _tile(&g, g.N * g.G if not private_gx else 1, n_threads, sizeof(floating),
-              tile_bytes)
+    if wino:
+        # grad_x[n, c] = sum_o go[n, o] correlated with w[o, c] rotated by 180 degrees,
+        # padded by 2 - p: a 3x3 stride-1 convolution from C_out to C_in channels
+        with nogil:
+            rc = _winograd(&go[0, 0, 0, 0], &w[0, 0, 0, 0], NULL, &gx[0, 0, 0, 0], g.N,
+                           g.Co, g.OH, g.OW, g.C, g.H, g.W, 2 - g.ph, 2 - g.pw, True,
+                           n_threads)
+        if rc:
+            raise MemoryError()
+    private_gx = g.N * g.G < n_threads and not _pointwise(&g) and not wino
+    t = _tile(&g, g.N * g.G if not (private_gx or wino) else 1, n_threads,
+              sizeof(floating), tile_bytes)
     ntiles = (g.P + t - 1) // t
-    per_task = 1 if private_gx else ntiles
+    per_task = 1 if (private_gx or wino) else ntiles
     ntasks = g.N * g.G * (ntiles // per_task)
     ngx = g.N * g.C * g.HW
     col = <floating *> malloc(2 * n_threads * g.K * t * sizeof(floating))
@@ -447,7 +688,7 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
                             (task % (ntiles // per_task)) * per_task,
                             (task % (ntiles // per_task)) * per_task + per_task, t,
                             col + 2 * tid * g.K * t, col + (2 * tid + 1) * g.K * t,
-                            not private_gx)
+                            not private_gx, not wino)
         # per-thread [grad_w | grad_b] accumulators, summed
         for i in prange(nw + g.Co, num_threads=n_threads, schedule="static"):
             s = 0
@@ -466,4 +707,4 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
     free(col)
     free(gw_all)
     free(gx_all)
-    return "im2col-gemm"
+    return "winograd" if wino else "im2col-gemm"

@@ -281,3 +281,28 @@ def test_tiny_problems_use_fewer_threads():
         assert _n_threads(10, 1000) == 1
         assert _n_threads(2500, 1000) == 2
         assert _n_threads(10**9, 1000) == 4
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, c_out, pad", [
+    ((2, 32, 46, 46), 32, 1),        # even sizes
+    ((1, 40, 67, 65), 33, 0),        # odd output sizes: clipped edge tiles
+    ((1, 32, 66, 66), 34, 2),
+])
+def test_winograd_path_matches_torch(shape, c_out, pad, dtype):
+    """3x3 stride-1 layers with >= 32 channels and >= 1024 tiles run Winograd F(2x2, 3x3)
+    (forward and grad_x); same tolerances as every other path."""
+    from fastml.kernels import _conv
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = (rng.standard_normal((c_out, shape[1], 3, 3)) / 10).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    with fastml.threads(2):
+        check_against_torch(x, w, b, dtype, padding=pad)
+    out = shape[2] + 2 * pad - 2, shape[3] + 2 * pad - 2
+    y = np.empty((shape[0], c_out, *out), dtype=dtype)
+    with fastml._threads.blas_single_threaded():
+        assert _conv.conv2d_forward(x, w, b, True, y, 1, 1, pad, pad, 1, 1, 1, 2) == "winograd"
+        assert _conv.conv2d_forward(x, w, b, True, y, 1, 1, pad, pad, 1, 1, 1, 2,
+                                    allow_winograd=False) == "im2col-gemm"
