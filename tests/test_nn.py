@@ -682,3 +682,20 @@ def test_layer_norm_and_cross_entropy_any_shape(rows, d, seed):
     np.testing.assert_allclose(F.cross_entropy(x, t), loss, rtol=1e-10)
     np.testing.assert_allclose(F.cross_entropy_backward(x, t), ref.cross_entropy_backward(ce_cache),
                                rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+@pytest.mark.parametrize("max_norm", [0.5, 100.0])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm):
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(s) for s in [(3, 4), (5,)]]
+    params = [nn.Parameter(np.zeros(g.shape)) for g in grads]
+    tparams = [torch.nn.Parameter(torch.zeros(g.shape, dtype=torch.float64)) for g in grads]
+    for p, tp, g in zip(params, tparams, grads):
+        p.grad[...] = g
+        tp.grad = torch.tensor(g)
+    total = nn.clip_grad_norm_(params, max_norm, norm_type)
+    total_t = torch.nn.utils.clip_grad_norm_(tparams, max_norm, norm_type)
+    np.testing.assert_allclose(total, total_t.item(), rtol=1e-12)
+    for p, tp in zip(params, tparams):
+        np.testing.assert_allclose(p.grad, to_numpy(tp.grad), rtol=1e-12)

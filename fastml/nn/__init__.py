@@ -19,7 +19,7 @@ Compiled kernels (``fastml.kernels._nn``) are loaded on first use, so importing 
 package is cheap.
 """
 
-from fastml.nn import functional, init, optim
+from fastml.nn import functional, init, optim, utils
 from fastml.nn._gradcheck import GradcheckError, gradcheck
 from fastml.nn._layers import (
     GELU,
@@ -53,6 +53,7 @@ from fastml.nn.optim import (
     SequentialLR,
     StepLR,
 )
+from fastml.nn.utils import clip_grad_norm_
 
 __all__ = [
     "GELU", "SGD", "Adam", "AdamW", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d",
@@ -60,7 +61,7 @@ __all__ = [
     "Embedding", "Flatten", "GradcheckError", "Identity", "LayerNorm", "LeakyReLU", "Linear",
     "LinearLR", "MSELoss", "MaxPool2d", "Module", "Parameter", "Perceptron", "ReLU",
     "Residual", "SequentialLR", "Sequential", "Sigmoid", "Softmax", "StepLR", "Tanh",
-    "functional", "gradcheck", "init", "manual_seed", "optim",
+    "clip_grad_norm_", "functional", "gradcheck", "init", "manual_seed", "optim", "utils",
 ]
 
 
