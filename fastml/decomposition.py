@@ -17,6 +17,7 @@ Signs are fixed as in scikit-learn: the largest-magnitude entry of each PCA comp
 (of each kernel PCA eigenvector) is positive.
 """
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -148,7 +149,9 @@ class PCA(TransformerMixin, BaseEstimator):
             C = X.T @ X  # SYRK
             C -= n * np.outer(self.mean_, self.mean_)
             C /= n - 1
-            ev, V = scipy.linalg.eigh(C, check_finite=False)
+            # a small d x d eigenproblem is slower with BLAS threads than without
+            with blas_single_threaded() if d <= 512 else contextlib.nullcontext():
+                ev, V = scipy.linalg.eigh(C, check_finite=False)
             ev, Vt = np.maximum(ev[::-1], 0), np.ascontiguousarray(V[:, ::-1].T)
             S = np.sqrt(ev * (n - 1))
         else:

@@ -100,8 +100,7 @@ def _estimate_parameters(X, resp, reg_covar, covariance_type, n_threads):
     means = (resp.T @ X) / nk[:, None]
     if covariance_type == "full":
         covs = np.empty((len(nk), X.shape[1], X.shape[1]), dtype=X.dtype)
-        with blas_single_threaded():
-            _kernels().weighted_scatter(X, resp, means, covs, n_threads)
+        _kernels().weighted_scatter(X, resp, means, covs, n_threads)
         covs /= nk[:, None, None]
         covs[:, np.arange(X.shape[1]), np.arange(X.shape[1])] += reg_covar
     elif covariance_type == "tied":
@@ -252,7 +251,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.precisions_cholesky_ = _chol_precision(self.covariances_, self.covariance_type)
 
     def _e_step(self, X, exp_out, n_threads):
-        """(mean log-likelihood, per-sample log p(x_i), responsibilities or their logs)."""
+        """(mean log-likelihood, per-sample log p(x_i), responsibilities or their logs).
+
+        The kernel calls BLAS inside its parallel loop: callers pin BLAS to one thread.
+        """
         ct, P, mu = self.covariance_type, self.precisions_cholesky_, self.means_
         d = X.shape[1]
         dtype = X.dtype
@@ -275,9 +277,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             diag = np.ascontiguousarray(diag, dtype=dtype)
         out = np.empty((X.shape[0], mu.shape[0]), dtype=dtype)
         log_norm = np.empty(X.shape[0], dtype=dtype)
-        with blas_single_threaded():
-            total = _kernels().estep(X, np.ascontiguousarray(mu, dtype=dtype), chol, shifted,
-                                     diag, offset, full, out, log_norm, exp_out, n_threads)
+        total = _kernels().estep(X, np.ascontiguousarray(mu, dtype=dtype), chol, shifted,
+                                 diag, offset, full, out, log_norm, exp_out, n_threads)
         return total / max(X.shape[0], 1), log_norm, out
 
     # ------------------------------------------------------------------ API
@@ -288,6 +289,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def fit_predict(self, X, y=None):
         """Fit, then label each sample with its most responsible component."""
+        with blas_single_threaded():  # for the compiled E- and M-step loops
+            return self._fit_predict(X)
+
+    def _fit_predict(self, X):
         X = validate_data(self, X, ensure_min_samples=2)
         self._check_parameters(X)
         n_threads = _threads_for(X.shape[0], 512)
@@ -338,12 +343,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def score_samples(self, X):
         """log p(x_i) for every sample."""
         X = self._check_X(X)
-        return self._e_step(X, False, _threads_for(X.shape[0], 512))[1]
+        with blas_single_threaded():
+            return self._e_step(X, False, _threads_for(X.shape[0], 512))[1]
 
     def predict_proba(self, X):
         """Responsibilities r_ik = p(z = k | x_i), shape (n_samples, n_components)."""
         X = self._check_X(X)
-        return self._e_step(X, True, _threads_for(X.shape[0], 512))[2]
+        with blas_single_threaded():
+            return self._e_step(X, True, _threads_for(X.shape[0], 512))[2]
 
     def predict(self, X):
         """Most responsible component for each sample."""
