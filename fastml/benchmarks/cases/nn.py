@@ -348,7 +348,7 @@ register(Case(
     flops=lambda n: 20 * n, rtol=1e-5, atol=1e-6,
     impls=[
         Impl("fastml", lambda x: nn.functional.gelu(x)),
-        Impl("reference", lambda x: reference.gelu_forward(x)[0], max_size=1 << 16),
+        Impl("reference", lambda x: reference.gelu_forward(x)[0], max_size=1 << 12),
         Impl("torch", lambda x: _torch().nn.functional.gelu(x), requires=("torch",),
              prepare=lambda inp: _to_torch(inp, ("x",)), to_numpy=lambda t: t.numpy()),
     ],
