@@ -98,13 +98,14 @@ def test_svc_small_cache_shrinking_and_max_iter():
         svm.SVC(max_iter=3).fit(X, y)
 
 
-@pytest.mark.parametrize("loss", ["squared_hinge", "hinge"])
+@pytest.mark.parametrize(("loss", "dual"), [("squared_hinge", True),
+                                           ("squared_hinge", False), ("hinge", True)])
 @pytest.mark.parametrize("n_classes", [2, 3])
-def test_linear_svc_matches_liblinear(loss, n_classes):
+def test_linear_svc_matches_liblinear(loss, dual, n_classes):
     X, y = _blobs(n=100, n_classes=n_classes, sep=0.5, seed=5)
     kw = dict(loss=loss, C=0.7, tol=1e-10, max_iter=100_000)
-    ours = svm.LinearSVC(random_state=0, **kw).fit(X, y)
-    theirs = sk_svm.LinearSVC(random_state=0, **kw).fit(X, y)
+    ours = svm.LinearSVC(random_state=0, dual=dual, **kw).fit(X, y)
+    theirs = sk_svm.LinearSVC(random_state=0, dual=dual, **kw).fit(X, y)
     np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
@@ -127,6 +128,8 @@ def test_svm_bad_input():
         svm.SVC(kernel="cubic").fit(X, y)
     with pytest.raises(ValueError, match="gamma"):
         svm.SVC(gamma="big").fit(X, y)
+    with pytest.raises(ValueError, match="dual"):
+        svm.LinearSVC(loss="hinge", dual=False).fit(X, y)
 
 
 EXPECTED_FAILED = {

@@ -221,3 +221,66 @@ register(Case(
         Impl("sklearn", _sk_svc, requires=SK),
     ],
 ))
+
+
+# ------------------------------------------------------------------ linear classifiers
+def _separable_setup(size, rng):
+    n, p = size
+    X = rng.standard_normal((n, p))
+    w = rng.standard_normal(p)
+    margin = X @ w
+    keep = np.abs(margin) > 0.1 * np.abs(margin).mean()  # a margin: Rosenblatt converges
+    return {"X": X[keep], "y": (margin[keep] > 0).astype(int)}
+
+
+def _accuracy_check(expected, actual, size):
+    assert abs(expected - actual) <= 0.05, f"training accuracy {actual} vs {expected}"
+
+
+def _sk_perceptron(X, y):
+    import sklearn.linear_model
+
+    return sklearn.linear_model.Perceptron(random_state=0).fit(X, y).score(X, y)
+
+
+def _ref_perceptron(X, y):
+    w, b = ref.perceptron(X, y)
+    return float(np.mean(((X @ w[0] + b[0]) > 0) == y))
+
+
+register(Case(
+    suite="supervised", name="perceptron",
+    description="Perceptron (Rosenblatt, compiled) vs scikit-learn's Perceptron (SGD with "
+                "the perceptron loss) and the Python loop, on linearly separable data; "
+                "answer: training accuracy.",
+    setup=_separable_setup,
+    sizes=[(1_000, 10), (50_000, 50)], quick_sizes=[(2_000, 10)],
+    test_sizes=[(100, 2), (400, 5)],
+    check=_accuracy_check,
+    impls=[
+        Impl("fastml", lambda X, y: linear_model.Perceptron().fit(X, y).score(X, y)),
+        Impl("reference", _ref_perceptron, max_size=20_000),
+        Impl("sklearn", _sk_perceptron, requires=SK),
+    ],
+))
+
+
+def _sk_linear_svc(X, y):
+    import sklearn.svm
+
+    return _coef(sklearn.svm.LinearSVC(C=0.1, tol=1e-6, max_iter=10_000).fit(X, y))
+
+
+register(Case(
+    suite="supervised", name="linear_svc",
+    description="LinearSVC (squared hinge, C = 0.1, tol = 1e-6): dual coordinate descent "
+                "with shrinking vs scikit-learn (LIBLINEAR).",
+    setup=_logistic_setup(2),
+    sizes=[(50_000, 50)], quick_sizes=[(2_000, 10)], test_sizes=[(60, 3), (300, 10)],
+    rtol=1e-3, atol=1e-4,
+    impls=[
+        Impl("fastml", lambda X, y: _coef(svm.LinearSVC(C=0.1, tol=1e-6, max_iter=10_000)
+                                          .fit(X, y))),
+        Impl("sklearn", _sk_linear_svc, requires=SK),
+    ],
+))
