@@ -375,8 +375,17 @@ def _check_batch_norm(x, weight, bias, running_mean, running_var, eps):
     return x, w, b
 
 
-def _as_ncl(x):
-    return x.reshape(x.shape[0], x.shape[1], -1)
+def _bn_layout(x):
+    """(kernel suffix, shape): (N, C) rows when each channel has one value per sample,
+    else (N, C, L) with L the flattened spatial axes."""
+    c = x.shape[1]
+    if x.ndim == 2 or x.size == x.shape[0] * c:
+        return "_rows", (x.shape[0], c)
+    return "", (x.shape[0], c, -1)
+
+
+def _running_invstd(running_var, eps, dtype):
+    return (1 / np.sqrt(running_var + dtype.type(eps))).astype(dtype)
 
 
 def _batch_norm_forward(x, w, b, running_mean, running_var, training, momentum, eps):
@@ -396,14 +405,11 @@ def _batch_norm_forward(x, w, b, running_mean, running_var, training, momentum, 
         invstd = np.empty(c, x.dtype)
     else:
         mean = running_mean
-        invstd = (1 / np.sqrt(running_var + x.dtype.type(eps))).astype(x.dtype)
-    if x.ndim == 2 or x.size == x.shape[0] * c:   # one value per channel and row
-        _kernels().batch_norm_forward_rows(x.reshape(x.shape[0], c), w, b, mean, invstd,
-                                           training, float(eps), out.reshape(x.shape[0], c),
-                                           var, get_num_threads())
-    else:
-        _kernels().batch_norm_forward(_as_ncl(x), w, b, mean, invstd, training, float(eps),
-                                      _as_ncl(out), var, get_num_threads())
+        invstd = _running_invstd(running_var, eps, x.dtype)
+    suffix, shape = _bn_layout(x)
+    getattr(_kernels(), "batch_norm_forward" + suffix)(
+        x.reshape(shape), w, b, mean, invstd, training, float(eps), out.reshape(shape), var,
+        get_num_threads())
     if training and running_mean is not None:
         mom = x.dtype.type(momentum)
         running_mean *= 1 - mom
@@ -416,13 +422,12 @@ def _batch_norm_forward(x, w, b, running_mean, running_var, training, momentum, 
 def _batch_norm_backward_into(g, x, w, mean, invstd, training, grad_w, grad_b):
     c = x.shape[1]
     gx = np.empty_like(x)
-    rows = x.ndim == 2 or x.size == x.shape[0] * c
-    shape = (x.shape[0], c) if rows else (x.shape[0], c, -1)
-    kernel = _kernels().batch_norm_backward_rows if rows else _kernels().batch_norm_backward
-    kernel(g.reshape(shape), x.reshape(shape), np.ones(c, x.dtype) if w is None else w, mean,
-           invstd, training, gx.reshape(shape),
-           np.zeros(c, x.dtype) if grad_w is None else grad_w,
-           np.zeros(c, x.dtype) if grad_b is None else grad_b, get_num_threads())
+    suffix, shape = _bn_layout(x)
+    getattr(_kernels(), "batch_norm_backward" + suffix)(
+        g.reshape(shape), x.reshape(shape), np.ones(c, x.dtype) if w is None else w, mean,
+        invstd, training, gx.reshape(shape),
+        np.zeros(c, x.dtype) if grad_w is None else grad_w,
+        np.zeros(c, x.dtype) if grad_b is None else grad_b, get_num_threads())
     return gx
 
 
@@ -455,7 +460,7 @@ def batch_norm_backward(grad_out, x, running_mean, running_var, weight=None, bia
         _, mean, invstd = _batch_norm_forward(x, w, b, None, None, True, 0.0, eps)
     else:
         mean = running_mean
-        invstd = (1 / np.sqrt(running_var + x.dtype.type(eps))).astype(x.dtype)
+        invstd = _running_invstd(running_var, eps, x.dtype)
     grad_w = None if w is None else np.zeros_like(w)
     grad_b = None if b is None else np.zeros_like(b)
     gx = _batch_norm_backward_into(g, x, w, mean, invstd, training, grad_w, grad_b)
