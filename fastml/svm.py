@@ -26,6 +26,7 @@ from fastml.linear_model._base import (
     check_classification_targets,
     check_nonneg,
     check_positive,
+    threads_for,
     validate,
 )
 
@@ -184,7 +185,7 @@ class SVC(ClassifierMixin, BaseEstimator):
             K = np.empty((X.shape[0], len(self.support_)), dtype=X.dtype)
             _svm.kernel_matrix(X, np.ascontiguousarray(self.support_vectors_, X.dtype),
                                kind, self._gamma, float(self.coef0), int(self.degree), K,
-                               get_num_threads() if K.size > 2**16 else 1)
+                               threads_for(K.size, 2**16))
         start = np.concatenate([[0], np.cumsum(self.n_support_)])
         n_cls = len(self.classes_)
         dec = np.empty((X.shape[0], n_cls * (n_cls - 1) // 2), dtype=X.dtype)

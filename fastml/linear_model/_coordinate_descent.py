@@ -6,7 +6,6 @@ import warnings
 import numpy as np
 
 from fastml._errors import ConvergenceWarning
-from fastml._threads import get_num_threads
 from fastml._validation import (
     check_array,
     check_option,
@@ -20,6 +19,7 @@ from fastml.linear_model._base import (
     check_bool,
     check_nonneg,
     set_intercept,
+    threads_for,
     validate,
 )
 
@@ -51,7 +51,7 @@ def _prepare(X, y, fit_intercept):
     y_off = y.mean(axis=0) if fit_intercept else np.zeros(y.shape[1:], dtype=X.dtype)
     xt = np.empty((p, n), dtype=X.dtype)
     norm2 = np.empty(p, dtype=X.dtype)
-    _cd.center_transpose(X, x_off, xt, norm2, max(1, min(get_num_threads(), p // 64)))
+    _cd.center_transpose(X, x_off, xt, norm2, threads_for(n * p, 2**20))
     return xt, y - y_off, x_off, y_off, norm2
 
 

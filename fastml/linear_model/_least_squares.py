@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from fastml._threads import blas_single_threaded, get_num_threads
+from fastml._threads import blas_single_threaded
 from fastml._validation import check_array, check_option
 from fastml.base import BaseEstimator, RegressorMixin
 from fastml.linear_model._base import (
@@ -13,6 +13,7 @@ from fastml.linear_model._base import (
     check_bool,
     check_nonneg,
     set_intercept,
+    threads_for,
     validate,
 )
 
@@ -33,7 +34,7 @@ def _centered_gram(X, Y, fit_intercept):
     rows = max(256, min(8192, 2**20 // p))  # ~8 MB of centred rows per thread
     with blas_single_threaded():
         _linear.centered_gram(X, x_off, np.ascontiguousarray(Y, dtype=X.dtype), y_off, G, XtY,
-                              rows, max(1, min(get_num_threads(), n // rows)))
+                              rows, threads_for(n, 4 * rows))
     return G, XtY, x_off, y_off
 
 

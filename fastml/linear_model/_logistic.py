@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from fastml._errors import ConvergenceWarning, JitterWarning
-from fastml._threads import blas_single_threaded, get_num_threads
+from fastml._threads import blas_single_threaded
 from fastml._validation import check_option, check_positive_int
 from fastml.base import BaseEstimator, ClassifierMixin, check_is_fitted
 from fastml.linear_model._base import (
@@ -15,6 +15,7 @@ from fastml.linear_model._base import (
     check_classification_targets,
     check_nonneg,
     check_positive,
+    threads_for,
     validate,
 )
 
@@ -31,8 +32,7 @@ class _Objective:
         self.fit_intercept = fit_intercept
         self.n = X.shape[0]
         self.lam = 1.0 / (C * self.n)
-        # one thread per 256-row chunk at most: tiny problems stay serial
-        self.n_threads = max(1, min(get_num_threads(), self.n // 256))
+        self.n_threads = threads_for(self.n * self.p * self.k, 2**20)
 
     def unpack(self, theta):
         t = theta.reshape(self.k, self.p + self.fit_intercept).astype(self.X.dtype)
@@ -191,7 +191,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
         with blas_single_threaded():
             _logistic.predict_proba(X, coef, intercept, out,
-                                    max(1, min(get_num_threads(), X.shape[0] // 256)))
+                                    threads_for(X.size * coef.shape[0], 2**20))
         if coef.shape[0] == 1:
             out = np.hstack([1 - out, out])
         return out

@@ -4,7 +4,6 @@ import numbers
 
 import numpy as np
 
-from fastml._threads import get_num_threads
 from fastml._validation import check_positive_int, check_random_state, check_scalar
 from fastml.base import BaseEstimator, ClassifierMixin
 from fastml.linear_model._base import (
@@ -13,6 +12,7 @@ from fastml.linear_model._base import (
     check_classification_targets,
     check_nonneg,
     check_positive,
+    threads_for,
     validate,
 )
 
@@ -66,7 +66,7 @@ class Perceptron(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         n_iter = np.zeros(k, dtype=np.int32)
         _linear.perceptron(X, y_idx, target, W, b, float(eta), fit_intercept, max_iter,
                            float(tol), n_no_change, shuffle, seeds, n_iter,
-                           get_num_threads())
+                           min(k, threads_for(X.size * k, 2**18)))
         self.classes_ = classes
         self.coef_ = W
         self.intercept_ = b
