@@ -48,7 +48,7 @@ register(Case(
     description="LinearRegression: Householder QR (fastml) vs scikit-learn's LAPACK gelsd "
                 "and the normal equations.",
     setup=lambda s, rng: dict(zip(("X", "y"), _regression(s, rng))),
-    sizes=[(10_000, 100), (100_000, 100)], quick_sizes=[(2_000, 20)],
+    sizes=[(10_000, 100), (100_000, 100)], quick_sizes=[(1_000, 20)],
     test_sizes=[(20, 3), (200, 20)],
     flops=lambda s: 2 * s[0] * s[1] ** 2,
     rtol=1e-8, atol=1e-10,
@@ -65,7 +65,7 @@ register(Case(
     description="Ridge (alpha = 1): Cholesky of X'X + alpha I vs scikit-learn's Ridge and "
                 "gradient descent.",
     setup=lambda s, rng: dict(zip(("X", "y"), _regression(s, rng))),
-    sizes=[(2_000, 100), (100_000, 500)], quick_sizes=[(2_000, 50)],
+    sizes=[(2_000, 100), (100_000, 500)], quick_sizes=[(1_000, 20)],
     test_sizes=[(20, 3), (100, 30)],
     flops=lambda s: s[0] * s[1] ** 2,
     rtol=1e-7, atol=1e-9,
@@ -165,12 +165,12 @@ for _k, _label in ((2, "binary"), (10, "10class")):
                            else ", SciPy L-BFGS-B") + f") vs scikit-learn solver={_peer!r}; "
                         "reference: Newton written out.",
             setup=_logistic_setup(_k),
-            sizes=[(2_000, 20), (100_000, 50)], quick_sizes=[(2_000, 10)],
+            sizes=[(1_000, 20), (100_000, 50)], quick_sizes=[(1_000, 10)],
             test_sizes=[(60, 3), (300, 10)],
             rtol=1e-5, atol=1e-6,
             impls=[
                 Impl("fastml", _fl_logistic(_solver)),
-                Impl("reference", _ref_logistic, max_size=40_000),
+                Impl("reference", _ref_logistic, max_size=20_000),
                 Impl(f"sklearn-{_peer}", _sk_logistic(_peer), requires=SK),
             ],
         ))
@@ -211,13 +211,13 @@ register(Case(
                 "with second-order working-set selection vs scikit-learn (LIBSVM) and "
                 "plain-Python SMO. Answer: decision values on 200 test points.",
     setup=_svc_setup,
-    sizes=[(300, 20), (5_000, 20), (20_000, 20)], quick_sizes=[(500, 10)],
+    sizes=[(300, 20), (5_000, 20), (20_000, 20)], quick_sizes=[(300, 10)],
     test_sizes=[(40, 3), (200, 5)],
     check=_svc_check,
     impls=[
         Impl("fastml", lambda X, y, X_test: svm.SVC(kernel="rbf", C=1.0).fit(X, y)
              .decision_function(X_test)),
-        Impl("reference", _ref_svc, max_size=10_000),
+        Impl("reference", _ref_svc, max_size=6_000),
         Impl("sklearn", _sk_svc, requires=SK),
     ],
 ))
@@ -254,7 +254,7 @@ register(Case(
                 "the perceptron loss) and the Python loop, on linearly separable data; "
                 "answer: training accuracy.",
     setup=_separable_setup,
-    sizes=[(1_000, 10), (50_000, 50)], quick_sizes=[(2_000, 10)],
+    sizes=[(1_000, 10), (50_000, 50)], quick_sizes=[(1_000, 10)],
     test_sizes=[(100, 2), (400, 5)],
     check=_accuracy_check,
     impls=[
