@@ -1,6 +1,5 @@
 """Logistic regression: binary and multinomial, L2 penalty, Newton or L-BFGS."""
 
-import numbers
 import warnings
 
 import numpy as np
@@ -144,8 +143,6 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         C = check_positive(self.C, "C")
-        if not isinstance(C, numbers.Real):
-            raise TypeError("C must be a float")
         tol = check_nonneg(self.tol, "tol")
         max_iter = check_positive_int(self.max_iter, "max_iter")
         check_option(self.solver, "solver", ("lbfgs", "newton"))

@@ -1,10 +1,8 @@
 """Rosenblatt's perceptron (compiled update loop, one-vs-rest)."""
 
-import numbers
-
 import numpy as np
 
-from fastml._validation import check_positive_int, check_random_state, check_scalar
+from fastml._validation import check_positive_int, check_random_state
 from fastml.base import BaseEstimator, ClassifierMixin
 from fastml.linear_model._base import (
     LinearClassifierMixin,
@@ -50,7 +48,6 @@ class Perceptron(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         n_no_change = check_positive_int(self.n_iter_no_change, "n_iter_no_change")
         tol = -np.inf if self.tol is None else check_nonneg(self.tol, "tol")
         eta = check_positive(self.eta0, "eta0")
-        check_scalar(eta, "eta0", numbers.Real)
         rng = check_random_state(self.random_state)
         X, y = validate(self, X, y, requires_y=True)
         classes, y_idx = check_classification_targets(y)
