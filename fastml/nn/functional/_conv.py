@@ -47,6 +47,7 @@ float dtype of the inputs (float64 unless all are float32). NaN and infinity pro
 as in PyTorch. Inputs of any strides are accepted (copied to C order once).
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -83,6 +84,11 @@ def _n_threads(work, grain):
 
 def _tuple(value, name, nd, min_val):
     """An int or a length-``nd`` sequence of ints >= ``min_val`` as a tuple."""
+    if type(value) is int and value >= min_val:     # fast path for the common case
+        return (value,) * nd
+    if type(value) is tuple and len(value) == nd and \
+            all(type(v) is int and v >= min_val for v in value):
+        return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (value,) * nd
     if not isinstance(value, (tuple, list)) or len(value) != nd:
@@ -172,7 +178,7 @@ class _ConvSpec:
         """Call kernel ``fn``; BLAS is pinned to one thread on the GEMM path, where the
         OpenMP threads (``get_num_threads()``, fewer for tiny problems) each run their
         own GEMMs."""
-        macs = np.prod(self.out4, dtype=float) * np.prod(self.w.shape[1:], dtype=float)
+        macs = math.prod(self.out4) * math.prod(self.w.shape[1:])
         args = (*arrays, *self.args, _n_threads(macs, _CONV_GRAIN))
         if self.w.shape[1] == 1:      # direct kernel, no BLAS
             return fn(*args)
@@ -290,7 +296,7 @@ class _PoolSpec:
             self.x = self.x.astype(dtype, copy=False)
             self.grad_out = go.astype(dtype, copy=False)
         self.geometry = self.kernel + self.stride + self.padding
-        reads = np.prod(self.out_shape, dtype=float) * np.prod(self.kernel)
+        reads = math.prod(self.out_shape) * math.prod(self.kernel)
         self.n_threads = _n_threads(reads, _POOL_GRAIN)
 
     def result(self, a):
