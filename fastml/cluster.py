@@ -332,6 +332,8 @@ class KMeans(_BaseKMeans):
         False lets the fit centre X in place (X must then be C-contiguous float); it is
         restored afterwards up to rounding.
     algorithm : "lloyd" or "elkan"
+    verbose : int
+        Accepted for scikit-learn compatibility; fastml prints nothing.
 
     Attributes
     ----------

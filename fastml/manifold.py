@@ -97,6 +97,9 @@ class TSNE(TransformerMixin, BaseEstimator):
     random_state : None, int or numpy Generator
     method : "barnes_hut" or "exact"
     angle : float, Barnes–Hut theta
+    verbose, metric_params, n_jobs :
+        Accepted for scikit-learn compatibility and unused (threads come from
+        :func:`fastml.set_num_threads`).
 
     Attributes
     ----------

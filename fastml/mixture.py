@@ -136,6 +136,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     random_state : None, int or numpy Generator
     warm_start : bool
         Start a new ``fit`` from the previous solution (one initialisation).
+    verbose, verbose_interval : int
+        Accepted for scikit-learn compatibility; fastml prints nothing.
 
     Attributes
     ----------
