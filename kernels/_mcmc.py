@@ -105,8 +105,8 @@ def _jit_callbacks(logp, grad, combined):
         def grad_c(ptr, n, out):
             v, g = grad(carray(ptr, (n,)))
             res = carray(out, (n,))
-            for i in range(n):
-                res[i] = g[i]
+            for i in range(n):  # a gradient of the wrong length gives NaN, never a bad read
+                res[i] = g[i] if g.shape[0] == n else math.nan
             return v
     elif grad is not None:
         @cfunc(_GRAD_SIG, cache=False)
@@ -114,7 +114,7 @@ def _jit_callbacks(logp, grad, combined):
             g = grad(carray(ptr, (n,)))
             res = carray(out, (n,))
             for i in range(n):
-                res[i] = g[i]
+                res[i] = g[i] if g.shape[0] == n else math.nan
             return 0.0
     if grad is not None:
         keep.append(grad_c)

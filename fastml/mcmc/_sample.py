@@ -24,7 +24,7 @@ _OPTIONS = {
              "max_energy_error": 1000.0},
     "hmc": {"target_accept": 0.8, "path_length": 2.0, "max_steps": 1024, "metric": "diag",
             "step_size": 1.0, "max_energy_error": 1000.0},
-    "rwmh": {"target_accept": 0.234, "metric": "diag", "step_size": None},
+    "rwmh": {"target_accept": 0.234, "metric": "unit", "step_size": None},
     "slice": {"width": 1.0, "max_steps_out": 32},
     "ensemble": {"a": 2.0},
 }
@@ -186,8 +186,10 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
         - ``hmc``: leapfrog with fixed integration time ``path_length``
           (n = ceil(path_length / eps) steps, at most ``max_steps``); each transition
           jitters eps by a factor U(0.85, 1.15) against resonant (periodic) orbits.
-        - ``rwmh``: random-walk Metropolis, x' = x + eps L z with L L^T the adapted
-          covariance (diagonal, or dense with ``metric="dense"``).
+        - ``rwmh``: random-walk Metropolis, x' = x + eps L z: eps adapted, L = I by
+          default; ``metric="diag"`` or ``"dense"`` also adapts L L^T to the
+          covariance of the tuning draws (worth it when those mix reasonably: in high
+          dimension random-walk windows estimate it poorly).
         - ``ensemble``: affine-invariant stretch move (Goodman & Weare 2010; emcee's
           default) with ``chains`` walkers (even, >= 2 dim), scale ``a`` = 2.
         - ``slice``: coordinate-wise slice sampling with stepping out (Neal 2003),
@@ -209,7 +211,8 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
         Show a progress bar (tqdm); default: when stderr is a terminal.
     **options
         Method options: ``target_accept``, ``max_treedepth`` (10), ``metric``
-        ("diag", "dense" or "unit": identity, not adapted), ``step_size`` (initial),
+        ("diag", "dense" or "unit": identity, not adapted; default "diag", "unit" for
+        ``rwmh``), ``step_size`` (initial),
         ``max_energy_error`` (1000: an energy error above it is a divergence),
         ``path_length`` (2.0), ``max_steps`` (1024), ``width`` (1.0),
         ``max_steps_out`` (32), ``a`` (2.0). Unknown options raise ``TypeError``.

@@ -212,7 +212,7 @@ def _reference_run(model, method, draws):
 
 for _model_name, _label, _scale in (
         ("gauss100", "correlated 100-D Gaussian", 1),
-        ("logistic", "Bayesian logistic regression n=10,000 d=20", 4)):
+        ("logistic", "Bayesian logistic regression n=10,000 d=20", 10)):
     for _method, _draws in (("nuts", 1000), ("hmc", 1000), ("rwmh", 5000)):
         register(Case(
             suite="mcmc", name=f"{_method}_{_model_name}",
