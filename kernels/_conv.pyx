@@ -17,7 +17,7 @@ Algorithm per shape (chosen here, documented in ``fastml.nn.functional.conv2d``)
   directly; otherwise tiles run in parallel and each thread accumulates its own copy
   of grad_x (the batch is then smaller than the thread count), summed at the end.
 * 3x3 stride-1 ungrouped layers with enough channels and tiles: Winograd F(2x2, 3x3)
-  for the forward and grad_x (below).
+  for the forward and grad_x, F(3x3, 2x2) for grad_w (below).
 * one input channel per group (depthwise, channel multiplier C_out / C_in): a direct
   kernel, one row axpy per kernel tap, parallel over (image, channel) planes; grad_w
   and grad_b share one pass over grad_out, parallel over output channels.
@@ -219,14 +219,12 @@ cdef void _backward_tiles(const floating *go, const floating *x, const floating 
                           floating *gx, floating *gw, floating *gb, const Geom *g,
                           Py_ssize_t ng,
                           Py_ssize_t tile0, Py_ssize_t tile1, Py_ssize_t t,
-                          floating *col, floating *colg, bint zero_gx,
-                          bint want_gx) noexcept nogil:
+                          floating *col, floating *colg, bint zero_gx) noexcept nogil:
     """Tiles [tile0, tile1) of (image, group) ng: gw += go col^T, gb += row sums of go,
     gx += col2im(W^T go).
 
     ``gx`` points at the grad_x storage for this thread (shared or private); the
-    (image, group) slice is zeroed first when ``zero_gx``. Without ``want_gx`` only
-    grad_w and grad_b are accumulated.
+    (image, group) slice is zeroed first when ``zero_gx``.
     """
     cdef Py_ssize_t n = ng // g.G, gr = ng % g.G, tile, p0, tc, o
     cdef const floating *xg = x + (n * g.C + gr * g.Cg) * g.HW
@@ -235,7 +233,7 @@ cdef void _backward_tiles(const floating *go, const floating *x, const floating 
     cdef floating *gwg = gw + gr * g.Cog * g.K
     cdef const floating *got
     cdef bint pointwise = _pointwise(g)
-    if want_gx and zero_gx and not pointwise:
+    if zero_gx and not pointwise:
         memset(gxg, 0, g.Cg * g.HW * sizeof(floating))
     for tile in range(tile0, tile1):
         p0 = tile * t
@@ -245,14 +243,12 @@ cdef void _backward_tiles(const floating *go, const floating *x, const floating 
             gb[gr * g.Cog + o] += _sum(got + o * g.P, tc)
         if pointwise:
             gemm_rm(False, True, g.Cog, g.K, tc, 1, got, g.P, xg + p0, g.HW, 1, gwg, g.K)
-            if want_gx:
-                gemm_rm(True, False, g.K, tc, g.Cog, 1, wg, g.K, got, g.P, 0, gxg + p0, g.HW)
+            gemm_rm(True, False, g.K, tc, g.Cog, 1, wg, g.K, got, g.P, 0, gxg + p0, g.HW)
         else:
             _im2col(xg, g, p0, tc, col)
             gemm_rm(False, True, g.Cog, g.K, tc, 1, got, g.P, col, tc, 1, gwg, g.K)
-            if want_gx:
-                gemm_rm(True, False, g.K, tc, g.Cog, 1, wg, g.K, got, g.P, 0, colg, tc)
-                _col2im(colg, g, p0, tc, gxg)
+            gemm_rm(True, False, g.K, tc, g.Cog, 1, wg, g.K, got, g.P, 0, colg, tc)
+            _col2im(colg, g, p0, tc, gxg)
 
 
 # ---------------------------------------------------------------- direct (C_g == 1)
@@ -567,6 +563,138 @@ cdef int _winograd(const floating *x, const floating *w, const floating *b, floa
     return 0
 
 
+cdef void _wino_grad_tiles(const floating *go, const Wino *p, Py_ssize_t t0,
+                           Py_ssize_t nt, floating *mp, floating *rows) noexcept nogil:
+    """mp[xi, o, j] = (A g A^T)[xi] for the 2x2 grad_out tile g of global tile t0 + j
+    (zero beyond the output); runs along a tile row, as in _wino_input."""
+    cdef Py_ssize_t half = p.TW + 1, stride = p.Co * p.tb
+    cdef Py_ssize_t j0 = 0, run, tile, n, ty, tx0, o, a, j, q, oh, cnt
+    cdef floating *ev
+    cdef floating *od
+    cdef floating *mo
+    cdef const floating *src
+    cdef floating r00, r01, r10, r11, r20, r21, r30, r31
+    while j0 < nt:
+        tile = t0 + j0
+        n = tile // (p.TH * p.TW)
+        ty = (tile // p.TW) % p.TH
+        tx0 = tile % p.TW
+        run = min(p.TW - tx0, nt - j0)
+        cnt = min(2 * run, p.OW - 2 * tx0)
+        for o in range(p.Co):
+            for a in range(2):
+                ev = rows + 2 * a * half
+                od = ev + half
+                memset(ev, 0, 2 * half * sizeof(floating))
+                oh = 2 * ty + a
+                if oh < p.OH:
+                    src = go + ((n * p.Co + o) * p.OH + oh) * p.OW + 2 * tx0
+                    for q in range(cnt):
+                        if q & 1:
+                            od[q >> 1] = src[q]
+                        else:
+                            ev[q >> 1] = src[q]
+            mo = mp + o * p.tb + j0
+            for j in range(run):
+                # rows of A g: g0, g0 + g1, g0 - g1, -g1 (g_i = row i: even, odd column)
+                r00 = rows[j]
+                r01 = rows[half + j]
+                r10 = r00 + rows[2 * half + j]
+                r11 = r01 + rows[3 * half + j]
+                r20 = r00 - rows[2 * half + j]
+                r21 = r01 - rows[3 * half + j]
+                r30 = -rows[2 * half + j]
+                r31 = -rows[3 * half + j]
+                # columns of (A g) A^T: c0, c0 + c1, c0 - c1, -c1
+                mo[j] = r00
+                mo[stride + j] = r00 + r01
+                mo[2 * stride + j] = r00 - r01
+                mo[3 * stride + j] = -r01
+                mo[4 * stride + j] = r10
+                mo[5 * stride + j] = r10 + r11
+                mo[6 * stride + j] = r10 - r11
+                mo[7 * stride + j] = -r11
+                mo[8 * stride + j] = r20
+                mo[9 * stride + j] = r20 + r21
+                mo[10 * stride + j] = r20 - r21
+                mo[11 * stride + j] = -r21
+                mo[12 * stride + j] = r30
+                mo[13 * stride + j] = r30 + r31
+                mo[14 * stride + j] = r30 - r31
+                mo[15 * stride + j] = -r31
+        j0 += run
+
+
+cdef void _wino_weight_grad(const floating *z, floating *gw, Py_ssize_t i,
+                            Py_ssize_t nz1) noexcept nogil:
+    """gw[i] (3x3) = G^T Z[:, i] G for one (output, input) channel pair i."""
+    cdef floating zz[4][4]
+    cdef floating t[3][4]
+    cdef Py_ssize_t a, e, u
+    for a in range(4):
+        for e in range(4):
+            zz[a][e] = z[(a * 4 + e) * nz1 + i]
+    for e in range(4):
+        t[0][e] = zz[0][e] + (zz[1][e] + zz[2][e]) / 2
+        t[1][e] = (zz[1][e] - zz[2][e]) / 2
+        t[2][e] = (zz[1][e] + zz[2][e]) / 2 + zz[3][e]
+    for u in range(3):
+        gw[i * 9 + u * 3] = t[u][0] + (t[u][1] + t[u][2]) / 2
+        gw[i * 9 + u * 3 + 1] = (t[u][1] - t[u][2]) / 2
+        gw[i * 9 + u * 3 + 2] = (t[u][1] + t[u][2]) / 2 + t[u][3]
+
+
+cdef int _winograd_grad_w(const floating *go, const floating *x, floating *gw,
+                          Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                          Py_ssize_t Co, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t ph,
+                          Py_ssize_t pw, int n_threads) noexcept nogil:
+    """grad_w (Co, C, 3, 3) of a 3x3 stride-1 layer by Winograd F(3x3, 2x2).
+
+    From Y = A^T [(G g G^T) . (B^T d B)] A per tile: dL/dg = G^T [(A go A^T) . (B^T d B)] G,
+    so Z[xi] = sum over tiles of (A go A^T)[xi] (C_out x tiles) times (B^T d B)[xi]^T
+    (tiles x C_in): 16 GEMMs per block of tiles into per-thread Z, then G^T Z G.
+    Returns -1 when out of memory.
+    """
+    cdef Wino p
+    cdef Py_ssize_t ntiles, nblocks, blk, t0, nt, xi, per, nz = 16 * Co * C, i, r
+    cdef floating *work
+    cdef floating *v
+    cdef floating *mp
+    cdef floating *z
+    cdef floating s
+    p.N, p.C, p.H, p.W, p.Co, p.OH, p.OW, p.ph, p.pw = N, C, H, W, Co, OH, OW, ph, pw
+    p.TH = (OH + 1) // 2
+    p.TW = (OW + 1) // 2
+    ntiles = N * p.TH * p.TW
+    p.tb = WINO_BLOCK_BYTES // (16 * (C + Co) * sizeof(floating))
+    p.tb = min(max(p.tb, WINO_MIN_BLOCK), max((ntiles + n_threads - 1) // n_threads, 1))
+    nblocks = (ntiles + p.tb - 1) // p.tb
+    per = nz + 16 * (C + Co) * p.tb + 8 * (p.TW + 2) + 16 * p.tb
+    work = <floating *> calloc(n_threads * per, sizeof(floating))
+    if work == NULL:
+        return -1
+    for blk in prange(nblocks, num_threads=n_threads, schedule="dynamic"):
+        z = work + thread_id() * per
+        v = z + nz
+        mp = v + 16 * C * p.tb
+        t0 = blk * p.tb
+        nt = min(p.tb, ntiles - t0)
+        _wino_input(x, &p, t0, nt, v, mp + 16 * Co * p.tb)
+        _wino_grad_tiles(go, &p, t0, nt, mp, mp + 16 * Co * p.tb)
+        for xi in range(16):
+            gemm_rm(False, True, Co, C, nt, 1, mp + xi * Co * p.tb, p.tb,
+                    v + xi * C * p.tb, p.tb, 1, z + xi * Co * C, C)
+    for i in prange(nz, num_threads=n_threads, schedule="static"):
+        s = 0
+        for r in range(n_threads):
+            s = s + work[r * per + i]
+        work[i] = s
+    for i in prange(Co * C, num_threads=n_threads, schedule="static"):
+        _wino_weight_grad(work, gw, i, Co * C)
+    free(work)
+    return 0
+
+
 # ---------------------------------------------------------------- entry points
 def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                    const floating[::1] b, bint has_bias, floating[:, :, :, ::1] y,
@@ -623,11 +751,12 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
                     bint allow_winograd=True):
     """Fill grad_x (x's shape), grad_w (w's shape) and grad_b (C_out,) from grad_out.
 
-    Returns the algorithm used for grad_x, as :func:`conv2d_forward` (Winograd computes
-    grad_x as the correlation of grad_out with the rotated, transposed kernel).
+    Returns the algorithm used, as :func:`conv2d_forward`. Winograd computes grad_x as
+    the correlation of grad_out with the rotated, transposed kernel and grad_w by
+    F(3x3, 2x2) (see _winograd_grad_w).
     """
     cdef Geom g = _geom(x.shape, w.shape, go.shape, sh, sw, ph, pw, dh, dw, groups)
-    cdef Py_ssize_t t, ntiles, task, ntasks, per_task, i, r, nw = g.Co * g.K, ngx
+    cdef Py_ssize_t t, ntiles, task, ntasks, per_task, i, r, nw = g.Co * g.K, ngx, n, o
     cdef floating *col = NULL
     cdef floating *gw_all = NULL
     cdef floating *gx_all = NULL
@@ -660,13 +789,23 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
             rc = _winograd(&go[0, 0, 0, 0], &w[0, 0, 0, 0], NULL, &gx[0, 0, 0, 0], g.N,
                            g.Co, g.OH, g.OW, g.C, g.H, g.W, 2 - g.ph, 2 - g.pw, True,
                            n_threads)
+            if rc == 0:
+                rc = _winograd_grad_w(&go[0, 0, 0, 0], &x[0, 0, 0, 0], &gw[0, 0, 0, 0],
+                                      g.N, g.C, g.H, g.W, g.Co, g.OH, g.OW, g.ph, g.pw,
+                                      n_threads)
+            for o in prange(g.Co, num_threads=n_threads):
+                s = 0
+                for n in range(g.N):
+                    s = s + _sum(&go[n, o, 0, 0], g.P)
+                gb[o] = s
         if rc:
             raise MemoryError()
-    private_gx = g.N * g.G < n_threads and not _pointwise(&g) and not wino
-    t = _tile(&g, g.N * g.G if not (private_gx or wino) else 1, n_threads,
-              sizeof(floating), tile_bytes)
+        return "winograd"
+    private_gx = g.N * g.G < n_threads and not _pointwise(&g)
+    t = _tile(&g, g.N * g.G if not private_gx else 1, n_threads, sizeof(floating),
+              tile_bytes)
     ntiles = (g.P + t - 1) // t
-    per_task = 1 if (private_gx or wino) else ntiles
+    per_task = 1 if private_gx else ntiles
     ntasks = g.N * g.G * (ntiles // per_task)
     ngx = g.N * g.C * g.HW
     col = <floating *> malloc(2 * n_threads * g.K * t * sizeof(floating))
@@ -688,7 +827,7 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
                             (task % (ntiles // per_task)) * per_task,
                             (task % (ntiles // per_task)) * per_task + per_task, t,
                             col + 2 * tid * g.K * t, col + (2 * tid + 1) * g.K * t,
-                            not private_gx, not wino)
+                            not private_gx)
         # per-thread [grad_w | grad_b] accumulators, summed
         for i in prange(nw + g.Co, num_threads=n_threads, schedule="static"):
             s = 0
@@ -707,4 +846,4 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
     free(col)
     free(gw_all)
     free(gx_all)
-    return "winograd" if wino else "im2col-gemm"
+    return "im2col-gemm"

@@ -29,7 +29,7 @@ Algorithm (kernel ``fastml.kernels._conv``), chosen per shape:
   than the thread count, tiles run in parallel into per-thread copies of grad_x.
 * 3x3, stride 1, dilation 1, ungrouped, padding <= 2, with >= 32 input and output
   channels and >= 1024 2x2 output tiles in the batch: Winograd F(2x2, 3x3) for the
-  forward and for grad_x (grad_w stays im2col). 4x4 input tiles are transformed
+  forward and for grad_x, F(3x3, 2x2) for grad_w. 4x4 input tiles are transformed
   (B^T d B), multiplied by the transformed kernels (G g G^T) in 16 GEMMs of
   C_out x C_in x tiles, and transformed back (A^T m A): 2.25x fewer multiplications.
   Measured 1.3-1.8x faster than im2col on such layers; with fewer channels or tiles the
