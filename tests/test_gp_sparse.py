@@ -81,16 +81,18 @@ def test_predictive_rmse_within_5_percent_of_exact_gp_on_5000_points():
     X = rng.uniform(-3, 3, (5000, 3))
     y = target(X) + 0.1 * rng.standard_normal(5000)
     X_test = rng.uniform(-3, 3, (500, 3))
-    with warnings.catch_warnings():
+    # One thread: a 5000 x 5000 Cholesky is much cheaper serial on busy shared cores.
+    with warnings.catch_warnings(), fastml.threads(1):
         warnings.simplefilter("ignore", fastml.ConvergenceWarning)
         sparse = SparseGaussianProcessRegressor(
             fk.ConstantKernel(1.0) * fk.RBF([1.0, 1.0, 1.0]), n_inducing=64, noise_level=0.1,
-            max_iter=50, random_state=0).fit(X, y)
-    exact = GaussianProcessRegressor(sparse.kernel_ + fk.WhiteKernel(sparse.noise_level_),
-                                     optimizer=None).fit(X, y)
+            max_iter=25, random_state=0).fit(X, y)
+        exact = GaussianProcessRegressor(sparse.kernel_ + fk.WhiteKernel(sparse.noise_level_),
+                                         optimizer=None).fit(X, y)
+        exact_pred = exact.predict(X_test)
     rmse_sparse = np.sqrt(np.mean((sparse.predict(X_test) - target(X_test)) ** 2))
-    rmse_exact = np.sqrt(np.mean((exact.predict(X_test) - target(X_test)) ** 2))
-    assert rmse_sparse <= 1.05 * rmse_exact
+    rmse_exact = np.sqrt(np.mean((exact_pred - target(X_test)) ** 2))
+    assert rmse_sparse <= 1.05 * rmse_exact, (rmse_sparse, rmse_exact)
     assert sparse.lower_bound_ <= exact.log_marginal_likelihood_value_
     assert sparse.inducing_points_.shape == (64, 3)
 
