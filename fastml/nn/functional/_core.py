@@ -48,12 +48,15 @@ _SCIPY_BLAS = []
 
 
 @contextlib.contextmanager
-def _serial_blas():
-    """Pin the BLAS behind scipy.linalg.cython_blas (the one kernels call) to one thread.
+def _gemm_threads():
+    """Number of OpenMP threads the Linear kernels split their GEMMs over.
 
-    The Linear kernels split their GEMMs over OpenMP threads themselves, so a training
-    step uses one thread pool: two pools (OpenMP and OpenBLAS's own) handing the cores
-    back and forth spin against each other. Costs two ctypes calls (~2 us).
+    The kernels call the BLAS behind scipy.linalg.cython_blas once per block, one block
+    per thread, so a training step runs in a single thread pool: two pools (OpenMP and
+    OpenBLAS's own) handing the cores back and forth spin against each other. For that
+    the BLAS is pinned to one thread while the kernel runs (two ctypes calls, ~2 us).
+    When that BLAS cannot be found (threadpoolctl missing, another BLAS vendor), the
+    kernels make a single BLAS call and leave the threading to the BLAS.
     """
     if not _SCIPY_BLAS:
         controller = None
@@ -71,12 +74,12 @@ def _serial_blas():
         _SCIPY_BLAS.append(controller)
     lib = _SCIPY_BLAS[0]
     if lib is None:
-        yield
+        yield 1
         return
     previous = lib.get_num_threads()
     lib.set_num_threads(1)
     try:
-        yield
+        yield get_num_threads()
     finally:
         lib.set_num_threads(previous)
 
@@ -248,10 +251,10 @@ def _linear_forward(x, w, b):
     n, k = w.shape
     out = np.empty(x.shape[:-1] + (n,), dtype=w.dtype)
     has_bias = b is not None
-    with _serial_blas():
+    with _gemm_threads() as n_threads:
         _kernels().linear_forward(x.reshape(_rows(x), k), w,
                                   b if has_bias else np.empty(0, w.dtype), has_bias,
-                                  out.reshape(_rows(x), n), get_num_threads())
+                                  out.reshape(_rows(x), n), n_threads)
     return out
 
 
@@ -261,10 +264,10 @@ def _linear_backward_into(g, x, w, grad_w, grad_b):
     m = _rows(x)
     gx = np.empty(x.shape, dtype=w.dtype)
     has_bias = grad_b is not None
-    with _serial_blas():
+    with _gemm_threads() as n_threads:
         _kernels().linear_backward(g.reshape(m, n), x.reshape(m, k), w, gx.reshape(m, k),
                                    grad_w, grad_b if has_bias else np.empty(0, w.dtype),
-                                   has_bias, get_num_threads())
+                                   has_bias, n_threads)
     return gx
 
 
