@@ -149,16 +149,16 @@ def _sdpa_torch(q, k, v, causal, mask=None):
 
 _TEST_SIZES = [(1, 1, 1, 8), (2, 2, 17, 8), (1, 2, 70, 16)]
 _register_sdpa(False, [(4, 8, 1024, 64), (1, 8, 4096, 64), (2, 16, 512, 128)],
-               [(1, 2, 256, 64)], _TEST_SIZES)
+               [(1, 2, 128, 32)], _TEST_SIZES)
 _register_sdpa(True, [(4, 8, 1024, 64), (1, 8, 4096, 64), (1, 8, 16384, 64)],
-               [(1, 2, 256, 64)], _TEST_SIZES)
+               [(1, 2, 128, 32)], _TEST_SIZES)
 
 register(Case(
     suite="attention", name="sdpa_forward_padding_mask",
     description="Boolean key-padding mask of shape (B, 1, 1, N) (batch b drops its last "
                 "b N / 2B keys), float32.",
     setup=lambda s, rng: _setup(s, rng, padding=True),
-    sizes=[(4, 8, 1024, 64)], quick_sizes=[(2, 2, 128, 64)], test_sizes=[(3, 2, 20, 8)],
+    sizes=[(4, 8, 1024, 64)], quick_sizes=[(2, 2, 64, 32)], test_sizes=[(3, 2, 20, 8)],
     flops=_flops, size_key=_flops, size_label=_label, check=_check(1e-4),
     impls=[
         Impl("fastml", lambda q, k, v, mask: F.scaled_dot_product_attention(q, k, v, mask)),
@@ -173,7 +173,7 @@ register(Case(
     suite="attention", name="sdpa_forward_f64",
     description="Non-causal attention in float64.",
     setup=lambda s, rng: _setup(s, rng, dtype=np.float64),
-    sizes=[(2, 8, 1024, 64)], quick_sizes=[(1, 2, 128, 64)], test_sizes=[(2, 2, 33, 8)],
+    sizes=[(2, 8, 1024, 64)], quick_sizes=[(1, 2, 64, 32)], test_sizes=[(2, 2, 33, 8)],
     flops=_flops, size_key=_flops, size_label=_label, check=_check(1e-10),
     impls=[
         Impl("fastml", lambda q, k, v: F.scaled_dot_product_attention(q, k, v)),
@@ -240,7 +240,7 @@ register(Case(
     description="Multi-head self-attention (input projections, heads, output projection), "
                 "float32, vs torch.nn.MultiheadAttention(batch_first=True). Size: (B, N, E, "
                 "heads).",
-    setup=_mha_setup, sizes=[(4, 512, 512, 8)], quick_sizes=[(2, 128, 128, 4)],
+    setup=_mha_setup, sizes=[(4, 512, 512, 8)], quick_sizes=[(1, 64, 64, 2)],
     test_sizes=[(2, 9, 8, 2), (1, 20, 12, 3)],
     flops=_mha_flops, size_key=_mha_flops, size_label=_label, check=_check(1e-4),
     impls=[
@@ -248,5 +248,57 @@ register(Case(
         Impl("reference", _mha(reference), max_size=_mha_flops((4, 512, 512, 8))),
         Impl("torch", _mha_torch, requires=("torch",), prepare=_mha_torch_prepare,
              to_numpy=_torch_numpy),
+    ],
+))
+
+
+def _mha_backward_setup(size, rng):
+    inputs = _mha_setup(size, rng)
+    inputs["grad_out"] = rng.standard_normal(inputs["x"].shape).astype(np.float32)
+    return inputs
+
+
+def _mha_fastml_backward(x, num_heads, grad_out, **params):
+    grads = F.multi_head_attention_backward(grad_out, x, x, *(params[n] for n in _MHA_NAMES),
+                                            num_heads=num_heads)
+    return (grads[0] + grads[1], *grads[2:])
+
+
+def _mha_torch_backward_prepare(inputs):
+    import torch
+
+    prepared = _mha_torch_prepare(inputs)
+    mha, x = prepared["mha"].train(), prepared["x"].requires_grad_()
+    out = mha(x, x, x, need_weights=False)[0]
+    return {"out": out, "grad_out": torch.from_numpy(inputs["grad_out"]),
+            "wrt": (x, mha.in_proj_weight, mha.out_proj.weight, mha.in_proj_bias,
+                    mha.out_proj.bias)}
+
+
+def _mha_torch_backward(out, grad_out, wrt):
+    import torch
+
+    return torch.autograd.grad(out, wrt, grad_out, retain_graph=True)
+
+
+def _mha_torch_backward_numpy(grads):
+    """(x, in_proj_weight, out_proj.weight, in_proj_bias, out_proj.bias) -> fastml order."""
+    gx, gw_in, gw_o, gb_in, gb_o = (g.numpy() for g in grads)
+    return (gx, *np.split(gw_in, 3), gw_o, *np.split(gb_in, 3), gb_o)
+
+
+register(Case(
+    suite="attention", name="mha_backward",
+    description="Multi-head self-attention backward: gradients of x, the four weights and "
+                "the four biases (recomputing the forward), float32, vs torch autograd "
+                "(backward only).",
+    setup=_mha_backward_setup, sizes=[(4, 512, 512, 8)], quick_sizes=[(1, 64, 64, 2)],
+    test_sizes=[(2, 9, 8, 2), (1, 20, 12, 3)],
+    flops=lambda s: 2 * _mha_flops(s), size_key=_mha_flops, size_label=_label,
+    check=_check(1e-4),
+    impls=[
+        Impl("fastml", _mha_fastml_backward),
+        Impl("torch", _mha_torch_backward, requires=("torch",),
+             prepare=_mha_torch_backward_prepare, to_numpy=_mha_torch_backward_numpy),
     ],
 ))
