@@ -13,13 +13,13 @@ from fastml.benchmarks import Case, Impl, report, runner
 from fastml.cli import main
 
 
-def test_import_is_lazy():
+def test_import_is_lazy(tmp_path):
     """`import fastml` loads no compiled kernel, Numba, SciPy submodule or peer."""
     code = ("import sys, fastml; heavy = [m for m in sys.modules if m.split('.')[0] in "
             "('numba', 'torch', 'sklearn', 'scipy', 'matplotlib') or "
             "m.startswith('fastml.kernels')]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+                         check=True, cwd=tmp_path)  # the installed fastml, not the source
     assert out.stdout.strip() == "[]"
 
 
@@ -47,11 +47,11 @@ def test_threads_setting_and_context():
             fastml.set_num_threads(bad)
 
 
-def test_omp_num_threads_is_honoured():
+def test_omp_num_threads_is_honoured(tmp_path):
     code = "import fastml; print(fastml.get_num_threads())"
     env = {"OMP_NUM_THREADS": "3", "PATH": ""}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, check=True)
+                         env=env, check=True, cwd=tmp_path)
     assert out.stdout.strip() == "3"
 
 
