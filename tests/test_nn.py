@@ -710,3 +710,43 @@ def test_linear_without_blas_pinning_falls_back_to_one_blas_call(monkeypatch):
         assert n_threads == 1
     x, w = rand((300, 64), np.float64), rand((40, 64), np.float64, seed=2)
     np.testing.assert_allclose(F.linear(x, w), x @ w.T, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name,kwargs", [("Adam", dict(lr=0.01, weight_decay=0.1)),
+                                         ("AdamW", dict(lr=0.02)),
+                                         ("SGD", dict(lr=0.05, momentum=0.9))])
+def test_optimizer_state_dict_resumes_torch_training(name, kwargs):
+    """Train 3 steps in torch, hand weights and optimizer state to fastml, train 3 more
+    steps in both: same parameters (and a fastml round trip gives the same state)."""
+    torch.manual_seed(0)
+    ref = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(),
+                              torch.nn.Linear(4, 2)).double()
+    fast = nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    opt_t = getattr(torch.optim, name)(ref.parameters(), **kwargs)
+    rng = np.random.default_rng(0)
+    batches = [(rng.standard_normal((8, 5)), rng.standard_normal((8, 2))) for _ in range(6)]
+    loss_t = torch.nn.MSELoss()
+    for i, (x, y) in enumerate(batches):
+        if i == 3:
+            fast.load_state_dict(ref.state_dict())
+            opt = getattr(nn, name)(fast.parameters(), lr=1.0)
+            opt.load_state_dict(opt_t.state_dict())
+            assert opt.param_groups[0]["lr"] == kwargs["lr"]
+        if i >= 3:
+            loss_fn = nn.MSELoss()
+            opt.zero_grad()
+            loss_fn(fast(x), y)
+            fast.backward(loss_fn.backward())
+            opt.step()
+        opt_t.zero_grad()
+        loss_t(ref(torch.tensor(x)), torch.tensor(y)).backward()
+        opt_t.step()
+    for key, value in ref.state_dict().items():
+        assert_close(fast.state_dict()[key], to_numpy(value), np.float64, key)
+    copy = getattr(nn, name)(fast.parameters())
+    copy.load_state_dict(opt.state_dict())
+    for (i, a), (j, b) in zip(copy.state_dict()["state"].items(),
+                              opt.state_dict()["state"].items()):
+        assert i == j and a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])

@@ -20,6 +20,12 @@ __all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "LinearLR
            "Optimizer", "SequentialLR", "StepLR"]
 
 
+def _to_array(value):
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
 def _flat(arr, state, what):
     """A flat view of a parameter's ``data`` or ``grad`` for an in-place kernel update."""
     if arr.dtype != state.dtype or arr.size != state.size or not arr.flags.c_contiguous:
@@ -62,6 +68,47 @@ class Optimizer:
     def step(self):
         raise NotImplementedError
 
+    def _get_state(self, group_index, position, p):
+        """This parameter's state as PyTorch names it (empty before the first step)."""
+        raise NotImplementedError
+
+    def _set_state(self, group_index, position, p, state):
+        raise NotImplementedError
+
+    def state_dict(self):
+        """{"state": {index: per-parameter state}, "param_groups": [options + indices]},
+        PyTorch's layout (parameters numbered across groups in order)."""
+        state, groups, index = {}, [], 0
+        for gi, group in enumerate(self.param_groups):
+            indices = []
+            for pos, p in enumerate(group["params"]):
+                entry = self._get_state(gi, pos, p)
+                if entry:
+                    state[index] = entry
+                indices.append(index)
+                index += 1
+            groups.append({**{k: v for k, v in group.items() if k != "params"},
+                           "params": indices})
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore options and state from :meth:`state_dict` (ours or a PyTorch
+        optimizer's of the same kind; tensors are converted to arrays)."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups) or any(
+                len(g["params"]) != len(own["params"])
+                for g, own in zip(groups, self.param_groups)):
+            raise ValueError("state_dict has a different number of parameter groups or "
+                             "parameters per group than this optimizer")
+        for gi, (saved, group) in enumerate(zip(groups, self.param_groups)):
+            for key in self.defaults:
+                if key in saved:
+                    group[key] = tuple(saved[key]) if key == "betas" else saved[key]
+            for pos, (index, p) in enumerate(zip(saved["params"], group["params"])):
+                entry = state_dict["state"].get(index)
+                if entry:
+                    self._set_state(gi, pos, p, {k: _to_array(v) for k, v in entry.items()})
+
     def __repr__(self):
         return f"{type(self).__name__}({self.defaults})"
 
@@ -100,6 +147,14 @@ class SGD(Optimizer):
                     g = g + mu * buf if group["nesterov"] else buf
                 p.data -= p.dtype.type(lr) * g
 
+    def _get_state(self, group_index, position, p):
+        buf = self.state.get(p)
+        return {} if buf is None else {"momentum_buffer": buf.copy()}
+
+    def _set_state(self, group_index, position, p, state):
+        if "momentum_buffer" in state:
+            self.state[p] = np.array(state["momentum_buffer"], dtype=p.dtype).reshape(p.shape)
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with PyTorch's bias correction, one fused compiled pass:
@@ -126,12 +181,7 @@ class Adam(Optimizer):
 
         n_threads = get_num_threads()
         for index, group in enumerate(self.param_groups):
-            state = self.state.get(index)
-            if state is None:
-                state = self.state[index] = {
-                    "step": 0,
-                    "exp_avg": [np.zeros(p.size, p.dtype) for p in group["params"]],
-                    "exp_avg_sq": [np.zeros(p.size, p.dtype) for p in group["params"]]}
+            state = self._group_state(index)
             state["step"] += 1
             b1, b2 = group["betas"]
             t = state["step"]
@@ -142,6 +192,35 @@ class Adam(Optimizer):
                           state["exp_avg"], state["exp_avg_sq"], group["lr"], b1, b2,
                           group["eps"], group["weight_decay"], self._decoupled,
                           1 - b1 ** t, math.sqrt(1 - b2 ** t), n_threads)
+
+
+    def _group_state(self, group_index):
+        group = self.param_groups[group_index]
+        state = self.state.get(group_index)
+        if state is None:
+            state = self.state[group_index] = {
+                "step": 0,
+                "exp_avg": [np.zeros(p.size, p.dtype) for p in group["params"]],
+                "exp_avg_sq": [np.zeros(p.size, p.dtype) for p in group["params"]]}
+        return state
+
+    def _get_state(self, group_index, position, p):
+        state = self.state.get(group_index)
+        if state is None:
+            return {}
+        return {"step": float(state["step"]),
+                "exp_avg": state["exp_avg"][position].reshape(p.shape).copy(),
+                "exp_avg_sq": state["exp_avg_sq"][position].reshape(p.shape).copy()}
+
+    def _set_state(self, group_index, position, p, state):
+        group_state = self._group_state(group_index)
+        group_state["step"] = int(state["step"])
+        for key in ("exp_avg", "exp_avg_sq"):
+            value = np.asarray(state[key], dtype=p.dtype)
+            if value.size != p.size:
+                raise ValueError(f"state {key} has {value.size} entries, the parameter "
+                                 f"{p.size}")
+            group_state[key][position][...] = value.reshape(-1)
 
 
 class AdamW(Adam):
