@@ -750,3 +750,40 @@ def test_optimizer_state_dict_resumes_torch_training(name, kwargs):
         assert i == j and a.keys() == b.keys()
         for k in a:
             np.testing.assert_array_equal(a[k], b[k])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multihead_attention_matches_torch(dtype):
+    _require("multi_head_attention", "multi_head_attention_backward")
+
+    class TorchSelf(torch.nn.MultiheadAttention):
+        def forward(self, x):
+            return super().forward(x, x, x, need_weights=False)[0]
+
+    torch.manual_seed(0)
+    ref = TorchSelf(8, 2, batch_first=True)
+    run_pair(nn.MultiheadAttention(8, 2), _perturb(ref), rand((3, 5, 8), dtype), dtype)
+
+
+def test_multihead_attention_cross_and_causal_float64():
+    _require("multi_head_attention", "multi_head_attention_backward")
+    torch.manual_seed(0)
+    ref = torch.nn.MultiheadAttention(6, 3, batch_first=True).double()
+    fast = nn.MultiheadAttention(6, 3, causal=True).double()
+    fast.load_state_dict(_perturb(ref).state_dict())
+    x, kv = rand((2, 4, 6), np.float64), rand((2, 4, 6), np.float64, seed=3)
+    xt, kvt = torch.tensor(x, requires_grad=True), torch.tensor(kv, requires_grad=True)
+    causal = torch.triu(torch.ones(4, 4, dtype=torch.bool), 1)
+    out_t = ref(xt, kvt, kvt, need_weights=False, attn_mask=causal)[0]
+    out = fast(x, kv)
+    assert_close(out, to_numpy(out_t), np.float64)
+    g = rand(out.shape, np.float64, seed=4)
+    out_t.backward(torch.tensor(g))
+    gx, gkv = fast.backward(g)
+    assert_close(gx, to_numpy(xt.grad), np.float64)
+    assert_close(gkv, to_numpy(kvt.grad), np.float64)
+    grads = dict(ref.named_parameters())
+    for name, p in fast.named_parameters():
+        assert_close(p.grad, to_numpy(grads[name].grad), np.float64, name)
+    with pytest.raises(ValueError, match="divisible"):
+        nn.MultiheadAttention(6, 4)

@@ -20,6 +20,7 @@ package is cheap.
 """
 
 from fastml.nn import functional, init, optim, utils
+from fastml.nn._attention import MultiheadAttention
 from fastml.nn._gradcheck import GradcheckError, gradcheck
 from fastml.nn._layers import (
     GELU,
@@ -59,8 +60,9 @@ __all__ = [
     "GELU", "SGD", "Adam", "AdamW", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d",
     "BatchNorm2d", "Conv1d", "Conv2d", "CosineAnnealingLR", "CrossEntropyLoss", "Dropout",
     "Embedding", "Flatten", "GradcheckError", "Identity", "LayerNorm", "LeakyReLU", "Linear",
-    "LinearLR", "MSELoss", "MaxPool2d", "Module", "Parameter", "Perceptron", "ReLU",
-    "Residual", "SequentialLR", "Sequential", "Sigmoid", "Softmax", "StepLR", "Tanh",
+    "LinearLR", "MSELoss", "MaxPool2d", "Module", "MultiheadAttention", "Parameter",
+    "Perceptron", "ReLU", "Residual", "SequentialLR", "Sequential", "Sigmoid", "Softmax",
+    "StepLR", "Tanh",
     "clip_grad_norm_", "functional", "gradcheck", "init", "manual_seed", "optim", "utils",
 ]
 
