@@ -16,8 +16,8 @@ Algorithm per shape (chosen here, documented in ``fastml.nn.functional.conv2d``)
   (image, group) per thread each task owns a whole (image, group) and writes grad_x
   directly; otherwise tiles run in parallel and each thread accumulates its own copy
   of grad_x (the batch is then smaller than the thread count), summed at the end.
-* 3x3 stride-1 ungrouped layers with enough channels and tiles: Winograd F(2x2, 3x3)
-  for the forward and grad_x, F(3x3, 2x2) for grad_w (below).
+* forward of 3x3 stride-1 ungrouped layers with enough channels and tiles: Winograd
+  F(2x2, 3x3) (below).
 * one input channel per group (depthwise, channel multiplier C_out / C_in): a direct
   kernel, one row axpy per kernel tap, parallel over (image, channel) planes; grad_w
   and grad_b share one pass over grad_out, parallel over output channels.
@@ -43,7 +43,7 @@ cdef enum:
     SUM_LANES = 16          # independent partial sums in _sum (vectorised by the compiler)
     WINO_BLOCK_BYTES = 1 << 21  # transformed tiles in and out of one thread's 16 GEMMs
     WINO_MIN_BLOCK = 32     # tiles per block at least (GEMM width)
-    WINO_MIN_CHANNELS = 32  # Winograd only when both channel counts reach this ...
+    WINO_MIN_CHANNELS = 64  # Winograd only when both channel counts reach this ...
     WINO_MIN_TILES = 1024   # ... and the batch has this many 2x2 output tiles
 
 
@@ -92,12 +92,12 @@ cdef inline void _span(Py_ssize_t start, Py_ssize_t step, Py_ssize_t count,
                        Py_ssize_t limit, Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
     """[lo, hi): the q in [0, count) with 0 <= start + q * step < limit."""
     if step == 1:   # no division on the common path (it sits in the inner loops)
-        lo[0] = max(-start, 0)
+        lo[0] = min(max(-start, 0), count)
         hi[0] = min(count, max(limit - start, 0))
     else:
-        lo[0] = 0 if start >= 0 else (-start + step - 1) // step
+        lo[0] = 0 if start >= 0 else min((-start + step - 1) // step, count)
         hi[0] = 0 if start >= limit else min(count, (limit - start + step - 1) // step)
-    if hi[0] < lo[0]:
+    if hi[0] < lo[0]:   # 0 <= lo <= hi <= count always
         hi[0] = lo[0]
 
 
@@ -363,10 +363,9 @@ cdef struct Wino:
     Py_ssize_t N, C, H, W, Co, OH, OW, ph, pw, TH, TW, tb
 
 
-cdef void _wino_weights(const floating *w, floating *u, Py_ssize_t co, Py_ssize_t c,
-                        bint flip) noexcept nogil:
-    """u[xi, o, i] = (G g G^T)[xi] for g = w[o, i] (co x c x 3 x 3); with ``flip``,
-    g = w[i, o] rotated by 180 degrees (w is then c x co x 3 x 3: the adjoint's kernel)."""
+cdef void _wino_weights(const floating *w, floating *u, Py_ssize_t co,
+                        Py_ssize_t c) noexcept nogil:
+    """u[xi, o, i] = (G g G^T)[xi] for g = w[o, i] (co x c x 3 x 3)."""
     cdef Py_ssize_t o, i, a, e
     cdef floating g[3][3]
     cdef floating t[4][3]
@@ -375,8 +374,7 @@ cdef void _wino_weights(const floating *w, floating *u, Py_ssize_t co, Py_ssize_
         for i in range(c):
             for a in range(3):
                 for e in range(3):
-                    g[a][e] = w[(i * co + o) * 9 + (2 - a) * 3 + 2 - e] if flip else \
-                        w[(o * c + i) * 9 + a * 3 + e]
+                    g[a][e] = w[(o * c + i) * 9 + a * 3 + e]
             for e in range(3):
                 t[0][e] = g[0][e]
                 t[1][e] = (g[0][e] + g[1][e] + g[2][e]) / 2
@@ -510,8 +508,8 @@ cdef void _wino_output(const floating *m, const floating *b, const Wino *p,
 
 cdef bint _winograd_applies(const Geom *g) noexcept nogil:
     """3x3, stride 1, dilation 1, ungrouped, padding <= 2, with enough channels and tiles
-    for the saved GEMM work to outweigh the transforms (measured: >= 32 channels each
-    way and >= WINO_MIN_TILES 2x2 tiles, else im2col is faster)."""
+    for the saved GEMM work to outweigh the transforms (measured: >= 64 channels each
+    way and >= WINO_MIN_TILES 2x2 tiles, else im2col is as fast or faster)."""
     return (g.KH == 3 and g.KW == 3 and g.sh == 1 and g.sw == 1 and g.dh == 1
             and g.dw == 1 and g.G == 1 and g.C >= WINO_MIN_CHANNELS
             and g.Co >= WINO_MIN_CHANNELS and g.ph <= 2 and g.pw <= 2
@@ -520,12 +518,10 @@ cdef bint _winograd_applies(const Geom *g) noexcept nogil:
 
 cdef int _winograd(const floating *x, const floating *w, const floating *b, floating *y,
                    Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Co,
-                   Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t ph, Py_ssize_t pw, bint flip,
+                   Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t ph, Py_ssize_t pw,
                    int n_threads) noexcept nogil:
-    """y (N, Co, OH, OW) = 3x3 stride-1 correlation of x (N, C, H, W) padded by (ph, pw).
-
-    The weight is w (Co, C, 3, 3), or with ``flip`` the rotated transpose of w (C, Co, 3, 3)
-    (grad_x of a forward convolution). Returns -1 when out of memory.
+    """y (N, Co, OH, OW) = b + 3x3 stride-1 correlation of x (N, C, H, W) with w
+    (Co, C, 3, 3), padded by (ph, pw) before. Returns -1 when out of memory.
     """
     cdef Wino p
     cdef Py_ssize_t ntiles, nblocks, blk, t0, nt, xi, per
@@ -547,7 +543,7 @@ cdef int _winograd(const floating *x, const floating *w, const floating *b, floa
         free(u)
         free(work)
         return -1
-    _wino_weights(w, u, Co, C, flip)
+    _wino_weights(w, u, Co, C)
     for blk in prange(nblocks, num_threads=n_threads, schedule="dynamic"):
         v = work + thread_id() * per
         m = v + 16 * C * p.tb
@@ -559,138 +555,6 @@ cdef int _winograd(const floating *x, const floating *w, const floating *b, floa
                     0, m + xi * Co * p.tb, p.tb)
         _wino_output(m, b, &p, t0, nt, y, m + 16 * Co * p.tb)
     free(u)
-    free(work)
-    return 0
-
-
-cdef void _wino_grad_tiles(const floating *go, const Wino *p, Py_ssize_t t0,
-                           Py_ssize_t nt, floating *mp, floating *rows) noexcept nogil:
-    """mp[xi, o, j] = (A g A^T)[xi] for the 2x2 grad_out tile g of global tile t0 + j
-    (zero beyond the output); runs along a tile row, as in _wino_input."""
-    cdef Py_ssize_t half = p.TW + 1, stride = p.Co * p.tb
-    cdef Py_ssize_t j0 = 0, run, tile, n, ty, tx0, o, a, j, q, oh, cnt
-    cdef floating *ev
-    cdef floating *od
-    cdef floating *mo
-    cdef const floating *src
-    cdef floating r00, r01, r10, r11, r20, r21, r30, r31
-    while j0 < nt:
-        tile = t0 + j0
-        n = tile // (p.TH * p.TW)
-        ty = (tile // p.TW) % p.TH
-        tx0 = tile % p.TW
-        run = min(p.TW - tx0, nt - j0)
-        cnt = min(2 * run, p.OW - 2 * tx0)
-        for o in range(p.Co):
-            for a in range(2):
-                ev = rows + 2 * a * half
-                od = ev + half
-                memset(ev, 0, 2 * half * sizeof(floating))
-                oh = 2 * ty + a
-                if oh < p.OH:
-                    src = go + ((n * p.Co + o) * p.OH + oh) * p.OW + 2 * tx0
-                    for q in range(cnt):
-                        if q & 1:
-                            od[q >> 1] = src[q]
-                        else:
-                            ev[q >> 1] = src[q]
-            mo = mp + o * p.tb + j0
-            for j in range(run):
-                # rows of A g: g0, g0 + g1, g0 - g1, -g1 (g_i = row i: even, odd column)
-                r00 = rows[j]
-                r01 = rows[half + j]
-                r10 = r00 + rows[2 * half + j]
-                r11 = r01 + rows[3 * half + j]
-                r20 = r00 - rows[2 * half + j]
-                r21 = r01 - rows[3 * half + j]
-                r30 = -rows[2 * half + j]
-                r31 = -rows[3 * half + j]
-                # columns of (A g) A^T: c0, c0 + c1, c0 - c1, -c1
-                mo[j] = r00
-                mo[stride + j] = r00 + r01
-                mo[2 * stride + j] = r00 - r01
-                mo[3 * stride + j] = -r01
-                mo[4 * stride + j] = r10
-                mo[5 * stride + j] = r10 + r11
-                mo[6 * stride + j] = r10 - r11
-                mo[7 * stride + j] = -r11
-                mo[8 * stride + j] = r20
-                mo[9 * stride + j] = r20 + r21
-                mo[10 * stride + j] = r20 - r21
-                mo[11 * stride + j] = -r21
-                mo[12 * stride + j] = r30
-                mo[13 * stride + j] = r30 + r31
-                mo[14 * stride + j] = r30 - r31
-                mo[15 * stride + j] = -r31
-        j0 += run
-
-
-cdef void _wino_weight_grad(const floating *z, floating *gw, Py_ssize_t i,
-                            Py_ssize_t nz1) noexcept nogil:
-    """gw[i] (3x3) = G^T Z[:, i] G for one (output, input) channel pair i."""
-    cdef floating zz[4][4]
-    cdef floating t[3][4]
-    cdef Py_ssize_t a, e, u
-    for a in range(4):
-        for e in range(4):
-            zz[a][e] = z[(a * 4 + e) * nz1 + i]
-    for e in range(4):
-        t[0][e] = zz[0][e] + (zz[1][e] + zz[2][e]) / 2
-        t[1][e] = (zz[1][e] - zz[2][e]) / 2
-        t[2][e] = (zz[1][e] + zz[2][e]) / 2 + zz[3][e]
-    for u in range(3):
-        gw[i * 9 + u * 3] = t[u][0] + (t[u][1] + t[u][2]) / 2
-        gw[i * 9 + u * 3 + 1] = (t[u][1] - t[u][2]) / 2
-        gw[i * 9 + u * 3 + 2] = (t[u][1] + t[u][2]) / 2 + t[u][3]
-
-
-cdef int _winograd_grad_w(const floating *go, const floating *x, floating *gw,
-                          Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                          Py_ssize_t Co, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t ph,
-                          Py_ssize_t pw, int n_threads) noexcept nogil:
-    """grad_w (Co, C, 3, 3) of a 3x3 stride-1 layer by Winograd F(3x3, 2x2).
-
-    From Y = A^T [(G g G^T) . (B^T d B)] A per tile: dL/dg = G^T [(A go A^T) . (B^T d B)] G,
-    so Z[xi] = sum over tiles of (A go A^T)[xi] (C_out x tiles) times (B^T d B)[xi]^T
-    (tiles x C_in): 16 GEMMs per block of tiles into per-thread Z, then G^T Z G.
-    Returns -1 when out of memory.
-    """
-    cdef Wino p
-    cdef Py_ssize_t ntiles, nblocks, blk, t0, nt, xi, per, nz = 16 * Co * C, i, r
-    cdef floating *work
-    cdef floating *v
-    cdef floating *mp
-    cdef floating *z
-    cdef floating s
-    p.N, p.C, p.H, p.W, p.Co, p.OH, p.OW, p.ph, p.pw = N, C, H, W, Co, OH, OW, ph, pw
-    p.TH = (OH + 1) // 2
-    p.TW = (OW + 1) // 2
-    ntiles = N * p.TH * p.TW
-    p.tb = WINO_BLOCK_BYTES // (16 * (C + Co) * sizeof(floating))
-    p.tb = min(max(p.tb, WINO_MIN_BLOCK), max((ntiles + n_threads - 1) // n_threads, 1))
-    nblocks = (ntiles + p.tb - 1) // p.tb
-    per = nz + 16 * (C + Co) * p.tb + 8 * (p.TW + 2) + 16 * p.tb
-    work = <floating *> calloc(n_threads * per, sizeof(floating))
-    if work == NULL:
-        return -1
-    for blk in prange(nblocks, num_threads=n_threads, schedule="dynamic"):
-        z = work + thread_id() * per
-        v = z + nz
-        mp = v + 16 * C * p.tb
-        t0 = blk * p.tb
-        nt = min(p.tb, ntiles - t0)
-        _wino_input(x, &p, t0, nt, v, mp + 16 * Co * p.tb)
-        _wino_grad_tiles(go, &p, t0, nt, mp, mp + 16 * Co * p.tb)
-        for xi in range(16):
-            gemm_rm(False, True, Co, C, nt, 1, mp + xi * Co * p.tb, p.tb,
-                    v + xi * C * p.tb, p.tb, 1, z + xi * Co * C, C)
-    for i in prange(nz, num_threads=n_threads, schedule="static"):
-        s = 0
-        for r in range(n_threads):
-            s = s + work[r * per + i]
-        work[i] = s
-    for i in prange(Co * C, num_threads=n_threads, schedule="static"):
-        _wino_weight_grad(work, gw, i, Co * C)
     free(work)
     return 0
 
@@ -725,7 +589,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
     if allow_winograd and _winograd_applies(&g):
         with nogil:
             rc = _winograd(&x[0, 0, 0, 0], &w[0, 0, 0, 0], bp, &y[0, 0, 0, 0], g.N, g.C,
-                           g.H, g.W, g.Co, g.OH, g.OW, g.ph, g.pw, False, n_threads)
+                           g.H, g.W, g.Co, g.OH, g.OW, g.ph, g.pw, n_threads)
         if rc:
             raise MemoryError()
         return "winograd"
@@ -747,24 +611,22 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
                     const floating[:, :, :, ::1] w, floating[:, :, :, ::1] gx,
                     floating[:, :, :, ::1] gw, floating[::1] gb,
                     int sh, int sw, int ph, int pw, int dh, int dw, int groups,
-                    int n_threads, Py_ssize_t tile_bytes=TILE_BYTES,
-                    bint allow_winograd=True):
+                    int n_threads, Py_ssize_t tile_bytes=TILE_BYTES):
     """Fill grad_x (x's shape), grad_w (w's shape) and grad_b (C_out,) from grad_out.
 
-    Returns the algorithm used, as :func:`conv2d_forward`. Winograd computes grad_x as
-    the correlation of grad_out with the rotated, transposed kernel and grad_w by
-    F(3x3, 2x2) (see _winograd_grad_w).
+    Returns the algorithm used: "direct" or "im2col-gemm" (the caller must pin BLAS
+    to one thread for the latter). Winograd is not used here: measured, its grad_x and
+    F(3x3, 2x2) grad_w were no faster than im2col on this machine's BLAS.
     """
     cdef Geom g = _geom(x.shape, w.shape, go.shape, sh, sw, ph, pw, dh, dw, groups)
-    cdef Py_ssize_t t, ntiles, task, ntasks, per_task, i, r, nw = g.Co * g.K, ngx, n, o
+    cdef Py_ssize_t t, ntiles, task, ntasks, per_task, i, r, nw = g.Co * g.K, ngx
     cdef floating *col = NULL
     cdef floating *gw_all = NULL
     cdef floating *gx_all = NULL
     cdef floating *gxp
     cdef floating s
-    cdef bint private_gx, wino = allow_winograd and _winograd_applies(&g)
+    cdef bint private_gx
     cdef Py_ssize_t tid
-    cdef int rc = 0
     if g.N == 0:
         memset(&gw[0, 0, 0, 0], 0, gw.size * sizeof(floating))
         memset(&gb[0], 0, gb.size * sizeof(floating))
@@ -782,25 +644,6 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
                                    col + thread_id() * (g.KH * g.KW + 1) * g.OW)
         free(col)
         return "direct"
-    if wino:
-        # grad_x[n, c] = sum_o go[n, o] correlated with w[o, c] rotated by 180 degrees,
-        # padded by 2 - p: a 3x3 stride-1 convolution from C_out to C_in channels
-        with nogil:
-            rc = _winograd(&go[0, 0, 0, 0], &w[0, 0, 0, 0], NULL, &gx[0, 0, 0, 0], g.N,
-                           g.Co, g.OH, g.OW, g.C, g.H, g.W, 2 - g.ph, 2 - g.pw, True,
-                           n_threads)
-            if rc == 0:
-                rc = _winograd_grad_w(&go[0, 0, 0, 0], &x[0, 0, 0, 0], &gw[0, 0, 0, 0],
-                                      g.N, g.C, g.H, g.W, g.Co, g.OH, g.OW, g.ph, g.pw,
-                                      n_threads)
-            for o in prange(g.Co, num_threads=n_threads):
-                s = 0
-                for n in range(g.N):
-                    s = s + _sum(&go[n, o, 0, 0], g.P)
-                gb[o] = s
-        if rc:
-            raise MemoryError()
-        return "winograd"
     private_gx = g.N * g.G < n_threads and not _pointwise(&g)
     t = _tile(&g, g.N * g.G if not private_gx else 1, n_threads, sizeof(floating),
               tile_bytes)
