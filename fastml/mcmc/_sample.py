@@ -203,7 +203,8 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
         just discard the tuning draws (slice widths follow 2 E|move|).
     chains : int
         Independent chains, run in parallel on ``fastml.get_num_threads()`` threads
-        (``@njit`` densities); walkers for ``ensemble``.
+        (a plain Python density holds the GIL except inside NumPy's large array
+        operations); walkers for ``ensemble``.
     seed : None, int or numpy Generator
         Every chain draws from its own stream spawned from the seed, so results do not
         depend on the number of threads.
@@ -256,7 +257,6 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
         logp, grad if method in _GRADIENT else None, errors, stop, combined)
     if combined:  # the kernel takes logp from grad's return value
         lp_addr = 0
-    compiled = _mcmc.is_jitted(logp) and (method not in _GRADIENT or _mcmc.is_jitted(grad))
     nanc = np.zeros(chains, dtype=np.int64)
     total = tune + draws
     n_chunks = min(_N_CHUNKS, total) if progress else 1
@@ -267,9 +267,10 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
             trace = _run_ensemble(_mcmc, lp_addr, rstate, X, LP, opts, tune, draws, bounds,
                                   nanc, stop, bar)
         else:
-            threads = get_num_threads() if compiled else 1
+            # Python callables take the GIL in their callbacks; NumPy releases it inside
+            # large array operations, so their chains still overlap on several threads.
             trace = _run_chains(_mcmc, method, lp_addr, gr_addr, rstate, X, LP, G, opts, tune,
-                                draws, bounds, nanc, stop, bar, threads)
+                                draws, bounds, nanc, stop, bar, get_num_threads())
     finally:
         bar.close()
     if errors:

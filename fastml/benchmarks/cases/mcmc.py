@@ -7,8 +7,12 @@
   ESS over dimensions per second, tuning included for fastml: as many iterations as
   draws) on a correlated 100-D Gaussian and a Bayesian logistic regression (n = 10,000,
   d = 20), vs the NumPy reference loops run with the step size fastml adapts for
-  their unit metric (reference timing excludes that tuning). The logistic cases are
-  left out of ``--quick``.
+  their unit metric (reference timing excludes that tuning). For the logistic
+  regression the cost is in the density (n exp + log1p per gradient): NumPy's
+  vectorised transcendental functions beat Numba's scalar libm calls by about 3x, so
+  ``fastml`` passes the NumPy value-and-gradient (the sampler is compiled either way)
+  and ``fastml-njit-density`` the @njit one. The logistic cases are left out of
+  ``--quick``.
 - ``first_draw_cold``: a fresh Python process that imports fastml, defines an
   ``@njit`` density and returns its first NUTS draw (interpreter start included), vs
   the same with emcee (full runs only: a process start per repeat is too slow for
@@ -125,7 +129,13 @@ def _logistic(n, d):
     def grad_np(beta):
         return X.T @ (y - 1 / (1 + np.exp(-(X @ beta)))) - beta
 
-    return {"logp": logp, "grad": value_and_grad, "logp_np": logp_np, "grad_np": grad_np}
+    def value_and_grad_np(beta):
+        eta = X @ beta
+        value = y @ eta - np.logaddexp(0.0, eta).sum() - 0.5 * beta @ beta
+        return value, X.T @ (y - 1 / (1 + np.exp(-eta))) - beta
+
+    return {"logp": logp, "grad": value_and_grad, "logp_np": logp_np, "grad_np": grad_np,
+            "value_and_grad_np": value_and_grad_np}
 
 
 # ----------------------------------------------------------------- ensemble vs emcee
@@ -176,12 +186,15 @@ def _x0(name):
     return np.zeros(100 if name == "gauss100" else 20)
 
 
-def _fastml_run(model, method, draws):
+def _fastml_run(model, method, draws, numpy_density=False):
     f = _model(model)
+    logp, grad = f["logp"], f["grad"]
+    if numpy_density:
+        logp, grad = f["logp_np"], f["value_and_grad_np"]
     with warnings.catch_warnings():  # short runs: R-hat warnings are expected
         warnings.simplefilter("ignore", mcmc.SamplingWarning)
-        return mcmc.sample(f["logp"], _x0(model), grad=f["grad"], method=method,
-                           draws=draws, tune=draws, chains=4, seed=0).samples
+        return mcmc.sample(logp, _x0(model), grad=grad, method=method, draws=draws,
+                           tune=draws, chains=4, seed=0).samples
 
 
 @functools.cache
@@ -224,7 +237,11 @@ for _model_name, _label, _scale in (
             quick_sizes=[50] if _model_name == "gauss100" else [],
             test_sizes=[5], rates=_rates_ess, compare=False,
             impls=[
-                Impl("fastml", functools.partial(_fastml_run, _model_name, _method)),
+                Impl("fastml", functools.partial(_fastml_run, _model_name, _method,
+                                                 numpy_density=_model_name == "logistic")),
+                *([Impl("fastml-njit-density", functools.partial(
+                    _fastml_run, _model_name, _method), kind="fastml")]
+                  if _model_name == "logistic" else []),
                 Impl("reference", functools.partial(_reference_run, _model_name, _method),
                      max_size=_draws // _scale),
             ],
