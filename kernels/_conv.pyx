@@ -25,7 +25,9 @@ Algorithm per shape (chosen here, documented in ``fastml.nn.functional.conv2d``)
 Workspace: per thread at most two col buffers of ``TILE_BYTES`` (tiles of at least
 ``MIN_TILE`` pixels unless all buffers would pass ``WORK_CAP``), plus per-thread
 weight-gradient accumulators; nothing grows with the batch size (the private grad_x
-copies exist only when batch x groups < threads).
+copies exist only when batch x groups < threads and they fit in ``WORK_CAP``).
+Winograd: the 16 transformed kernels and about ``WINO_BLOCK_BYTES`` of transformed
+tiles per thread.
 """
 
 from cython cimport floating
@@ -644,7 +646,10 @@ def conv2d_backward(const floating[:, :, :, ::1] go, const floating[:, :, :, ::1
                                    col + thread_id() * (g.KH * g.KW + 1) * g.OW)
         free(col)
         return "direct"
-    private_gx = g.N * g.G < n_threads and not _pointwise(&g)
+    # per-thread grad_x copies only for a batch smaller than the thread count, and only
+    # while they fit in WORK_CAP (else a huge image runs its tiles on one thread)
+    private_gx = (g.N * g.G < n_threads and not _pointwise(&g)
+                  and n_threads * g.N * g.C * g.HW * <Py_ssize_t> sizeof(floating) <= WORK_CAP)
     t = _tile(&g, g.N * g.G if not private_gx else 1, n_threads, sizeof(floating),
               tile_bytes)
     ntiles = (g.P + t - 1) // t
