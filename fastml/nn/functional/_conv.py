@@ -273,6 +273,9 @@ class _PoolSpec:
         self.kernel = _tuple(kernel_size, "kernel_size", 2, 1)
         self.stride = self.kernel if stride is None else _tuple(stride, "stride", 2, 1)
         self.padding = _tuple(padding, "padding", 2, 0)
+        if 0 in self.x.shape[2:]:
+            raise ValueError(f"{name}: x must have non-empty spatial axes, got shape "
+                             f"{_shape(x.shape)}")
         out = []
         for ax in range(2):
             k, p, size = self.kernel[ax], self.padding[ax], self.x.shape[2 + ax]
