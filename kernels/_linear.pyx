@@ -82,24 +82,33 @@ def perceptron(const floating[:, ::1] X, const int[::1] y, int[::1] classes,
     free(order)
 
 
-def centered_gram(const floating[:, ::1] X, const floating[::1] x_mean,
-                  const floating[:, ::1] Y, const floating[::1] y_mean,
-                  floating[:, ::1] G, floating[:, ::1] XtY, int chunk_rows, int n_threads):
-    """Lower triangle of G = Xc'Xc and XtY = Xc'Yc with Xc = X - x_mean, Yc = Y - y_mean.
+def centered_gram(const floating[:, ::1] X, const floating[::1] x_shift,
+                  const floating[:, ::1] Y, const floating[::1] y_shift,
+                  floating[:, ::1] G, floating[:, ::1] XtY, double[::1] x_sum,
+                  double[::1] y_sum, int chunk_rows, int n_threads):
+    """Shifted cross products in one pass: with Xs = X - x_shift and Ys = Y - y_shift,
+    the lower triangle of G = Xs'Xs, XtY = Xs'Ys and the column sums of Xs and Ys.
 
-    Rows are centred ``chunk_rows`` at a time into a per-thread buffer (no centred copy of X), then
-    one SYRK and one GEMM per chunk accumulate into per-thread sums that are merged at
-    the end. Needs BLAS pinned to one thread (it is called inside prange).
+    The caller centres exactly: Xc'Xc = Xs'Xs - sx sx'/n (sx = column sums of Xs), and
+    with the shift near the mean (e.g. the first row) there is no cancellation. Rows are
+    shifted ``chunk_rows`` at a time into a per-thread buffer (no copy of X), then one
+    SYRK and one GEMM per chunk accumulate into per-thread sums merged at the end. Needs
+    BLAS pinned to one thread (it is called inside prange).
     """
     cdef int n = X.shape[0], p = X.shape[1], t = Y.shape[1]
     cdef int rows = chunk_rows, n_chunks = (n + rows - 1) // rows, chunk, m, i, j, r, tid
     cdef Py_ssize_t per = <Py_ssize_t> p * p + <Py_ssize_t> p * t + <Py_ssize_t> rows * (p + t)
     cdef floating *buf = <floating *> calloc(n_threads * per, sizeof(floating))
+    cdef double *sums = <double *> calloc(n_threads * (p + t), sizeof(double))
     cdef floating *g
     cdef floating *xy
     cdef floating *cx
     cdef floating *cy
-    if buf == NULL:
+    cdef double *sx
+    cdef floating v
+    if buf == NULL or sums == NULL:
+        free(buf)
+        free(sums)
         raise MemoryError()
     with nogil:
         for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
@@ -108,25 +117,38 @@ def centered_gram(const floating[:, ::1] X, const floating[::1] x_mean,
             xy = g + p * p
             cx = xy + p * t
             cy = cx + <Py_ssize_t> rows * p
+            sx = sums + tid * (p + t)
             m = min(rows, n - chunk * rows)
             for i in range(m):
                 for j in range(p):
-                    cx[<Py_ssize_t> i * p + j] = X[chunk * rows + i, j] - x_mean[j]
+                    v = X[chunk * rows + i, j] - x_shift[j]
+                    cx[<Py_ssize_t> i * p + j] = v
+                    sx[j] += v
                 for j in range(t):
-                    cy[i * t + j] = Y[chunk * rows + i, j] - y_mean[j]
+                    v = Y[chunk * rows + i, j] - y_shift[j]
+                    cy[i * t + j] = v
+                    sx[p + j] += v
             syrk_rm(True, True, p, m, 1, cx, p, 1, g, p)
             gemm_rm(True, False, p, t, m, 1, cx, p, cy, t, 1, xy, t)
         for r in range(p):
+            x_sum[r] = 0
             for j in range(r + 1):
                 G[r, j] = 0
             for j in range(t):
                 XtY[r, j] = 0
+        for j in range(t):
+            y_sum[j] = 0
         for tid in range(n_threads):
             g = buf + tid * per
             xy = g + p * p
+            sx = sums + tid * (p + t)
             for r in range(p):
+                x_sum[r] += sx[r]
                 for j in range(r + 1):
                     G[r, j] += g[r * p + j]
                 for j in range(t):
                     XtY[r, j] += xy[r * t + j]
+            for j in range(t):
+                y_sum[j] += sx[p + j]
     free(buf)
+    free(sums)

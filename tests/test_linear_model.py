@@ -70,6 +70,18 @@ def test_linear_regression_multi_target_and_float32():
     np.testing.assert_allclose(m.coef_, theirs.coef_[0], rtol=1e-3, atol=1e-4)
 
 
+def test_normal_equations_survive_large_offsets():
+    """The compiled Gram shifts by the first row: no cancellation from a large mean."""
+    X, y = _data(n=3000, p=6)  # > 1 chunk of rows
+    X = X + 1e6
+    for ours, theirs in ((lm.LinearRegression(), sk_lm.LinearRegression()),
+                         (lm.Ridge(alpha=3.0), sk_lm.Ridge(alpha=3.0))):
+        ours.fit(X, y)
+        theirs.fit(X, y)
+        np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-6)
+        np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-6)
+
+
 @pytest.mark.parametrize("solver", ["auto", "cholesky", "svd"])
 @pytest.mark.parametrize("shape", [(100, 8), (6, 15)])
 def test_ridge_matches_sklearn(solver, shape):

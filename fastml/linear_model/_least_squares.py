@@ -23,19 +23,30 @@ _GRAM_MAX_FEATURES = 4096
 
 def _centered_gram(X, Y, fit_intercept):
     """(G lower triangle, Xc'Yc, x_mean, y_mean) with Xc = X - x_mean, Y 2-D, in one
-    chunked compiled pass that never forms the centred copy of X."""
+    chunked compiled pass that never copies X.
+
+    The kernel accumulates cross products of X - s with the shift s = X[0] (close to
+    the data, so no cancellation) and the column sums S of X - s; then
+    Xc'Xc = (X-s)'(X-s) - S S'/n and x_mean = s + S/n.
+    """
     from fastml.kernels import _linear
 
     n, p = X.shape
-    x_off = X.mean(axis=0) if fit_intercept else np.zeros(p, dtype=X.dtype)
-    y_off = Y.mean(axis=0) if fit_intercept else np.zeros(Y.shape[1], dtype=X.dtype)
+    Y = np.ascontiguousarray(Y, dtype=X.dtype)
+    x_shift = X[0].copy() if fit_intercept else np.zeros(p, dtype=X.dtype)
+    y_shift = Y[0].copy() if fit_intercept else np.zeros(Y.shape[1], dtype=X.dtype)
     G = np.zeros((p, p), dtype=X.dtype)
     XtY = np.empty((p, Y.shape[1]), dtype=X.dtype)
-    rows = max(256, min(8192, 2**20 // p))  # ~8 MB of centred rows per thread
+    sx = np.empty(p)
+    sy = np.empty(Y.shape[1])
+    rows = max(256, min(8192, 2**20 // p))  # ~8 MB of shifted rows per thread
     with blas_single_threaded():
-        _linear.centered_gram(X, x_off, np.ascontiguousarray(Y, dtype=X.dtype), y_off, G, XtY,
-                              rows, threads_for(n, 4 * rows))
-    return G, XtY, x_off, y_off
+        _linear.centered_gram(X, x_shift, Y, y_shift, G, XtY, sx, sy, rows,
+                              threads_for(n, 4 * rows))
+    if fit_intercept:
+        G -= np.tril(np.outer(sx, sx) / n).astype(X.dtype)
+        XtY -= (np.outer(sx, sy) / n).astype(X.dtype)
+    return G, XtY, (x_shift + sx / n).astype(X.dtype), (y_shift + sy / n).astype(X.dtype)
 
 
 def _lstsq_cholesky(X, Y, fit_intercept):
