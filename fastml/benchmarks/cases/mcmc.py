@@ -164,7 +164,7 @@ register(Case(
     description="Stretch move, 32 walkers, correlated 10-D Gaussian (@njit logp); size = "
                 "steps per walker; draws/s counts walker draws.",
     setup=_ensemble_setup,
-    sizes=[2000, 20000], quick_sizes=[200], test_sizes=[5],
+    sizes=[2000, 20000], quick_sizes=[100], test_sizes=[5],
     rates=_draw_rates, compare=False,
     impls=[
         Impl("fastml", _fastml_ensemble),
@@ -339,7 +339,7 @@ register(Case(
     description="Gibbs sampler of conjugate Bayesian linear regression, n=1000, p=10: "
                 "fastml 4 chains (O(p^2) per sweep) vs the NumPy loop (one chain, O(np)).",
     setup=_gibbs_setup,
-    sizes=[20000], quick_sizes=[1000], test_sizes=[5],
+    sizes=[20000], quick_sizes=[500], test_sizes=[5],
     rates=_draw_rates, compare=False,
     impls=[
         Impl("fastml", _fastml_gibbs),
