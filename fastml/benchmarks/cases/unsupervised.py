@@ -109,7 +109,7 @@ register(Case(
     description="GaussianMixture n x 10, 10 full components, 20 EM iterations from the "
                 "same parameters; answer: final lower bound (mean log-likelihood).",
     setup=_gmm_setup,
-    sizes=[100_000], quick_sizes=[2000], test_sizes=[30, 400],
+    sizes=[100_000], quick_sizes=[1000], test_sizes=[30, 400],
     flops=lambda n: GMM_ITER * 4.0 * n * GMM_K * GMM_D * GMM_D,
     rtol=1e-6,
     impls=[
@@ -167,7 +167,7 @@ register(Case(
     suite="unsupervised", name="kernel_pca",
     description="KernelPCA rbf n x 20 -> 5 (ARPACK for n > 200); answer: eigenvalues.",
     setup=_kpca_setup,
-    sizes=[5000], quick_sizes=[400], test_sizes=[30, 250],
+    sizes=[5000], quick_sizes=[200], test_sizes=[30, 250],
     flops=lambda n: 2.0 * n * n * KPCA_D,
     rtol=1e-8,
     impls=[
