@@ -7,6 +7,7 @@ run on every fastml estimator.
 """
 
 import inspect
+import sys
 
 import numpy as np
 
@@ -154,9 +155,30 @@ def check_is_fitted(estimator, attributes=None):
         names = [attributes] if isinstance(attributes, str) else attributes
         fitted = all(hasattr(estimator, a) for a in names)
     if not fitted:
-        raise NotFittedError(
+        raise _not_fitted_error_class()(
             f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
             "appropriate arguments before using this estimator.")
+
+
+def _not_fitted_error_class():
+    """:class:`fastml.NotFittedError`, also a scikit-learn ``NotFittedError`` once loaded.
+
+    fastml does not import scikit-learn, but code that already has (its estimator
+    checks, user pipelines) catches its own ``NotFittedError``; the raised error is then
+    an instance of both classes.
+    """
+    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+    if sklearn_exceptions is None:
+        return NotFittedError
+    global _BOTH_NOT_FITTED
+    if _BOTH_NOT_FITTED is None:
+        _BOTH_NOT_FITTED = type("NotFittedError", (NotFittedError,
+                                                   sklearn_exceptions.NotFittedError),
+                                {"__module__": "fastml"})
+    return _BOTH_NOT_FITTED
+
+
+_BOTH_NOT_FITTED = None
 
 
 def validate_data(estimator, X, y=None, *, reset=True, dtype="float", y_numeric=False,

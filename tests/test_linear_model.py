@@ -308,15 +308,6 @@ def test_ridge_property_normal_equations(n, p, alpha, seed):
 
 
 # ------------------------------------------------------------------ scikit-learn checks
-# fastml raises its own fastml.NotFittedError (a ValueError and AttributeError, as
-# scikit-learn's) so that fastml does not depend on scikit-learn; the check insists on
-# scikit-learn's class.
-EXPECTED_FAILED = {
-    "check_estimators_unfitted": "fastml.NotFittedError is not sklearn's NotFittedError "
-                                 "class (fastml does not import scikit-learn)",
-}
-
-
 @pytest.mark.parametrize("est", [
     lm.LinearRegression(), lm.Ridge(), lm.Lasso(), lm.ElasticNet(),
     lm.LogisticRegression(solver="newton"), lm.LogisticRegression(max_iter=30),
@@ -326,4 +317,4 @@ def test_sklearn_check_estimator(est):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fastml.ConvergenceWarning)
-        check_estimator(est, expected_failed_checks=EXPECTED_FAILED)
+        check_estimator(est)

@@ -147,3 +147,13 @@ def test_readme_test_command_is_what_ci_runs():
     ci = re.search(r"^TEST_COMMAND='(.*)'$", (root / ".ci" / "run").read_text(), re.M)
     assert ci, "no TEST_COMMAND in .ci/run"
     assert ci.group(1) in (root / "README.md").read_text()
+
+
+def test_not_fitted_error_is_also_sklearns_once_loaded():
+    from sklearn.exceptions import NotFittedError as SklearnNotFitted
+
+    from fastml.base import BaseEstimator, check_is_fitted
+
+    with pytest.raises(SklearnNotFitted, match="not fitted yet") as info:
+        check_is_fitted(BaseEstimator())
+    assert isinstance(info.value, fastml.NotFittedError)

@@ -132,16 +132,10 @@ def test_svm_bad_input():
         svm.LinearSVC(loss="hinge", dual=False).fit(X, y)
 
 
-EXPECTED_FAILED = {
-    "check_estimators_unfitted": "fastml.NotFittedError is not sklearn's NotFittedError "
-                                 "class (fastml does not import scikit-learn)",
-}
-
-
 @pytest.mark.parametrize("est", [svm.SVC(), svm.LinearSVC()], ids=repr)
 def test_sklearn_check_estimator(est):
     from sklearn.utils.estimator_checks import check_estimator
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fastml.ConvergenceWarning)
-        check_estimator(est, expected_failed_checks=EXPECTED_FAILED)
+        check_estimator(est)
