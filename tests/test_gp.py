@@ -366,11 +366,8 @@ def test_params_clone_and_equality():
 
 
 def test_sklearn_check_estimator():
-    """Passes scikit-learn's estimator checks except four that cannot apply.
+    """Passes scikit-learn's estimator checks except three that cannot apply.
 
-    - check_estimators_unfitted: requires sklearn.exceptions.NotFittedError itself;
-      fastml raises fastml.NotFittedError (same bases, ValueError and AttributeError,
-      but fastml does not depend on scikit-learn).
     - check_complex_data: fastml's shared validation raises TypeError (a wrong kind of
       input), scikit-learn expects ValueError.
     - check_fit2d_predict1d: fastml's message names the shape ("X must be 2-D, got 1-D
@@ -379,8 +376,7 @@ def test_sklearn_check_estimator():
     """
     from sklearn.utils.estimator_checks import check_estimator
 
-    expected = {"check_estimators_unfitted", "check_complex_data",
-                "check_fit2d_predict1d", "check_array_api_input"}
+    expected = {"check_complex_data", "check_fit2d_predict1d", "check_array_api_input"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = check_estimator(GaussianProcessRegressor(), on_fail=None)

@@ -29,7 +29,7 @@ from fastml.linalg import cho_solve, cholesky, solve_triangular
 __all__ = ["GaussianProcessRegressor"]
 
 _LOG_2PI = math.log(2 * math.pi)
-_BLAS_SERIAL_FLOPS = 2e9  # below this per evaluation, threaded BLAS costs more than it saves
+_BLAS_SERIAL_FLOPS = 1e11  # below this per evaluation (n < ~4600), serial BLAS wins
 _PREDICT_CHUNK = 2048  # test points per block in predict: bounds the n x chunk workspace
 
 
@@ -46,10 +46,14 @@ def default_kernel():
 
 
 def blas_threads_for(flops):
-    """Context for an optimisation loop: BLAS on one thread when each evaluation is small.
+    """Context for an optimisation loop: BLAS on one thread unless each evaluation is big.
 
-    Many short threaded LAPACK calls (potrf, potri on n < ~1300) spend more time in
-    thread hand-offs than they save, badly so when the cores are shared.
+    The loop is a chain of LAPACK calls (potrf, potri, trsm) with Python in between.
+    Measured on the 2-core development machine with its cores shared: threaded potrf
+    and potri (SciPy's OpenBLAS) took 10x longer than serial at n = 3000 (2.3-3.4 s vs
+    0.22-0.27 s for potrf), because every panel step waits for a descheduled thread;
+    serial costs at most the core count on an idle machine. ``fastml.threads`` still
+    controls the OpenMP kernels.
     """
     return blas_single_threaded() if flops < _BLAS_SERIAL_FLOPS else contextlib.nullcontext()
 
