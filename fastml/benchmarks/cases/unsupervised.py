@@ -140,7 +140,7 @@ register(Case(
     description="PCA n x 100 -> 10 (fit; covariance eigh for n >= 10 d); answer: the "
                 "explained variances.",
     setup=_pca_setup,
-    sizes=[100_000], quick_sizes=[4000], test_sizes=[50, 300],
+    sizes=[100_000], quick_sizes=[2000], test_sizes=[50, 300],
     flops=lambda n: n * PCA_D * PCA_D,
     rtol=1e-8,
     impls=[
@@ -167,7 +167,7 @@ register(Case(
     suite="unsupervised", name="kernel_pca",
     description="KernelPCA rbf n x 20 -> 5 (ARPACK for n > 200); answer: eigenvalues.",
     setup=_kpca_setup,
-    sizes=[5000], quick_sizes=[200], test_sizes=[30, 250],
+    sizes=[5000], quick_sizes=[150], test_sizes=[30, 250],
     flops=lambda n: 2.0 * n * n * KPCA_D,
     rtol=1e-8,
     impls=[
