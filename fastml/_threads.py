@@ -8,7 +8,6 @@ OpenMP state. Order of precedence: :func:`threads` / :func:`set_num_threads`, th
 
 import contextlib
 import os
-import sys
 
 _num_threads = None
 _blas_limiter = None
@@ -75,31 +74,43 @@ def threads(n):
 
 @contextlib.contextmanager
 def blas_single_threaded():
-    """Pin BLAS to one thread while a kernel calls it from inside an OpenMP prange."""
-    controller = _kernel_blas_controller()
-    limiter = controller.limit(limits=1) if controller is not None else _limit_blas(1)
-    try:
-        yield
-    finally:
-        if limiter is not None:
-            limiter.restore_original_limits()
+    """Pin SciPy's BLAS to one thread while a kernel calls it from inside an OpenMP prange.
 
-
-_kernel_blas = None
-
-
-def _kernel_blas_controller():
-    """threadpoolctl controller of the loaded BLAS libraries, cached once kernels use BLAS.
-
-    Building one scans every loaded shared library (~0.3 ms), too slow to repeat on each
-    kernel call; ``limit`` on a cached one costs ~10 us. It is cached only after
-    ``scipy.linalg.cython_blas`` (the BLAS every kernel calls) has been loaded.
+    Kernels call the BLAS behind ``scipy.linalg.cython_blas``; two thread pools (OpenMP
+    and OpenBLAS's own) handing the cores back and forth oversubscribe them. Yields True
+    when the BLAS is pinned, False when it cannot be (threadpoolctl missing or another
+    BLAS vendor): callers then make one BLAS call and leave the threading to the BLAS.
+    The library's controller is found once and cached; pinning costs two calls (~2 us).
     """
-    global _kernel_blas
-    if _kernel_blas is None and "scipy.linalg.cython_blas" in sys.modules:
+    lib = _scipy_blas_controller()
+    if lib is None:
+        yield False
+        return
+    previous = lib.get_num_threads()
+    lib.set_num_threads(1)
+    try:
+        yield True
+    finally:
+        lib.set_num_threads(previous)
+
+
+_SCIPY_BLAS = []
+
+
+def _scipy_blas_controller():
+    """threadpoolctl controller of the BLAS library behind scipy.linalg.cython_blas."""
+    if not _SCIPY_BLAS:
+        controller = None
         try:
+            import scipy.linalg.cython_blas  # noqa: F401  (loads the library first)
             from threadpoolctl import ThreadpoolController
         except ImportError:
-            return None
-        _kernel_blas = ThreadpoolController().select(user_api="blas")
-    return _kernel_blas
+            pass
+        else:
+            for lib in ThreadpoolController().lib_controllers:
+                if lib.user_api == "blas" and "scipy" in lib.filepath and \
+                        "numpy" not in lib.filepath:
+                    controller = lib
+                    break
+        _SCIPY_BLAS.append(controller)
+    return _SCIPY_BLAS[0]

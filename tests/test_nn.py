@@ -703,9 +703,10 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
 
 def test_linear_without_blas_pinning_falls_back_to_one_blas_call(monkeypatch):
     """If the kernels' BLAS cannot be pinned to one thread, GEMMs are not split."""
+    from fastml import _threads
     from fastml.nn.functional import _core
 
-    monkeypatch.setattr(_core, "_SCIPY_BLAS", [None])
+    monkeypatch.setattr(_threads, "_SCIPY_BLAS", [None])
     with _core._gemm_threads() as n_threads:
         assert n_threads == 1
     x, w = rand((300, 64), np.float64), rand((40, 64), np.float64, seed=2)

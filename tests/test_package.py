@@ -157,3 +157,18 @@ def test_not_fitted_error_is_also_sklearns_once_loaded():
     with pytest.raises(SklearnNotFitted, match="not fitted yet") as info:
         check_is_fitted(BaseEstimator())
     assert isinstance(info.value, fastml.NotFittedError)
+
+
+def test_blas_single_threaded_pins_scipy_blas():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastml._threads import blas_single_threaded
+
+    def scipy_blas_threads():
+        return [p["num_threads"] for p in threadpoolctl.threadpool_info()
+                if p["user_api"] == "blas" and "scipy" in p["filepath"]
+                and "numpy" not in p["filepath"]]
+
+    with blas_single_threaded() as pinned:
+        assert pinned
+        assert scipy_blas_threads() == [1]
+    assert scipy_blas_threads()

@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from fastml._threads import get_num_threads
+from fastml._threads import blas_single_threaded, get_num_threads
 from fastml._validation import check_array, check_option, check_random_state, check_scalar
 
 __all__ = [
@@ -44,44 +44,16 @@ def _kernels():
     return _nn
 
 
-_SCIPY_BLAS = []
-
-
 @contextlib.contextmanager
 def _gemm_threads():
     """Number of OpenMP threads the Linear kernels split their GEMMs over.
 
-    The kernels call the BLAS behind scipy.linalg.cython_blas once per block, one block
-    per thread, so a training step runs in a single thread pool: two pools (OpenMP and
-    OpenBLAS's own) handing the cores back and forth spin against each other. For that
-    the BLAS is pinned to one thread while the kernel runs (two ctypes calls, ~2 us).
-    When that BLAS cannot be found (threadpoolctl missing, another BLAS vendor), the
-    kernels make a single BLAS call and leave the threading to the BLAS.
+    The kernels call BLAS once per block, one block per thread, with the BLAS pinned to
+    one thread (see :func:`fastml._threads.blas_single_threaded`), so a training step
+    runs in a single thread pool; when the BLAS cannot be pinned they make one call.
     """
-    if not _SCIPY_BLAS:
-        controller = None
-        try:
-            import scipy.linalg.cython_blas  # noqa: F401  (loads the library)
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            pass
-        else:
-            for lib in ThreadpoolController().lib_controllers:
-                if lib.user_api == "blas" and "scipy" in lib.filepath and \
-                        "numpy" not in lib.filepath:
-                    controller = lib
-                    break
-        _SCIPY_BLAS.append(controller)
-    lib = _SCIPY_BLAS[0]
-    if lib is None:
-        yield 1
-        return
-    previous = lib.get_num_threads()
-    lib.set_num_threads(1)
-    try:
-        yield get_num_threads()
-    finally:
-        lib.set_num_threads(previous)
+    with blas_single_threaded() as pinned:
+        yield get_num_threads() if pinned else 1
 
 
 def _float(x, name, ndim=None):
