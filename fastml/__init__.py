@@ -12,6 +12,7 @@ import importlib
 
 from fastml._errors import (
     ConvergenceWarning,
+    DataConversionWarning,
     JitterWarning,
     NotFittedError,
     NotPositiveDefiniteError,
@@ -28,6 +29,7 @@ _SUBMODULES = {
 
 __all__ = [
     "ConvergenceWarning",
+    "DataConversionWarning",
     "JitterWarning",
     "NotFittedError",
     "NotPositiveDefiniteError",

@@ -28,3 +28,7 @@ class ConvergenceWarning(UserWarning):
 
 class JitterWarning(RuntimeWarning):
     """A diagonal jitter was added to make a matrix positive definite."""
+
+
+class DataConversionWarning(UserWarning):
+    """Input was converted to the expected form (as scikit-learn's warning of this name)."""

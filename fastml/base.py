@@ -8,10 +8,11 @@ run on every fastml estimator.
 
 import inspect
 import sys
+import warnings
 
 import numpy as np
 
-from fastml._errors import NotFittedError
+from fastml._errors import DataConversionWarning, NotFittedError
 from fastml._validation import check_array, check_consistent_length
 
 
@@ -155,39 +156,52 @@ def check_is_fitted(estimator, attributes=None):
         names = [attributes] if isinstance(attributes, str) else attributes
         fitted = all(hasattr(estimator, a) for a in names)
     if not fitted:
-        raise _not_fitted_error_class()(
+        raise _also_sklearns(NotFittedError)(
             f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
             "appropriate arguments before using this estimator.")
 
 
-def _not_fitted_error_class():
-    """:class:`fastml.NotFittedError`, also a scikit-learn ``NotFittedError`` once loaded.
+def _also_sklearns(cls):
+    """``cls``, or once scikit-learn is loaded a subclass that is also its class of that name.
 
     fastml does not import scikit-learn, but code that already has (its estimator
-    checks, user pipelines) catches its own ``NotFittedError``; the raised error is then
-    an instance of both classes.
+    checks, user pipelines) catches or filters its own ``NotFittedError`` and
+    ``DataConversionWarning``; what fastml raises or warns is then an instance of both.
     """
     sklearn_exceptions = sys.modules.get("sklearn.exceptions")
     if sklearn_exceptions is None:
-        return NotFittedError
-    global _BOTH_NOT_FITTED
-    if _BOTH_NOT_FITTED is None:
-        _BOTH_NOT_FITTED = type("NotFittedError", (NotFittedError,
-                                                   sklearn_exceptions.NotFittedError),
-                                {"__module__": "fastml"})
-    return _BOTH_NOT_FITTED
+        return cls
+    if cls not in _SKLEARN_TWINS:
+        _SKLEARN_TWINS[cls] = type(cls.__name__, (cls, getattr(sklearn_exceptions,
+                                                               cls.__name__)),
+                                   {"__module__": "fastml"})
+    return _SKLEARN_TWINS[cls]
 
 
-_BOTH_NOT_FITTED = None
+_SKLEARN_TWINS = {}
 
 
 def validate_data(estimator, X, y=None, *, reset=True, dtype="float", y_numeric=False,
-                  multi_output=False, ensure_min_samples=1):
+                  multi_output=False, ensure_min_samples=1, requires_y=False):
     """Check ``X`` (and ``y``) for an estimator, recording or checking ``n_features_in_``.
 
-    Returns ``X`` as a C-contiguous float array (and ``y`` when given). Messages follow
-    scikit-learn's so its estimator checks recognise them.
+    Returns ``X`` as a C-contiguous float array (and ``y`` when given). Answers follow
+    scikit-learn's, so its estimator checks recognise them: a 1-D ``X`` asks to reshape,
+    complex ``X`` is a ``ValueError``, object arrays of numbers are converted, a missing
+    ``y`` (``requires_y``) is named, and a column-vector ``y`` where a 1-D one is
+    expected is raveled with a :class:`fastml.DataConversionWarning`.
     """
+    if not hasattr(X, "toarray"):  # sparse input is rejected by check_array
+        a = np.asarray(X)
+        if a.ndim == 1:
+            raise ValueError(f"Expected a 2-D array for X, got a 1-D array of shape {a.shape}. "
+                             "Reshape your data with X.reshape(-1, 1) for one feature or "
+                             "X.reshape(1, -1) for one sample.")
+        if a.dtype.kind == "c":
+            raise ValueError("Complex data not supported: X must be real, got dtype "
+                             f"{a.dtype}")
+        if a.dtype.kind == "O":
+            X = a.astype(np.float64)  # TypeError/ValueError for entries that are not numbers
     X = check_array(X, "X", ndim=2, dtype=dtype, allow_empty=True)
     if X.shape[0] < ensure_min_samples:
         raise ValueError(f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a "
@@ -201,15 +215,21 @@ def validate_data(estimator, X, y=None, *, reset=True, dtype="float", y_numeric=
         raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
                          f"expecting {estimator.n_features_in_} features as input.")
     if y is None:
+        if requires_y:
+            raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the "
+                             "target y is None")
         return X
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1 and not multi_output:
+        warnings.warn("A column-vector y was passed when a 1d array was expected. Please "
+                      "change the shape of y to (n_samples,), for example using ravel().",
+                      _also_sklearns(DataConversionWarning), stacklevel=2)
+        y = y.ravel()
     y_ndim = (1, 2) if multi_output else 1
     if y_numeric:
-        y = check_array(y, "y", ndim=y_ndim, dtype=X.dtype)
-    else:  # class labels: any dtype, but no NaN among numeric labels
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1 and not multi_output:
-            y = y.ravel()
-        check_array(y, "y", ndim=y_ndim, dtype=None, order=None,
-                    finite=y.dtype.kind in "fc") if y.dtype.kind not in "OUS" else None
+        y = check_array(y.astype(np.float64) if y.dtype.kind == "O" else y, "y",
+                        ndim=y_ndim, dtype=X.dtype)
+    elif y.dtype.kind not in "OUS":  # class labels: any dtype, but no NaN among numbers
+        check_array(y, "y", ndim=y_ndim, dtype=None, order=None, finite=y.dtype.kind in "fc")
     check_consistent_length(("X", X), ("y", y))
     return X, y

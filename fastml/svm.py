@@ -19,7 +19,7 @@ from fastml._validation import (
     check_random_state,
     check_scalar,
 )
-from fastml.base import BaseEstimator, ClassifierMixin, check_is_fitted
+from fastml.base import BaseEstimator, ClassifierMixin, check_is_fitted, validate_data
 from fastml.linear_model._base import (
     LinearClassifierMixin,
     check_bool,
@@ -27,7 +27,6 @@ from fastml.linear_model._base import (
     check_nonneg,
     check_positive,
     threads_for,
-    validate,
 )
 
 __all__ = ["SVC", "LinearSVC"]
@@ -113,7 +112,7 @@ class SVC(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         from fastml.kernels import _svm
 
-        X, y = validate(self, X, y, requires_y=True)
+        X, y = validate_data(self, X, y, requires_y=True)
         if self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
             raise ValueError(f"X must be a square kernel matrix for kernel='precomputed', "
                              f"got shape {X.shape}")
@@ -174,7 +173,7 @@ class SVC(ClassifierMixin, BaseEstimator):
         from fastml.kernels import _svm
 
         check_is_fitted(self, "support_")
-        X = validate(self, X, reset=False)
+        X = validate_data(self, X, reset=False)
         kind = _KERNELS[self.kernel]
         if kind == 4:
             if X.shape[1] != self.shape_fit_[0]:
@@ -302,7 +301,7 @@ class LinearSVC(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
         scaling = check_positive(self.intercept_scaling, "intercept_scaling")
         rng = check_random_state(self.random_state)
-        X, y = validate(self, X, y, requires_y=True)
+        X, y = validate_data(self, X, y, requires_y=True)
         classes, y_idx = check_classification_targets(y)
         if self.dual not in ("auto", True, False):
             raise ValueError(f"dual must be 'auto', True or False, got {self.dual!r}")

@@ -180,11 +180,6 @@ def test_minibatch_close_to_full_kmeans_and_partial_fit():
 
 
 EXPECTED_FAILED = {
-    "check_estimators_unfitted": "fastml.NotFittedError is not sklearn's class (fastml does "
-                                 "not import scikit-learn); it has the same bases",
-    "check_complex_data": "shared validation raises TypeError for complex input",
-    "check_dtype_object": "shared validation rejects object arrays instead of converting",
-    "check_fit2d_predict1d": "shared validation names the shape, not 'Reshape your data'",
     "check_sample_weight_equivalence_on_dense_data": "random seeding draws differently on "
         "weighted and repeated data (scikit-learn marks it xfail for KMeans too)",
 }

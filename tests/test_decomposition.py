@@ -165,13 +165,6 @@ def test_kernel_pca_bad_input(kwargs, match):
         KernelPCA(1).fit(np.eye(4) + 1).inverse_transform(np.ones((1, 1)))
 
 
-EXPECTED_FAILED = {
-    "check_complex_data": "shared validation raises TypeError for complex input",
-    "check_dtype_object": "shared validation rejects object arrays instead of converting",
-    "check_fit2d_predict1d": "shared validation names the shape, not 'Reshape your data'",
-}
-
-
 @pytest.mark.parametrize("est", [PCA(), PCA(2, svd_solver="randomized", random_state=0),
                                  KernelPCA(), KernelPCA(1, kernel="rbf")], ids=repr)
 def test_sklearn_check_estimator(est):
@@ -179,4 +172,4 @@ def test_sklearn_check_estimator(est):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        check_estimator(est, expected_failed_checks=EXPECTED_FAILED)
+        check_estimator(est)

@@ -366,17 +366,11 @@ def test_params_clone_and_equality():
 
 
 def test_sklearn_check_estimator():
-    """Passes scikit-learn's estimator checks except three that cannot apply.
-
-    - check_complex_data: fastml's shared validation raises TypeError (a wrong kind of
-      input), scikit-learn expects ValueError.
-    - check_fit2d_predict1d: fastml's message names the shape ("X must be 2-D, got 1-D
-      array of shape ..."), not scikit-learn's "Reshape your data".
-    - check_array_api_input: skipped by scikit-learn without SCIPY_ARRAY_API.
-    """
+    """Passes scikit-learn's estimator checks except check_array_api_input, which
+    scikit-learn skips without SCIPY_ARRAY_API."""
     from sklearn.utils.estimator_checks import check_estimator
 
-    expected = {"check_complex_data", "check_fit2d_predict1d", "check_array_api_input"}
+    expected = {"check_array_api_input"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = check_estimator(GaussianProcessRegressor(), on_fail=None)

@@ -163,13 +163,11 @@ def test_bad_input():
 
 
 def test_sklearn_check_estimator():
-    """Same three inapplicable checks as GaussianProcessRegressor (see test_gp.py), plus
-    check_supervised_y_2d: this single-output model rejects a column-vector y with a
-    ValueError naming the shape instead of scikit-learn's DataConversionWarning."""
+    """Passes scikit-learn's estimator checks except check_array_api_input (skipped by
+    scikit-learn without SCIPY_ARRAY_API)."""
     from sklearn.utils.estimator_checks import check_estimator
 
-    expected = {"check_complex_data", "check_fit2d_predict1d", "check_array_api_input",
-                "check_supervised_y_2d"}
+    expected = {"check_array_api_input"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = check_estimator(SparseGaussianProcessRegressor(n_inducing=16, max_iter=20),

@@ -188,12 +188,6 @@ def test_bad_input(kwargs, X, match):
         TSNE(**{"perplexity": 5.0, **kwargs}).fit(X)
 
 
-EXPECTED_FAILED = {
-    "check_complex_data": "shared validation raises TypeError for complex input",
-    "check_dtype_object": "shared validation rejects object arrays instead of converting",
-}
-
-
 @pytest.mark.parametrize("est", [TSNE(perplexity=2, random_state=0),
                                  TSNE(perplexity=2, method="exact", max_iter=250)], ids=repr)
 def test_sklearn_check_estimator(est):
@@ -201,4 +195,4 @@ def test_sklearn_check_estimator(est):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        check_estimator(est, expected_failed_checks=EXPECTED_FAILED)
+        check_estimator(est)

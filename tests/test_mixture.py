@@ -152,18 +152,9 @@ def test_bad_data_and_unfitted():
         GaussianMixture().score_samples([[0.0]])
 
 
-EXPECTED_FAILED = {
-    "check_estimators_unfitted": "fastml.NotFittedError is not sklearn's class (fastml does "
-                                 "not import scikit-learn); it has the same bases",
-    "check_complex_data": "shared validation raises TypeError for complex input",
-    "check_dtype_object": "shared validation rejects object arrays instead of converting",
-    "check_fit2d_predict1d": "shared validation names the shape, not 'Reshape your data'",
-}
-
-
 @pytest.mark.parametrize("est", [GaussianMixture(), GaussianMixture(
     n_init=2, max_iter=5, covariance_type="tied")], ids=repr)
 def test_sklearn_check_estimator(est):
     from sklearn.utils.estimator_checks import check_estimator
 
-    check_estimator(est, expected_failed_checks=EXPECTED_FAILED)
+    check_estimator(est)

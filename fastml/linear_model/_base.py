@@ -1,7 +1,6 @@
 """Shared pieces of the linear models: centring, prediction, class labels, parameters."""
 
 import numbers
-import warnings
 
 import numpy as np
 
@@ -18,38 +17,6 @@ def threads_for(work, per_thread):
     from fastml._threads import get_num_threads
 
     return int(max(1, min(get_num_threads(), work // per_thread)))
-
-
-class DataConversionWarning(UserWarning):
-    """Input was converted to the expected form (scikit-learn's warning of this name)."""
-
-
-def validate(est, X, y=None, *, reset=True, requires_y=False, **kwargs):
-    """:func:`fastml.base.validate_data` with scikit-learn's answers for 1-D, complex and
-    object-dtype X and for a missing y (what its estimator checks look for)."""
-    if requires_y and y is None:
-        raise ValueError(f"{type(est).__name__} requires y to be passed, but the target y "
-                         "is None")
-    if not hasattr(X, "toarray"):  # sparse input is rejected by validate_data
-        a = np.asarray(X)
-        if a.ndim == 1:
-            raise ValueError(f"Expected a 2-D array for X, got a 1-D array of shape {a.shape}"
-                             ". Reshape your data with X.reshape(-1, 1) for one feature "
-                             "or X.reshape(1, -1) for one sample.")
-        if a.dtype.kind == "c":
-            raise ValueError("Complex data not supported: X must be real")
-        if a.dtype.kind == "O":
-            X = a.astype(np.float64)  # TypeError for entries that are not numbers
-    if requires_y:
-        y = y if hasattr(y, "toarray") else np.asarray(y)
-        if not kwargs.get("multi_output") and y.ndim == 2 and y.shape[1] == 1:
-            warnings.warn("A column-vector y was passed when a 1d array was expected. "
-                          "Please change the shape of y to (n_samples,), for example "
-                          "using ravel().", DataConversionWarning, stacklevel=3)
-        if kwargs.get("y_numeric") and y.dtype.kind == "O":
-            y = y.astype(np.float64)
-        return validate_data(est, X, y, reset=reset, **kwargs)
-    return validate_data(est, X, reset=reset, **kwargs)
 
 
 def center_data(X, y, fit_intercept):
@@ -92,7 +59,7 @@ class LinearModelMixin:
 
     def _decision(self, X):
         check_is_fitted(self, "coef_")
-        X = validate(self, X, reset=False)
+        X = validate_data(self, X, reset=False)
         coef = np.asarray(self.coef_, dtype=X.dtype)
         return X @ coef.T + np.asarray(self.intercept_, dtype=X.dtype)
 
@@ -134,7 +101,7 @@ class LinearClassifierMixin:
     def decision_function(self, X):
         """Signed scores: shape (n,) for two classes (positive means classes_[1])."""
         check_is_fitted(self, "coef_")
-        X = validate(self, X, reset=False)
+        X = validate_data(self, X, reset=False)
         scores = X @ self.coef_.astype(X.dtype, copy=False).T + \
             self.intercept_.astype(X.dtype, copy=False)
         return scores.ravel() if scores.shape[1] == 1 else scores

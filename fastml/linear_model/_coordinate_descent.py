@@ -13,14 +13,13 @@ from fastml._validation import (
     check_random_state,
     check_scalar,
 )
-from fastml.base import BaseEstimator, RegressorMixin
+from fastml.base import BaseEstimator, RegressorMixin, validate_data
 from fastml.linear_model._base import (
     LinearModelMixin,
     check_bool,
     check_nonneg,
     set_intercept,
     threads_for,
-    validate,
 )
 
 
@@ -92,7 +91,7 @@ class ElasticNet(LinearModelMixin, RegressorMixin, BaseEstimator):
         for name in ("fit_intercept", "warm_start", "positive"):
             check_bool(getattr(self, name), name)
         rng = check_random_state(self.random_state)
-        X, y = validate(self, X, y, requires_y=True, y_numeric=True, multi_output=True)
+        X, y = validate_data(self, X, y, requires_y=True, y_numeric=True, multi_output=True)
         xt, yc, x_off, y_off, norm2 = _prepare(X, y, self.fit_intercept)
         y2 = yc.reshape(len(yc), -1)
         n_targets = y2.shape[1]

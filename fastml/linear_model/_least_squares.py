@@ -6,7 +6,7 @@ import numpy as np
 
 from fastml._threads import blas_single_threaded
 from fastml._validation import check_array, check_option
-from fastml.base import BaseEstimator, RegressorMixin
+from fastml.base import BaseEstimator, RegressorMixin, validate_data
 from fastml.linear_model._base import (
     LinearModelMixin,
     center_data,
@@ -14,7 +14,6 @@ from fastml.linear_model._base import (
     check_nonneg,
     set_intercept,
     threads_for,
-    validate,
 )
 
 # Largest p for the compiled Gram path (per-thread p x p accumulators stay < ~130 MB).
@@ -117,7 +116,7 @@ class LinearRegression(LinearModelMixin, RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         check_bool(self.fit_intercept, "fit_intercept")
         check_option(self.solver, "solver", ("auto", "cholesky", "qr", "svd"))
-        X, y = validate(self, X, y, requires_y=True, y_numeric=True, multi_output=True)
+        X, y = validate_data(self, X, y, requires_y=True, y_numeric=True, multi_output=True)
         solver = self.solver
         if solver == "auto":
             solver = "cholesky" if X.shape[0] >= X.shape[1] else "svd"
@@ -178,7 +177,7 @@ class Ridge(LinearModelMixin, RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         check_bool(self.fit_intercept, "fit_intercept")
         check_option(self.solver, "solver", ("auto", "cholesky", "svd"))
-        X, y = validate(self, X, y, requires_y=True, y_numeric=True, multi_output=True)
+        X, y = validate_data(self, X, y, requires_y=True, y_numeric=True, multi_output=True)
         if isinstance(self.alpha, numbers.Real):
             alphas = np.array([check_nonneg(self.alpha, "alpha")], dtype=float)
         else:

@@ -7,7 +7,7 @@ import numpy as np
 from fastml._errors import ConvergenceWarning, JitterWarning
 from fastml._threads import blas_single_threaded
 from fastml._validation import check_option, check_positive_int
-from fastml.base import BaseEstimator, ClassifierMixin, check_is_fitted
+from fastml.base import BaseEstimator, ClassifierMixin, check_is_fitted, validate_data
 from fastml.linear_model._base import (
     LinearClassifierMixin,
     check_bool,
@@ -15,7 +15,6 @@ from fastml.linear_model._base import (
     check_nonneg,
     check_positive,
     threads_for,
-    validate,
 )
 
 
@@ -148,7 +147,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         check_option(self.solver, "solver", ("lbfgs", "newton"))
         fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
         check_bool(self.warm_start, "warm_start")
-        X, y = validate(self, X, y, requires_y=True)
+        X, y = validate_data(self, X, y, requires_y=True)
         classes, y_idx = check_classification_targets(y)
         k = 1 if len(classes) == 2 else len(classes)
         obj = _Objective(X, y_idx, k, fit_intercept, C)
@@ -182,7 +181,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         from fastml.kernels import _logistic
 
         check_is_fitted(self, "coef_")
-        X = validate(self, X, reset=False)
+        X = validate_data(self, X, reset=False)
         coef = self.coef_.astype(X.dtype)
         intercept = self.intercept_.astype(X.dtype)
         out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from fastml._validation import check_positive_int, check_random_state
-from fastml.base import BaseEstimator, ClassifierMixin
+from fastml.base import BaseEstimator, ClassifierMixin, validate_data
 from fastml.linear_model._base import (
     LinearClassifierMixin,
     check_bool,
@@ -11,7 +11,6 @@ from fastml.linear_model._base import (
     check_nonneg,
     check_positive,
     threads_for,
-    validate,
 )
 
 
@@ -49,7 +48,7 @@ class Perceptron(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         tol = -np.inf if self.tol is None else check_nonneg(self.tol, "tol")
         eta = check_positive(self.eta0, "eta0")
         rng = check_random_state(self.random_state)
-        X, y = validate(self, X, y, requires_y=True)
+        X, y = validate_data(self, X, y, requires_y=True)
         classes, y_idx = check_classification_targets(y)
         k = 1 if len(classes) == 2 else len(classes)
         target = np.array([1], dtype=np.int32) if k == 1 else np.arange(k, dtype=np.int32)
