@@ -27,6 +27,7 @@ Answers are random draws, so cases set ``compare=False``; correctness is tested 
 import functools
 import subprocess
 import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -279,7 +280,12 @@ emcee.EnsembleSampler(32, 10, logp).run_mcmc(np.random.default_rng(0).normal(siz
 
 
 def _fresh_process(code):
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    # Run outside the current folder: in a source checkout `python -c` would import the
+    # uncompiled source tree instead of the installed package.
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tempfile.gettempdir())
+    if done.returncode != 0:
+        raise RuntimeError(f"fresh process failed:\n{done.stderr}")
     return np.zeros((1, 1, 1))
 
 
