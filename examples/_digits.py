@@ -1,9 +1,11 @@
 """Shared by the digits examples: data split, seeded mini-batch training, accuracy."""
 
+import argparse
 import time
 
 import numpy as np
 
+import fastml
 import fastml.nn as nn
 
 
@@ -64,3 +66,28 @@ def fit(model, X, y, *, epochs, lr, batch_size=64, weight_decay=1e-4, warmup=2,
             print(f"epoch {epoch + 1:3d}  loss {total / len(X):.4f}  "
                   f"lr {opt.param_groups[0]['lr']:.2e}  {time.perf_counter() - start:.1f} s")
     return model
+
+
+def train_and_score(model, *, images, lr, epochs, seed, threads, verbose):
+    """Train ``model`` on the digits training split and return its test accuracy.
+
+    One thread by default in the examples: the models are so small that splitting their
+    layers over threads costs more in synchronisation than it saves.
+    """
+    X_train, X_test, y_train, y_test = load_digits_split(seed, images=images)
+    with fastml.threads(threads):
+        model = fit(model, X_train, y_train, epochs=epochs, lr=lr, seed=seed, verbose=verbose)
+        acc = accuracy(model, X_test, y_test)
+    if verbose:
+        print(f"test accuracy {acc:.4f} ({len(y_test)} digits)")
+    return acc
+
+
+def command_line(main, description):
+    """Run ``main(epochs, seed, threads=...)`` with the examples' common options."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    main(args.epochs, args.seed, threads=args.threads)

@@ -6,11 +6,8 @@
 a warm-up + cosine schedule; every layer's backward pass is explicit (fastml.nn).
 """
 
-import argparse
+from _digits import command_line, train_and_score
 
-from _digits import accuracy, fit, load_digits_split
-
-import fastml
 import fastml.nn as nn
 
 
@@ -23,22 +20,10 @@ def build(seed=0, hidden=256, dropout=0.1):
 
 
 def main(epochs=30, seed=0, hidden=256, threads=1, verbose=True):
-    """Train and return the test accuracy. One thread by default: the model is so small
-    that splitting its layers over threads costs more in synchronisation than it saves."""
-    X_train, X_test, y_train, y_test = load_digits_split(seed)
-    with fastml.threads(threads):
-        model = fit(build(seed, hidden), X_train, y_train, epochs=epochs, lr=2e-3, seed=seed,
-                    verbose=verbose)
-        acc = accuracy(model, X_test, y_test)
-    if verbose:
-        print(f"test accuracy {acc:.4f} ({len(y_test)} digits)")
-    return acc
+    """Train and return the test accuracy."""
+    return train_and_score(build(seed, hidden), images=False, lr=2e-3, epochs=epochs,
+                           seed=seed, threads=threads, verbose=verbose)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    main(args.epochs, args.seed, threads=args.threads)
+    command_line(main, __doc__.splitlines()[0])
