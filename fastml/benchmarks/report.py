@@ -89,12 +89,22 @@ def _case_table(sizes):
     return header, body, sorted(notes)
 
 
+def _blas_summary(machine):
+    pools = machine.get("threadpools")
+    if not isinstance(pools, list):
+        return str(pools)
+    return ", ".join(f"{p.get('internal_api')} {p.get('version')} {p.get('architecture')} "
+                     f"({p.get('num_threads')} threads)" for p in pools
+                     if p.get("user_api") == "blas") or "unknown"
+
+
 def markdown(results):
     lines = ["# fastml benchmark report", ""]
     m = results["machine"]
     lines += [f"- CPU: {m.get('cpu')} ({m.get('cores')} cores), fastml threads: "
               f"{m.get('fastml_threads')}, OpenMP: {m.get('openmp')}",
               f"- versions: {m.get('versions')}",
+              f"- BLAS: {_blas_summary(m)}; environment: {m.get('env') or 'none set'}",
               f"- git commit: {m.get('git_commit', 'unknown')}; mode: "
               f"{'quick' if results['config'].get('quick') else 'full'}",
               "",
@@ -156,7 +166,8 @@ def html_report(results, plots):
              "<h1>fastml benchmark report</h1>",
              f"<p>CPU: {esc(str(m.get('cpu')))} ({m.get('cores')} cores), fastml threads "
              f"{m.get('fastml_threads')}, OpenMP {esc(str(m.get('openmp')))}<br>"
-             f"versions: {esc(str(m.get('versions')))}<br>git commit: "
+             f"versions: {esc(str(m.get('versions')))}<br>BLAS: {esc(_blas_summary(m))}; "
+             f"environment: {esc(str(m.get('env') or 'none set'))}<br>git commit: "
              f"{esc(str(m.get('git_commit', 'unknown')))}</p>"]
     for case_id, sizes in group(results["results"]).items():
         header, body, notes = _case_table(sizes)

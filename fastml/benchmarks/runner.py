@@ -259,6 +259,9 @@ def machine_info():
         except metadata.PackageNotFoundError:
             pass
     info["versions"] = versions
+    info["env"] = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                              "OPENBLAS_CORETYPE", "MKL_NUM_THREADS")
+                   if k in os.environ}
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                 timeout=5, cwd=os.path.dirname(fastml.__file__))
