@@ -29,7 +29,7 @@ from fastml.linalg import cho_solve, cholesky, solve_triangular
 __all__ = ["GaussianProcessRegressor"]
 
 _LOG_2PI = math.log(2 * math.pi)
-_BLAS_SERIAL_FLOPS = 1e11  # below this per evaluation (n < ~4600), serial BLAS wins
+_BLAS_SERIAL_FLOPS = 3e9  # below this per evaluation (n < ~1400), serial BLAS wins
 _PREDICT_CHUNK = 2048  # test points per block in predict: bounds the n x chunk workspace
 
 
@@ -49,11 +49,12 @@ def blas_threads_for(flops):
     """Context for an optimisation loop: BLAS on one thread unless each evaluation is big.
 
     The loop is a chain of LAPACK calls (potrf, potri, trsm) with Python in between.
-    Measured on the 2-core development machine with its cores shared: threaded potrf
-    and potri (SciPy's OpenBLAS) took 10x longer than serial at n = 3000 (2.3-3.4 s vs
-    0.22-0.27 s for potrf), because every panel step waits for a descheduled thread;
-    serial costs at most the core count on an idle machine. ``fastml.threads`` still
-    controls the OpenMP kernels.
+    Measured on the idle 2-core development machine (fit with 5 LML evaluations):
+    serial BLAS wins at n = 1000 (0.15 s vs 0.21 s threaded), threaded BLAS from
+    n = 2000 (0.67 s vs 0.86 s; 1.6 s vs 2.4 s at n = 3000). On a machine whose cores
+    are shared with other work, threaded potrf/potri can be far slower (every panel
+    step waits for a descheduled thread): run under ``fastml.threads(1)`` there.
+    ``fastml.threads`` still controls the OpenMP kernels.
     """
     return blas_single_threaded() if flops < _BLAS_SERIAL_FLOPS else contextlib.nullcontext()
 
