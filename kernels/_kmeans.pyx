@@ -75,6 +75,17 @@ cdef void _accumulate(const floating *x, floating w, floating *sums, floating *w
     weights[label] = weights[label] + w
 
 
+cdef void _zero_thread_sums(floating[:, :, ::1] thread_sums,
+                            floating[:, ::1] thread_weights) noexcept nogil:
+    """Reset every thread's partial sums and weights before an assignment pass."""
+    cdef Py_ssize_t t, j, f
+    for t in range(thread_sums.shape[0]):
+        for j in range(thread_sums.shape[1]):
+            thread_weights[t, j] = 0
+            for f in range(thread_sums.shape[2]):
+                thread_sums[t, j, f] = 0
+
+
 cdef void _merge(floating[:, :, ::1] thread_sums, floating[:, ::1] thread_weights,
                  floating[:, ::1] sums, floating[::1] weights) noexcept nogil:
     """sums = sum over threads; weights likewise."""
@@ -123,11 +134,7 @@ def lloyd_iter(const floating[:, ::1] X, const floating[::1] sample_weight,
             for f in range(d):
                 c_norms[j] = c_norms[j] + centers[j, f] * centers[j, f]
         if update_centers:
-            for t in range(thread_sums.shape[0]):
-                for j in range(k):
-                    thread_weights[t, j] = 0
-                    for f in range(d):
-                        thread_sums[t, j, f] = 0
+            _zero_thread_sums(thread_sums, thread_weights)
         for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
             t = thread_id()
             i0 = c * CHUNK
@@ -229,18 +236,14 @@ def elkan_iter(const floating[:, ::1] X, const floating[::1] sample_weight,
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
     cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
-    cdef Py_ssize_t c, i, i0, j, f
+    cdef Py_ssize_t c, i, i0, j
     cdef int t
     cdef floating lj
     if n == 0:
         return
     with nogil:
         if update_centers:
-            for t in range(thread_sums.shape[0]):
-                for j in range(k):
-                    thread_weights[t, j] = 0
-                    for f in range(d):
-                        thread_sums[t, j, f] = 0
+            _zero_thread_sums(thread_sums, thread_weights)
         for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
             t = thread_id()
             i0 = c * CHUNK

@@ -93,6 +93,21 @@ cdef struct Cache:
     long *stamp     # slot -> last use
 
 
+cdef void _release(double *G, double *Gbar, double *QD, double *sq, int *active,
+                   char *flag, Cache *cache) noexcept nogil:
+    """Free the SMO solver's work arrays and kernel cache (NULL pointers are fine)."""
+    free(G)
+    free(Gbar)
+    free(QD)
+    free(sq)
+    free(active)
+    free(flag)
+    free(cache.data)
+    free(cache.slot_of)
+    free(cache.owner)
+    free(cache.stamp)
+
+
 cdef double *_column(Cache *c, const floating *x, const double *sq, const double *y,
                      Problem pb, int i) noexcept nogil:
     """Column i of Q, from the cache or computed into the least recently used slot."""
@@ -205,16 +220,7 @@ def smo(const floating[:, ::1] X, const double[::1] y, double C, int kind, doubl
     if (G == NULL or Gbar == NULL or QD == NULL or sq == NULL or active == NULL
             or flag == NULL or cache.data == NULL or cache.slot_of == NULL
             or cache.owner == NULL or cache.stamp == NULL):
-        free(G)
-        free(Gbar)
-        free(QD)
-        free(sq)
-        free(active)
-        free(flag)
-        free(cache.data)
-        free(cache.slot_of)
-        free(cache.owner)
-        free(cache.stamp)
+        _release(G, Gbar, QD, sq, active, flag, &cache)
         raise MemoryError()
     with nogil:
         for t in range(l):
@@ -376,16 +382,7 @@ def smo(const floating[:, ::1] X, const double[::1] y, double C, int kind, doubl
                 nr_free += 1
                 sum_free += yG
         rho = sum_free / nr_free if nr_free > 0 else (ub + lb) / 2
-    free(G)
-    free(Gbar)
-    free(QD)
-    free(sq)
-    free(active)
-    free(flag)
-    free(cache.data)
-    free(cache.slot_of)
-    free(cache.owner)
-    free(cache.stamp)
+    _release(G, Gbar, QD, sq, active, flag, &cache)
     return rho, it, converged
 
 
