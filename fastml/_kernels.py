@@ -1,0 +1,45 @@
+"""The one gateway between the public layer (``fastml/``) and the compiled kernels.
+
+Public modules never import ``fastml.kernels.*`` themselves; they ask this module:
+
+- :func:`load` imports a kernel module by name, lazily (first use), and caches it, so
+  ``import fastml`` never pays for compiled code, Numba or SciPy submodules.
+- :func:`threads_for` decides how many OpenMP threads a piece of work deserves: a
+  small problem runs serially (no team woken, no barrier), a large one gets at most
+  :func:`fastml.get_num_threads`. Kernels receive the count as an argument and never
+  decide it themselves.
+- :func:`blas_single_threaded` pins SciPy's BLAS to one thread while a kernel calls it
+  from inside an OpenMP ``prange`` (nested parallelism without oversubscription).
+
+Codes shared by both layers (enumerations of kinds, methods, flags) are defined in the
+kernel module and read from it here, never written twice.
+"""
+
+import importlib
+
+from fastml._threads import blas_single_threaded, get_num_threads
+
+__all__ = ["blas_single_threaded", "load", "threads_for"]
+
+_LOADED = {}
+
+
+def load(name):
+    """The compiled kernel module ``fastml.kernels.<name>``, imported on first use.
+
+    >>> _kmeans = load("_kmeans")      # the Cython extension kernels/_kmeans.pyx
+    """
+    module = _LOADED.get(name)
+    if module is None:
+        module = importlib.import_module(f"fastml.kernels.{name}")
+        _LOADED[name] = module
+    return module
+
+
+def threads_for(work, grain):
+    """Threads worth waking for ``work`` units when each thread should get ``grain`` of them.
+
+    ``max(1, min(get_num_threads(), work // grain))``: below one grain the kernel runs
+    serially, so tiny calls never start an OpenMP team they cannot keep busy.
+    """
+    return max(1, min(get_num_threads(), int(work) // max(1, int(grain))))
