@@ -15,19 +15,25 @@ import warnings
 
 import numpy as np
 
+from fastml import _kernels
 from fastml._errors import JitterWarning, NotPositiveDefiniteError
-from fastml._validation import check_array, check_square, common_float_dtype
+from fastml._linalg_spectral import (  # eigen/SVD solvers (issue 27)
+    eigh,
+    eigsh,
+    inverse_iteration,
+    power_iteration,
+    randomized_svd,
+    svd,
+    svds,
+)
+from fastml._validation import check_array, check_jitter, check_square, common_float_dtype
 
 __all__ = ["cho_solve", "chol_downdate", "chol_update", "cholesky", "logdet_chol",
            "solve_triangular"]
+__all__ += ["eigh", "eigsh", "inverse_iteration", "power_iteration", "randomized_svd", "svd",
+            "svds"]
 
 _MAX_JITTER_TRIES = 6
-
-
-def _kernels():
-    from fastml.kernels import _linalg
-
-    return _linalg
 
 
 def _not_pd(pivot, what="matrix"):
@@ -66,10 +72,17 @@ def cholesky(A, *, lower=True, jitter=None, return_jitter=False, overwrite_a=Fal
     """
     a = check_array(A, "A", ndim=2, copy=not overwrite_a)
     check_square(a, "A")
-    if jitter is not None and not (jitter == "auto" or (
-            isinstance(jitter, (int, float)) and not isinstance(jitter, bool) and jitter > 0)):
-        raise ValueError(f"jitter must be None, 'auto' or a positive float, got {jitter!r}")
-    kernels = _kernels()
+    check_jitter(jitter)
+    L, added = _cholesky(a, lower, jitter)
+    return (L, added) if return_jitter else L
+
+
+def _cholesky(a, lower=True, jitter=None):
+    """Core of :func:`cholesky`: ``a`` is a C-contiguous float square array it may destroy.
+
+    Returns (L, jitter added); no checks (callers inside loops call this).
+    """
+    kernels = _kernels.load("_linalg")
     original = a.copy() if jitter is not None else None
     info = kernels.cholesky_inplace(a, lower)
     added = 0.0
@@ -85,12 +98,12 @@ def cholesky(A, *, lower=True, jitter=None, return_jitter=False, overwrite_a=Fal
             info = kernels.cholesky_inplace(a, lower)
             if info == 0:
                 warnings.warn(f"matrix was not positive definite; added {added:.3g} to the "
-                              "diagonal", JitterWarning, stacklevel=2)
+                              "diagonal", JitterWarning, stacklevel=3)
                 break
             added *= 10
     if info != 0:
         raise _not_pd(info - 1)
-    return (a, added) if return_jitter else a
+    return a, added
 
 
 def _check_factor(L, name="L"):
@@ -127,7 +140,13 @@ def solve_triangular(L, B, *, lower=True, trans=False):
     A zero on the diagonal raises ``numpy.linalg.LinAlgError`` (singular matrix).
     """
     t, x = _factor_and_rhs(L, B)
-    _kernels().solve_triangular_inplace(t, _as_2d(x), lower, trans)
+    return _solve_triangular(t, x, lower, trans)
+
+
+def _solve_triangular(t, x, lower=True, trans=False):
+    """Core of :func:`solve_triangular`: overwrites and returns ``x`` (C-contiguous, (n,)
+    or (n, k), ``t``'s float dtype) with op(t)^-1 x; no checks."""
+    _kernels.load("_linalg").solve_triangular_inplace(t, _as_2d(x), lower, trans)
     return x
 
 
@@ -137,13 +156,22 @@ def cho_solve(L, B, *, lower=True):
     Two triangular solves, O(n^2 k). B has shape (n,) or (n, k).
     """
     t, x = _factor_and_rhs(L, B)
-    _kernels().cho_solve_inplace(t, _as_2d(x), lower)
+    return _cho_solve(t, x, lower)
+
+
+def _cho_solve(t, x, lower=True):
+    """Core of :func:`cho_solve`: overwrites and returns ``x`` with A^-1 x, A = t t^T."""
+    _kernels.load("_linalg").cho_solve_inplace(t, _as_2d(x), lower)
     return x
 
 
 def logdet_chol(L):
     """log det A = 2 sum_i log L_ii from a Cholesky factor L of A."""
-    t = _check_factor(L)
+    return _logdet_chol(_check_factor(L))
+
+
+def _logdet_chol(t):
+    """Core of :func:`logdet_chol`."""
     return float(2.0 * np.sum(np.log(np.diagonal(t))))
 
 
@@ -157,7 +185,7 @@ def _rank_one(L, x, lower, overwrite, downdate):
         raise ValueError(f"x must have length {t.shape[0]} to match L, got shape {v.shape}")
     if np.any(np.diagonal(t) <= 0):
         raise ValueError("L must be a Cholesky factor with a positive diagonal")
-    info = _kernels().chol_rank_one_inplace(t, v, lower, downdate)
+    info = _kernels.load("_linalg").chol_rank_one_inplace(t, v, lower, downdate)
     if info != 0:
         raise _not_pd(info - 1, "downdated matrix L L^T - x x^T")
     return t
