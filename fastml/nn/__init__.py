@@ -44,6 +44,7 @@ from fastml.nn._layers import (
 )
 from fastml.nn._loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from fastml.nn._module import Module, Parameter, Residual, Sequential
+from fastml.nn._rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from fastml.nn.init import manual_seed
 from fastml.nn.optim import (
     SGD,
@@ -63,6 +64,7 @@ __all__ = [
     "LinearLR", "MSELoss", "MaxPool2d", "Module", "MultiheadAttention", "Parameter",
     "Perceptron", "ReLU", "Residual", "SequentialLR", "Sequential", "Sigmoid", "Softmax",
     "StepLR", "Tanh",
+    "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell",
     "clip_grad_norm_", "functional", "gradcheck", "init", "manual_seed", "optim", "utils",
 ]
 
