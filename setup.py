@@ -7,6 +7,10 @@ FASTML_BUILD_ONLY   comma-separated module names (e.g. ``_linalg,_conv``) to bui
 FASTML_PORTABLE=1   build for a generic x86-64 instead of ``-march=native`` (use it for
                     wheels that will run on other machines).
 FASTML_NO_OPENMP=1  build without OpenMP; kernels then run serially (``fastml info``).
+FASTML_SANITIZE     comma-separated sanitizers (e.g. ``address,undefined``): compile and
+                    link with ``-fsanitize=<list> -fno-omit-frame-pointer -O1 -g`` instead
+                    of ``-O3 -march=native`` (``.ci/sanitize`` builds this way in a copy of
+                    the tree and runs the kernel tests and the fuzz module under it).
 """
 
 import os
@@ -70,6 +74,12 @@ class BuildExt(build_ext):
                 link_args += omp if not msvc else []
             else:
                 print("fastml: compiler has no OpenMP, kernels will run serially", file=sys.stderr)
+        sanitize = os.environ.get("FASTML_SANITIZE", "").strip()
+        if sanitize and not msvc:
+            flags = [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer"]
+            compile_args = [a for a in compile_args if a not in ("-O3", "-march=native")]
+            compile_args += ["-O1", "-g"] + flags
+            link_args += flags
         for ext in self.extensions:
             ext.extra_compile_args = compile_args + list(ext.extra_compile_args or [])
             ext.extra_link_args = link_args + list(ext.extra_link_args or [])

@@ -12,6 +12,9 @@ import numbers
 import numpy as np
 
 FLOAT_DTYPES = (np.float64, np.float32)
+# Kernels and BLAS/LAPACK index an axis with a C int: longer axes are rejected up front
+# (checked on the shape, before any copy, so a stride-0 view of that size costs nothing).
+MAX_AXIS_LENGTH = 2**31 - 1
 
 
 def _shape_str(shape):
@@ -31,7 +34,7 @@ def _float_dtype(a, name, dtype):
         raise TypeError(f"{name} must be a numeric array, got dtype {a.dtype}")
     if dtype is None:
         return a.dtype
-    if dtype == "float":
+    if isinstance(dtype, str) and dtype == "float":  # np.dtype("float64") == "float" too
         if a.dtype in FLOAT_DTYPES:
             return a.dtype
         return np.dtype(np.float32) if a.dtype == np.float16 else np.dtype(np.float64)
@@ -94,6 +97,10 @@ def check_array(a, name, *, ndim=None, dtype="float", finite=True, allow_empty=T
                              f"{_shape_str(a.shape)}")
     if not allow_empty and a.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {_shape_str(a.shape)}")
+    if a.ndim and max(a.shape) > MAX_AXIS_LENGTH:
+        raise ValueError(f"{name} has an axis of length {max(a.shape)}, more than the "
+                         f"kernels' 32-bit index limit {MAX_AXIS_LENGTH} (shape "
+                         f"{_shape_str(a.shape)})")
     if order == "C":
         out = np.array(a, dtype=target, order="C", copy=True) if copy else \
             np.ascontiguousarray(a, dtype=target)
@@ -154,9 +161,13 @@ def _type_name(t):
     return {numbers.Integral: "int", numbers.Real: "float"}.get(t, getattr(t, "__name__", str(t)))
 
 
-def check_positive_int(x, name, *, min_val=1):
-    """An integer >= ``min_val`` (NumPy integers accepted), returned as a Python int."""
-    return int(check_scalar(x, name, numbers.Integral, min_val=min_val))
+def check_positive_int(x, name, *, min_val=1, max_val=MAX_AXIS_LENGTH):
+    """An integer in [``min_val``, ``max_val``] (NumPy integers accepted), as a Python int.
+
+    The default ``max_val`` is the kernels' C int limit: sizes, counts and geometry
+    parameters past it would overflow there.
+    """
+    return int(check_scalar(x, name, numbers.Integral, min_val=min_val, max_val=max_val))
 
 
 def check_option(x, name, options):
