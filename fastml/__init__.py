@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "base", "bayes", "benchmarks", "cli", "cluster", "datasets", "decomposition", "gp",
     "kernels", "linalg", "linear_model", "manifold", "mcmc", "mixture", "model_selection",
-    "nn", "reference", "svm",
+    "nn", "reference", "rl", "svm",
 }
 
 __all__ = [

@@ -1,0 +1,25 @@
+"""Reinforcement learning: dynamic programming, tabular control, compiled environments.
+
+- Dynamic programming on finite MDPs (:mod:`fastml.rl._dp`): :func:`value_iteration`,
+  :func:`policy_iteration`, :func:`policy_evaluation` (exact linear solve or iterative),
+  their Q forms and :func:`bellman_q`; Gymnasium toy-text tables (``env.unwrapped.P``)
+  are accepted directly.
+- Environments (:mod:`fastml.rl.envs`): :func:`make` and :func:`make_vec` build
+  compiled classic-control and toy-text environments with Gymnasium's API and dynamics.
+
+Kernels (Numba) are compiled on first use and cached on disk.
+"""
+
+from fastml.rl import envs
+from fastml.rl._dp import (
+    bellman_q,
+    policy_evaluation,
+    policy_iteration,
+    q_policy_evaluation,
+    q_value_iteration,
+    value_iteration,
+)
+from fastml.rl.envs import make, make_vec
+
+__all__ = ["bellman_q", "envs", "make", "make_vec", "policy_evaluation", "policy_iteration",
+           "q_policy_evaluation", "q_value_iteration", "value_iteration"]
