@@ -45,6 +45,13 @@ from fastml.nn._layers import (
 from fastml.nn._loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from fastml.nn._module import Module, Parameter, Residual, Sequential
 from fastml.nn._rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from fastml.nn._transformer import (
+    PackedSelfAttention,
+    RMSNorm,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from fastml.nn.init import manual_seed
 from fastml.nn.optim import (
     SGD,
@@ -65,6 +72,8 @@ __all__ = [
     "Perceptron", "ReLU", "Residual", "SequentialLR", "Sequential", "Sigmoid", "Softmax",
     "StepLR", "Tanh",
     "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell",
+    "PackedSelfAttention", "RMSNorm", "TransformerDecoderLayer", "TransformerEncoder",
+    "TransformerEncoderLayer",
     "clip_grad_norm_", "functional", "gradcheck", "init", "manual_seed", "optim", "utils",
 ]
 

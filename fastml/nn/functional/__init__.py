@@ -10,7 +10,9 @@ from fastml.nn.functional._conv import *  # noqa: F403
 from fastml.nn.functional._conv import __all__ as _conv_all
 from fastml.nn.functional._core import *  # noqa: F403
 from fastml.nn.functional._core import __all__ as _core_all
+from fastml.nn.functional._positional import *  # noqa: F403
+from fastml.nn.functional._positional import __all__ as _positional_all
 from fastml.nn.functional._rnn import *  # noqa: F403
 from fastml.nn.functional._rnn import __all__ as _rnn_all
 
-__all__ = [*_conv_all, *_attention_all, *_core_all, *_rnn_all]
+__all__ = [*_conv_all, *_attention_all, *_core_all, *_positional_all, *_rnn_all]

@@ -1,0 +1,12 @@
+"""Models built from :mod:`fastml.nn` layers, each with explicit forward and backward.
+
+- :class:`GPT` / :class:`GPTConfig`: decoder-only Transformer language model (nanoGPT's
+  layout and names), trained with ``forward(idx, targets)`` + ``backward()``, sampled
+  with a KV cache by ``generate``.
+- :class:`BERT` / :class:`BERTConfig`: bidirectional encoder with a masked-LM head and a
+  sequence-classification head; :func:`mask_tokens` is BERT's 15% / 80-10-10 masking.
+"""
+
+from fastml.models._gpt import GPT, GPTConfig
+
+__all__ = ["GPT", "GPTConfig"]

@@ -1,0 +1,387 @@
+"""GPT: a decoder-only Transformer language model (GPT-2 / nanoGPT layout) with a KV cache.
+
+    x_0 = wte[idx] + wpe[0..T-1]
+    x_l = x_{l-1} + attn_l(ln_1(x_{l-1}));  x_l = x_l + mlp_l(ln_2(x_l))   (pre-norm)
+    logits = ln_f(x_L) wte^T                                              (weight tying)
+    loss = mean_t cross_entropy(logits_t, targets_t)  (targets == -1 ignored)
+
+with causal multi-head attention and mlp(x) = c_proj(gelu(c_fc(x))), 4 n_embd hidden
+units. Parameter names are nanoGPT's (``transformer.wte.weight``,
+``transformer.h.0.attn.c_attn.weight``, ... ``lm_head.weight`` tied to ``wte``), so
+``load_state_dict`` takes a nanoGPT ``state_dict()``.
+
+Training is explicit: ``logits, loss = model(idx, targets)``, ``model.backward()`` adds
+d loss / d theta to every ``param.grad``, then ``optimizer.step()`` with the optimizer of
+:meth:`GPT.configure_optimizers`.
+
+Generation keeps a key/value cache per layer: the prompt is run once (prefill), then
+each new token costs one row through every layer, attending to the cached keys and
+values (no recomputation of the past).
+"""
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastml._validation import check_array, check_positive_int, check_scalar
+from fastml.nn import init
+from fastml.nn._layers import GELU, Dropout, Embedding, LayerNorm, Linear, _dtype
+from fastml.nn._module import Module, Sequential
+from fastml.nn._transformer import PackedSelfAttention, _heads, _packed_heads
+from fastml.nn.functional import _core
+from fastml.nn.functional._attention import _Problem
+from fastml.nn.optim import AdamW
+
+__all__ = ["GPT", "GPTConfig"]
+
+
+@dataclass
+class GPTConfig:
+    """nanoGPT's configuration: vocabulary, context length, depth, heads, width,
+    dropout probability and whether Linear/LayerNorm layers have biases."""
+
+    block_size: int = 1024
+    vocab_size: int = 50304
+    n_layer: int = 12
+    n_head: int = 12
+    n_embd: int = 768
+    dropout: float = 0.0
+    bias: bool = True
+
+    def __post_init__(self):
+        for name in ("block_size", "vocab_size", "n_layer", "n_head", "n_embd"):
+            setattr(self, name, check_positive_int(getattr(self, name), name))
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head "
+                             f"({self.n_head})")
+        self.dropout = float(check_scalar(self.dropout, "dropout", numbers.Real, min_val=0,
+                                          max_val=1, include_boundaries="left"))
+        self.bias = bool(self.bias)
+
+
+class MLP(Module):
+    """c_proj(gelu(c_fc(x))) with 4 n_embd hidden units, then dropout."""
+
+    def __init__(self, config, dtype, rng):
+        super().__init__()
+        d = config.n_embd
+        self.c_fc = Linear(d, 4 * d, bias=config.bias, dtype=dtype, random_state=rng)
+        self.gelu = GELU()
+        self.c_proj = Linear(4 * d, d, bias=config.bias, dtype=dtype, random_state=rng)
+        self.dropout = Dropout(config.dropout, random_state=rng)
+
+    def forward(self, x):
+        return self.dropout.forward(self.c_proj.forward(self.gelu.forward(
+            self.c_fc.forward(x))))
+
+    def backward(self, grad_out):
+        return self.c_fc.backward(self.gelu.backward(self.c_proj.backward(
+            self.dropout.backward(grad_out))))
+
+    def infer(self, x):
+        h = _core._linear_forward(x, self.c_fc.weight.data, _data(self.c_fc.bias))
+        return _core._linear_forward(_core.gelu(h), self.c_proj.weight.data,
+                                     _data(self.c_proj.bias))
+
+
+def _data(p):
+    return None if p is None else p.data
+
+
+def _layer_norm(ln, x):
+    return _core._layer_norm_forward(x, ln.normalized_shape, ln.weight.data,
+                                     _data(ln.bias), ln.eps)[0]
+
+
+class Block(Module):
+    """x + attn(ln_1(x)), then + mlp(ln_2(.)); backward adds the two paths' gradients."""
+
+    def __init__(self, config, dtype, rng):
+        super().__init__()
+        d = config.n_embd
+        self.ln_1 = LayerNorm(d, bias=config.bias, dtype=dtype)
+        self.attn = PackedSelfAttention(d, config.n_head, bias=config.bias,
+                                        dropout=config.dropout, causal=True, dtype=dtype,
+                                        random_state=rng)
+        self.ln_2 = LayerNorm(d, bias=config.bias, dtype=dtype)
+        self.mlp = MLP(config, dtype, rng)
+
+    def forward(self, x):
+        x = x + self.attn.forward(self.ln_1.forward(x))
+        return x + self.mlp.forward(self.ln_2.forward(x))
+
+    def backward(self, grad_out):
+        g = grad_out + self.ln_2.backward(self.mlp.backward(grad_out))
+        return g + self.ln_1.backward(self.attn.backward(g))
+
+    def infer(self, x, cache_k, cache_v, start):
+        """Inference forward of x (B, T, E) at positions start .. start+T-1 (a prefill
+        from start = 0, or one decoded token, T = 1): writes the new keys and values
+        into the caches (B, H, block_size, dh) and attends to the cached positions."""
+        attn = self.attn
+        B, T, _ = x.shape
+        qkv = _core._linear_forward(_layer_norm(self.ln_1, x), attn.c_attn.weight.data,
+                                    _data(attn.c_attn.bias))
+        q, k, v = _packed_heads(qkv, attn.n_head)
+        end = start + T
+        cache_k[:, :, start:end] = k
+        cache_v[:, :, start:end] = v
+        y = np.empty(x.shape, x.dtype)
+        # Prefill (start = 0) is causal; one new token (decode) sees every cached key.
+        _Problem(q, cache_k[:, :, :end], cache_v[:, :, :end], None, T > 1,
+                 None).forward(_heads(y, attn.n_head))
+        x = x + _core._linear_forward(y, attn.c_proj.weight.data, _data(attn.c_proj.bias))
+        return x + self.mlp.infer(_layer_norm(self.ln_2, x))
+
+
+class _Transformer(Module):
+    """nanoGPT's ``transformer`` ModuleDict: wte, wpe, drop, h (the blocks), ln_f."""
+
+    def __init__(self, config, dtype, rng):
+        super().__init__()
+        self.wte = Embedding(config.vocab_size, config.n_embd, dtype=dtype, random_state=rng)
+        self.wpe = Embedding(config.block_size, config.n_embd, dtype=dtype, random_state=rng)
+        self.drop = Dropout(config.dropout, random_state=rng)
+        self.h = Sequential(*[Block(config, dtype, rng) for _ in range(config.n_layer)])
+        self.ln_f = LayerNorm(config.n_embd, bias=config.bias, dtype=dtype)
+
+
+def _sample(logits, temperature, top_k, top_p, rng):
+    """One token per row of ``logits`` (B, V): softmax(logits / temperature) restricted
+    to the top_k largest and to the smallest set of most likely tokens whose
+    probability reaches top_p (nucleus), drawn by inverting the CDF with one uniform
+    per row. ``temperature=0`` picks the arg-max."""
+    logits = logits.astype(np.float64)
+    if temperature == 0:
+        return np.argmax(logits, axis=-1)
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = np.partition(logits, -top_k, axis=-1)[:, -top_k][:, None]
+        logits = np.where(logits < kth, -np.inf, logits)
+    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probs /= probs.sum(axis=-1, keepdims=True)
+    if top_p is not None and top_p < 1:
+        order = np.argsort(-probs, axis=-1, kind="stable")
+        sorted_p = np.take_along_axis(probs, order, axis=-1)
+        drop_sorted = np.cumsum(sorted_p, axis=-1) - sorted_p >= top_p
+        drop = np.zeros_like(drop_sorted)
+        np.put_along_axis(drop, order, drop_sorted, axis=-1)
+        probs = np.where(drop, 0.0, probs)
+    cdf = np.cumsum(probs, axis=-1)
+    u = rng.random(len(probs)) * cdf[:, -1]
+    return np.minimum((cdf <= u[:, None]).sum(axis=-1), probs.shape[-1] - 1)
+
+
+class GPT(Module):
+    """Decoder-only Transformer language model with nanoGPT's structure and names.
+
+    Parameters
+    ----------
+    config : GPTConfig
+    dtype : float32 (default) or float64
+    random_state : int or Generator, optional
+        Initialisation as nanoGPT: N(0, 0.02) weights and embeddings, zero biases,
+        residual projections (``c_proj``) N(0, 0.02 / sqrt(2 n_layer)).
+
+    ``forward(idx, targets=None)`` takes int token ids (B, T), T <= block_size, and
+    returns ``(logits, loss)``: logits (B, T, vocab_size) and the mean cross-entropy
+    when ``targets`` (B, T) is given (entries -1 are ignored), otherwise logits of the
+    last position only, (B, 1, vocab_size), and ``None``. ``backward()`` follows a
+    forward with targets. Dropout (when ``config.dropout > 0``) applies to the
+    embeddings, the residual branches and the MLP output, not to attention weights.
+    """
+
+    def __init__(self, config, *, dtype=np.float32, random_state=None):
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        dtype = _dtype(dtype)
+        rng = init._rng(random_state)
+        self.transformer = _Transformer(config, dtype, rng)
+        std = 0.02
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                p.data[...] = rng.normal(0.0, std / math.sqrt(2 * config.n_layer), p.shape)
+            elif name.endswith("bias") and ".ln_" not in name:
+                p.data[...] = 0
+            elif not (".ln_" in name or name.startswith("transformer.ln_f")):
+                p.data[...] = rng.normal(0.0, std, p.shape)
+        self._cache = None
+
+    def extra_repr(self):
+        c = self.config
+        return (f"n_layer={c.n_layer}, n_head={c.n_head}, n_embd={c.n_embd}, "
+                f"block_size={c.block_size}, vocab_size={c.vocab_size}")
+
+    # ------------------------------------------------------------ parameters
+    def get_num_params(self, non_embedding=True):
+        """Number of parameters (the tied lm_head counted once); ``non_embedding``
+        leaves out the position embeddings, as nanoGPT."""
+        n = sum(p.size for p in self.parameters())
+        return n - self.transformer.wpe.weight.size if non_embedding else n
+
+    def state_dict(self):
+        """nanoGPT's state_dict: every parameter plus ``lm_head.weight`` (= wte)."""
+        out = super().state_dict()
+        out["lm_head.weight"] = out["transformer.wte.weight"].copy()
+        return out
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Load a nanoGPT / fastml state_dict; ``lm_head.weight`` is tied to wte and
+        ``attn.bias`` (nanoGPT's causal-mask buffer) is ignored."""
+        own = {k: v for k, v in state_dict.items()
+               if k != "lm_head.weight" and not k.endswith(".attn.bias")}
+        return super().load_state_dict(own, strict=strict)
+
+    # ------------------------------------------------------------ training
+    def _check_idx(self, idx, name="idx", allow_ignore=False):
+        idx = check_array(idx, name, ndim=2, dtype=None, finite=False)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
+        if idx.shape[1] > self.config.block_size:
+            raise ValueError(f"{name} has sequence length {idx.shape[1]} > block_size "
+                             f"{self.config.block_size}")
+        low = -1 if allow_ignore else 0
+        if idx.size and (idx.min() < low or idx.max() >= self.config.vocab_size):
+            raise ValueError(f"{name} must hold token ids in [{low}, "
+                             f"{self.config.vocab_size}), got values in "
+                             f"[{idx.min()}, {idx.max()}]")
+        return idx.astype(np.int64, copy=False)
+
+    def forward(self, idx, targets=None):
+        idx = self._check_idx(idx)
+        if idx.shape[1] == 0:
+            raise ValueError("idx must hold at least one token per row")
+        if targets is not None:
+            targets = self._check_idx(targets, "targets", allow_ignore=True)
+            if targets.shape != idx.shape:
+                raise ValueError(f"targets must have idx's shape {idx.shape}, "
+                                 f"got {targets.shape}")
+        t = self.transformer
+        B, T = idx.shape
+        x = t.drop.forward(t.wte.forward(idx) + t.wpe.forward(np.arange(T)))
+        x = t.ln_f.forward(t.h.forward(x))
+        wte = t.wte.weight.data
+        if targets is None:
+            self._cache = None
+            return _core._linear_forward(np.ascontiguousarray(x[:, -1:]), wte, None), None
+        logits = _core._linear_forward(x, wte, None)
+        flat_logits = logits.reshape(B * T, -1)
+        flat_targets = targets.reshape(-1)
+        count = int(np.count_nonzero(flat_targets != -1))
+        loss, lse = _core._cross_entropy_forward(flat_logits, flat_targets, count, -1, 0.0,
+                                                 "mean")
+        self._cache = (x, flat_logits, flat_targets, count, lse)
+        return logits, float(loss)
+
+    def backward(self, grad=1.0):
+        """Add d (grad * loss) / d theta to every parameter's ``grad`` (after a forward
+        with targets)."""
+        x, logits, targets, count, lse = self._saved()
+        t = self.transformer
+        g_logits = _core._cross_entropy_backward(logits, targets, count, lse, -1, 0.0,
+                                                 "mean", grad)
+        B, T, E = x.shape
+        g = _core._linear_backward_into(g_logits, x.reshape(B * T, E), t.wte.weight.data,
+                                        t.wte.weight.grad, None).reshape(B, T, E)
+        g = t.drop.backward(t.h.backward(t.ln_f.backward(g)))
+        t.wte.backward(g)
+        t.wpe.weight.grad[:T] += g.sum(axis=0)
+
+    def configure_optimizers(self, weight_decay, learning_rate, betas=(0.9, 0.95),
+                             device_type=None):
+        """AdamW with ``weight_decay`` on the matrices (2-D parameters: Linear weights,
+        embeddings) and none on biases and LayerNorm weights, as nanoGPT.
+        ``device_type`` is accepted for nanoGPT compatibility and ignored (CPU)."""
+        params = self.parameters()
+        decay = [p for p in params if p.ndim >= 2]
+        no_decay = [p for p in params if p.ndim < 2]
+        return AdamW([{"params": decay, "weight_decay": weight_decay},
+                      {"params": no_decay, "weight_decay": 0.0}],
+                     lr=learning_rate, betas=betas)
+
+    # ------------------------------------------------------------ generation
+    def _check_generate(self, idx, max_new_tokens, temperature, top_k, top_p, seed):
+        idx = check_array(idx, "idx", ndim=(1, 2), dtype=None, finite=False)
+        if idx.ndim == 1:
+            idx = idx[None]
+        if idx.shape[1] == 0:
+            raise ValueError("idx must hold at least one token per row")
+        idx = self._check_idx(idx[:, -self.config.block_size:])
+        max_new_tokens = check_positive_int(max_new_tokens, "max_new_tokens", min_val=0)
+        temperature = float(check_scalar(temperature, "temperature", numbers.Real, min_val=0,
+                                         include_boundaries="neither"))
+        if top_k is not None:
+            top_k = check_positive_int(top_k, "top_k")
+        if top_p is not None:
+            top_p = float(check_scalar(top_p, "top_p", numbers.Real, min_val=0, max_val=1,
+                                       include_boundaries="right"))
+        return idx, max_new_tokens, temperature, top_k, top_p, np.random.default_rng(seed)
+
+    def _prefill(self, idx, caches):
+        """Run the window ``idx`` (B, T) from position 0, filling the caches; returns the
+        last position's logits (B, V)."""
+        t = self.transformer
+        x = t.wte.weight.data[idx] + t.wpe.weight.data[:idx.shape[1]]
+        return self._head(self._run_blocks(x, caches, 0))
+
+    def _run_blocks(self, x, caches, start):
+        for block, (ck, cv) in zip(self.transformer.h, caches):
+            x = block.infer(x, ck, cv, start)
+        return x
+
+    def _head(self, x):
+        t = self.transformer
+        last = np.ascontiguousarray(x[:, -1])
+        return _core._linear_forward(_layer_norm(t.ln_f, last), t.wte.weight.data, None)
+
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None,
+                 seed=None):
+        """Sample ``max_new_tokens`` tokens after the prompt ``idx`` (B, T) or (T,).
+
+        Prefill runs the prompt (its last block_size tokens) once and caches every
+        layer's keys and values; each new token then goes through the layers as a
+        single row attending to the cache. When the window is full (block_size
+        positions), the cache is rebuilt from the last block_size // 2 tokens (learned
+        absolute positions cannot slide), then decoding continues.
+
+        Sampling: softmax(logits / temperature) (``temperature`` > 0), restricted to
+        the ``top_k`` most likely tokens and to the nucleus of probability ``top_p`` in
+        (0, 1]; one uniform draw per row from ``np.random.default_rng(seed)``.
+        Returns int64 ids (B, T + max_new_tokens), the prompt first. No dropout.
+        """
+        prompt = np.asarray(idx)
+        idx, n_new, temperature, top_k, top_p, rng = self._check_generate(
+            idx, max_new_tokens, temperature, top_k, top_p, seed)
+        c = self.config
+        B = idx.shape[0]
+        dtype = self.dtype
+        caches = [(np.empty((B, c.n_head, c.block_size, c.n_embd // c.n_head), dtype),
+                   np.empty((B, c.n_head, c.block_size, c.n_embd // c.n_head), dtype))
+                  for _ in range(c.n_layer)]
+        tokens = np.asarray(prompt if prompt.ndim == 2 else prompt[None], np.int64)
+        out = np.empty((B, tokens.shape[1] + n_new), np.int64)
+        out[:, :tokens.shape[1]] = tokens
+        n = tokens.shape[1]
+        if n_new == 0:
+            return out
+        t = self.transformer
+        logits = self._prefill(idx, caches)
+        length = idx.shape[1]
+        for step in range(n_new):
+            nxt = _sample(logits, temperature, top_k, top_p, rng)
+            out[:, n] = nxt
+            n += 1
+            if step == n_new - 1:
+                break
+            if length == c.block_size:
+                length = c.block_size // 2 or 1
+                logits = self._prefill(out[:, n - length:n], caches)
+                continue
+            x = t.wte.weight.data[nxt][:, None] + t.wpe.weight.data[length]
+            logits = self._head(self._run_blocks(x, caches, length))
+            length += 1
+        return out
