@@ -4,6 +4,8 @@
   :func:`policy_iteration`, :func:`policy_evaluation` (exact linear solve or iterative),
   their Q forms and :func:`bellman_q`; Gymnasium toy-text tables (``env.unwrapped.P``)
   are accepted directly.
+- Tabular control (:mod:`fastml.rl._tabular`): :func:`q_learning`, :func:`sarsa`,
+  :func:`expected_sarsa`, :func:`mc_control` with epsilon schedules, whole runs compiled.
 - Environments (:mod:`fastml.rl.envs`): :func:`make` and :func:`make_vec` build
   compiled classic-control and toy-text environments with Gymnasium's API and dynamics.
 
@@ -19,7 +21,19 @@ from fastml.rl._dp import (
     q_value_iteration,
     value_iteration,
 )
+from fastml.rl._tabular import (
+    TabularResult,
+    evaluate_greedy,
+    expected_sarsa,
+    exponential_schedule,
+    linear_schedule,
+    mc_control,
+    q_learning,
+    sarsa,
+)
 from fastml.rl.envs import make, make_vec
 
-__all__ = ["bellman_q", "envs", "make", "make_vec", "policy_evaluation", "policy_iteration",
-           "q_policy_evaluation", "q_value_iteration", "value_iteration"]
+__all__ = ["TabularResult", "bellman_q", "envs", "evaluate_greedy", "expected_sarsa",
+           "exponential_schedule", "linear_schedule", "make", "make_vec", "mc_control",
+           "policy_evaluation", "policy_iteration", "q_learning", "q_policy_evaluation",
+           "q_value_iteration", "sarsa", "value_iteration"]
