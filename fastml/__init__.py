@@ -22,7 +22,7 @@ from fastml._threads import get_num_threads, set_num_threads, threads
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "base", "bayes", "benchmarks", "cli", "cluster", "datasets", "decomposition", "gp",
+    "base", "bayes", "benchmarks", "cli", "cluster", "datasets", "decomposition", "gp", "graph",
     "kernels", "linalg", "linear_model", "manifold", "mcmc", "mixture", "model_selection",
     "nn", "reference", "rl", "svm",
 }

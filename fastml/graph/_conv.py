@@ -1,0 +1,484 @@
+"""Graph layers with explicit backward: MessagePassing, GCNConv, SAGEConv, GATConv, ChebConv.
+
+Every layer is a :class:`fastml.nn.Module`: ``forward(x, edge_index, ...)`` takes node
+features x (n, in_channels) and a :class:`~fastml.graph.Graph` or a (2, E) integer
+``edge_index`` (edge j -> i sends x_j to node i); ``backward(grad_out)`` returns
+d loss / d x and adds the parameter gradients. Parameter names, shapes and initialisation
+are PyTorch Geometric's, so ``load_state_dict(pyg_layer.state_dict())`` works.
+
+Passing a :class:`Graph` (built once with :func:`~fastml.graph.from_edge_index`) lets a
+layer cache what it derives from it (self loops, normalisation) on the graph itself;
+``GCNConv(cached=True)`` keeps the first normalised graph, as PyG. Setting a layer's
+``input_grad = False`` (e.g. the first layer of a model) skips d loss / d x in backward,
+which then returns None: autograd does not compute it for inputs either.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+from fastml._validation import check_option, check_positive_int, check_scalar
+from fastml.graph import _ops
+from fastml.graph._graph import (
+    Graph,
+    _build,
+    add_remaining_self_loops,
+    add_self_loops,
+    from_edge_index,
+    laplacian,
+    normalize,
+    remove_self_loops,
+)
+from fastml.nn import init
+from fastml.nn._layers import Linear, _dtype
+from fastml.nn._module import Module, Parameter, Sequential
+from fastml.nn.functional import _core
+
+__all__ = ["ChebConv", "GATConv", "GCNConv", "MessagePassing", "SAGEConv"]
+
+
+def _glorot(shape, rng, dtype):
+    """U(-a, a), a = sqrt(6 / (shape[-2] + shape[-1])): PyG's ``glorot``."""
+    a = math.sqrt(6.0 / (shape[-2] + shape[-1])) if shape[-2] + shape[-1] else 0.0
+    return Parameter(rng.uniform(-a, a, shape), dtype)
+
+
+def _glorot_linear(in_channels, out_channels, rng, dtype):
+    """PyG's ``Linear(..., bias=False, weight_initializer="glorot")``."""
+    lin = Linear(in_channels, out_channels, bias=False, dtype=dtype, random_state=rng)
+    lin.weight = _glorot((out_channels, in_channels), rng, dtype)
+    return lin
+
+
+def _derived(graph, key, build):
+    """``build(graph)`` cached on the graph under ``key`` (graphs are immutable)."""
+    cache = graph.__dict__.setdefault("_derived", {})
+    if key not in cache:
+        cache[key] = build(graph)
+    return cache[key]
+
+
+def _unweighted(graph):
+    return Graph(graph.num_nodes, graph.indptr, graph.src, graph.dst, None, graph.edge_id)
+
+
+def _linear_backward(lin, g, input_grad):
+    """Linear's backward; with ``input_grad=False`` only the parameter gradients."""
+    if input_grad:
+        return lin.backward(g)
+    x = lin._saved()
+    lin.weight.grad += g.T @ x
+    if lin.bias is not None:
+        lin.bias.grad += g.sum(axis=0)
+    return None
+
+
+class _GraphLayer(Module):
+    """Input checks shared by the layers (x 2-D with in_channels columns, the graph)."""
+
+    input_grad = True
+
+    def _inputs(self, x, edge_index, edge_weight=None):
+        x = self._check_input(x)
+        if x.ndim != 2 or x.shape[1] != self.in_channels:
+            raise ValueError(f"{type(self).__name__}: x must have shape (num_nodes, "
+                             f"{self.in_channels}), got {x.shape}")
+        if isinstance(edge_index, Graph) and edge_index.num_nodes != x.shape[0]:
+            raise ValueError(f"{type(self).__name__}: x has {x.shape[0]} rows but the "
+                             f"graph has {edge_index.num_nodes} nodes (one row per node)")
+        return x, from_edge_index(edge_index, x.shape[0], edge_weight)
+
+    def extra_repr(self):
+        return f"{self.in_channels}, {self.out_channels}"
+
+
+class MessagePassing(_GraphLayer):
+    """Base class of message-passing layers: for every node i
+
+        out_i = update(aggregate_{k = (j -> i)} message(x_j, x_i, w_k), x_i)
+
+    with ``aggr`` in {"sum", "mean", "max"}. Subclasses implement ``forward`` with
+    :meth:`propagate` and ``backward`` with :meth:`propagate_backward`; they override
+    :meth:`message` together with :meth:`message_backward` (and optionally
+    :meth:`update` with :meth:`update_backward`). The default message is w_k x_j, which
+    runs as one fused SpMM; a custom message is computed per edge and reduced by the
+    same kernel. Example, messages x_j - x_i::
+
+        class Diff(MessagePassing):
+            def forward(self, x, edge_index):
+                return self.propagate(edge_index, x)
+            def backward(self, grad_out):
+                return self.propagate_backward(grad_out)
+            def message(self, x_j, x_i, edge_weight):
+                return x_j - x_i
+            def message_backward(self, grad, x_j, x_i, edge_weight):
+                return grad, -grad
+    """
+
+    in_channels = None
+
+    def __init__(self, aggr="sum"):
+        super().__init__()
+        self.aggr = check_option(aggr, "aggr", ("sum", "mean", "max"))
+        self._cache = None
+
+    def message(self, x_j, x_i, edge_weight):
+        """Per-edge messages (E, F') from source rows x_j, target rows x_i, weights (E,)."""
+        return x_j if edge_weight is None else x_j * edge_weight[:, None]
+
+    def message_backward(self, grad, x_j, x_i, edge_weight):
+        """(d loss / d x_j, d loss / d x_i or None) given d loss / d message (E, F')."""
+        return (grad if edge_weight is None else grad * edge_weight[:, None]), None
+
+    def update(self, aggr_out, x):
+        """New node features from the aggregated messages (default: unchanged)."""
+        return aggr_out
+
+    def update_backward(self, grad, aggr_out, x):
+        """(d loss / d aggr_out, d loss / d x or None)."""
+        return grad, None
+
+    def _fused(self):
+        return (type(self).message is MessagePassing.message
+                and type(self).message_backward is MessagePassing.message_backward)
+
+    def propagate(self, edge_index, x, edge_weight=None):
+        """Gather, message, aggregate, update (see the class docstring)."""
+        x = self._check_input(x)
+        if x.ndim != 2:
+            raise ValueError(f"{type(self).__name__}: x must be 2-D (num_nodes, features), "
+                             f"got shape {x.shape}")
+        if isinstance(edge_index, Graph) and edge_index.num_nodes != x.shape[0]:
+            raise ValueError(f"{type(self).__name__}: x has {x.shape[0]} rows but the "
+                             f"graph has {edge_index.num_nodes} nodes")
+        graph = from_edge_index(edge_index, x.shape[0], edge_weight)
+        w = graph.weight
+        if self._fused():
+            aggr_out, argmax = _ops._propagate(graph, x, graph.weights_as(x.dtype), self.aggr)
+            messages = None
+        else:
+            w_edge = None if w is None else w.astype(x.dtype)
+            messages = np.ascontiguousarray(
+                self.message(x[graph.src], x[graph.dst], w_edge), dtype=x.dtype)
+            aggr_out, argmax = _ops._aggregate_edges(graph, messages, self.aggr)
+        self._cache = (graph, x, argmax, aggr_out, messages is None)
+        return self.update(aggr_out, x)
+
+    def propagate_backward(self, grad_out):
+        """d loss / d x of :meth:`propagate`."""
+        graph, x, argmax, aggr_out, fused = self._saved()
+        g_aggr, g_x = self.update_backward(np.ascontiguousarray(grad_out, dtype=x.dtype),
+                                           aggr_out, x)
+        g_aggr = np.ascontiguousarray(g_aggr, dtype=x.dtype)
+        if fused:
+            grad_x = _ops._spmm_backward(graph, g_aggr, x, graph.weights_as(x.dtype),
+                                         self.aggr, argmax)[0]
+        else:
+            grad_messages = self._messages_backward(graph, g_aggr, argmax)
+            w = None if graph.weight is None else graph.weight.astype(x.dtype)
+            g_j, g_i = self.message_backward(grad_messages, x[graph.src], x[graph.dst], w)
+            grad_x = self._scatter_nodes(graph, g_j, "source", x.dtype)
+            if g_i is not None:
+                grad_x += self._scatter_nodes(graph, g_i, "target", x.dtype)
+        return grad_x if g_x is None else grad_x + g_x
+
+    def _messages_backward(self, graph, g, argmax):
+        """d loss / d message_k from d loss / d aggr_out (per reduction)."""
+        if self.aggr == "max":
+            return _ops._max_backward(argmax, _ops._identity(graph), _ops._no_values(g.dtype),
+                                      g, graph.num_edges)
+        grad = g[graph.dst]
+        if self.aggr == "mean":
+            grad *= _ops._mean_scale(graph, g.dtype)
+        return grad
+
+    @staticmethod
+    def _scatter_nodes(graph, edge_rows, at, dtype):
+        return _ops._scatter_rows(graph, np.ascontiguousarray(edge_rows, dtype=dtype), at)
+
+
+class GCNConv(_GraphLayer):
+    """Graph convolution (Kipf & Welling): X' = D^-1/2 (A + I) D^-1/2 X W^T + b.
+
+    Self loops are replaced by one loop per node (weight 1, or 2 with ``improved``; an
+    existing loop keeps its weight) and degrees d_i = sum of the weights into i.
+    Parameters ``lin.weight`` (out, in; Glorot) and ``bias`` (zeros), as PyG.
+    """
+
+    def __init__(self, in_channels, out_channels, improved=False, cached=False,
+                 add_self_loops=True, normalize=True, bias=True, *, dtype=np.float32,
+                 random_state=None):
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.out_channels = check_positive_int(out_channels, "out_channels")
+        self.improved, self.cached = bool(improved), bool(cached)
+        self.add_self_loops, self.normalize = bool(add_self_loops), bool(normalize)
+        dtype = _dtype(dtype)
+        rng = init._rng(random_state)
+        self.lin = _glorot_linear(in_channels, out_channels, rng, dtype)
+        self.bias = Parameter(np.zeros(out_channels), dtype) if bias else None
+        self._cached_graph = None
+        self._cache = None
+
+    def _normalized(self, graph):
+        def build(g):
+            if self.add_self_loops:
+                g = add_remaining_self_loops(g, 2.0 if self.improved else 1.0)
+            return normalize(g, "sym") if self.normalize else g
+        key = ("gcn", self.improved, self.add_self_loops, self.normalize)
+        return _derived(graph, key, build)
+
+    def forward(self, x, edge_index, edge_weight=None):
+        x, graph = self._inputs(x, edge_index, edge_weight)
+        if self.cached and self._cached_graph is not None:
+            graph = self._cached_graph
+        else:
+            graph = self._normalized(graph)
+            if self.cached:
+                self._cached_graph = graph
+        h = self.lin.forward(x)
+        out = _ops._propagate(graph, h, graph.weights_as(h.dtype))[0]
+        if self.bias is not None:
+            out += self.bias.data
+        self._cache = graph
+        return out
+
+    def backward(self, grad_out):
+        graph = self._saved()
+        g = self._check_grad(grad_out, (graph.num_nodes, self.out_channels), self.dtype)
+        if self.bias is not None:
+            self.bias.grad += g.sum(axis=0)
+        grad_h = _ops._propagate_transposed(graph, g, graph.weights_as(g.dtype))
+        return _linear_backward(self.lin, grad_h, self.input_grad)
+
+
+class SAGEConv(_GraphLayer):
+    """GraphSAGE: x'_i = W_l aggr_{j -> i} x_j + b + W_r x_i, aggr in {mean, max, sum}.
+
+    Parameters ``lin_l.weight``, ``lin_l.bias`` and ``lin_r.weight`` (PyTorch's Linear
+    initialisation), as PyG. Nodes without incoming edges aggregate to 0.
+    """
+
+    def __init__(self, in_channels, out_channels, aggr="mean", root_weight=True, bias=True,
+                 *, dtype=np.float32, random_state=None):
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.out_channels = check_positive_int(out_channels, "out_channels")
+        self.aggr = check_option(aggr, "aggr", ("mean", "max", "sum"))
+        self.root_weight = bool(root_weight)
+        dtype = _dtype(dtype)
+        rng = init._rng(random_state)
+        self.lin_l = Linear(in_channels, out_channels, bias=bias, dtype=dtype,
+                            random_state=rng)
+        if self.root_weight:
+            self.lin_r = Linear(in_channels, out_channels, bias=False, dtype=dtype,
+                                random_state=rng)
+        self._cache = None
+
+    def forward(self, x, edge_index):
+        x, graph = self._inputs(x, edge_index)
+        graph = _unweighted(graph) if graph.weight is not None else graph
+        aggr, argmax = _ops._propagate(graph, x, _ops._no_values(x.dtype), self.aggr)
+        out = self.lin_l.forward(aggr)
+        if self.root_weight:
+            out += self.lin_r.forward(x)
+        self._cache = (graph, x, argmax)
+        return out
+
+    def backward(self, grad_out):
+        graph, x, argmax = self._saved()
+        g = self._check_grad(grad_out, (graph.num_nodes, self.out_channels), x.dtype)
+        grad_aggr = self.lin_l.backward(g)
+        if not self.input_grad:
+            if self.root_weight:
+                _linear_backward(self.lin_r, g, False)
+            return None
+        grad_x = _ops._spmm_backward(graph, grad_aggr, x, _ops._no_values(x.dtype),
+                                     self.aggr, argmax)[0]
+        if self.root_weight:
+            grad_x += self.lin_r.backward(g)
+        return grad_x
+
+
+class GATConv(_GraphLayer):
+    """Graph attention (Velickovic et al.), H heads of C channels:
+
+        h = x W^T (n, H C),  e_ji = LeakyReLU(a_src . h_j + a_dst . h_i) per head,
+        alpha_ji = softmax over the edges into i of e_ji (then attention dropout),
+        x'_i = sum_j alpha_ji h_j  (heads concatenated, or averaged with concat=False) + b.
+
+    Self loops are replaced by one loop per node (``add_self_loops``). Parameters
+    ``lin.weight`` (H C, in), ``att_src``, ``att_dst`` (1, H, C) (Glorot) and ``bias``
+    (zeros), as PyG. The logits and softmax run as one fused kernel per target row.
+    """
+
+    def __init__(self, in_channels, out_channels, heads=1, concat=True, negative_slope=0.2,
+                 dropout=0.0, add_self_loops=True, bias=True, *, dtype=np.float32,
+                 random_state=None):
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.out_channels = check_positive_int(out_channels, "out_channels")
+        self.heads = check_positive_int(heads, "heads")
+        self.concat = bool(concat)
+        self.negative_slope = float(check_scalar(negative_slope, "negative_slope",
+                                                 numbers.Real, min_val=0))
+        self.dropout = _core._check_p(dropout)
+        self.add_self_loops = bool(add_self_loops)
+        dtype = _dtype(dtype)
+        rng = init._rng(random_state)
+        self._rng = rng
+        H, C = self.heads, self.out_channels
+        self.lin = _glorot_linear(in_channels, H * C, rng, dtype)
+        self.att_src = _glorot((1, H, C), rng, dtype)
+        self.att_dst = _glorot((1, H, C), rng, dtype)
+        self.bias = Parameter(np.zeros(H * C if concat else C), dtype) if bias else None
+        self._cache = None
+
+    def extra_repr(self):
+        return f"{self.in_channels}, {self.out_channels}, heads={self.heads}"
+
+    def _with_loops(self, graph):
+        if not self.add_self_loops:
+            return _unweighted(graph) if graph.weight is not None else graph
+        return _derived(graph, "gat-loops",
+                        lambda g: add_self_loops(remove_self_loops(_unweighted(g))))
+
+    def forward(self, x, edge_index):
+        x, graph = self._inputs(x, edge_index)
+        graph = self._with_loops(graph)
+        n, H, C = x.shape[0], self.heads, self.out_channels
+        h = self.lin.forward(x)
+        h3 = h.reshape(n, H, C)
+        a_src = np.ascontiguousarray(np.einsum("nhc,hc->nh", h3, self.att_src.data[0]))
+        a_dst = np.ascontiguousarray(np.einsum("nhc,hc->nh", h3, self.att_dst.data[0]))
+        k = _ops._graph_kernels()
+        n_threads = graph.threads(H)
+        alpha = np.empty((graph.num_edges, H), x.dtype)
+        k.gat_attention(graph.indptr, graph.src, a_src, a_dst, self.negative_slope, alpha,
+                        graph.bounds(n_threads), n_threads)
+        mask = None
+        weights = alpha
+        if self.training and self.dropout > 0:
+            mask = _core._dropout_mask(alpha.shape, self.dropout, alpha.dtype, self._rng)
+            weights = alpha * mask
+        out = _ops._propagate(graph, h, weights)[0]
+        if not self.concat:
+            out = out.reshape(n, H, C).mean(axis=1)
+        if self.bias is not None:
+            out += self.bias.data
+        self._cache = (graph, h, a_src, a_dst, alpha, mask, weights)
+        return out
+
+    def backward(self, grad_out):
+        graph, h, a_src, a_dst, alpha, mask, weights = self._saved()
+        n, H, C = graph.num_nodes, self.heads, self.out_channels
+        g = self._check_grad(grad_out, (n, H * C if self.concat else C), h.dtype)
+        if self.bias is not None:
+            self.bias.grad += g.sum(axis=0)
+        if not self.concat:
+            g = np.ascontiguousarray(np.repeat(g[:, None, :] / H, H, axis=1).reshape(n, H * C))
+        grad_h = _ops._propagate_transposed(graph, g, weights)
+        grad_alpha = _ops._sddmm(graph, g, h, H)
+        if mask is not None:
+            grad_alpha *= mask
+        k = _ops._graph_kernels()
+        n_threads = graph.threads(H)
+        grad_e = np.empty_like(alpha)
+        grad_a_dst = np.empty_like(a_dst)
+        k.gat_attention_backward(graph.indptr, graph.src, a_src, a_dst, self.negative_slope,
+                                 alpha, grad_alpha, grad_e, grad_a_dst,
+                                 graph.bounds(n_threads), n_threads)
+        grad_a_src = _ops._scatter(graph, grad_e, "source")
+        h3 = h.reshape(n, H, C)
+        self.att_src.grad[0] += np.einsum("nh,nhc->hc", grad_a_src, h3)
+        self.att_dst.grad[0] += np.einsum("nh,nhc->hc", grad_a_dst, h3)
+        grad_h3 = grad_h.reshape(n, H, C)
+        grad_h3 += grad_a_src[:, :, None] * self.att_src.data
+        grad_h3 += grad_a_dst[:, :, None] * self.att_dst.data
+        return _linear_backward(self.lin, grad_h, self.input_grad)
+
+
+class ChebConv(_GraphLayer):
+    """Chebyshev spectral convolution (Defferrard et al.), K terms:
+
+        X' = sum_{k<K} T_k(L~) X W_k^T + b,  L~ = 2 L / lambda_max - I,
+        T_0 = X, T_1 = L~ X, T_k = 2 L~ T_{k-1} - T_{k-2},
+
+    L the Laplacian of ``normalization`` ("sym": I - D^-1/2 A D^-1/2, "rw", or None:
+    D - A; self loops removed, degrees at the source, as PyG). ``lambda_max`` defaults to
+    2 for "sym" and must be given otherwise (e.g. :func:`largest_eigenvalue`).
+    Parameters ``lins.k.weight`` (Glorot) and ``bias`` (zeros), as PyG.
+    """
+
+    def __init__(self, in_channels, out_channels, K, normalization="sym", bias=True, *,
+                 dtype=np.float32, random_state=None):
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.out_channels = check_positive_int(out_channels, "out_channels")
+        self.K = check_positive_int(K, "K")
+        self.normalization = check_option(normalization, "normalization",
+                                          ("sym", "rw", None))
+        dtype = _dtype(dtype)
+        rng = init._rng(random_state)
+        self.lins = Sequential(*[_glorot_linear(in_channels, out_channels, rng, dtype)
+                                 for _ in range(self.K)])
+        self.bias = Parameter(np.zeros(out_channels), dtype) if bias else None
+        self._cache = None
+
+    def extra_repr(self):
+        return f"{self.in_channels}, {self.out_channels}, K={self.K}"
+
+    def _scaled_laplacian(self, graph, lambda_max):
+        def build(g):
+            kind = {"sym": "sym", "rw": "rw", None: "combinatorial"}[self.normalization]
+            L = laplacian(g, kind).tocoo()
+            w = 2.0 * L.data / lambda_max
+            w[L.row == L.col] -= 1.0
+            # L[j, i] weighs the message from source j to target i
+            return _build(g.num_nodes, L.row.astype(np.int64), L.col.astype(np.int64), w)
+        return _derived(graph, ("cheb", self.normalization, lambda_max), build)
+
+    def forward(self, x, edge_index, edge_weight=None, lambda_max=None):
+        x, graph = self._inputs(x, edge_index, edge_weight)
+        if lambda_max is None:
+            if self.normalization != "sym":
+                raise ValueError("lambda_max must be given when normalization is not "
+                                 "'sym' (e.g. fastml.graph.largest_eigenvalue(laplacian(g)))")
+            lambda_max = 2.0
+        lambda_max = float(check_scalar(lambda_max, "lambda_max", numbers.Real, min_val=0,
+                                        include_boundaries="neither"))
+        L = self._scaled_laplacian(graph, lambda_max)
+        w = L.weights_as(x.dtype)
+        terms = [x]
+        if self.K > 1:
+            terms.append(_ops._propagate(L, x, w)[0])
+        for _ in range(2, self.K):
+            nxt = _ops._propagate(L, terms[-1], w)[0]
+            nxt *= 2
+            nxt -= terms[-2]
+            terms.append(nxt)
+        out = self.lins[0].forward(terms[0])
+        for k in range(1, self.K):
+            out += self.lins[k].forward(terms[k])
+        if self.bias is not None:
+            out += self.bias.data
+        self._cache = (L, x.shape)
+        return out
+
+    def backward(self, grad_out):
+        L, shape = self._saved()
+        g = self._check_grad(grad_out, (shape[0], self.out_channels), self.dtype)
+        if self.bias is not None:
+            self.bias.grad += g.sum(axis=0)
+        grads = [_linear_backward(self.lins[k], g, self.input_grad) for k in range(self.K)]
+        if not self.input_grad:
+            return None
+        w = L.weights_as(g.dtype)
+        # reverse the recurrence T_k = 2 L~ T_{k-1} - T_{k-2}
+        for k in range(self.K - 1, 1, -1):
+            grads[k - 1] += 2 * _ops._propagate_transposed(L, grads[k], w)
+            grads[k - 2] -= grads[k]
+        if self.K > 1:
+            grads[0] += _ops._propagate_transposed(L, grads[1], w)
+        return grads[0]
