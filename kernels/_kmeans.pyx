@@ -153,12 +153,26 @@ def lloyd_iter(const floating[:, ::1] X, const floating[::1] sample_weight,
 
 def inertia(const floating[:, ::1] X, const floating[::1] sample_weight,
             const floating[:, ::1] centers, const int[::1] labels, int n_threads):
-    """sum_i w_i ||x_i - c_{label i}||^2 (exact differences, float64 accumulator)."""
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i
-    cdef double total = 0
+    """sum_i w_i ||x_i - c_{label i}||^2 (exact differences, float64 accumulator).
+
+    Summed per chunk of ``CHUNK`` samples, then over chunks in order: the same bits for
+    any thread count.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, c
+    cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef double total = 0, part
+    cdef double *partial = <double *> malloc(max(n_chunks, 1) * sizeof(double))
+    if partial == NULL:
+        raise MemoryError()
     with nogil:
-        for i in prange(n, num_threads=n_threads, schedule="static"):
-            total += sample_weight[i] * _sqdist(&X[i, 0], &centers[labels[i], 0], d)
+        for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
+            part = 0
+            for i in range(c * CHUNK, min(c * CHUNK + CHUNK, n)):
+                part = part + sample_weight[i] * _sqdist(&X[i, 0], &centers[labels[i], 0], d)
+            partial[c] = part
+        for c in range(n_chunks):
+            total = total + partial[c]
+    free(partial)
     return total
 
 

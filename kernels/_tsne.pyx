@@ -160,8 +160,12 @@ def exact_gradient(const double[:, ::1] P, const double[:, ::1] Y, double[:, ::1
     (p and q clipped below at 2.2e-16 inside the log), else 0.
     """
     cdef Py_ssize_t n = Y.shape[0], d = Y.shape[1], i, j, f
-    cdef double z = 0, kl = 0, w, dist, coef, q, zi
+    cdef double z = 0, kl = 0, w, dist, coef, q, zi, kli
     cdef double eps = 2.220446049250313e-16
+    # per-row partial sums, added in row order: the same bits for any thread count
+    cdef double *row_sums = <double *> malloc(max(n, 1) * sizeof(double))
+    if row_sums == NULL:
+        raise MemoryError()
     with nogil:
         for i in prange(n, num_threads=n_threads, schedule="static"):
             zi = 0
@@ -171,8 +175,11 @@ def exact_gradient(const double[:, ::1] P, const double[:, ::1] Y, double[:, ::1
                     for f in range(d):
                         dist = dist + (Y[i, f] - Y[j, f]) * (Y[i, f] - Y[j, f])
                     zi = zi + 1.0 / (1.0 + dist)
-            z += zi
+            row_sums[i] = zi
+        for i in range(n):
+            z = z + row_sums[i]
         for i in prange(n, num_threads=n_threads, schedule="static"):
+            kli = 0
             for f in range(d):
                 grad[i, f] = 0
             for j in range(n):
@@ -187,7 +194,11 @@ def exact_gradient(const double[:, ::1] P, const double[:, ::1] Y, double[:, ::1
                 for f in range(d):
                     grad[i, f] = grad[i, f] + coef * (Y[i, f] - Y[j, f])
                 if compute_error:
-                    kl += P[i, j] * log(max(P[i, j], eps) / max(q, eps))
+                    kli = kli + P[i, j] * log(max(P[i, j], eps) / max(q, eps))
+            row_sums[i] = kli
+        for i in range(n):
+            kl = kl + row_sums[i]
+    free(row_sums)
     return kl
 
 
@@ -351,21 +362,29 @@ def bh_gradient(const int[::1] indptr, const int[::1] indices, const double[::1]
     cdef Py_ssize_t n = Y.shape[0], i, k
     cdef int j
     cdef Tree tree
-    cdef double z = 0, kl = 0, p_sum = 0, dx, dy, w, px, py, p
+    cdef double z = 0, kl = 0, p_sum = 0, dx, dy, w, px, py, p, kli, pi
     cdef double theta2 = theta * theta
+    cdef double *row_sums   # per row: Z_i, KL_i, sum_j p_ij, added in row order below
     if n == 0:
         return 0.0
     tree.capacity = 4 * <int> n + 16
     tree.nodes = <Node *> malloc(tree.capacity * sizeof(Node))
-    if tree.nodes == NULL:
+    row_sums = <double *> malloc(3 * n * sizeof(double))
+    if tree.nodes == NULL or row_sums == NULL:
+        free(tree.nodes)
+        free(row_sums)
         raise MemoryError()
     with nogil:
         if _build(&tree, Y) < 0:
             free(tree.nodes)
+            free(row_sums)
             with gil:
                 raise MemoryError()
         for i in prange(n, num_threads=n_threads, schedule="dynamic", chunksize=64):
-            z += _repulsion(&tree, Y, Y[i, 0], Y[i, 1], theta2, &neg[i, 0], &neg[i, 1])
+            row_sums[3 * i] = _repulsion(&tree, Y, Y[i, 0], Y[i, 1], theta2, &neg[i, 0],
+                                         &neg[i, 1])
+            kli = 0
+            pi = 0
             px = 0
             py = 0
             for k in range(indptr[i], indptr[i + 1]):
@@ -377,14 +396,21 @@ def bh_gradient(const int[::1] indptr, const int[::1] indices, const double[::1]
                 px = px + p * w * dx
                 py = py + p * w * dy
                 if compute_error:
-                    kl += p * log(max(p, FLOAT32_TINY) / w)
-                    p_sum += p
+                    kli = kli + p * log(max(p, FLOAT32_TINY) / w)
+                    pi = pi + p
+            row_sums[3 * i + 1] = kli
+            row_sums[3 * i + 2] = pi
             grad[i, 0] = px
             grad[i, 1] = py
+        for i in range(n):
+            z = z + row_sums[3 * i]
+            kl = kl + row_sums[3 * i + 1]
+            p_sum = p_sum + row_sums[3 * i + 2]
         for i in range(n):
             grad[i, 0] = 4.0 * (grad[i, 0] - neg[i, 0] / z)
             grad[i, 1] = 4.0 * (grad[i, 1] - neg[i, 1] / z)
     free(tree.nodes)
+    free(row_sums)
     return kl + p_sum * log(z) if compute_error else 0.0
 
 
