@@ -1,0 +1,517 @@
+"""solve_qp: convex quadratic programs with qpsolvers' conventions.
+
+    minimise    1/2 x^T P x + q^T x
+    subject to  G x <= h,  A x = b,  lb <= x <= ub
+
+Three dense solvers share one problem form, l <= K x <= u with K = [A; G; I_bounds]
+(equality rows have l = u), and one result:
+
+- "ipm": primal-dual interior point, Mehrotra predictor-corrector. Inequalities C x + s = d,
+  s >= 0, with duals z >= 0; each Newton system is reduced to
+  (P + C^T diag(z/s) C) dx + A^T dy = r, A dx = r' and solved by a Cholesky factor of
+  the first block and of the Schur complement A H^-1 A^T (LAPACK potrf through
+  ``fastml.kernels._linalg``), with iterative refinement against the regularisation.
+- "active_set": primal active set (Nocedal & Wright Algorithm 16.3) from a feasible point
+  (phase 1 by SciPy's HiGHS LP); each step solves the equality-constrained QP of the
+  working set. For small dense problems.
+- "admm": OSQP's operator splitting, x-update by one cached Cholesky factor of
+  P + sigma I + K^T diag(rho) K, over-relaxation 1.6, adaptive rho, infeasibility
+  certificates from the iterate differences, and solution polishing on the active set.
+
+All three scale the problem first (Ruiz equilibration of the KKT matrix), detect primal
+infeasibility (a Farkas certificate A^T y + G^T z = 0, z >= 0, b^T y + h^T z < 0) and
+unboundedness (a direction with P dx = 0, A dx = 0, G dx <= 0, q^T dx < 0), and report
+the KKT multipliers with qpsolvers' signs (P x + q + G^T z + A^T y + z_box = 0, z >= 0,
+z_box < 0 at lower and > 0 at upper bounds), the primal residual, dual residual and
+duality gap |x^T P x + q^T x + h^T z + b^T y + lb^T min(z_box, 0) + ub^T max(z_box, 0)|.
+"""
+
+import numbers
+
+import numpy as np
+
+from fastml import _kernels
+from fastml._validation import check_array, check_option, check_positive_int, check_scalar
+from fastml.optimize._minimize import OptimizeResult
+
+__all__ = ["SOLVERS", "solve_qp"]
+
+SOLVERS = ("ipm", "active_set", "admm")
+_BIG = 1e20  # |bound| >= _BIG means no bound (the Maros-Meszaros convention)
+
+
+class _QP:
+    """The scaled problem l <= K x <= u (rows: n_eq equalities, then inequalities)."""
+
+    def __init__(self, P, q, A, b, G, h, lb, ub):
+        n = q.size
+        self.n = n
+        self.n_eq, self.n_g = A.shape[0], G.shape[0]
+        self.lb_rows = np.flatnonzero(lb > -_BIG)
+        self.ub_rows = np.flatnonzero(ub < _BIG)
+        box = np.flatnonzero((lb > -_BIG) | (ub < _BIG))
+        self.box = box
+        K = np.vstack([A, G, np.eye(n)[box]])
+        lo = np.concatenate([b, np.full(G.shape[0], -np.inf), np.where(lb[box] > -_BIG,
+                                                                       lb[box], -np.inf)])
+        hi = np.concatenate([b, h, np.where(ub[box] < _BIG, ub[box], np.inf)])
+        self.original = (P, q, A, b, G, h, lb, ub)
+        # Ruiz equilibration: D scales variables, E rows, c the cost
+        D = np.ones(n)
+        E = np.ones(K.shape[0])
+        Ps, Ks, qs = P.copy(), K.copy(), q.copy()
+        for _ in range(10):
+            col = np.maximum(np.abs(Ps).max(axis=0, initial=0.0),
+                             np.abs(Ks).max(axis=0, initial=0.0))
+            row = np.abs(Ks).max(axis=1, initial=0.0)
+            dcol = 1.0 / np.sqrt(np.where(col > 1e-8, col, 1.0))
+            drow = 1.0 / np.sqrt(np.where(row > 1e-8, row, 1.0))
+            Ps = Ps * dcol[:, None] * dcol[None, :]
+            Ks = Ks * drow[:, None] * dcol[None, :]
+            qs = qs * dcol
+            D *= dcol
+            E *= drow
+        scale = max(np.abs(Ps).max(initial=0.0), np.abs(qs).max(initial=0.0), 1e-8)
+        self.c = 1.0 / min(max(scale, 1e-4), 1e4)
+        self.D, self.E = D, E
+        self.P, self.q, self.K = self.c * Ps, self.c * qs, Ks
+        self.lo, self.hi = lo * E, hi * E
+
+    def unscale(self, x, w):
+        """(x, row multipliers w) in the original variables and rows."""
+        return self.D * x, self.E * w / self.c
+
+
+def _factor(M):
+    """Lower Cholesky factor (in place) or None when M is not positive definite."""
+    L = np.array(M, order="C")
+    return L if _kernels.load("_linalg").cholesky_inplace(L, True) == 0 else None
+
+
+def _cho_solve(L, B):
+    X = np.array(B, dtype=np.float64, order="C")
+    _kernels.load("_linalg").cho_solve_inplace(L, X[:, None] if X.ndim == 1 else X, True)
+    return X
+
+
+def _factor_regularised(M):
+    """Cholesky of M + delta I with the smallest delta (from 1e-12 relative) that works."""
+    scale = max(float(np.abs(np.diagonal(M)).max(initial=0.0)), 1.0)
+    delta = 0.0
+    for _ in range(12):
+        L = _factor(M if delta == 0.0 else M + delta * np.eye(M.shape[0]))
+        if L is not None:
+            return L, delta
+        delta = 1e-12 * scale if delta == 0.0 else delta * 100
+    raise np.linalg.LinAlgError("KKT matrix could not be factorised")
+
+
+class _Saddle:
+    """Solves [[H, A^T], [A, 0]] [x; y] = [r1; r2] for PSD H by Cholesky + Schur complement,
+    with two steps of iterative refinement (the factors carry a small regularisation)."""
+
+    def __init__(self, H, A):
+        self.H, self.A = H, A
+        self.LH, _ = _factor_regularised(H)
+        if A.shape[0]:
+            HiAt = _cho_solve(self.LH, A.T)
+            self.LS, _ = _factor_regularised(A @ HiAt)
+
+    def _solve_once(self, r1, r2):
+        if not self.A.shape[0]:
+            return _cho_solve(self.LH, r1), np.zeros(0)
+        Hr = _cho_solve(self.LH, r1)
+        y = _cho_solve(self.LS, self.A @ Hr - r2)
+        return Hr - _cho_solve(self.LH, self.A.T @ y), y
+
+    def solve(self, r1, r2):
+        x, y = self._solve_once(r1, r2)
+        for _ in range(2):
+            e1 = r1 - self.H @ x - self.A.T @ y
+            e2 = r2 - self.A @ x
+            dx, dy = self._solve_once(e1, e2)
+            x, y = x + dx, y + dy
+        return x, y
+
+
+def _max_step(v, dv):
+    neg = dv < 0
+    return min(1.0, float(np.min(-v[neg] / dv[neg]))) if neg.any() else 1.0
+
+
+def _direction(saddle, C, s, z, residuals, rc):
+    """Newton step for the residuals (dual, equality, inequality) and the complementarity
+    right-hand side rc: P dx + A^T dy + C^T dz = -rd, A dx = -rp, C dx + ds = -ri,
+    Z ds + S dz = rc, by eliminating ds and dz."""
+    rd, rp, ri = residuals
+    dx, dy = saddle.solve(-rd - C.T @ ((rc + z * ri) / s), -rp)
+    ds = -ri - C @ dx
+    dz = (rc - z * ds) / s
+    return dx, dy, ds, dz
+
+
+def _ipm(qp, tol, max_iter):
+    """Mehrotra predictor-corrector on the scaled problem; returns (x, w, status, nit)."""
+    me = qp.n_eq
+    A, b = qp.K[:me], qp.lo[:me]
+    rows = np.arange(me, qp.K.shape[0])
+    up = rows[np.isfinite(qp.hi[me:])]
+    low = rows[np.isfinite(qp.lo[me:])]
+    C = np.vstack([qp.K[up], -qp.K[low]])  # C x <= d
+    d = np.concatenate([qp.hi[up], -qp.lo[low]])
+    m = d.size
+    P, q = qp.P, qp.q
+    # start: minimise 1/2 x^T P x + q^T x + 1/2 ||C x - d||^2 s.t. A x = b, then shift s, z
+    saddle = _Saddle(P + C.T @ C, A)
+    x, y = saddle.solve(-q + C.T @ d, b)
+    s = d - C @ x
+    z = -s.copy()
+    if m:
+        s += max(0.0, 1.0 - s.min())
+        z += max(0.0, 1.0 - z.min())
+    status = "max_iter"
+    for it in range(max_iter + 1):
+        rd = P @ x + q + A.T @ y + C.T @ z
+        rp = A @ x - b
+        ri = C @ x + s - d
+        mu = float(s @ z) / m if m else 0.0
+        pres = max(np.abs(rp).max(initial=0.0), np.abs(ri).max(initial=0.0))
+        dres = np.abs(rd).max(initial=0.0)
+        gap = abs(float(x @ P @ x + q @ x + b @ y + d @ z))
+        if max(pres, dres) <= tol and (gap <= tol or mu * m <= tol):
+            status = "solved"
+            break
+        # infeasibility certificates (normalised by the certificate's own size)
+        dual_obj = -float(b @ y + d @ z)
+        if m and dual_obj > 0 and np.abs(A.T @ y + C.T @ z).max() <= 1e-9 * dual_obj \
+                and z.max() > 1e6:
+            status = "primal_infeasible"
+            break
+        qx = float(q @ x)
+        if qx < 0 and np.abs(P @ x).max() <= 1e-9 * -qx \
+                and np.abs(A @ x).max(initial=0.0) <= 1e-9 * -qx \
+                and (C @ x).max(initial=0.0) <= 1e-9 * -qx and np.abs(x).max() > 1e6:
+            status = "dual_infeasible"
+            break
+        if it == max_iter:
+            break
+        saddle = _Saddle(P + (C.T * (z / s)) @ C, A)
+        residuals = (rd, rp, ri)
+        dx, dy, ds, dz = _direction(saddle, C, s, z, residuals, -s * z)
+        if m:
+            a_aff = min(_max_step(s, ds), _max_step(z, dz))
+            mu_aff = float((s + a_aff * ds) @ (z + a_aff * dz)) / m
+            sigma = (mu_aff / mu) ** 3 if mu > 0 else 0.0
+            dx, dy, ds, dz = _direction(saddle, C, s, z, residuals, -s * z - ds * dz + sigma * mu)
+            alpha = min(1.0, 0.99 * min(_max_step(s, ds), _max_step(z, dz)))
+        else:
+            alpha = 1.0
+        x, y, s, z = x + alpha * dx, y + alpha * dy, s + alpha * ds, z + alpha * dz
+        if m:
+            # keep strict positivity after round-off
+            s = np.maximum(s, 1e-300)
+            z = np.maximum(z, 1e-300)
+    w = np.zeros(qp.K.shape[0])
+    w[:me] = y
+    w[up] += z[:up.size]
+    w[low] -= z[up.size:]
+    return x, w, status, it
+
+
+def _project(v, lo, hi):
+    return np.minimum(np.maximum(v, lo), hi)
+
+
+def _polish(qp, x, w, delta=1e-9):
+    """Solve the KKT system of the constraints that ``w`` says are active (OSQP polish)."""
+    me = qp.n_eq
+    rows = np.arange(qp.K.shape[0])
+    lower = (rows >= me) & (w < -1e-9 * max(1.0, np.abs(w).max(initial=0.0)))
+    upper = (rows >= me) & (w > 1e-9 * max(1.0, np.abs(w).max(initial=0.0)))
+    active = np.flatnonzero((rows < me) | lower | upper)
+    Ka = qp.K[active]
+    target = np.where(upper[active], qp.hi[active], qp.lo[active])
+    n, k = qp.n, active.size
+    KKT = np.block([[qp.P + delta * np.eye(n), Ka.T], [Ka, -delta * np.eye(k)]])
+    rhs = np.concatenate([-qp.q, target])
+    try:
+        sol = np.linalg.solve(KKT, rhs)
+        exact = np.block([[qp.P, Ka.T], [Ka, np.zeros((k, k))]])
+        for _ in range(3):
+            sol += np.linalg.solve(KKT, rhs - exact @ sol)
+    except np.linalg.LinAlgError:
+        return None
+    wp = np.zeros_like(w)
+    wp[active] = sol[n:]
+    return sol[:n], wp
+
+
+def _residuals_scaled(qp, x, w):
+    Kx = qp.K @ x
+    pres = np.abs(Kx - _project(Kx, qp.lo, qp.hi)).max(initial=0.0)
+    dres = np.abs(qp.P @ x + qp.q + qp.K.T @ w).max(initial=0.0)
+    return pres, dres
+
+
+def _admm(qp, tol, max_iter, rho=0.1, sigma=1e-6, alpha=1.6):
+    """OSQP iterations on the scaled problem; returns (x, w, status, nit)."""
+    n, me, K, lo, hi, P, q = qp.n, qp.n_eq, qp.K, qp.lo, qp.hi, qp.P, qp.q
+    m = K.shape[0]
+    eq = np.zeros(m, bool)
+    eq[:me] = True
+    eq |= (hi - lo) < 1e-10
+    free = np.isinf(lo) & np.isinf(hi)
+
+    def rho_vector(r):
+        return np.where(eq, 1e3 * r, np.where(free, 1e-6, r))
+
+    rho_v = rho_vector(rho)
+    L = _factor(P + sigma * np.eye(n) + (K.T * rho_v) @ K)
+    x, z, y = np.zeros(n), np.zeros(m), np.zeros(m)
+    status = "max_iter"
+    eps_inf = 1e-5 * max(tol, 1e-4) / 1e-4
+    it = 0
+    for it in range(1, max_iter + 1):
+        x_prev, y_prev = x, y
+        xt = _cho_solve(L, sigma * x - q + K.T @ (rho_v * z - y))
+        zt = K @ xt
+        x = alpha * xt + (1 - alpha) * x
+        z_relaxed = alpha * zt + (1 - alpha) * z
+        z_new = _project(z_relaxed + y / rho_v, lo, hi)
+        y = y + rho_v * (z_relaxed - z_new)
+        z = z_new
+        if it % 10 and it != max_iter:
+            continue
+        Kx = K @ x
+        Px = P @ x
+        KTy = K.T @ y
+        pres = np.abs(Kx - z).max(initial=0.0)
+        dres = np.abs(Px + q + KTy).max(initial=0.0)
+        if pres <= tol and dres <= tol:
+            status = "solved"
+            break
+        dy, dx = y - y_prev, x - x_prev
+        ndy = np.abs(dy).max(initial=0.0)
+        if ndy > 0 and np.abs(K.T @ dy).max() <= eps_inf * ndy:
+            support = np.where(np.isfinite(hi), hi, 0.0) @ np.maximum(dy, 0.0) \
+                + np.where(np.isfinite(lo), lo, 0.0) @ np.minimum(dy, 0.0)
+            bad = (np.isinf(hi) & (dy > eps_inf * ndy)) | (np.isinf(lo) & (dy < -eps_inf * ndy))
+            if support < -eps_inf * ndy and not bad.any():
+                status = "primal_infeasible"
+                break
+        ndx = np.abs(dx).max(initial=0.0)
+        if ndx > 0 and q @ dx < -eps_inf * ndx and np.abs(P @ dx).max() <= eps_inf * ndx:
+            Kdx = K @ dx
+            ok = np.where(np.isfinite(hi), Kdx <= eps_inf * ndx, True) & \
+                np.where(np.isfinite(lo), Kdx >= -eps_inf * ndx, True)
+            if ok.all():
+                status = "dual_infeasible"
+                break
+        if it % 50 == 0:  # OSQP's adaptive rho from the normalised residual ratio
+            p_norm = pres / max(np.abs(Kx).max(initial=0.0), np.abs(z).max(initial=0.0), 1e-30)
+            d_norm = dres / max(np.abs(Px).max(initial=0.0), np.abs(KTy).max(initial=0.0),
+                                np.abs(q).max(initial=0.0), 1e-30)
+            new_rho = float(np.clip(rho * np.sqrt(p_norm / max(d_norm, 1e-30)), 1e-6, 1e6))
+            if new_rho > 5 * rho or new_rho < rho / 5:
+                rho = new_rho
+                rho_v = rho_vector(rho)
+                L = _factor(P + sigma * np.eye(n) + (K.T * rho_v) @ K)
+    if status in ("solved", "max_iter"):
+        polished = _polish(qp, x, y)
+        if polished is not None:
+            before = max(_residuals_scaled(qp, x, y))
+            after = max(_residuals_scaled(qp, *polished))
+            if after < before:
+                x, y = polished
+                if after <= tol:
+                    status = "solved"
+    return x, y, status, it
+
+
+def _active_set(qp, tol, max_iter):
+    """Primal active set on the scaled problem; returns (x, w, status, nit)."""
+    import scipy.optimize
+
+    n, me, K, lo, hi, P, q = qp.n, qp.n_eq, qp.K, qp.lo, qp.hi, qp.P, qp.q
+    A, b = K[:me], lo[:me]
+    rows = np.arange(me, K.shape[0])
+    up = rows[np.isfinite(hi[me:])]
+    low = rows[np.isfinite(lo[me:])]
+    C = np.vstack([K[up], -K[low]])
+    d = np.concatenate([hi[up], -lo[low]])
+    phase1 = scipy.optimize.linprog(np.zeros(n), A_ub=C if d.size else None,
+                                    b_ub=d if d.size else None, A_eq=A if me else None,
+                                    b_eq=b if me else None, bounds=(None, None),
+                                    method="highs")
+    if phase1.status == 2:
+        return np.zeros(n), np.zeros(K.shape[0]), "primal_infeasible", 0
+    if phase1.status != 0:
+        return np.zeros(n), np.zeros(K.shape[0]), "max_iter", 0
+    x = phase1.x
+    feas_tol = 1e-9 * max(1.0, np.abs(d).max(initial=0.0))
+    working = [i for i in np.flatnonzero(C @ x >= d - feas_tol)]
+    status, lam = "max_iter", np.zeros(0)
+    it = 0
+    while it < max_iter:
+        it += 1
+        W = C[working]
+        k = len(working)
+        g = P @ x + q
+        KKT = np.block([[P, A.T, W.T], [A, np.zeros((me, me + k))],
+                        [W, np.zeros((k, me + k))]])
+        sol = np.linalg.lstsq(KKT, np.concatenate([-g, np.zeros(me + k)]), rcond=None)[0]
+        p = sol[:n]
+        if np.abs(p).max(initial=0.0) <= 1e-12 * max(1.0, np.abs(x).max(initial=0.0)):
+            mult = sol[n:]
+            lam = mult[me:]
+            if k == 0 or lam.min() >= -1e-12 * max(1.0, np.abs(lam).max()):
+                status = "solved"
+                break
+            working.pop(int(np.argmin(lam)))
+            continue
+        Cp = C @ p
+        step, block = 1.0, -1
+        for i in np.flatnonzero(Cp > 1e-14 * max(1.0, np.abs(p).max())):
+            if i in working:
+                continue
+            t = (d[i] - C[i] @ x) / Cp[i]
+            if t < step:
+                step, block = max(t, 0.0), i
+        if block < 0 and np.abs(P @ p).max(initial=0.0) <= 1e-12 * np.abs(p).max() \
+                and q @ p < 0:
+            status = "dual_infeasible"  # a descent direction of zero curvature, unblocked
+            break
+        x = x + step * p
+        if block >= 0:
+            working.append(int(block))
+    w = np.zeros(K.shape[0])
+    if status == "solved":
+        mult = np.linalg.lstsq(np.vstack([A, C[working]]).T, -(P @ x + q), rcond=None)[0] \
+            if (me + len(working)) else np.zeros(0)
+        w[:me] = mult[:me]
+        z = np.zeros(d.size)
+        z[working] = mult[me:]
+        w[up] += z[:up.size]
+        w[low] -= z[up.size:]
+    return x, w, status, it
+
+
+def _as_dense(a, name, ndim, n=None):
+    if a is None:
+        return None
+    if type(a).__module__.startswith("scipy.sparse"):
+        a = a.toarray()
+    return check_array(a, name, ndim=ndim, dtype=np.float64)
+
+
+def solve_qp(P, q, G=None, h=None, A=None, b=None, lb=None, ub=None, *, solver="ipm",
+             tol=1e-9, max_iter=None, initvals=None):
+    """Solve a convex QP: min 1/2 x^T P x + q^T x s.t. G x <= h, A x = b, lb <= x <= ub.
+
+    Parameters (qpsolvers' names and conventions)
+    ----------
+    P : (n, n) symmetric positive semidefinite (dense or scipy sparse; checked).
+    q : (n,)
+    G, h : (m, n), (m,) inequalities, optional (both or neither); a 1-D G is one row.
+    A, b : (p, n), (p,) equalities, optional.
+    lb, ub : (n,) bounds, optional; entries beyond +-1e20 or infinite mean no bound.
+    solver : "ipm" (default), "active_set" (small dense problems) or "admm".
+    tol : absolute tolerance on the scaled primal and dual residuals (and the gap, IPM).
+    max_iter : default 100 (ipm), 10 (n + m) (active_set), 20000 (admm).
+    initvals : ignored (accepted for qpsolvers compatibility).
+
+    Returns
+    -------
+    OptimizeResult with x (None unless found), y (equality multipliers), z (inequality
+    multipliers >= 0), z_box (bound multipliers), fun (objective), found, status
+    ("solved", "primal_infeasible", "dual_infeasible", "max_iter"), success, nit, solver,
+    primal_residual, dual_residual, duality_gap (in the original, unscaled problem).
+    """
+    del initvals
+    check_option(solver, "solver", SOLVERS)
+    Pm = _as_dense(P, "P", 2)
+    qv = _as_dense(q, "q", 1)
+    n = qv.size
+    if Pm.shape != (n, n):
+        raise ValueError(f"P must have shape ({n}, {n}) to match q of length {n}, got "
+                         f"{Pm.shape}")
+    sym_tol = 1e-10 * max(1.0, np.abs(Pm).max(initial=0.0))
+    if n and np.abs(Pm - Pm.T).max() > sym_tol:
+        raise ValueError("P must be symmetric (max |P - P^T| = "
+                         f"{np.abs(Pm - Pm.T).max():.3g})")
+    shift = 1e-9 * max(1.0, np.abs(np.diagonal(Pm)).max(initial=0.0))
+    if n and _factor(Pm + shift * np.eye(n)) is None:
+        raise ValueError("P must be positive semidefinite for a convex QP (Cholesky of "
+                         "P + 1e-9 max|P_ii| I failed)")
+    parts = {}
+    for mat, vec, mname, vname in ((G, h, "G", "h"), (A, b, "A", "b")):
+        if (mat is None) != (vec is None):
+            raise ValueError(f"{mname} and {vname} must be given together")
+        if mat is None:
+            parts[mname], parts[vname] = np.zeros((0, n)), np.zeros(0)
+            continue
+        M = _as_dense(mat, mname, (1, 2))
+        M = M.reshape(1, -1) if M.ndim == 1 else M
+        v = np.atleast_1d(_as_dense(vec, vname, (0, 1)))
+        if M.shape[1] != n:
+            raise ValueError(f"{mname} must have {n} columns to match q, got shape "
+                             f"{M.shape}")
+        if v.shape != (M.shape[0],):
+            raise ValueError(f"{vname} must have shape ({M.shape[0]},) to match {mname}, "
+                             f"got {v.shape}")
+        parts[mname], parts[vname] = M, v
+    bounds = {}
+    for name, value, default in (("lb", lb, -np.inf), ("ub", ub, np.inf)):
+        if value is None:
+            bounds[name] = np.full(n, default)
+            continue
+        v = check_array(value, name, ndim=1, dtype=np.float64, finite=False)
+        if v.shape != (n,) or np.isnan(v).any():
+            raise ValueError(f"{name} must have shape ({n},) without NaN, got {v.shape}")
+        bounds[name] = v
+    bad = np.flatnonzero(bounds["lb"] > bounds["ub"])
+    if bad.size:
+        raise ValueError(f"lb > ub at index {bad[0]} ({bounds['lb'][bad[0]]} > "
+                         f"{bounds['ub'][bad[0]]}): the bounds are infeasible")
+    tol = float(check_scalar(tol, "tol", numbers.Real, min_val=0.0,
+                             include_boundaries="neither"))
+    if max_iter is None:
+        max_iter = {"ipm": 100, "active_set": 10 * (n + parts["G"].shape[0] + 2 * n),
+                    "admm": 20_000}[solver]
+    max_iter = check_positive_int(max_iter, "max_iter")
+    return _solve_qp_core(Pm, qv, parts["G"], parts["h"], parts["A"], parts["b"],
+                          bounds["lb"], bounds["ub"], solver, tol, max_iter)
+
+
+def _solve_qp_core(P, q, G, h, A, b, lb, ub, solver, tol, max_iter):
+    qp = _QP(P, q, A, b, G, h, lb, ub)
+    run = {"ipm": _ipm, "admm": _admm, "active_set": _active_set}[solver]
+    xs, ws, status, nit = run(qp, tol, max_iter)
+    x, w = qp.unscale(xs, ws)
+    me, mg = qp.n_eq, qp.n_g
+    y, z = w[:me], w[me:me + mg]
+    z_box = np.zeros(qp.n)
+    z_box[qp.box] = w[me + mg:]
+    found = status in ("solved", "max_iter") and bool(np.all(np.isfinite(x)))
+    result = OptimizeResult(x=x if found else None, y=y, z=z, z_box=z_box, found=found,
+                            status=status, success=status == "solved", nit=int(nit),
+                            solver=solver)
+    result.update(qp_residuals(P, q, G, h, A, b, lb, ub, x, y, z, z_box))
+    result.fun = float(0.5 * x @ P @ x + q @ x) if found else np.nan
+    return result
+
+
+def qp_residuals(P, q, G, h, A, b, lb, ub, x, y, z, z_box):
+    """qpsolvers' optimality measures of (x, y, z, z_box): primal residual (largest
+    constraint violation), dual residual ||P x + q + G^T z + A^T y + z_box||_inf and
+    duality gap (see the module docstring)."""
+    lo = np.where(lb > -_BIG, lb, -np.inf)
+    hi = np.where(ub < _BIG, ub, np.inf)
+    pres = max(np.abs(A @ x - b).max(initial=0.0), np.maximum(G @ x - h, 0).max(initial=0.0),
+               np.maximum(lo - x, 0).max(initial=0.0), np.maximum(x - hi, 0).max(initial=0.0))
+    dres = np.abs(P @ x + q + G.T @ z + A.T @ y + z_box).max(initial=0.0)
+    box_term = np.where(z_box < 0, np.where(np.isfinite(lo), lo, 0.0) * z_box, 0.0).sum() + \
+        np.where(z_box > 0, np.where(np.isfinite(hi), hi, 0.0) * z_box, 0.0).sum()
+    gap = abs(float(x @ P @ x + q @ x + h @ z + b @ y + box_term))
+    return {"primal_residual": float(pres), "dual_residual": float(dres),
+            "duality_gap": gap}
