@@ -15,11 +15,15 @@ Codes shared by both layers (enumerations of kinds, methods, flags) are defined 
 kernel module and read from it here, never written twice.
 """
 
+import contextlib
 import importlib
 
 from fastml._threads import blas_single_threaded, get_num_threads
 
-__all__ = ["blas_single_threaded", "load", "threads_for"]
+__all__ = ["blas_serial_below", "blas_single_threaded", "get_num_threads", "load",
+           "threads_for"]
+
+_BLAS_SERIAL_FLOPS = 3e9  # below this per evaluation, serial LAPACK chains win
 
 _LOADED = {}
 
@@ -43,3 +47,14 @@ def threads_for(work, grain):
     serially, so tiny calls never start an OpenMP team they cannot keep busy.
     """
     return max(1, min(get_num_threads(), int(work) // max(1, int(grain))))
+
+
+def blas_serial_below(flops, threshold=_BLAS_SERIAL_FLOPS):
+    """Context for a loop of LAPACK calls with Python in between (an optimiser loop):
+    BLAS pinned to one thread unless each evaluation costs at least ``threshold`` flops.
+
+    Threaded ``potrf``/``potri`` on small matrices spend their time waking threads (on
+    the 2-core machine serial wins at n = 1000, threaded from n = 2000; see the bench
+    report's BLAS section); ``fastml.threads`` still controls the OpenMP kernels.
+    """
+    return blas_single_threaded() if flops < threshold else contextlib.nullcontext()

@@ -178,6 +178,14 @@ def check_option(x, name, options):
     return x
 
 
+def check_jitter(jitter, name="jitter"):
+    """None, "auto" or a positive real number: how a Cholesky retries a non-PD matrix."""
+    if jitter is None or (isinstance(jitter, str) and jitter == "auto") or (
+            isinstance(jitter, numbers.Real) and not isinstance(jitter, bool) and jitter > 0):
+        return jitter
+    raise ValueError(f"{name} must be None, 'auto' or a positive float, got {jitter!r}")
+
+
 def check_random_state(seed):
     """A ``numpy.random.Generator`` from None, an int, a Generator or a RandomState."""
     if seed is None or isinstance(seed, (numbers.Integral, np.random.SeedSequence)):

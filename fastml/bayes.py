@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from fastml._threads import get_num_threads
+from fastml import _kernels
 from fastml._validation import check_array, check_positive_int, check_random_state, check_scalar
 from fastml.base import BaseEstimator, RegressorMixin, check_is_fitted, validate_data
 
@@ -220,27 +220,27 @@ class NormalKnownVariance(BaseEstimator):
 
 def _nig_fit(X, y, m0, V0, a0, b0):
     """Posterior (mn, Vn, cholesky of Vn^-1, an, bn) and log p(y) of the NIG linear model."""
-    from fastml import linalg
+    from fastml.linalg import _cho_solve, _cholesky, _logdet_chol
 
     n, p = X.shape
-    L0 = linalg.cholesky(V0)
-    P0 = linalg.cho_solve(L0, np.eye(p))
-    Ln = linalg.cholesky(P0 + X.T @ X)
-    mn = linalg.cho_solve(Ln, P0 @ m0 + X.T @ y)
-    Vn = linalg.cho_solve(Ln, np.eye(p))
+    L0, _ = _cholesky(np.array(V0, order="C"))
+    P0 = _cho_solve(L0, np.eye(p))
+    Ln, _ = _cholesky(P0 + X.T @ X)
+    mn = _cho_solve(Ln, P0 @ m0 + X.T @ y)
+    Vn = _cho_solve(Ln, np.eye(p))
     resid = y - X @ mn
     dev = mn - m0
     an = a0 + 0.5 * n
     bn = b0 + 0.5 * (resid @ resid + dev @ P0 @ dev)
-    logml = (-0.5 * n * _LOG_2PI - 0.5 * (linalg.logdet_chol(Ln) + linalg.logdet_chol(L0))
+    logml = (-0.5 * n * _LOG_2PI - 0.5 * (_logdet_chol(Ln) + _logdet_chol(L0))
              + a0 * np.log(b0) - an * np.log(bn) + _lgamma(an) - _lgamma(a0))
     return mn, Vn, P0, an, bn, float(logml)
 
 
 def _nig_gibbs(X, y, m0, P0, mn, Vn, a0, b0, s2_0, draws, tune, chains, seed):
     """Chains of the NIG Gibbs sampler (compiled) from s2 = s2_0, as a Trace of (beta, s2)."""
-    from fastml.kernels import _gibbs
-    from fastml.linalg import cholesky
+    _gibbs = _kernels.load("_gibbs")
+    from fastml.linalg import _cholesky
     from fastml.mcmc import Trace
 
     draws = check_positive_int(draws, "draws")
@@ -250,7 +250,7 @@ def _nig_gibbs(X, y, m0, P0, mn, Vn, a0, b0, s2_0, draws, tune, chains, seed):
     streams = np.random.SeedSequence(rng.integers(0, 2**63, size=4))
     state = streams.generate_state(chains * 4, dtype=np.uint64).reshape(chains, 4)
     n, p = X.shape
-    L = cholesky(Vn)
+    L, _ = _cholesky(Vn.copy())
     XtX, Xty, yty = X.T @ X, X.T @ y, float(y @ y)
     a_cond = a0 + 0.5 * (n + p)
     out = np.empty((chains, draws, p + 1))
@@ -259,7 +259,7 @@ def _nig_gibbs(X, y, m0, P0, mn, Vn, a0, b0, s2_0, draws, tune, chains, seed):
         _gibbs.run_gibbs_nig(c, state, mn, s2_0, mn, L, XtX, Xty, yty, P0, m0, a_cond, b0,
                              tune, out)
 
-    workers = min(get_num_threads(), chains)
+    workers = min(_kernels.get_num_threads(), chains)
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(run, range(chains)))

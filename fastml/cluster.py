@@ -25,8 +25,8 @@ import warnings
 
 import numpy as np
 
+from fastml import _kernels
 from fastml._errors import ConvergenceWarning
-from fastml._threads import blas_single_threaded, get_num_threads
 from fastml._validation import (
     check_array,
     check_option,
@@ -45,16 +45,11 @@ from fastml.base import (
 __all__ = ["KMeans", "MiniBatchKMeans", "kmeans_plusplus"]
 
 
-def _kernels():
-    from fastml.kernels import _kmeans
-
-    return _kmeans
+_SAMPLES_PER_THREAD = 2048  # below this many samples per thread, k-means runs serially
 
 
-def _threads_for(n, grain=2048):
-    """Threads worth waking for ``n`` items of work when each thread should get at least
-    ``grain`` of them (a small problem runs serially: no barrier, no oversubscription)."""
-    return max(1, min(get_num_threads(), n // grain))
+def _threads(n_samples):
+    return _kernels.threads_for(n_samples, _SAMPLES_PER_THREAD)
 
 
 def _check_sample_weight(sample_weight, n, dtype):
@@ -174,7 +169,7 @@ def _half_center_distances(centers):
 
 def _kmeans_single(X, w, centers, max_iter, tol, algorithm, ws):
     """Iterate from ``centers``; returns (labels, inertia, centers, n_iter)."""
-    k_ = _kernels()
+    k_ = _kernels.load("_kmeans")
     n_threads = ws.n_threads
     elkan = algorithm == "elkan" and centers.shape[0] > 1
     labels_old = np.full(X.shape[0], -1, dtype=np.intc)
@@ -215,11 +210,11 @@ def _kmeans_single(X, w, centers, max_iter, tol, algorithm, ws):
 
 def _labels_inertia(X, w, centers, n_threads):
     """Nearest-centre labels (int32) and the weighted inertia."""
-    k_ = _kernels()
+    k_ = _kernels.load("_kmeans")
     labels = np.empty(X.shape[0], dtype=np.intc)
     empty3 = np.empty((0, 0, 0), dtype=X.dtype)
     empty2 = np.empty((0, 0), dtype=X.dtype)
-    with blas_single_threaded():
+    with _kernels.blas_single_threaded():
         k_.lloyd_iter(X, w, centers, empty2, np.empty(0, X.dtype), labels, empty3, empty2,
                       n_threads, False)
     return labels, k_.inertia(X, w, centers, labels, n_threads)
@@ -284,7 +279,7 @@ class _BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         """Index of the nearest centre for each sample."""
         X = self._check_test_data(X)
         w = np.empty(X.shape[0], dtype=X.dtype)
-        return _labels_inertia(X, w, self.cluster_centers_, _threads_for(len(X)))[0]
+        return _labels_inertia(X, w, self.cluster_centers_, _threads(len(X)))[0]
 
     def transform(self, X):
         """Euclidean distances to every centre, shape (n_samples, n_clusters)."""
@@ -302,7 +297,7 @@ class _BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         """Opposite of the inertia of X on the fitted centres."""
         X = self._check_test_data(X)
         w = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
-        return -_labels_inertia(X, w, self.cluster_centers_, _threads_for(len(X)))[1]
+        return -_labels_inertia(X, w, self.cluster_centers_, _threads(len(X)))[1]
 
     def _warn_distinct(self):
         distinct = len(np.unique(self.labels_))
@@ -369,10 +364,10 @@ class KMeans(_BaseKMeans):
         if isinstance(init, np.ndarray):
             init = init - mean
         x_sq = np.einsum("ij,ij->i", X, X)
-        n_threads = _threads_for(X.shape[0])
+        n_threads = _threads(X.shape[0])
         ws = _Workspace(X.shape[0], self._n_clusters, X.shape[1], X.dtype, n_threads)
         best = None
-        with blas_single_threaded():
+        with _kernels.blas_single_threaded():
             for _ in range(n_init):
                 centers = self._init_centroids(X, x_sq, w, init, rng)
                 run = _kmeans_single(X, w, centers, self.max_iter, tol, self.algorithm, ws)
@@ -442,7 +437,7 @@ class MiniBatchKMeans(_BaseKMeans):
         best, best_inertia = None, np.inf
         for _ in range(n_init):
             centers = self._init_centroids(X, x_sq, w, init, rng, init_size=init_size)
-            inertia = _labels_inertia(X[val], w[val], centers, _threads_for(len(val)))[1]
+            inertia = _labels_inertia(X[val], w[val], centers, _threads(len(val)))[1]
             if inertia < best_inertia:
                 best, best_inertia = centers, inertia
         return best
@@ -450,14 +445,14 @@ class MiniBatchKMeans(_BaseKMeans):
     def _step(self, Xb, wb, rng):
         """One mini-batch update of ``cluster_centers_`` and ``_counts``; returns the
         batch inertia before the update."""
-        k_ = _kernels()
+        k_ = _kernels.load("_kmeans")
         c = self.cluster_centers_
         k, d = c.shape
-        n_threads = _threads_for(Xb.shape[0])
+        n_threads = _threads(Xb.shape[0])
         labels = np.empty(Xb.shape[0], dtype=np.intc)
         sums = np.empty((k, d), Xb.dtype)
         weights = np.empty(k, Xb.dtype)
-        with blas_single_threaded():
+        with _kernels.blas_single_threaded():
             k_.lloyd_iter(Xb, wb, c, sums, weights, labels,
                           np.empty((n_threads, k, d), Xb.dtype),
                           np.empty((n_threads, k), Xb.dtype), n_threads, True)
@@ -511,7 +506,7 @@ class MiniBatchKMeans(_BaseKMeans):
         self.n_iter_ = int(np.ceil(step * self._batch_size / n))
         if self.compute_labels:
             labels, inertia = _labels_inertia(X, w, self.cluster_centers_,
-                                             _threads_for(len(X)))
+                                             _threads(len(X)))
             self.labels_, self.inertia_ = labels, float(inertia)
             self._warn_distinct()
         return self
@@ -532,6 +527,6 @@ class MiniBatchKMeans(_BaseKMeans):
         self.n_steps_ += 1
         if self.compute_labels:
             labels, inertia = _labels_inertia(X, w, self.cluster_centers_,
-                                             _threads_for(len(X)))
+                                             _threads(len(X)))
             self.labels_, self.inertia_ = labels, float(inertia)
         return self

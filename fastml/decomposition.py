@@ -22,10 +22,9 @@ import numbers
 
 import numpy as np
 
-from fastml._threads import blas_single_threaded
+from fastml import _kernels
 from fastml._validation import check_option, check_random_state, check_scalar
 from fastml.base import BaseEstimator, TransformerMixin, check_is_fitted, validate_data
-from fastml.cluster import _threads_for
 
 __all__ = ["KernelPCA", "PCA"]
 
@@ -150,7 +149,7 @@ class PCA(TransformerMixin, BaseEstimator):
             C -= n * np.outer(self.mean_, self.mean_)
             C /= n - 1
             # a small d x d eigenproblem is slower with BLAS threads than without
-            with blas_single_threaded() if d <= 512 else contextlib.nullcontext():
+            with _kernels.blas_single_threaded() if d <= 512 else contextlib.nullcontext():
                 ev, V = scipy.linalg.eigh(C, check_finite=False)
             ev, Vt = np.maximum(ev[::-1], 0), np.ascontiguousarray(V[:, ::-1].T)
             S = np.sqrt(ev * (n - 1))
@@ -300,8 +299,7 @@ class KernelPCA(TransformerMixin, BaseEstimator):
         """k(x_i, y_j) for the rows of X and Y (compiled, fused GEMM + kernel)."""
         if self.kernel == "precomputed":
             return X
-        from fastml.kernels import _unsup_kernels
-
+        _unsup_kernels = _kernels.load("_unsup_kernels")
         dtype = np.result_type(X.dtype, Y.dtype)
         X = np.ascontiguousarray(X, dtype=dtype)
         Y = np.ascontiguousarray(Y, dtype=dtype)
@@ -310,19 +308,18 @@ class KernelPCA(TransformerMixin, BaseEstimator):
         yn = xn if Y is X else np.einsum("ij,ij->i", Y, Y)
         params = {"gamma": self.gamma_, "degree": self.degree, "coef0": self.coef0,
                   **(self.kernel_params or {})}
-        with blas_single_threaded():
+        with _kernels.blas_single_threaded():
             _unsup_kernels.pairwise_kernel(X, Y, xn, yn, _KERNEL_CODES[self.kernel],
                                            float(params["gamma"]), float(params["coef0"]),
                                            float(params["degree"]), out,
-                                           _threads_for(X.shape[0], 64))
+                                           _kernels.threads_for(X.shape[0], 64))
         return out
 
     def _center(self, K):
-        from fastml.kernels import _unsup_kernels
-
+        _unsup_kernels = _kernels.load("_unsup_kernels")
         K = np.ascontiguousarray(K)
         _unsup_kernels.center_kernel(K, self._fit_col_means.astype(K.dtype),
-                                     self._fit_all_mean, _threads_for(K.shape[0], 64))
+                                     self._fit_all_mean, _kernels.threads_for(K.shape[0], 64))
         return K
 
     def fit(self, X, y=None):
@@ -381,11 +378,12 @@ class KernelPCA(TransformerMixin, BaseEstimator):
 
     def _fit_inverse(self, Z, X):
         """Kernel ridge pre-image map: dual_coef = (k(Z, Z) + alpha I)^-1 X."""
-        from fastml import linalg
+        from fastml.linalg import _cho_solve, _cholesky
 
         G = self._gram(Z, Z)
         G.flat[:: G.shape[0] + 1] += self.alpha
-        self.dual_coef_ = linalg.cho_solve(linalg.cholesky(G, jitter="auto"), X)
+        L, _ = _cholesky(G, True, "auto")
+        self.dual_coef_ = _cho_solve(L, np.array(X, dtype=L.dtype, order="C"))
         self.X_transformed_fit_ = Z
 
     def fit_transform(self, X, y=None):

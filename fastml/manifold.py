@@ -20,22 +20,15 @@ import numbers
 
 import numpy as np
 
-from fastml._threads import blas_single_threaded
+from fastml import _kernels
 from fastml._validation import check_array, check_option, check_random_state, check_scalar
 from fastml.base import BaseEstimator, TransformerMixin, validate_data
-from fastml.cluster import _threads_for
 
 __all__ = ["TSNE"]
 
 _EXPLORATION_MAX_ITER = 250
 _N_ITER_CHECK = 50
 _MACHINE_EPSILON = np.finfo(np.double).eps
-
-
-def _kernels():
-    from fastml.kernels import _tsne
-
-    return _tsne
 
 
 def _sq_euclidean(X):
@@ -49,10 +42,10 @@ def _sq_euclidean(X):
 def joint_probabilities(distances, perplexity, n_threads=None):
     """Dense symmetric P from (squared) distances: p_ij = (p_{j|i} + p_{i|j}) / sum,
     clipped below at machine epsilon (exact method)."""
-    n_threads = _threads_for(len(distances), 256) if n_threads is None else n_threads
+    n_threads = _kernels.threads_for(len(distances), 256) if n_threads is None else n_threads
     D = np.ascontiguousarray(distances, dtype=np.float64)
     cond = np.empty_like(D)
-    _kernels().binary_search_perplexity(D, float(perplexity), True, cond, n_threads)
+    _kernels.load("_tsne").binary_search_perplexity(D, float(perplexity), True, cond, n_threads)
     P = cond + cond.T
     P /= max(P.sum(), _MACHINE_EPSILON)
     np.maximum(P, _MACHINE_EPSILON, out=P)
@@ -64,11 +57,11 @@ def joint_probabilities_nn(sq_dist, indices, perplexity, n_threads=None):
     """Sparse symmetric P (CSR) from the squared distances to each point's neighbours."""
     import scipy.sparse
 
-    n_threads = _threads_for(len(sq_dist), 256) if n_threads is None else n_threads
+    n_threads = _kernels.threads_for(len(sq_dist), 256) if n_threads is None else n_threads
     n, k = sq_dist.shape
     cond = np.empty((n, k), dtype=np.float64)
-    _kernels().binary_search_perplexity(np.ascontiguousarray(sq_dist, dtype=np.float64),
-                                        float(perplexity), False, cond, n_threads)
+    _kernels.load("_tsne").binary_search_perplexity(np.ascontiguousarray(sq_dist, dtype=np.float64),
+                                                    float(perplexity), False, cond, n_threads)
     P = scipy.sparse.csr_matrix((cond.ravel(), indices.ravel(),
                                  np.arange(0, n * k + 1, k)), shape=(n, n))
     P = (P + P.T).tocsr()
@@ -201,8 +194,8 @@ class TSNE(TransformerMixin, BaseEstimator):
         else:
             idx = np.empty((n, k), dtype=np.intc)
             sq = np.empty((n, k), dtype=np.float64)
-            with blas_single_threaded():
-                _kernels().knn(Xd, np.einsum("ij,ij->i", Xd, Xd), k, idx, sq, n_threads)
+            with _kernels.blas_single_threaded():
+                _kernels.load("_tsne").knn(Xd, np.einsum("ij,ij->i", Xd, Xd), k, idx, sq, n_threads)
         order = np.argsort(idx, axis=1)  # neighbours by index: P independent of search order
         idx = np.ascontiguousarray(np.take_along_axis(idx, order, axis=1))
         sq = np.take_along_axis(sq, order, axis=1)
@@ -211,7 +204,7 @@ class TSNE(TransformerMixin, BaseEstimator):
     def _descend(self, Y, objective, start, max_iter, momentum, n_iter_without_progress,
                  n_threads):
         """Gradient descent with gains and momentum (scikit-learn's schedule)."""
-        step = _kernels().gradient_step
+        step = _kernels.load("_tsne").gradient_step
         grad = np.empty_like(Y)
         update = np.zeros_like(Y)
         gains = np.ones_like(Y)
@@ -236,7 +229,7 @@ class TSNE(TransformerMixin, BaseEstimator):
     def _fit(self, X):
         X = validate_data(self, X, ensure_min_samples=2)
         k = self._check_params(X)
-        n_threads = _threads_for(X.shape[0], 256)
+        n_threads = _kernels.threads_for(X.shape[0], 256)
         rng = check_random_state(self.random_state)
         P = self._affinities(X, n_threads)
         Y = self._initial_embedding(X, k, rng)
@@ -244,7 +237,7 @@ class TSNE(TransformerMixin, BaseEstimator):
             # The quad tree is 2-D: a zero second coordinate has zero gradient forever.
             Y = np.column_stack([Y, np.zeros(len(Y))])
         Y = np.ascontiguousarray(Y)
-        kern = _kernels()
+        kern = _kernels.load("_tsne")
         if self.method == "exact":
             def objective(Y, grad, compute_error):
                 return kern.exact_gradient(P, Y, grad, compute_error, n_threads)

@@ -18,8 +18,8 @@ import warnings
 
 import numpy as np
 
+from fastml import _kernels
 from fastml._errors import ConvergenceWarning, NotPositiveDefiniteError
-from fastml._threads import blas_single_threaded
 from fastml._validation import (
     check_array,
     check_option,
@@ -28,7 +28,7 @@ from fastml._validation import (
     check_scalar,
 )
 from fastml.base import BaseEstimator, DensityMixin, check_is_fitted, validate_data
-from fastml.cluster import _threads_for
+from fastml.linalg import _cholesky, _solve_triangular
 
 __all__ = ["GaussianMixture"]
 
@@ -39,26 +39,18 @@ _ILL_DEFINED = ("Fitting the mixture model failed because some components have "
                 "reg_covar, or scale the input data.")
 
 
-def _kernels():
-    from fastml.kernels import _gmm
-
-    return _gmm
-
-
 def _chol_precision(covariances, covariance_type):
     """Cholesky factor P of each precision, Sigma^-1 = P P^T (P = L^-T for Sigma = L L^T)."""
-    from fastml import linalg
-
     if covariance_type in ("full", "tied"):
         covs = covariances if covariance_type == "full" else covariances[None]
         eye = np.eye(covs.shape[-1], dtype=covs.dtype)
         out = np.empty_like(covs)
         for k, cov in enumerate(covs):
             try:
-                L = linalg.cholesky(cov, lower=True)
+                L, _ = _cholesky(np.array(cov, order="C"))
             except NotPositiveDefiniteError:
                 raise ValueError(_ILL_DEFINED) from None
-            out[k] = linalg.solve_triangular(L, eye, lower=True).T
+            out[k] = _solve_triangular(L, eye.copy()).T
         return out if covariance_type == "full" else out[0]
     if np.any(covariances <= 0):
         raise ValueError(_ILL_DEFINED)
@@ -66,12 +58,10 @@ def _chol_precision(covariances, covariance_type):
 
 
 def _chol_from_precisions(precisions, covariance_type):
-    from fastml import linalg
-
     if covariance_type == "full":
-        return np.stack([linalg.cholesky(p, lower=True) for p in precisions])
+        return np.stack([_cholesky(np.array(p, order="C"))[0] for p in precisions])
     if covariance_type == "tied":
-        return linalg.cholesky(precisions, lower=True)
+        return _cholesky(np.array(precisions, order="C"))[0]
     return np.sqrt(precisions)
 
 
@@ -100,7 +90,7 @@ def _estimate_parameters(X, resp, reg_covar, covariance_type, n_threads):
     means = (resp.T @ X) / nk[:, None]
     if covariance_type == "full":
         covs = np.empty((len(nk), X.shape[1], X.shape[1]), dtype=X.dtype)
-        _kernels().weighted_scatter(X, resp, means, covs, n_threads)
+        _kernels.load("_gmm").weighted_scatter(X, resp, means, covs, n_threads)
         covs /= nk[:, None, None]
         covs[:, np.arange(X.shape[1]), np.arange(X.shape[1])] += reg_covar
     elif covariance_type == "tied":
@@ -279,8 +269,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             diag = np.ascontiguousarray(diag, dtype=dtype)
         out = np.empty((X.shape[0], mu.shape[0]), dtype=dtype)
         log_norm = np.empty(X.shape[0], dtype=dtype)
-        total = _kernels().estep(X, np.ascontiguousarray(mu, dtype=dtype), chol, shifted,
-                                 diag, offset, full, out, log_norm, exp_out, n_threads)
+        total = _kernels.load("_gmm").estep(X, np.ascontiguousarray(mu, dtype=dtype), chol, shifted,
+                                            diag, offset, full, out, log_norm, exp_out, n_threads)
         return total / max(X.shape[0], 1), log_norm, out
 
     # ------------------------------------------------------------------ API
@@ -291,13 +281,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def fit_predict(self, X, y=None):
         """Fit, then label each sample with its most responsible component."""
-        with blas_single_threaded():  # for the compiled E- and M-step loops
+        with _kernels.blas_single_threaded():  # for the compiled E- and M-step loops
             return self._fit_predict(X)
 
     def _fit_predict(self, X):
         X = validate_data(self, X, ensure_min_samples=2)
         self._check_parameters(X)
-        n_threads = _threads_for(X.shape[0], 512)
+        n_threads = _kernels.threads_for(X.shape[0], 512)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         rng = check_random_state(self.random_state)
@@ -345,14 +335,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def score_samples(self, X):
         """log p(x_i) for every sample."""
         X = self._check_X(X)
-        with blas_single_threaded():
-            return self._e_step(X, False, _threads_for(X.shape[0], 512))[1]
+        with _kernels.blas_single_threaded():
+            return self._e_step(X, False, _kernels.threads_for(X.shape[0], 512))[1]
 
     def predict_proba(self, X):
         """Responsibilities r_ik = p(z = k | x_i), shape (n_samples, n_components)."""
         X = self._check_X(X)
-        with blas_single_threaded():
-            return self._e_step(X, True, _threads_for(X.shape[0], 512))[2]
+        with _kernels.blas_single_threaded():
+            return self._e_step(X, True, _kernels.threads_for(X.shape[0], 512))[2]
 
     def predict(self, X):
         """Most responsible component for each sample."""

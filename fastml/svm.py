@@ -11,8 +11,8 @@ import warnings
 
 import numpy as np
 
+from fastml import _kernels
 from fastml._errors import ConvergenceWarning
-from fastml._threads import blas_single_threaded, get_num_threads
 from fastml._validation import (
     check_option,
     check_positive_int,
@@ -26,7 +26,6 @@ from fastml.linear_model._base import (
     check_classification_targets,
     check_nonneg,
     check_positive,
-    threads_for,
 )
 
 __all__ = ["SVC", "LinearSVC"]
@@ -110,8 +109,7 @@ class SVC(ClassifierMixin, BaseEstimator):
         return C, degree, float(coef0), tol, cache, max_iter, float(gamma)
 
     def fit(self, X, y):
-        from fastml.kernels import _svm
-
+        _svm = _kernels.load("_svm")
         X, y = validate_data(self, X, y, requires_y=True)
         if self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
             raise ValueError(f"X must be a square kernel matrix for kernel='precomputed', "
@@ -130,11 +128,11 @@ class SVC(ClassifierMixin, BaseEstimator):
                 sub = X[np.ix_(idx, idx)] if kind == 4 else X[idx]
                 ysub = np.where(np.arange(len(idx)) < len(members[i]), 1.0, -1.0)
                 alpha = np.empty(len(idx))
-                with blas_single_threaded():  # one GEMV per kernel column
+                with _kernels.blas_single_threaded():  # one GEMV per kernel column
                     rho, it, converged = _svm.smo(np.ascontiguousarray(sub), ysub, C, kind,
                                                   gamma, coef0, degree, tol, max_iter,
                                                   cache * 2.0**20, shrinking,
-                                                  get_num_threads(), alpha)
+                                                  _kernels.get_num_threads(), alpha)
                 if not converged:
                     warnings.warn(f"SMO stopped after max_iter={max_iter} iterations "
                                   "before reaching tol", ConvergenceWarning, stacklevel=2)
@@ -170,8 +168,7 @@ class SVC(ClassifierMixin, BaseEstimator):
 
     def _ovo(self, X):
         """Pairwise decision values in LIBSVM's sign convention, (n, K(K-1)/2)."""
-        from fastml.kernels import _svm
-
+        _svm = _kernels.load("_svm")
         check_is_fitted(self, "support_")
         X = validate_data(self, X, reset=False)
         kind = _KERNELS[self.kernel]
@@ -184,7 +181,7 @@ class SVC(ClassifierMixin, BaseEstimator):
             K = np.empty((X.shape[0], len(self.support_)), dtype=X.dtype)
             _svm.kernel_matrix(X, np.ascontiguousarray(self.support_vectors_, X.dtype),
                                kind, self._gamma, float(self.coef0), int(self.degree), K,
-                               threads_for(K.size, 2**16))
+                               _kernels.threads_for(K.size, 2**16))
         start = np.concatenate([[0], np.cumsum(self.n_support_)])
         n_cls = len(self.classes_)
         dec = np.empty((X.shape[0], n_cls * (n_cls - 1) // 2), dtype=X.dtype)
@@ -230,7 +227,7 @@ def _l2svc_primal_newton(Xa, t, C, tol, max_iter):
     backtracks until f decreases enough; it stops when ||g|| <= tol ||g_0|| scaled as in
     LIBLINEAR (tol max(min(n+, n-), 1) / n). Returns (w, n_iter, converged).
     """
-    from fastml import linalg
+    from fastml.linalg import _cho_solve, _cholesky
 
     n, d = Xa.shape
     n_pos = int(np.sum(t > 0))
@@ -254,7 +251,7 @@ def _l2svc_primal_newton(Xa, t, C, tol, max_iter):
             return w, it, True
         H = 2 * C * (XI.T @ XI)
         H.flat[:: d + 1] += 1
-        step = -linalg.cho_solve(linalg.cholesky(H, overwrite_a=True), g)
+        step = -_cho_solve(_cholesky(H)[0], np.array(g, dtype=H.dtype))
         slope = float(g @ step)
         s = 1.0
         while True:
@@ -292,8 +289,7 @@ class LinearSVC(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
 
     def fit(self, X, y):
-        from fastml.kernels import _svm
-
+        _svm = _kernels.load("_svm")
         check_option(self.loss, "loss", ("squared_hinge", "hinge"))
         C = check_positive(self.C, "C")
         tol = check_nonneg(self.tol, "tol")

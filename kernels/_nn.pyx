@@ -16,17 +16,10 @@ from libc.stdint cimport int64_t
 from kernels._blas cimport gemm_rm
 from kernels._parallel cimport thread_id
 
-# Elementwise loops below this many elements run on one thread (thread start-up
-# costs more than the work); larger ones are split into blocks of ELEM_BLOCK.
+# Thread counts come from Python (fastml.nn.functional._core: fewer threads for small
+# work); elementwise loops are split into blocks of ELEM_BLOCK.
 cdef enum:
-    PARALLEL_MIN = 131072
     ELEM_BLOCK = 8192
-
-# GEMMs below this many multiply-adds run on one thread.
-cdef double GEMM_PARALLEL_MIN = 1 << 23
-
-cdef inline int _threads_for(Py_ssize_t work, int n_threads) noexcept nogil:
-    return n_threads if work >= PARALLEL_MIN else 1
 
 
 # ---------------------------------------------------------------- vectorised row kernels
@@ -493,21 +486,20 @@ cdef void _gemm(bint ta, bint tb, int m, int n, int k, floating alpha, const flo
     """C = alpha op(A) op(B) + beta C (row-major) with single-threaded BLAS calls, one
     block of C per OpenMP thread: rows of C when m >= n, else columns. Keeps the whole
     layer in one thread pool (the caller pins BLAS to one thread)."""
-    cdef int nt = n_threads if <double> m * n * k >= GEMM_PARALLEL_MIN else 1
     cdef int t, lo, hi
     cdef bint by_rows = m >= n
-    if nt == 1 or (m if by_rows else n) < 2 * nt:
+    if n_threads == 1 or (m if by_rows else n) < 2 * n_threads:
         gemm_rm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
-    for t in prange(nt, schedule="static", chunksize=1, num_threads=nt):
+    for t in prange(n_threads, schedule="static", chunksize=1, num_threads=n_threads):
         if by_rows:
-            lo = t * m // nt
-            hi = (t + 1) * m // nt
+            lo = t * m // n_threads
+            hi = (t + 1) * m // n_threads
             gemm_rm(ta, tb, hi - lo, n, k, alpha, a + (lo if ta else lo * lda), lda,
                     b, ldb, beta, c + lo * ldc, ldc)
         else:
-            lo = t * n // nt
-            hi = (t + 1) * n // nt
+            lo = t * n // n_threads
+            hi = (t + 1) * n // n_threads
             gemm_rm(ta, tb, m, hi - lo, k, alpha, a, lda, b + (lo * ldb if tb else lo),
                     ldb, beta, c + lo, ldc)
 
@@ -566,7 +558,7 @@ def layer_norm_forward(const floating[:, ::1] x, const floating[::1] w,
     if m == 0 or d == 0:
         return
     for i in prange(m, nogil=True, schedule="static",
-                    num_threads=_threads_for(m * d, n_threads)):
+                    num_threads=n_threads):
         mu = _sum(&x[i, 0], d) / d
         r = 1 / <floating> sqrt(_sumsq(&x[i, 0], d, mu) / d + eps)
         mean[i] = mu
@@ -584,7 +576,7 @@ def layer_norm_backward(const floating[:, ::1] g, const floating[:, ::1] x,
     grad_w += sum_rows g xhat, grad_b += sum_rows g  (per-thread partial sums, merged).
     """
     cdef Py_ssize_t m = x.shape[0], d = x.shape[1], i, j, t
-    cdef int nt = _threads_for(m * d, n_threads)
+    cdef int nt = n_threads
     cdef floating r, s1, s2
     cdef floating *part
     if m == 0 or d == 0:
@@ -625,7 +617,7 @@ def batch_norm_forward(const floating[:, :, ::1] x, const floating[::1] w,
     if c == 0 or count == 0:
         return
     for ci in prange(c, nogil=True, schedule="static",
-                     num_threads=_threads_for(n * c * l, n_threads)):
+                     num_threads=n_threads):
         if training:
             s = 0
             for ni in range(n):
@@ -659,7 +651,7 @@ def batch_norm_backward(const floating[:, :, ::1] g, const floating[:, :, ::1] x
     if c == 0 or count == 0:
         return
     for ci in prange(c, nogil=True, schedule="static",
-                     num_threads=_threads_for(n * c * l, n_threads)):
+                     num_threads=n_threads):
         mu = mean[ci]
         sg = 0
         sgx = 0
@@ -687,7 +679,7 @@ def batch_norm_forward_rows(const floating[:, ::1] x, const floating[::1] w,
     """:func:`batch_norm_forward` for (N, C) input (one value per channel and row),
     vectorised along the channels: each thread sums its rows into its own buffers."""
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], i, j, t
-    cdef int nt = _threads_for(n * c, n_threads)
+    cdef int nt = n_threads
     cdef floating *buf
     cdef floating *sums
     if c == 0 or n == 0:
@@ -728,7 +720,7 @@ def batch_norm_backward_rows(const floating[:, ::1] g, const floating[:, ::1] x,
                              floating[::1] grad_b, int n_threads):
     """:func:`batch_norm_backward` for (N, C) input, vectorised along the channels."""
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], i, j, t
-    cdef int nt = _threads_for(n * c, n_threads)
+    cdef int nt = n_threads
     cdef floating sg, sgx
     cdef floating *buf
     cdef floating *coef
@@ -766,7 +758,7 @@ def relu_forward(const floating[::1] x, floating[::1] out, int n_threads):
     cdef Py_ssize_t n = x.shape[0], blk, lo
     cdef Py_ssize_t nblk = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
     for blk in prange(nblk, nogil=True, schedule="static",
-                      num_threads=_threads_for(n, n_threads)):
+                      num_threads=n_threads):
         lo = blk * ELEM_BLOCK
         _relu(&x[lo], &out[lo], min(ELEM_BLOCK, n - lo))
 
@@ -777,7 +769,7 @@ def relu_backward(const floating[::1] g, const floating[::1] x, floating[::1] gr
     cdef Py_ssize_t n = x.shape[0], blk, lo
     cdef Py_ssize_t nblk = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
     for blk in prange(nblk, nogil=True, schedule="static",
-                      num_threads=_threads_for(n, n_threads)):
+                      num_threads=n_threads):
         lo = blk * ELEM_BLOCK
         _relu_grad(&g[lo], &x[lo], &grad_x[lo], min(ELEM_BLOCK, n - lo))
 
@@ -788,7 +780,7 @@ def gelu_forward(const floating[::1] x, floating[::1] out, bint tanh_approx, int
     cdef Py_ssize_t n = x.shape[0], blk, lo
     cdef Py_ssize_t nblk = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
     for blk in prange(nblk, nogil=True, schedule="static",
-                      num_threads=_threads_for(n, n_threads)):
+                      num_threads=n_threads):
         lo = blk * ELEM_BLOCK
         _gelu(&x[lo], &out[lo], min(ELEM_BLOCK, n - lo), tanh_approx)
 
@@ -799,7 +791,7 @@ def gelu_backward(const floating[::1] g, const floating[::1] x, floating[::1] gr
     cdef Py_ssize_t n = x.shape[0], blk, lo
     cdef Py_ssize_t nblk = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
     for blk in prange(nblk, nogil=True, schedule="static",
-                      num_threads=_threads_for(n, n_threads)):
+                      num_threads=n_threads):
         lo = blk * ELEM_BLOCK
         _gelu_grad(&g[lo], &x[lo], &grad_x[lo], min(ELEM_BLOCK, n - lo), tanh_approx)
 
@@ -819,7 +811,7 @@ def cross_entropy_forward(const floating[:, ::1] z, const int64_t[::1] target,
     if n == 0 or c == 0:
         return 0.0
     for i in prange(n, nogil=True, schedule="static",
-                    num_threads=_threads_for(n * c, n_threads)):
+                    num_threads=n_threads):
         if target[i] == ignore_index:
             lse[i] = 0
             continue
@@ -842,7 +834,7 @@ def cross_entropy_backward(const floating[:, ::1] z, const int64_t[::1] target,
     cdef floating off = <floating> (smoothing / c) if c > 0 else 0
     cdef floating hit = <floating> (1 - smoothing)
     for i in prange(n, nogil=True, schedule="static",
-                    num_threads=_threads_for(n * c, n_threads)):
+                    num_threads=n_threads):
         if target[i] == ignore_index:
             for j in range(c):
                 grad_z[i, j] = 0
@@ -858,7 +850,7 @@ def _adam_typed(floating[::1] p, const floating[::1] g, floating[::1] m, floatin
     cdef Py_ssize_t n = p.shape[0], blk, lo
     cdef Py_ssize_t nblk = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
     for blk in prange(nblk, nogil=True, schedule="static",
-                      num_threads=_threads_for(n, n_threads)):
+                      num_threads=n_threads):
         lo = blk * ELEM_BLOCK
         _adam(&p[lo], &g[lo], &m[lo], &v[lo], min(ELEM_BLOCK, n - lo), <floating> lr,
               <floating> b1, <floating> b2, <floating> eps, <floating> wd, decoupled,
@@ -868,16 +860,17 @@ def _adam_typed(floating[::1] p, const floating[::1] g, floating[::1] m, floatin
 def adam_step(list params, list grads, list exp_avgs, list exp_avg_sqs, double lr,
               double beta1, double beta2, double eps, double weight_decay,
               bint decoupled, double bias_correction1, double bias_correction2_sqrt,
-              int n_threads):
+              list n_threads):
     """One Adam (``decoupled=False``) or AdamW step over every parameter, in place.
 
     Per element, with g += wd p (Adam) or p *= 1 - lr wd (AdamW):
     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
     p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).
-    The arrays are flat (1-D views), each tensor in its own dtype.
+    The arrays are flat (1-D views), each tensor in its own dtype; ``n_threads`` holds
+    one thread count per tensor.
     """
     cdef Py_ssize_t k
     for k in range(len(params)):
         _adam_typed(params[k], grads[k], exp_avgs[k], exp_avg_sqs[k], lr, beta1, beta2,
                     eps, weight_decay, decoupled, bias_correction1,
-                    bias_correction2_sqrt, n_threads)
+                    bias_correction2_sqrt, n_threads[k])

@@ -283,7 +283,7 @@ def test_tiling_does_not_change_the_answer(shape, w_shape, stride, pad, n_thread
 
 
 def test_tiny_problems_use_fewer_threads():
-    from fastml.nn.functional._conv import _n_threads
+    from fastml._kernels import threads_for as _n_threads
 
     with fastml.threads(4):
         assert _n_threads(10, 1000) == 1

@@ -11,7 +11,6 @@ kernel work, with no n x n x p gradient tensor. Computations run in float64; res
 have the dtype of the ``X`` passed to ``predict``.
 """
 
-import contextlib
 import copy
 import math
 import numbers
@@ -19,44 +18,23 @@ import warnings
 
 import numpy as np
 
+from fastml import _kernels
 from fastml._errors import ConvergenceWarning, JitterWarning, NotPositiveDefiniteError
-from fastml._threads import blas_single_threaded
 from fastml._validation import all_finite, check_array, check_random_state, check_scalar
 from fastml.base import BaseEstimator, RegressorMixin, check_is_fitted, validate_data
 from fastml.gp.kernels import RBF, ConstantKernel, Kernel
-from fastml.linalg import cho_solve, cholesky, solve_triangular
+from fastml.linalg import _cho_solve, _cholesky, _solve_triangular
 
 __all__ = ["GaussianProcessRegressor"]
 
 _LOG_2PI = math.log(2 * math.pi)
-_BLAS_SERIAL_FLOPS = 3e9  # below this per evaluation (n < ~1400), serial BLAS wins
 _PREDICT_CHUNK = 2048  # test points per block in predict: bounds the n x chunk workspace
-
-
-def _ops():
-    from fastml.kernels import _gp
-
-    return _gp
 
 
 def default_kernel():
     """scikit-learn's default: ConstantKernel(1.0, "fixed") * RBF(1.0, "fixed")."""
     return ConstantKernel(1.0, constant_value_bounds="fixed") * RBF(1.0,
                                                                      length_scale_bounds="fixed")
-
-
-def blas_threads_for(flops):
-    """Context for an optimisation loop: BLAS on one thread unless each evaluation is big.
-
-    The loop is a chain of LAPACK calls (potrf, potri, trsm) with Python in between.
-    Measured on the idle 2-core development machine (fit with 5 LML evaluations):
-    serial BLAS wins at n = 1000 (0.15 s vs 0.21 s threaded), threaded BLAS from
-    n = 2000 (0.67 s vs 0.86 s; 1.6 s vs 2.4 s at n = 3000). On a machine whose cores
-    are shared with other work, threaded potrf/potri can be far slower (every panel
-    step waits for a descheduled thread): run under ``fastml.threads(1)`` there.
-    ``fastml.threads`` still controls the OpenMP kernels.
-    """
-    return blas_single_threaded() if flops < _BLAS_SERIAL_FLOPS else contextlib.nullcontext()
 
 
 def as_numeric(X):
@@ -90,7 +68,7 @@ def _factor(kernel, X, noise):
         if not all_finite(K):
             return None, "the kernel matrix contains NaN or infinity"
         try:
-            return cholesky(K, jitter=jitter, overwrite_a=True), None
+            return _cholesky(K, True, jitter)[0], None
         except NotPositiveDefiniteError as exc:
             reason = str(exc)
     return None, reason
@@ -110,12 +88,12 @@ def lml_and_factor(kernel, X, Y, noise, eval_gradient):
         warnings.warn(f"log marginal likelihood is -inf at theta={kernel.theta}: {fail}",
                       JitterWarning, stacklevel=3)
         return -np.inf, np.zeros(kernel.n_dims), None, None
-    a = cho_solve(L, Y)
+    a = _cho_solve(L, np.array(Y, dtype=L.dtype, order="C"))
     lml = (-0.5 * float(np.einsum("ik,ik->", Y, a)) - t * float(np.log(np.diagonal(L)).sum())
            - 0.5 * n * t * _LOG_2PI)
     grad = None
     if eval_gradient:
-        if _ops().lml_weights_inplace(L, a) != 0:  # L becomes W = a a^T - t K^-1
+        if _kernels.load("_gp").lml_weights_inplace(L, a) != 0:  # L becomes W = a a^T - t K^-1
             raise NotPositiveDefiniteError("potri failed on a valid Cholesky factor")
         grad = 0.5 * kernel._contract(X, L)
         L = None
@@ -234,11 +212,11 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
             rng = check_random_state(self.random_state)
             starts = [self.kernel_.theta] + [rng.uniform(bounds[:, 0], bounds[:, 1])
                                              for _ in range(self.n_restarts_optimizer)]
-            with blas_threads_for(X.shape[0] ** 3):
+            with _kernels.blas_serial_below(X.shape[0] ** 3):
                 optima = [self._optimize(obj_func, start, bounds) for start in starts]
             best = min(range(len(optima)), key=lambda i: optima[i][1])
             self.kernel_.theta = optima[best][0]
-        with blas_threads_for(X.shape[0] ** 3):
+        with _kernels.blas_serial_below(X.shape[0] ** 3):
             lml, _, L, a = lml_and_factor(self.kernel_, X, Y, self._noise, False)
         if L is None:
             raise NotPositiveDefiniteError(
@@ -283,7 +261,7 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         if theta.shape[0] != self.kernel_.n_dims:
             raise ValueError(f"theta must have {self.kernel_.n_dims} entries, got "
                              f"{theta.shape[0]}")
-        with blas_threads_for(self.X_train_.shape[0] ** 3):
+        with _kernels.blas_serial_below(self.X_train_.shape[0] ** 3):
             lml, grad = self._lml_at(theta, self.X_train_, self.y_train_.reshape(
                 self.X_train_.shape[0], -1), eval_gradient)
         return (lml, grad) if eval_gradient else lml
@@ -309,7 +287,7 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         out_dtype = X.dtype
         X = X.astype(np.float64, copy=False)
         self.kernel_._check_input(X)
-        with blas_threads_for(self.X_train_.shape[0] ** 2 * X.shape[0]):
+        with _kernels.blas_serial_below(self.X_train_.shape[0] ** 2 * X.shape[0]):
             return self._predict(X, return_std, return_cov, out_dtype)
 
     def _predict(self, X, return_std, return_cov, out_dtype):
@@ -321,12 +299,13 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
             Kt = self.kernel_._matrix(Xc, self.X_train_)
             mean[start:start + Xc.shape[0]] = Kt @ self.alpha_
             if return_std:
-                _ops().solve_right_lower_t(self.L_, Kt)  # Kt <- Kt L^-T = (L^-1 Kt^T)^T
+                # Kt <- Kt L^-T = (L^-1 Kt^T)^T
+                _kernels.load("_gp").solve_right_lower_t(self.L_, Kt)
                 var[start:start + Xc.shape[0]] = (self.kernel_.diag(Xc)
                                                    - np.einsum("ij,ij->i", Kt, Kt))
         mean = self._y_train_std * mean + self._y_train_mean
         if return_cov:
-            V = solve_triangular(self.L_, self.kernel_._matrix(X, self.X_train_).T)
+            V = _solve_triangular(self.L_, self.kernel_._matrix(self.X_train_, X))
             cov = self.kernel_._matrix(X) - V.T @ V
             std2 = np.asarray(self._y_train_std) ** 2
             cov = cov * std2 if std2.ndim == 0 else cov[:, :, None] * std2
@@ -395,17 +374,17 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         else:
             new_noise = check_noise(alpha, m)
         self.kernel_._check_input(X_new)
-        with blas_threads_for(self.X_train_.shape[0] ** 2 * m):
+        with _kernels.blas_serial_below(self.X_train_.shape[0] ** 2 * m):
             return self._grow(X_new, y_new, new_noise)
 
     def _grow(self, X_new, y_new, new_noise):
         n, m = self.X_train_.shape[0], X_new.shape[0]
         K_cross = self.kernel_._matrix(self.X_train_, X_new)
-        B = solve_triangular(self.L_, K_cross)
+        B = _solve_triangular(self.L_, K_cross)
         S = self.kernel_._matrix(X_new)
         S.flat[:: m + 1] += new_noise
         S -= B.T @ B
-        L22 = cholesky(S, jitter="auto", overwrite_a=True)
+        L22, _ = _cholesky(S, True, "auto")
         L = np.zeros((n + m, n + m))
         L[:n, :n] = self.L_
         L[n:, :n] = B.T
@@ -422,7 +401,7 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         self._set_targets(y_all)
         self.L_ = L
         Y = self.y_train_.reshape(n + m, -1)
-        a = cho_solve(L, Y)
+        a = _cho_solve(L, np.array(Y, dtype=L.dtype, order="C"))
         t = Y.shape[1]
         self.alpha_ = a.reshape(self.y_train_.shape)
         self.log_marginal_likelihood_value_ = (

@@ -32,10 +32,11 @@ import warnings
 
 import numpy as np
 
+from fastml import _kernels
 from fastml._errors import ConvergenceWarning, JitterWarning, NotPositiveDefiniteError
 from fastml._validation import check_array, check_option, check_random_state, check_scalar
 from fastml.base import BaseEstimator, RegressorMixin, check_is_fitted, validate_data
-from fastml.gp._gpr import as_numeric, blas_threads_for
+from fastml.gp._gpr import as_numeric
 from fastml.gp.kernels import (
     RBF,
     ConstantKernel,
@@ -45,18 +46,12 @@ from fastml.gp.kernels import (
     _n_threads,
     _Stationary,
 )
-from fastml.linalg import cho_solve, cholesky, solve_triangular
+from fastml.linalg import _cho_solve, _cholesky, _solve_triangular
 
 __all__ = ["SparseGaussianProcessRegressor", "kmeans_plus_plus"]
 
 _LOG_2PI = math.log(2 * math.pi)
 _BLOCK = 8192  # data points per block of the gradient contraction (m x block workspace)
-
-
-def _ops():
-    from fastml.kernels import _gp
-
-    return _gp
 
 
 def kmeans_plus_plus(X, m, rng):
@@ -144,7 +139,7 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
     def _bound(self, kernel, noise, Z, X, y, eval_gradient, keep=False):
         """F and its gradient (kernel theta, log noise, Z); ``keep`` stores the
         factors needed by ``predict``. Returns (-inf, None) when P cannot be factorised."""
-        ops = _ops()
+        ops = _kernels.load("_gp")
         amp, stat, amp_first = _split(kernel)
         c = float(amp.constant_value) if amp is not None else 1.0
         ls = stat._length_scale(X)
@@ -158,7 +153,7 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
         P.flat[:: m + 1] += self.jitter
         P *= c
         try:
-            Luu = cholesky(P, jitter="auto")
+            Luu, _ = _cholesky(P, True, "auto")
         except NotPositiveDefiniteError as exc:
             warnings.warn(f"K(Z, Z) is not positive definite ({exc}); bound is -inf",
                           JitterWarning, stacklevel=3)
@@ -169,8 +164,8 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
         ops.solve_right_lower_t(Luu, At)  # A = sqrt(beta) Luu^-1 U
         AAT = np.empty((m, m))
         ops.gram_lower(At, AAT)
-        LB = cholesky(AAT + np.eye(m))
-        c0 = solve_triangular(LB, y @ At)
+        LB, _ = _cholesky(AAT + np.eye(m))
+        c0 = _solve_triangular(LB, y @ At)
         yy = float(y @ y)
         cc = float(c0 @ c0)
         trace_aat = float(np.trace(AAT))
@@ -179,16 +174,16 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
              - 0.5 * beta * n * c + 0.5 * trace_aat)
         if keep:
             self._Luu, self._LB = Luu, LB
-            self._mean_weights = solve_triangular(
-                Luu, solve_triangular(LB, math.sqrt(beta) * c0, trans=True), trans=True)
+            self._mean_weights = _solve_triangular(
+                Luu, _solve_triangular(LB, math.sqrt(beta) * c0, trans=True), trans=True)
             self._amplitude = c
         if not eval_gradient:
             return F, None
 
         eye = np.eye(m)
-        w = solve_triangular(LB, c0, trans=True)
-        Binv = cho_solve(LB, eye)
-        Linv = solve_triangular(Luu, eye)
+        w = _solve_triangular(LB, c0.copy(), trans=True)
+        Binv = _cho_solve(LB, np.eye(m))
+        Linv = _solve_triangular(Luu, np.eye(m))
         Atw = At @ w
         r = y - Atw
         M = Linv.T @ (eye - Binv)
@@ -300,7 +295,7 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
             bounds = [tuple(b) for b in self.kernel_.bounds.reshape(-1, 2)] + \
                 ([tuple(noise_bounds)] if opt_noise else []) + \
                 ([(None, None)] * Z.size if opt_z else [])
-            with blas_threads_for(X.shape[0] * Z.shape[0] ** 2):
+            with _kernels.blas_serial_below(X.shape[0] * Z.shape[0] ** 2):
                 res = minimize(objective, params, method="L-BFGS-B", jac=True,
                                bounds=bounds, options={"maxiter": self.max_iter})
             if not res.success:
@@ -345,8 +340,8 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
         mean = Ksu @ self._mean_weights * self._y_std + self._y_mean
         if not return_std:
             return mean.astype(out_dtype)
-        t1 = solve_triangular(self._Luu, Ksu.T)
-        t2 = solve_triangular(self._LB, t1)
+        t1 = _solve_triangular(self._Luu, np.ascontiguousarray(Ksu.T))
+        t2 = _solve_triangular(self._LB, t1.copy())
         var = self.kernel_.diag(X) - np.einsum("ij,ij->j", t1, t1) + np.einsum("ij,ij->j", t2, t2)
         std = np.sqrt(np.maximum(var, 0)) * self._y_std
         return mean.astype(out_dtype), std.astype(out_dtype)

@@ -21,7 +21,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from fastml._threads import get_num_threads
+from fastml import _kernels
 from fastml._validation import check_array, common_float_dtype
 
 __all__ = ["RBF", "ConstantKernel", "DotProduct", "ExpSineSquared", "Hyperparameter",
@@ -31,15 +31,9 @@ __all__ = ["RBF", "ConstantKernel", "DotProduct", "ExpSineSquared", "Hyperparame
 _PAIRS_PER_THREAD = 250_000  # below this a parallel region costs more than it saves
 
 
-def _ops():
-    from fastml.kernels import _gp
-
-    return _gp
-
-
 def _n_threads(n_pairs):
     """OpenMP threads for a kernel touching ``n_pairs`` pairs of points."""
-    return max(1, min(get_num_threads(), n_pairs // _PAIRS_PER_THREAD))
+    return _kernels.threads_for(n_pairs, _PAIRS_PER_THREAD)
 
 
 class Hyperparameter(namedtuple("Hyperparameter",
@@ -387,7 +381,7 @@ class ConstantKernel(Kernel):
         return K, K[:, :, None].copy()
 
     def _contract_all(self, X, W):
-        return np.array([self.constant_value * _ops().lower_sym_sum(W)])
+        return np.array([self.constant_value * _kernels.load("_gp").lower_sym_sum(W)])
 
     def diag(self, X):
         X = _check_X(X)
@@ -459,7 +453,7 @@ class DotProduct(Kernel):
         return K, np.full(K.shape + (1,), 2 * self.sigma_0 ** 2, dtype=K.dtype)
 
     def _contract_all(self, X, W):
-        return np.array([2 * self.sigma_0 ** 2 * _ops().lower_sym_sum(W)])
+        return np.array([2 * self.sigma_0 ** 2 * _kernels.load("_gp").lower_sym_sum(W)])
 
     def diag(self, X):
         X = _check_X(X)
@@ -513,7 +507,7 @@ class _Stationary(Kernel):
         return np.ascontiguousarray(X / self._length_scale(X).astype(X.dtype))
 
     def _matrix(self, X, Y=None):
-        ops = _ops()
+        ops = _kernels.load("_gp")
         Xs = self._scaled(X)
         Ys = Xs if Y is None else self._scaled(Y)
         K = np.empty((X.shape[0], Ys.shape[0]), dtype=X.dtype)
@@ -522,7 +516,7 @@ class _Stationary(Kernel):
         return K
 
     def _gradient(self, X):
-        ops = _ops()
+        ops = _kernels.load("_gp")
         Xs = self._scaled(X)
         n = X.shape[0]
         K = np.empty((n, n), dtype=X.dtype)
@@ -533,7 +527,7 @@ class _Stationary(Kernel):
         return K, G
 
     def _contract_all(self, X, W):
-        ops = _ops()
+        ops = _kernels.load("_gp")
         Xs = self._scaled(X)
         out = np.zeros(ops.n_gradients(self._kind(), X.shape[1], self.anisotropic))
         ops.contract_lower(self._kind(), Xs, np.ascontiguousarray(W, dtype=X.dtype),
@@ -560,7 +554,7 @@ class RBF(_Stationary):
         self.length_scale_bounds = length_scale_bounds
 
     def _kind(self):
-        return _ops().KINDS["rbf"]
+        return _kernels.load("_gp").KINDS["rbf"]
 
 
 class Matern(_Stationary):
@@ -578,10 +572,10 @@ class Matern(_Stationary):
 
     def _kind(self):
         if self.nu == np.inf:
-            return _ops().KINDS["rbf"]
+            return _kernels.load("_gp").KINDS["rbf"]
         if self.nu not in (0.5, 1.5, 2.5):
             raise ValueError(f"nu must be one of 0.5, 1.5, 2.5 or inf, got {self.nu!r}")
-        return _ops().KINDS[f"matern{self.nu}"]
+        return _kernels.load("_gp").KINDS[f"matern{self.nu}"]
 
     def _check_input(self, X):
         super()._check_input(X)
@@ -608,7 +602,7 @@ class RationalQuadratic(_Stationary):
         return Hyperparameter("alpha", "numeric", self.alpha_bounds)
 
     def _kind(self):
-        return _ops().KINDS["rq"]
+        return _kernels.load("_gp").KINDS["rq"]
 
     def _check_input(self, X):
         super()._check_input(X)
@@ -639,7 +633,7 @@ class ExpSineSquared(_Stationary):
         return Hyperparameter("periodicity", "numeric", self.periodicity_bounds)
 
     def _kind(self):
-        return _ops().KINDS["expsine"]
+        return _kernels.load("_gp").KINDS["expsine"]
 
     def _check_input(self, X):
         super()._check_input(X)

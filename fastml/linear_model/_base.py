@@ -8,17 +8,6 @@ from fastml._validation import check_array, check_scalar
 from fastml.base import check_is_fitted, validate_data
 
 
-def threads_for(work, per_thread):
-    """Threads for a kernel call: one per ``per_thread`` units of ``work`` at most.
-
-    Small calls run serially: a parallel region costs microseconds uncontended and much
-    more when the cores are shared, which dominates a small problem.
-    """
-    from fastml._threads import get_num_threads
-
-    return int(max(1, min(get_num_threads(), work // per_thread)))
-
-
 def center_data(X, y, fit_intercept):
     """X - mean(X), y - mean(y) (copies) and the offsets; no-op offsets without intercept.
 

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 
+from fastml import _kernels
 from fastml._errors import ConvergenceWarning
 from fastml._validation import (
     check_array,
@@ -19,14 +20,12 @@ from fastml.linear_model._base import (
     check_bool,
     check_nonneg,
     set_intercept,
-    threads_for,
 )
 
 
 def _cd_solve(xt, y, norm2, w, alpha, l1_ratio, max_iter, tol, random, positive, seed):
     """Run the kernel on one target; alpha/tol in the estimators' scaling."""
-    from fastml.kernels import _cd
-
+    _cd = _kernels.load("_cd")
     n = xt.shape[1]
     a = alpha * l1_ratio * n
     b = alpha * (1.0 - l1_ratio) * n
@@ -43,14 +42,13 @@ def _cd_solve(xt, y, norm2, w, alpha, l1_ratio, max_iter, tol, random, positive,
 def _prepare(X, y, fit_intercept):
     """Centred, transposed design (features as contiguous rows) and its column norms,
     built in one tiled compiled pass."""
-    from fastml.kernels import _cd
-
+    _cd = _kernels.load("_cd")
     n, p = X.shape
     x_off = X.mean(axis=0) if fit_intercept else np.zeros(p, dtype=X.dtype)
     y_off = y.mean(axis=0) if fit_intercept else np.zeros(y.shape[1:], dtype=X.dtype)
     xt = np.empty((p, n), dtype=X.dtype)
     norm2 = np.empty(p, dtype=X.dtype)
-    _cd.center_transpose(X, x_off, xt, norm2, threads_for(n * p, 2**20))
+    _cd.center_transpose(X, x_off, xt, norm2, _kernels.threads_for(n * p, 2**20))
     return xt, y - y_off, x_off, y_off, norm2
 
 

@@ -4,16 +4,16 @@ import numbers
 
 import numpy as np
 
-from fastml._threads import blas_single_threaded
+from fastml import _kernels
 from fastml._validation import check_array, check_option
 from fastml.base import BaseEstimator, RegressorMixin, validate_data
+from fastml.linalg import _cho_solve, _cholesky
 from fastml.linear_model._base import (
     LinearModelMixin,
     center_data,
     check_bool,
     check_nonneg,
     set_intercept,
-    threads_for,
 )
 
 # Largest p for the compiled Gram path (per-thread p x p accumulators stay < ~130 MB).
@@ -28,8 +28,7 @@ def _centered_gram(X, Y, fit_intercept):
     the data, so no cancellation) and the column sums S of X - s; then
     Xc'Xc = (X-s)'(X-s) - S S'/n and x_mean = s + S/n.
     """
-    from fastml.kernels import _linear
-
+    _linear = _kernels.load("_linear")
     n, p = X.shape
     Y = np.ascontiguousarray(Y, dtype=X.dtype)
     x_shift = X[0].copy() if fit_intercept else np.zeros(p, dtype=X.dtype)
@@ -39,9 +38,9 @@ def _centered_gram(X, Y, fit_intercept):
     sx = np.empty(p)
     sy = np.empty(Y.shape[1])
     rows = max(256, min(8192, 2**20 // p))  # ~8 MB of shifted rows per thread
-    with blas_single_threaded():
+    with _kernels.blas_single_threaded():
         _linear.centered_gram(X, x_shift, Y, y_shift, G, XtY, sx, sy, rows,
-                              threads_for(n, 4 * rows))
+                              _kernels.threads_for(n, 4 * rows))
     if fit_intercept:
         G -= np.tril(np.outer(sx, sx) / n).astype(X.dtype)
         XtY -= (np.outer(sx, sy) / n).astype(X.dtype)
@@ -55,17 +54,15 @@ def _lstsq_cholesky(X, Y, fit_intercept):
     Cholesky factor's diagonal spread max L_ii / min L_ii (a lower bound on cond(X))
     stays below eps^(-1/4) (8e3 in float64): the error then stays below ~sqrt(eps).
     """
-    from fastml import linalg
-
     G, XtY, x_off, y_off = _centered_gram(X, Y, fit_intercept)
     try:
-        L = linalg.cholesky(G, overwrite_a=True)
+        L, _ = _cholesky(G)
     except np.linalg.LinAlgError:
         return None
     d = np.diagonal(L)
     if d.min() <= d.max() * np.finfo(X.dtype).eps ** 0.25:
         return None
-    return linalg.cho_solve(L, XtY), x_off, y_off
+    return _cho_solve(L, XtY), x_off, y_off
 
 
 def _lstsq_svd(X, y, rcond):
@@ -141,11 +138,9 @@ class LinearRegression(LinearModelMixin, RegressorMixin, BaseEstimator):
 
 def _ridge_dual(X, y, alpha):
     """w = Xc'(Xc Xc' + alpha I)^-1 yc for wide data (n < p): an n x n system."""
-    from fastml import linalg
-
     gram = X @ X.T
     gram.flat[:: gram.shape[0] + 1] += alpha
-    return X.T @ linalg.cho_solve(linalg.cholesky(gram, overwrite_a=True), y)
+    return X.T @ _cho_solve(_cholesky(gram)[0], np.array(y, dtype=X.dtype, order="C"))
 
 
 def _ridge_svd(X, y, alphas):
@@ -194,11 +189,9 @@ class Ridge(LinearModelMixin, RegressorMixin, BaseEstimator):
         n, p = X.shape
         if solver == "cholesky" and alphas[0] > 0 and n >= p and p <= _GRAM_MAX_FEATURES \
                 and alphas.size == 1:
-            from fastml import linalg
-
             G, XtY, x_off, y_off = _centered_gram(X, y.reshape(n, -1), self.fit_intercept)
             G.flat[:: p + 1] += alphas[0]
-            w = linalg.cho_solve(linalg.cholesky(G, overwrite_a=True), XtY)
+            w = _cho_solve(_cholesky(G)[0], XtY)
             y_off = y_off.reshape(y.shape[1:])
         else:
             Xc, yc, x_off, y_off = center_data(X, y, self.fit_intercept)

@@ -4,8 +4,8 @@ import warnings
 
 import numpy as np
 
+from fastml import _kernels
 from fastml._errors import ConvergenceWarning, JitterWarning
-from fastml._threads import blas_single_threaded
 from fastml._validation import check_option, check_positive_int
 from fastml.base import BaseEstimator, ClassifierMixin, check_is_fitted, validate_data
 from fastml.linear_model._base import (
@@ -14,7 +14,6 @@ from fastml.linear_model._base import (
     check_classification_targets,
     check_nonneg,
     check_positive,
-    threads_for,
 )
 
 
@@ -30,7 +29,7 @@ class _Objective:
         self.fit_intercept = fit_intercept
         self.n = X.shape[0]
         self.lam = 1.0 / (C * self.n)
-        self.n_threads = threads_for(self.n * self.p * self.k, 2**20)
+        self.n_threads = _kernels.threads_for(self.n * self.p * self.k, 2**20)
 
     def unpack(self, theta):
         t = theta.reshape(self.k, self.p + self.fit_intercept).astype(self.X.dtype)
@@ -40,8 +39,7 @@ class _Objective:
         return coef, intercept
 
     def value_grad(self, theta):
-        from fastml.kernels import _logistic
-
+        _logistic = _kernels.load("_logistic")
         coef, intercept = self.unpack(theta)
         g_coef = np.empty_like(coef)
         g_int = np.empty_like(intercept)
@@ -56,8 +54,7 @@ class _Objective:
 
     def hessian(self, theta):
         """Full symmetric Hessian (float64); lower triangle from the kernel."""
-        from fastml.kernels import _logistic
-
+        _logistic = _kernels.load("_logistic")
         coef, intercept = self.unpack(theta)
         p1 = self.p + self.fit_intercept
         d = self.k * p1
@@ -80,7 +77,7 @@ class _Objective:
 
 def _newton(obj, theta, max_iter, tol):
     """Damped Newton: solve H d = -g by Cholesky, Armijo backtracking on f."""
-    from fastml import linalg
+    from fastml.linalg import _cho_solve, _cholesky
 
     f, g = obj.value_grad(theta)
     for it in range(max_iter):
@@ -89,8 +86,8 @@ def _newton(obj, theta, max_iter, tol):
         H = obj.hessian(theta)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", JitterWarning)
-            L = linalg.cholesky(H, jitter="auto", overwrite_a=True)
-        step = -linalg.cho_solve(L, g)
+            L, _ = _cholesky(H, True, "auto")
+        step = -_cho_solve(L, np.array(g, dtype=L.dtype))
         slope = float(g @ step)
         t = 1.0
         slack = 16 * np.finfo(float).eps * abs(f)  # rounding noise in f near the optimum
@@ -161,7 +158,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         solve = _newton if self.solver == "newton" else _lbfgs
         # The kernels parallelise over row chunks with OpenMP and call BLAS inside; the
         # solvers' own BLAS work is on short vectors. Pin BLAS to one thread throughout.
-        with blas_single_threaded():
+        with _kernels.blas_single_threaded():
             theta, n_iter, converged = solve(obj, theta.ravel(), max_iter, tol)
         if not converged:
             warnings.warn(f"{self.solver} did not converge in {max_iter} iterations; "
@@ -178,16 +175,15 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """Class probabilities: [1 - sigmoid(z), sigmoid(z)] or softmax(z), (n, K)."""
-        from fastml.kernels import _logistic
-
+        _logistic = _kernels.load("_logistic")
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, reset=False)
         coef = self.coef_.astype(X.dtype)
         intercept = self.intercept_.astype(X.dtype)
         out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
-        with blas_single_threaded():
+        with _kernels.blas_single_threaded():
             _logistic.predict_proba(X, coef, intercept, out,
-                                    threads_for(X.size * coef.shape[0], 2**20))
+                                    _kernels.threads_for(X.size * coef.shape[0], 2**20))
         if coef.shape[0] == 1:
             out = np.hstack([1 - out, out])
         return out

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from fastml import _kernels
 from fastml._validation import check_positive_int, check_random_state
 from fastml.base import BaseEstimator, ClassifierMixin, validate_data
 from fastml.linear_model._base import (
@@ -10,7 +11,6 @@ from fastml.linear_model._base import (
     check_classification_targets,
     check_nonneg,
     check_positive,
-    threads_for,
 )
 
 
@@ -38,8 +38,7 @@ class Perceptron(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
 
     def fit(self, X, y):
-        from fastml.kernels import _linear
-
+        _linear = _kernels.load("_linear")
         fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
         shuffle = check_bool(self.shuffle, "shuffle")
         check_bool(self.warm_start, "warm_start")
@@ -62,7 +61,7 @@ class Perceptron(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         n_iter = np.zeros(k, dtype=np.int32)
         _linear.perceptron(X, y_idx, target, W, b, float(eta), fit_intercept, max_iter,
                            float(tol), n_no_change, shuffle, seeds, n_iter,
-                           min(k, threads_for(X.size * k, 2**18)))
+                           min(k, _kernels.threads_for(X.size * k, 2**18)))
         self.classes_ = classes
         self.coef_ = W
         self.intercept_ = b

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from fastml._threads import get_num_threads
+from fastml import _kernels
 from fastml._validation import (
     check_array,
     check_option,
@@ -249,8 +249,7 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
     streams = np.random.SeedSequence(rng.integers(0, 2**63, size=4))
     rstate = streams.generate_state((chains + 1) * 4, dtype=np.uint64).reshape(chains + 1, 4)
 
-    from fastml.kernels import _mcmc
-
+    _mcmc = _kernels.load("_mcmc")
     errors = []
     stop = np.zeros(1, dtype=np.int64)
     (lp_addr, gr_addr), _keep = _mcmc.make_callbacks(
@@ -270,7 +269,7 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
             # Python callables take the GIL in their callbacks; NumPy releases it inside
             # large array operations, so their chains still overlap on several threads.
             trace = _run_chains(_mcmc, method, lp_addr, gr_addr, rstate, X, LP, G, opts, tune,
-                                draws, bounds, nanc, stop, bar, get_num_threads())
+                                draws, bounds, nanc, stop, bar, _kernels.get_num_threads())
     finally:
         bar.close()
     if errors:

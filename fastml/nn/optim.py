@@ -12,9 +12,10 @@ import numbers
 
 import numpy as np
 
-from fastml._threads import get_num_threads
+from fastml import _kernels
 from fastml._validation import check_scalar
 from fastml.nn._module import Parameter
+from fastml.nn.functional._core import _ELEMENT_GRAIN
 
 __all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "LinearLR",
            "Optimizer", "SequentialLR", "StepLR"]
@@ -177,9 +178,7 @@ class Adam(Optimizer):
         check_scalar(group["eps"], "eps", numbers.Real, min_val=0)
 
     def step(self):
-        from fastml.kernels import _nn
-
-        n_threads = get_num_threads()
+        _nn = _kernels.load("_nn")
         for index, group in enumerate(self.param_groups):
             state = self._group_state(index)
             state["step"] += 1
@@ -191,7 +190,9 @@ class Adam(Optimizer):
                            zip(group["params"], state["exp_avg"])],
                           state["exp_avg"], state["exp_avg_sq"], group["lr"], b1, b2,
                           group["eps"], group["weight_decay"], self._decoupled,
-                          1 - b1 ** t, math.sqrt(1 - b2 ** t), n_threads)
+                          1 - b1 ** t, math.sqrt(1 - b2 ** t),
+                          [_kernels.threads_for(m.size, _ELEMENT_GRAIN) for m in
+                           state["exp_avg"]])
 
 
     def _group_state(self, group_index):

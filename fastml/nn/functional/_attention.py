@@ -25,7 +25,7 @@ import numbers
 
 import numpy as np
 
-from fastml._threads import blas_single_threaded, get_num_threads
+from fastml import _kernels
 from fastml._validation import _shape_str, check_array, check_positive_int, check_scalar
 from fastml.nn.functional._core import linear, linear_backward
 
@@ -37,12 +37,6 @@ __all__ = ["multi_head_attention", "multi_head_attention_backward",
 _KEY_TILE = 512
 _QUERY_TILE = 256
 _BACKWARD_TILES = (256, 256)
-
-
-def _kernels():
-    from fastml.kernels import _attention
-
-    return _attention
 
 
 def _query_tile(bh, nq, n_threads):
@@ -180,9 +174,10 @@ class _Problem:
         q, k, v = self.padded()
         o = out4 if v is self.v else np.empty(v.shape[:2] + (nq, 1), self.dtype)
         mask, has_mask = self.kernel_mask()
-        n_threads = get_num_threads()
-        kernels = _kernels()  # loads SciPy's BLAS before threadpoolctl looks for it
-        with blas_single_threaded():
+        n_threads = _kernels.get_num_threads()
+        # loading the kernel loads SciPy's BLAS before threadpoolctl looks for it
+        kernels = _kernels.load("_attention")
+        with _kernels.blas_single_threaded():
             kernels.forward(q, k, v, mask, has_mask, self.causal, self.scale, o, lse,
                             _query_tile(B * H, nq, n_threads), _KEY_TILE, n_threads)
         return lse
@@ -196,9 +191,9 @@ class _Problem:
         if q is not self.q:
             gq, gk = np.zeros_like(q), np.zeros_like(k)
         mask, has_mask = self.kernel_mask()
-        n_threads = get_num_threads()
-        kernels = _kernels()
-        with blas_single_threaded():
+        n_threads = _kernels.get_num_threads()
+        kernels = _kernels.load("_attention")
+        with _kernels.blas_single_threaded():
             kernels.backward(gout4, q, k, v, mask, has_mask, self.causal, self.scale,
                              out4, lse, gq, gk, gv, *_BACKWARD_TILES, n_threads)
 

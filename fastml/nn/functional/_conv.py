@@ -52,23 +52,11 @@ import numbers
 
 import numpy as np
 
-from fastml._threads import blas_single_threaded, get_num_threads
+from fastml import _kernels
 from fastml._validation import check_array, check_option, check_positive_int, common_float_dtype
 
 __all__ = ["avg_pool2d", "avg_pool2d_backward", "conv1d", "conv1d_backward", "conv2d",
            "conv2d_backward", "max_pool2d", "max_pool2d_backward"]
-
-
-def _conv_kernels():
-    from fastml.kernels import _conv
-
-    return _conv
-
-
-def _pool_kernels():
-    from fastml.kernels import _pool
-
-    return _pool
 
 
 # Work per thread below which extra OpenMP threads cost more (fork/join) than they save,
@@ -77,9 +65,6 @@ _CONV_GRAIN = 1 << 18
 _POOL_GRAIN = 1 << 15
 
 
-def _n_threads(work, grain):
-    """get_num_threads(), reduced so that every thread gets at least ``grain`` work."""
-    return max(1, min(get_num_threads(), int(work) // grain))
 
 
 def _tuple(value, name, nd, min_val):
@@ -176,13 +161,13 @@ class _ConvSpec:
 
     def run(self, fn, *arrays):
         """Call kernel ``fn``; BLAS is pinned to one thread on the GEMM path, where the
-        OpenMP threads (``get_num_threads()``, fewer for tiny problems) each run their
+        OpenMP threads (``_kernels.get_num_threads()``, fewer for tiny problems) each run their
         own GEMMs."""
         macs = math.prod(self.out4) * math.prod(self.w.shape[1:])
-        args = (*arrays, *self.args, _n_threads(macs, _CONV_GRAIN))
+        args = (*arrays, *self.args, _kernels.threads_for(macs, _CONV_GRAIN))
         if self.w.shape[1] == 1:      # direct kernel, no BLAS
             return fn(*args)
-        with blas_single_threaded():
+        with _kernels.blas_single_threaded():
             return fn(*args)
 
 
@@ -191,7 +176,7 @@ def _forward(spec):
     has_bias = spec.b is not None
     b = spec.b if has_bias else np.empty(0, dtype=spec.dtype)
     if y.size:
-        spec.run(_conv_kernels().conv2d_forward, spec.x, spec.w, b, has_bias, y)
+        spec.run(_kernels.load("_conv").conv2d_forward, spec.x, spec.w, b, has_bias, y)
     return spec.result(y)
 
 
@@ -206,7 +191,7 @@ def _backward(spec):
     else:                     # the kernel writes every element
         gx, gw = np.empty_like(spec.x), np.empty_like(spec.w)
         gb = np.empty(spec.w.shape[0], dtype=spec.dtype)
-        spec.run(_conv_kernels().conv2d_backward, go.reshape(spec.out4), spec.x, spec.w,
+        spec.run(_kernels.load("_conv").conv2d_backward, go.reshape(spec.out4), spec.x, spec.w,
                  gx, gw, gb)
     return spec.result(gx), gw.reshape(spec.w_shape), gb
 
@@ -300,7 +285,7 @@ class _PoolSpec:
             self.grad_out = go.astype(dtype, copy=False)
         self.geometry = self.kernel + self.stride + self.padding
         reads = math.prod(self.out_shape) * math.prod(self.kernel)
-        self.n_threads = _n_threads(reads, _POOL_GRAIN)
+        self.n_threads = _kernels.threads_for(reads, _POOL_GRAIN)
 
     def result(self, a):
         return a if self.batched else a[0]
@@ -321,7 +306,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
     y = np.empty(spec.out_shape, dtype=spec.x.dtype)
     idx = np.empty(spec.out_shape, dtype=np.int64)
     if y.size:
-        _pool_kernels().max_pool2d_forward(spec.x, y, idx, *spec.geometry, spec.n_threads)
+        _kernels.load("_pool").max_pool2d_forward(spec.x, y, idx, *spec.geometry, spec.n_threads)
     if return_indices:
         return spec.result(y), spec.result(idx)
     return spec.result(y)
@@ -335,7 +320,7 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, indice
     argmax from ``x``; they must lie in [0, H W).
     """
     spec = _PoolSpec("max_pool2d_backward", x, kernel_size, stride, padding, grad_out)
-    kern = _pool_kernels()
+    kern = _kernels.load("_pool")
     n_threads = spec.n_threads
     if indices is None:
         idx = np.empty(spec.out_shape, dtype=np.int64)
@@ -368,8 +353,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     spec = _PoolSpec("avg_pool2d", x, kernel_size, stride, padding)
     y = np.empty(spec.out_shape, dtype=spec.x.dtype)
     if y.size:
-        _pool_kernels().avg_pool2d_forward(spec.x, y, *spec.geometry, bool(count_include_pad),
-                                           spec.n_threads)
+        _kernels.load("_pool").avg_pool2d_forward(spec.x, y, *spec.geometry,
+                                                  bool(count_include_pad), spec.n_threads)
     return spec.result(y)
 
 
@@ -379,6 +364,6 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
     spec = _PoolSpec("avg_pool2d_backward", x, kernel_size, stride, padding, grad_out)
     gx = np.zeros_like(spec.x)
     if gx.size:
-        _pool_kernels().avg_pool2d_backward(spec.grad_out, gx, *spec.geometry,
-                                            bool(count_include_pad), spec.n_threads)
+        _kernels.load("_pool").avg_pool2d_backward(spec.grad_out, gx, *spec.geometry,
+                                                   bool(count_include_pad), spec.n_threads)
     return spec.result(gx)

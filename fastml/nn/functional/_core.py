@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from fastml._threads import blas_single_threaded, get_num_threads
+from fastml import _kernels
 from fastml._validation import check_array, check_option, check_random_state, check_scalar
 
 __all__ = [
@@ -36,24 +36,31 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum")
+_ELEMENT_GRAIN = 131072  # elements per thread of the row and elementwise kernels
+_GEMM_GRAIN = 1 << 23  # multiply-adds per thread of the Linear GEMMs
 
 
-def _kernels():
-    from fastml.kernels import _nn
-
-    return _nn
+def _threads(x):
+    """OpenMP threads for a row or elementwise kernel over the elements of ``x``."""
+    return _kernels.threads_for(x.size, _ELEMENT_GRAIN)
 
 
 @contextlib.contextmanager
-def _gemm_threads():
-    """Number of OpenMP threads the Linear kernels split their GEMMs over.
+def _gemm_threads(multiply_adds=None):
+    """Number of OpenMP threads the Linear kernels split their GEMMs over (all of them
+    when ``multiply_adds`` is None).
 
     The kernels call BLAS once per block, one block per thread, with the BLAS pinned to
-    one thread (see :func:`fastml._threads.blas_single_threaded`), so a training step
+    one thread (see :func:`fastml._kernels.blas_single_threaded`), so a training step
     runs in a single thread pool; when the BLAS cannot be pinned they make one call.
     """
-    with blas_single_threaded() as pinned:
-        yield get_num_threads() if pinned else 1
+    with _kernels.blas_single_threaded() as pinned:
+        if not pinned:
+            yield 1
+        elif multiply_adds is None:
+            yield _kernels.get_num_threads()
+        else:
+            yield _kernels.threads_for(multiply_adds, _GEMM_GRAIN)
 
 
 def _float(x, name, ndim=None):
@@ -88,7 +95,7 @@ def relu(x):
     """max(x, 0); NaN propagates."""
     x = _float(x, "x")
     out = np.empty_like(x)
-    _kernels().relu_forward(x.reshape(-1), out.reshape(-1), get_num_threads())
+    _kernels.load("_nn").relu_forward(x.reshape(-1), out.reshape(-1), _threads(x))
     return out
 
 
@@ -97,8 +104,8 @@ def relu_backward(grad_out, x):
     x = _float(x, "x")
     g = _same_shape(grad_out, x)
     out = np.empty_like(x)
-    _kernels().relu_backward(g.reshape(-1), x.reshape(-1), out.reshape(-1),
-                             get_num_threads())
+    _kernels.load("_nn").relu_backward(g.reshape(-1), x.reshape(-1), out.reshape(-1),
+                                       _threads(x))
     return out
 
 
@@ -125,7 +132,7 @@ def gelu(x, approximate="none"):
     tanh_approx = _check_approximate(approximate)
     x = _float(x, "x")
     out = np.empty_like(x)
-    _kernels().gelu_forward(x.reshape(-1), out.reshape(-1), tanh_approx, get_num_threads())
+    _kernels.load("_nn").gelu_forward(x.reshape(-1), out.reshape(-1), tanh_approx, _threads(x))
     return out
 
 
@@ -135,8 +142,8 @@ def gelu_backward(grad_out, x, approximate="none"):
     x = _float(x, "x")
     g = _same_shape(grad_out, x)
     out = np.empty_like(x)
-    _kernels().gelu_backward(g.reshape(-1), x.reshape(-1), out.reshape(-1), tanh_approx,
-                             get_num_threads())
+    _kernels.load("_nn").gelu_backward(g.reshape(-1), x.reshape(-1), out.reshape(-1),
+                                       tanh_approx, _threads(x))
     return out
 
 
@@ -223,10 +230,10 @@ def _linear_forward(x, w, b):
     n, k = w.shape
     out = np.empty(x.shape[:-1] + (n,), dtype=w.dtype)
     has_bias = b is not None
-    with _gemm_threads() as n_threads:
-        _kernels().linear_forward(x.reshape(_rows(x), k), w,
-                                  b if has_bias else np.empty(0, w.dtype), has_bias,
-                                  out.reshape(_rows(x), n), n_threads)
+    with _gemm_threads(_rows(x) * n * k) as n_threads:
+        _kernels.load("_nn").linear_forward(x.reshape(_rows(x), k), w,
+                                            b if has_bias else np.empty(0, w.dtype), has_bias,
+                                            out.reshape(_rows(x), n), n_threads)
     return out
 
 
@@ -236,10 +243,10 @@ def _linear_backward_into(g, x, w, grad_w, grad_b):
     m = _rows(x)
     gx = np.empty(x.shape, dtype=w.dtype)
     has_bias = grad_b is not None
-    with _gemm_threads() as n_threads:
-        _kernels().linear_backward(g.reshape(m, n), x.reshape(m, k), w, gx.reshape(m, k),
-                                   grad_w, grad_b if has_bias else np.empty(0, w.dtype),
-                                   has_bias, n_threads)
+    with _gemm_threads(m * n * k) as n_threads:
+        _kernels.load("_nn").linear_backward(
+            g.reshape(m, n), x.reshape(m, k), w, gx.reshape(m, k), grad_w,
+            grad_b if has_bias else np.empty(0, w.dtype), has_bias, n_threads)
     return gx
 
 
@@ -291,8 +298,8 @@ def _layer_norm_forward(x, shape, w, b, eps):
     out = np.empty_like(x)
     mean = np.empty(m, x.dtype)
     rstd = np.empty(m, x.dtype)
-    _kernels().layer_norm_forward(x2, w, b, float(eps), out.reshape(-1, d), mean, rstd,
-                                  get_num_threads())
+    _kernels.load("_nn").layer_norm_forward(x2, w, b, float(eps), out.reshape(-1, d), mean,
+                                            rstd, _threads(x))
     return out, mean, rstd
 
 
@@ -303,10 +310,10 @@ def _layer_norm_backward_into(g, x, shape, w, mean, rstd, grad_w, grad_b):
     if grad_w is None:
         scratch = np.zeros(d, x.dtype)
     w = np.ones(d, x.dtype) if w is None else w.reshape(-1)
-    _kernels().layer_norm_backward(
+    _kernels.load("_nn").layer_norm_backward(
         g.reshape(-1, d), x.reshape(-1, d), w, mean, rstd, gx.reshape(-1, d),
         scratch if grad_w is None else grad_w.reshape(-1),
-        np.zeros(d, x.dtype) if grad_b is None else grad_b.reshape(-1), get_num_threads())
+        np.zeros(d, x.dtype) if grad_b is None else grad_b.reshape(-1), _threads(x))
     return gx
 
 
@@ -382,9 +389,9 @@ def _batch_norm_forward(x, w, b, running_mean, running_var, training, momentum, 
         mean = running_mean
         invstd = _running_invstd(running_var, eps, x.dtype)
     suffix, shape = _bn_layout(x)
-    getattr(_kernels(), "batch_norm_forward" + suffix)(
+    getattr(_kernels.load("_nn"), "batch_norm_forward" + suffix)(
         x.reshape(shape), w, b, mean, invstd, training, float(eps), out.reshape(shape), var,
-        get_num_threads())
+        _threads(x))
     if training and running_mean is not None:
         mom = x.dtype.type(momentum)
         running_mean *= 1 - mom
@@ -398,11 +405,11 @@ def _batch_norm_backward_into(g, x, w, mean, invstd, training, grad_w, grad_b):
     c = x.shape[1]
     gx = np.empty_like(x)
     suffix, shape = _bn_layout(x)
-    getattr(_kernels(), "batch_norm_backward" + suffix)(
+    getattr(_kernels.load("_nn"), "batch_norm_backward" + suffix)(
         g.reshape(shape), x.reshape(shape), np.ones(c, x.dtype) if w is None else w, mean,
         invstd, training, gx.reshape(shape),
         np.zeros(c, x.dtype) if grad_w is None else grad_w,
-        np.zeros(c, x.dtype) if grad_b is None else grad_b, get_num_threads())
+        np.zeros(c, x.dtype) if grad_b is None else grad_b, _threads(x))
     return gx
 
 
@@ -488,8 +495,8 @@ def _check_ce(x, target, ignore_index, label_smoothing, reduction):
 def _cross_entropy_forward(x, t, count, ignore_index, label_smoothing, reduction):
     """(loss, lse): the reduced loss and each row's log-sum-exp."""
     lse = np.empty(x.shape[0], x.dtype)
-    total = _kernels().cross_entropy_forward(x, t, float(label_smoothing), int(ignore_index),
-                                             lse, get_num_threads())
+    total = _kernels.load("_nn").cross_entropy_forward(x, t, float(label_smoothing),
+                                                       int(ignore_index), lse, _threads(x))
     if reduction == "sum":
         return total, lse
     return (total / count if count else float("nan")), lse
@@ -499,8 +506,8 @@ def _cross_entropy_backward(x, t, count, lse, ignore_index, label_smoothing, red
                             grad=1.0):
     gx = np.empty_like(x)
     scale = grad if reduction == "sum" else (grad / count if count else 0.0)
-    _kernels().cross_entropy_backward(x, t, lse, float(label_smoothing), int(ignore_index),
-                                      float(scale), gx, get_num_threads())
+    _kernels.load("_nn").cross_entropy_backward(x, t, lse, float(label_smoothing),
+                                                int(ignore_index), float(scale), gx, _threads(x))
     return gx
 
 
