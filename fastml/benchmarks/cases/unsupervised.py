@@ -22,7 +22,7 @@ def _peer_threads(n, grain):
     """Peers get fastml's thread policy: one thread for small problems, all above."""
     from threadpoolctl import threadpool_limits
 
-    from fastml.cluster import _threads_for
+    from fastml._kernels import threads_for as _threads_for
 
     return threadpool_limits(limits=_threads_for(n, grain))
 
@@ -218,7 +218,7 @@ def _sklearn_tsne(X, max_iter):
 def _opentsne(X, max_iter):
     import openTSNE
 
-    from fastml.cluster import _threads_for
+    from fastml._kernels import threads_for as _threads_for
 
     # same small-problem thread policy as fastml (one thread below 512 points)
     return openTSNE.TSNE(early_exaggeration=12, n_iter=max_iter - 250,

@@ -351,9 +351,10 @@ def _check_batch_norm(x, weight, bias, running_mean, running_var, eps):
     b = None if bias is None else _like(bias, "bias", x, "x", (c,))
     for name, arr in (("running_mean", running_mean), ("running_var", running_var)):
         if arr is not None:
-            if not isinstance(arr, np.ndarray) or arr.dtype != x.dtype or arr.shape != (c,):
-                raise TypeError(f"{name} must be a {x.dtype} ndarray of shape ({c},) "
-                                f"(it is updated in place)")
+            if not isinstance(arr, np.ndarray) or arr.dtype != x.dtype or arr.shape != (c,) \
+                    or not arr.flags.c_contiguous:
+                raise TypeError(f"{name} must be a C-contiguous {x.dtype} ndarray of shape "
+                                f"({c},) (it is updated in place)")
     return x, w, b
 
 
@@ -422,6 +423,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     unbiased variance. Eval: the running statistics are used.
     """
     x, w, b = _check_batch_norm(x, weight, bias, running_mean, running_var, eps)
+    check_scalar(momentum, "momentum", numbers.Real)
     if not training and (running_mean is None or running_var is None):
         raise ValueError("running_mean and running_var are required when training=False")
     return _batch_norm_forward(x, w, b, running_mean, running_var, training, momentum,
