@@ -42,7 +42,10 @@ _LOG_2PI = np.log(2.0 * np.pi)
 
 
 def _positive(x, name):
-    return float(check_scalar(x, name, numbers.Real, min_val=0, include_boundaries="neither"))
+    value = float(check_scalar(x, name, numbers.Real, min_val=0, include_boundaries="neither"))
+    if value == np.inf:
+        raise ValueError(f"{name} must be finite, got {x!r}")
+    return value
 
 
 def _counts(x, name, ndim=1):

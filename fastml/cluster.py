@@ -109,6 +109,8 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     w = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
     norms = (np.einsum("ij,ij->i", X, X) if x_squared_norms is None
              else check_array(x_squared_norms, "x_squared_norms", ndim=1, dtype=X.dtype))
+    if n_local_trials is not None:
+        n_local_trials = check_positive_int(n_local_trials, "n_local_trials")
     return _kmeans_plusplus(X, n_clusters, norms, w, check_random_state(random_state),
                             n_local_trials)
 

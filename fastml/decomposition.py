@@ -326,6 +326,7 @@ class KernelPCA(TransformerMixin, BaseEstimator):
         """Eigen-decompose the centred Gram matrix of X."""
         check_option(self.kernel, "kernel", (*_KERNEL_CODES, "precomputed"))
         check_option(self.eigen_solver, "eigen_solver", ("auto", "dense", "arpack"))
+        check_scalar(self.alpha, "alpha", numbers.Real, min_val=0)
         if self.fit_inverse_transform and self.kernel == "precomputed":
             raise ValueError("Cannot fit_inverse_transform with a precomputed kernel.")
         X = validate_data(self, X)

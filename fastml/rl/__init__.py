@@ -6,6 +6,9 @@
   are accepted directly.
 - Tabular control (:mod:`fastml.rl._tabular`): :func:`q_learning`, :func:`sarsa`,
   :func:`expected_sarsa`, :func:`mc_control` with epsilon schedules, whole runs compiled.
+- Policy gradients on ``fastml.nn`` MLPs (:mod:`fastml.rl._ppo`): :class:`PPO` (CleanRL's
+  details), :class:`A2C`, :class:`REINFORCE` with baseline; SB3-like ``learn``/``predict``/
+  ``save``/``load``.
 - Environments (:mod:`fastml.rl.envs`): :func:`make` and :func:`make_vec` build
   compiled classic-control and toy-text environments with Gymnasium's API and dynamics.
 
@@ -21,6 +24,7 @@ from fastml.rl._dp import (
     q_value_iteration,
     value_iteration,
 )
+from fastml.rl._ppo import A2C, PPO, REINFORCE, ppo_loss
 from fastml.rl._tabular import (
     TabularResult,
     evaluate_greedy,
@@ -33,7 +37,7 @@ from fastml.rl._tabular import (
 )
 from fastml.rl.envs import make, make_vec
 
-__all__ = ["TabularResult", "bellman_q", "envs", "evaluate_greedy", "expected_sarsa",
-           "exponential_schedule", "linear_schedule", "make", "make_vec", "mc_control",
-           "policy_evaluation", "policy_iteration", "q_learning", "q_policy_evaluation",
-           "q_value_iteration", "sarsa", "value_iteration"]
+__all__ = ["A2C", "PPO", "REINFORCE", "TabularResult", "bellman_q", "envs", "evaluate_greedy",
+           "expected_sarsa", "exponential_schedule", "linear_schedule", "make", "make_vec",
+           "mc_control", "policy_evaluation", "policy_iteration", "ppo_loss", "q_learning",
+           "q_policy_evaluation", "q_value_iteration", "sarsa", "value_iteration"]

@@ -53,7 +53,13 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_array, check_option, check_positive_int, common_float_dtype
+from fastml._validation import (
+    MAX_AXIS_LENGTH,
+    check_array,
+    check_option,
+    check_positive_int,
+    common_float_dtype,
+)
 
 __all__ = ["avg_pool2d", "avg_pool2d_backward", "conv1d", "conv1d_backward", "conv2d",
            "conv2d_backward", "max_pool2d", "max_pool2d_backward"]
@@ -69,10 +75,10 @@ _POOL_GRAIN = 1 << 15
 
 def _tuple(value, name, nd, min_val):
     """An int or a length-``nd`` sequence of ints >= ``min_val`` as a tuple."""
-    if type(value) is int and value >= min_val:     # fast path for the common case
+    if type(value) is int and min_val <= value <= MAX_AXIS_LENGTH:  # the common case
         return (value,) * nd
     if type(value) is tuple and len(value) == nd and \
-            all(type(v) is int and v >= min_val for v in value):
+            all(type(v) is int and min_val <= v <= MAX_AXIS_LENGTH for v in value):
         return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (value,) * nd

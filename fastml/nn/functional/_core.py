@@ -545,6 +545,7 @@ def _check_pair(input, target):
 
 
 def _scale(x, reduction, grad):
+    check_scalar(grad, "grad", numbers.Real)
     return grad / x.size if reduction == "mean" and x.size else grad
 
 
