@@ -422,6 +422,7 @@ def plot_scaling_law(fit, N, D, L, path=None, *, title=None):
     L(N*(C), D*(C)); right panel N*(C) and D*(C). Saves a PNG when ``path`` is given.
     Returns the matplotlib Figure."""
     import matplotlib
+    import matplotlib.ticker
 
     if path is not None:
         matplotlib.use("Agg", force=False)
@@ -443,6 +444,9 @@ def plot_scaling_law(fit, N, D, L, path=None, *, title=None):
     ax.plot(grid, fit.predict(n_opt, d_opt), "k--", lw=1.5, label="compute-optimal")
     ax.set(xscale="log", yscale="log", xlabel="compute C = 6 N D (FLOPs)",
            ylabel="validation loss", title=title or "L(N, D) = E + A/N^α + B/D^β")
+    plain = matplotlib.ticker.FormatStrFormatter("%.2f")  # losses span < 1 decade
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
     ax.legend(fontsize=7)
     a_n, b_d = fit.exponents
     ax_opt.plot(grid, n_opt, label=f"N*(C) ~ C^{a_n:.2f}")

@@ -1,0 +1,27 @@
+"""Reduced run of examples/scaling_laws.py: a tiny GPT family, the fit and the plot."""
+
+import importlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_scaling_laws_quick(monkeypatch, tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("fastml.models")
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    example = importlib.import_module("scaling_laws")
+    if not os.path.exists(example.DATA):
+        pytest.skip("../shared/data/tinyshakespeare is absent")
+    out = tmp_path / "scaling_laws.png"
+    runs, fit = example.main(out=out, quick=True, verbose=False, n_bootstrap=8)
+    assert out.stat().st_size > 10_000
+    assert len(runs.loss) == 6 and np.all(np.isfinite(runs.loss))
+    assert np.all(np.isfinite(list(fit.params.values())))
+    assert set(fit.intervals) == {"E", "A", "B", "alpha", "beta"}
+    # the fitted law reproduces the measured losses it was fitted to
+    np.testing.assert_allclose(fit.predict(runs.N, runs.D), runs.loss, rtol=0.05)
