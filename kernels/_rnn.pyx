@@ -24,17 +24,19 @@ recurrence in reverse with one GEMM per step (d h_prev = dG W_hh) and then forms
 weight gradient by one GEMM over all N rows (dW_ih += dG^T x, dW_hh += dG^T h_prev,
 dW_hr += dh^T h_raw) and the input gradient by one more (dx = dG W_ih).
 
-Arrays are C-contiguous of the right dtype and every size is >= 1 (the caller passes
-1-element placeholders for what a mode does not use). ``out`` and ``grad_out`` are the
+The gate passes are small C functions under ``omp simd`` (float32 sigmoid and tanh from
+``kernels._math`` vectorise). Arrays are C-contiguous of the right dtype and every size
+is >= 1 (the caller passes 1-element placeholders for what a mode does not use, and zero
+biases when the layer has none). ``out`` and ``grad_out`` are the
 (N, D Hr) outputs of the layer; this direction owns columns ``col ... col + Hr - 1``.
 BLAS runs outside the parallel loops (threaded by the BLAS itself).
 """
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, expf, tanh, tanhf
 from libc.string cimport memcpy
 from kernels._blas cimport gemm_rm
+from kernels._math cimport fml_math_expf  # noqa: F401  (defines the float32 helpers)
 
 RNN_TANH = 0
 RNN_RELU = 1
@@ -48,18 +50,154 @@ DEF C_GRU = 3
 DEF BIAS_BLOCK = 64  # bias-gradient columns per task (row-wise reads)
 
 
-cdef inline floating _sigmoid(floating x) noexcept nogil:
-    if floating is float:
-        return 1.0 / (1.0 + expf(-x))
-    else:
-        return 1.0 / (1.0 + exp(-x))
+# ---------------------------------------------------------------- fused gate passes
+cdef extern from *:
+    """
+    #include <stddef.h>
+    #pragma GCC push_options
+    #pragma GCC optimize("no-trapping-math")
+    #define FML_RNN_DEFINE(T, S, SIG, TANH)                                               \
+    /* i, f, g, o activated in place; c' = f c + i g into c and cell; h = o tanh(c') */    \
+    static void fml_lstm_fwd_##S(T *restrict g, T *restrict c, T *restrict cell,          \
+                                 T *restrict h, ptrdiff_t H) {                            \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < H; j++) {                                               \
+            T i = SIG(g[j]), f = SIG(g[H + j]), gg = TANH(g[2 * H + j]);                  \
+            T o = SIG(g[3 * H + j]);                                                      \
+            g[j] = i; g[H + j] = f; g[2 * H + j] = gg; g[3 * H + j] = o;                  \
+            T cn = f * c[j] + i * gg;                                                     \
+            c[j] = cn; cell[j] = cn; h[j] = o * TANH(cn);                                 \
+        }                                                                                 \
+    }                                                                                     \
+    /* dc += dh o (1 - tanh^2 c'); gate pre-activation gradients; dc <- dc f */           \
+    static void fml_lstm_bwd_##S(const T *restrict g, const T *restrict cell,             \
+                                 const T *restrict cprev, const T *restrict dh,           \
+                                 T *restrict dc, T *restrict dg, ptrdiff_t H) {           \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < H; j++) {                                               \
+            T i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];                \
+            T tc = TANH(cell[j]);                                                         \
+            T d = dc[j] + dh[j] * o * (1 - tc * tc);                                      \
+            dg[j] = d * gg * i * (1 - i);                                                 \
+            dg[H + j] = d * cprev[j] * f * (1 - f);                                       \
+            dg[2 * H + j] = d * i * (1 - gg * gg);                                        \
+            dg[3 * H + j] = dh[j] * tc * o * (1 - o);                                     \
+            dc[j] = d * f;                                                                \
+        }                                                                                 \
+    }                                                                                     \
+    /* r, z, n activated in place (hg: h W_hh^T of the step, bh: b_hh); hn = W_hn h +    \
+       b_hn saved; h <- (1 - z) n + z h */                                                \
+    static void fml_gru_fwd_##S(T *restrict g, const T *restrict hg,                      \
+                                const T *restrict bh, T *restrict hn, T *restrict h,      \
+                                ptrdiff_t H) {                                            \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < H; j++) {                                               \
+            T m = hg[2 * H + j] + bh[2 * H + j];                                          \
+            T r = SIG(g[j] + hg[j] + bh[j]), z = SIG(g[H + j] + hg[H + j] + bh[H + j]);   \
+            T n = TANH(g[2 * H + j] + r * m);                                             \
+            g[j] = r; g[H + j] = z; g[2 * H + j] = n; hn[j] = m;                          \
+            h[j] = (1 - z) * n + z * h[j];                                                \
+        }                                                                                 \
+    }                                                                                     \
+    /* input-side (dgx) and hidden-side (dgh: r dn for the n gate) gradients */           \
+    static void fml_gru_bwd_##S(const T *restrict g, const T *restrict hn,                \
+                                const T *restrict hprev, const T *restrict dh,            \
+                                T *restrict dgx, T *restrict dgh, ptrdiff_t H) {          \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < H; j++) {                                               \
+            T r = g[j], z = g[H + j], n = g[2 * H + j];                                   \
+            T dn = dh[j] * (1 - z) * (1 - n * n);                                         \
+            T dr = dn * hn[j] * r * (1 - r);                                              \
+            T dz = dh[j] * (hprev[j] - n) * z * (1 - z);                                  \
+            dgx[j] = dr; dgx[H + j] = dz; dgx[2 * H + j] = dn;                            \
+            dgh[j] = dr; dgh[H + j] = dz; dgh[2 * H + j] = dn * r;                        \
+        }                                                                                 \
+    }                                                                                     \
+    static void fml_rnn_fwd_##S(T *restrict g, T *restrict h, ptrdiff_t H, int relu) {    \
+        if (relu) {                                                                       \
+            _Pragma("omp simd")                                                           \
+            for (ptrdiff_t j = 0; j < H; j++) { T v = g[j] > 0 ? g[j] : 0; g[j] = v; h[j] = v; } \
+        } else {                                                                          \
+            _Pragma("omp simd")                                                           \
+            for (ptrdiff_t j = 0; j < H; j++) { T v = TANH(g[j]); g[j] = v; h[j] = v; }   \
+        }                                                                                 \
+    }                                                                                     \
+    static void fml_rnn_bwd_##S(const T *restrict g, const T *restrict dh,                \
+                                T *restrict dg, ptrdiff_t H, int relu) {                  \
+        if (relu) {                                                                       \
+            _Pragma("omp simd")                                                           \
+            for (ptrdiff_t j = 0; j < H; j++) dg[j] = g[j] > 0 ? dh[j] : 0;               \
+        } else {                                                                          \
+            _Pragma("omp simd")                                                           \
+            for (ptrdiff_t j = 0; j < H; j++) dg[j] = dh[j] * (1 - g[j] * g[j]);          \
+        }                                                                                 \
+    }
+    FML_RNN_DEFINE(float, f, fml_math_sigmoidf, fml_math_tanhf)
+    FML_RNN_DEFINE(double, d, fml_math_sigmoid, tanh)
+    #pragma GCC pop_options
+    """
+    void fml_lstm_fwd_f(float *g, float *c, float *cell, float *h, Py_ssize_t H) noexcept nogil
+    void fml_lstm_fwd_d(double *g, double *c, double *cell, double *h,
+                        Py_ssize_t H) noexcept nogil
+    void fml_lstm_bwd_f(const float *g, const float *cell, const float *cprev,
+                        const float *dh, float *dc, float *dg, Py_ssize_t H) noexcept nogil
+    void fml_lstm_bwd_d(const double *g, const double *cell, const double *cprev,
+                        const double *dh, double *dc, double *dg, Py_ssize_t H) noexcept nogil
+    void fml_gru_fwd_f(float *g, const float *hg, const float *bh, float *hn, float *h,
+                       Py_ssize_t H) noexcept nogil
+    void fml_gru_fwd_d(double *g, const double *hg, const double *bh, double *hn, double *h,
+                       Py_ssize_t H) noexcept nogil
+    void fml_gru_bwd_f(const float *g, const float *hn, const float *hprev, const float *dh,
+                       float *dgx, float *dgh, Py_ssize_t H) noexcept nogil
+    void fml_gru_bwd_d(const double *g, const double *hn, const double *hprev,
+                       const double *dh, double *dgx, double *dgh, Py_ssize_t H) noexcept nogil
+    void fml_rnn_fwd_f(float *g, float *h, Py_ssize_t H, int relu) noexcept nogil
+    void fml_rnn_fwd_d(double *g, double *h, Py_ssize_t H, int relu) noexcept nogil
+    void fml_rnn_bwd_f(const float *g, const float *dh, float *dg, Py_ssize_t H,
+                       int relu) noexcept nogil
+    void fml_rnn_bwd_d(const double *g, const double *dh, double *dg, Py_ssize_t H,
+                       int relu) noexcept nogil
 
 
-cdef inline floating _tanh(floating x) noexcept nogil:
-    if floating is float:
-        return tanhf(x)
+cdef inline void _forward_row(int mode, floating *g, const floating *hg, const floating *bh,
+                              floating *c, floating *cell, floating *extra, floating *h,
+                              Py_ssize_t H) noexcept nogil:
+    """Gate pass of one row: h (and c) of the step from the pre-activations g."""
+    if mode == C_LSTM:
+        if floating is float:
+            fml_lstm_fwd_f(g, c, cell, h, H)
+        else:
+            fml_lstm_fwd_d(g, c, cell, h, H)
+    elif mode == C_GRU:
+        if floating is float:
+            fml_gru_fwd_f(g, hg, bh, extra, h, H)
+        else:
+            fml_gru_fwd_d(g, hg, bh, extra, h, H)
+    elif floating is float:
+        fml_rnn_fwd_f(g, h, H, mode == C_RNN_RELU)
     else:
-        return tanh(x)
+        fml_rnn_fwd_d(g, h, H, mode == C_RNN_RELU)
+
+
+cdef inline void _backward_row(int mode, const floating *g, const floating *cell,
+                               const floating *cprev, const floating *extra,
+                               const floating *hprev, const floating *dh, floating *dc,
+                               floating *dgx, floating *dgh, Py_ssize_t H) noexcept nogil:
+    """Gate-gradient pass of one row (dc updated in place for the LSTM)."""
+    if mode == C_LSTM:
+        if floating is float:
+            fml_lstm_bwd_f(g, cell, cprev, dh, dc, dgx, H)
+        else:
+            fml_lstm_bwd_d(g, cell, cprev, dh, dc, dgx, H)
+    elif mode == C_GRU:
+        if floating is float:
+            fml_gru_bwd_f(g, extra, hprev, dh, dgx, dgh, H)
+        else:
+            fml_gru_bwd_d(g, extra, hprev, dh, dgx, dgh, H)
+    elif floating is float:
+        fml_rnn_bwd_f(g, dh, dgx, H, mode == C_RNN_RELU)
+    else:
+        fml_rnn_bwd_d(g, dh, dgx, H, mode == C_RNN_RELU)
 
 
 cdef inline Py_ssize_t _step_time(Py_ssize_t s, Py_ssize_t T, bint reverse) noexcept nogil:
@@ -68,7 +206,7 @@ cdef inline Py_ssize_t _step_time(Py_ssize_t s, Py_ssize_t T, bint reverse) noex
 
 def forward(int mode, const floating[:, ::1] x, const floating[:, ::1] w_ih,
             const floating[:, ::1] w_hh, const floating[::1] b_ih, const floating[::1] b_hh,
-            bint has_bias, const floating[:, ::1] w_hr, bint has_proj,
+            const floating[:, ::1] w_hr, bint has_proj,
             const long long[::1] batch_sizes, const long long[::1] offsets, bint reverse,
             floating[:, ::1] out, int col, floating[:, ::1] gates, floating[:, ::1] hprev,
             floating[:, ::1] cprev, floating[:, ::1] cell, floating[:, ::1] extra,
@@ -85,15 +223,13 @@ def forward(int mode, const floating[:, ::1] x, const floating[:, ::1] w_ih,
     cdef Py_ssize_t H = GH // (4 if mode == C_LSTM else 3 if mode == C_GRU else 1)
     cdef Py_ssize_t T = batch_sizes.shape[0]
     cdef Py_ssize_t s, t, bs, off, r, b, j, row
-    cdef bint add_hh_bias = has_bias and mode != C_GRU
-    cdef floating ig, fg, gg, og, c, h, rg, zg, ng, hn
-    cdef floating *gr
-    cdef floating *hr
+    cdef bint add_hh_bias = mode != C_GRU
+    cdef floating *hrow
 
     with nogil:
         for r in prange(N, schedule="static", num_threads=n_threads):
             for j in range(GH):
-                gates[r, j] = (b_ih[j] if has_bias else 0) + (b_hh[j] if add_hh_bias else 0)
+                gates[r, j] = b_ih[j] + (b_hh[j] if add_hh_bias else 0)
         gemm_rm(False, True, N, GH, I, 1, &x[0, 0], I, &w_ih[0, 0], I, 1, &gates[0, 0], GH)
 
         for s in range(T):
@@ -111,49 +247,13 @@ def forward(int mode, const floating[:, ::1] x, const floating[:, ::1] w_ih,
                         &gates[off, 0], GH)
             for b in prange(bs, schedule="static", num_threads=n_threads):
                 row = off + b
-                gr = &gates[row, 0]
-                if mode == C_LSTM:
-                    hr = &extra[row, 0] if has_proj else &h_state[b, 0]
-                    for j in range(H):
-                        ig = _sigmoid(gr[j])
-                        fg = _sigmoid(gr[H + j])
-                        gg = _tanh(gr[2 * H + j])
-                        og = _sigmoid(gr[3 * H + j])
-                        gr[j] = ig
-                        gr[H + j] = fg
-                        gr[2 * H + j] = gg
-                        gr[3 * H + j] = og
-                        c = fg * c_state[b, j] + ig * gg
-                        c_state[b, j] = c
-                        cell[row, j] = c
-                        h = og * _tanh(c)
-                        hr[j] = h
-                        if not has_proj:
-                            out[row, col + j] = h
-                elif mode == C_GRU:
-                    hr = &work[b, 0]
-                    for j in range(H):
-                        hn = hr[2 * H + j] + (b_hh[2 * H + j] if has_bias else 0)
-                        rg = _sigmoid(gr[j] + hr[j] + (b_hh[j] if has_bias else 0))
-                        zg = _sigmoid(gr[H + j] + hr[H + j] + (b_hh[H + j] if has_bias else 0))
-                        ng = _tanh(gr[2 * H + j] + rg * hn)
-                        gr[j] = rg
-                        gr[H + j] = zg
-                        gr[2 * H + j] = ng
-                        extra[row, j] = hn
-                        h = (1 - zg) * ng + zg * h_state[b, j]
-                        h_state[b, j] = h
-                        out[row, col + j] = h
-                else:
-                    for j in range(H):
-                        h = gr[j]
-                        if mode == C_RNN_TANH:
-                            h = _tanh(h)
-                        elif h < 0:
-                            h = 0
-                        gr[j] = h
-                        h_state[b, j] = h
-                        out[row, col + j] = h
+                hrow = &extra[row, 0] if has_proj else &h_state[b, 0]
+                _forward_row(mode, &gates[row, 0], &work[b if mode == C_GRU else 0, 0],
+                             &b_hh[0], &c_state[b if mode == C_LSTM else 0, 0],
+                             &cell[row if mode == C_LSTM else 0, 0],
+                             &extra[row if mode == C_GRU else 0, 0], hrow, H)
+                if not has_proj:
+                    memcpy(&out[row, col], hrow, H * sizeof(floating))
             if has_proj:
                 gemm_rm(False, True, bs, Hr, H, 1, &extra[off, 0], H, &w_hr[0, 0], H, 0,
                         &h_state[0, 0], Hr)
@@ -162,7 +262,7 @@ def forward(int mode, const floating[:, ::1] x, const floating[:, ::1] w_ih,
 
 
 def backward(int mode, const floating[:, ::1] x, const floating[:, ::1] w_ih,
-             const floating[:, ::1] w_hh, bint has_bias, const floating[:, ::1] w_hr,
+             const floating[:, ::1] w_hh, const floating[:, ::1] w_hr,
              bint has_proj, const long long[::1] batch_sizes, const long long[::1] offsets,
              bint reverse, const floating[:, ::1] grad_out, int col,
              const floating[:, ::1] gates, const floating[:, ::1] hprev,
@@ -180,18 +280,15 @@ def backward(int mode, const floating[:, ::1] x, const floating[:, ::1] w_ih,
     where it is multiplied by r; otherwise pass dgx again). dhtot (N, Hr): total
     d loss / d h per step; dhraw (B, H): d loss / d unprojected h of one step.
     grad_x (N, I) is written (or added to, ``accumulate_x``) when ``want_grad_x``;
-    parameter gradients are always added to.
+    parameter gradients (biases included: pass scratch arrays without biases) are
+    always added to.
     """
     cdef Py_ssize_t N = x.shape[0], I = x.shape[1]
     cdef Py_ssize_t GH = w_ih.shape[0], Hr = w_hh.shape[1]
     cdef Py_ssize_t H = GH // (4 if mode == C_LSTM else 3 if mode == C_GRU else 1)
     cdef Py_ssize_t T = batch_sizes.shape[0]
     cdef Py_ssize_t s, t, bs, off, r, b, j, row, blk
-    cdef floating ig, fg, gg, og, tc, dh, dc, rg, zg, ng, dn, dr, h
-    cdef const floating *gr
-    cdef const floating *dhp
-    cdef floating *dxr
-    cdef floating *dhr
+    cdef bint lstm = mode == C_LSTM, gru = mode == C_GRU
 
     with nogil:
         for s in range(T - 1, -1, -1):
@@ -206,48 +303,13 @@ def backward(int mode, const floating[:, ::1] x, const floating[:, ::1] w_ih,
                         &dhraw[0, 0], H)
             for b in prange(bs, schedule="static", num_threads=n_threads):
                 row = off + b
-                gr = &gates[row, 0]
-                dxr = &dgx[row, 0]
-                dhp = &dhraw[b, 0] if has_proj else &dhtot[row, 0]
-                if mode == C_LSTM:
-                    for j in range(H):
-                        ig = gr[j]
-                        fg = gr[H + j]
-                        gg = gr[2 * H + j]
-                        og = gr[3 * H + j]
-                        tc = _tanh(cell[row, j])
-                        dh = dhp[j]
-                        dc = dc_state[b, j] + dh * og * (1 - tc * tc)
-                        dxr[j] = dc * gg * ig * (1 - ig)
-                        dxr[H + j] = dc * cprev[row, j] * fg * (1 - fg)
-                        dxr[2 * H + j] = dc * ig * (1 - gg * gg)
-                        dxr[3 * H + j] = dh * tc * og * (1 - og)
-                        dc_state[b, j] = dc * fg
-                elif mode == C_GRU:
-                    dhr = &dgh[row, 0]
-                    for j in range(H):
-                        rg = gr[j]
-                        zg = gr[H + j]
-                        ng = gr[2 * H + j]
-                        dh = dhp[j]
-                        dn = dh * (1 - zg) * (1 - ng * ng)
-                        dr = dn * extra[row, j] * rg * (1 - rg)
-                        dxr[j] = dr
-                        dxr[H + j] = dh * (hprev[row, j] - ng) * zg * (1 - zg)
-                        dxr[2 * H + j] = dn
-                        dhr[j] = dr
-                        dhr[H + j] = dxr[H + j]
-                        dhr[2 * H + j] = dn * rg
-                else:
-                    for j in range(H):
-                        h = gr[j]
-                        if mode == C_RNN_TANH:
-                            dxr[j] = dhp[j] * (1 - h * h)
-                        else:
-                            dxr[j] = dhp[j] if h > 0 else 0
+                _backward_row(mode, &gates[row, 0], &cell[row if lstm else 0, 0],
+                              &cprev[row if lstm else 0, 0], &extra[row if gru else 0, 0],
+                              &hprev[row, 0], &dhraw[b, 0] if has_proj else &dhtot[row, 0],
+                              &dc_state[b if lstm else 0, 0], &dgx[row, 0], &dgh[row, 0], H)
             gemm_rm(False, False, bs, Hr, GH, 1, &dgh[off, 0], GH, &w_hh[0, 0], Hr, 0,
                     &dh_state[0, 0], Hr)
-            if mode == C_GRU:
+            if gru:
                 for b in prange(bs, schedule="static", num_threads=n_threads):
                     for j in range(H):
                         dh_state[b, j] += dhtot[off + b, j] * gates[off + b, H + j]
@@ -261,10 +323,9 @@ def backward(int mode, const floating[:, ::1] x, const floating[:, ::1] w_ih,
         if want_grad_x:
             gemm_rm(False, False, N, I, GH, 1, &dgx[0, 0], GH, &w_ih[0, 0], I,
                     1 if accumulate_x else 0, &grad_x[0, 0], I)
-        if has_bias:
-            for blk in prange((GH + BIAS_BLOCK - 1) // BIAS_BLOCK, schedule="static",
-                              num_threads=n_threads):
-                for r in range(N):
-                    for j in range(blk * BIAS_BLOCK, min(GH, (blk + 1) * BIAS_BLOCK)):
-                        gb_ih[j] += dgx[r, j]
-                        gb_hh[j] += dgh[r, j]
+        for blk in prange((GH + BIAS_BLOCK - 1) // BIAS_BLOCK, schedule="static",
+                          num_threads=n_threads):
+            for r in range(N):
+                for j in range(blk * BIAS_BLOCK, min(GH, (blk + 1) * BIAS_BLOCK)):
+                    gb_ih[j] += dgx[r, j]
+                    gb_hh[j] += dgh[r, j]

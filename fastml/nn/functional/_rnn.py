@@ -194,6 +194,7 @@ def _forward_core(spec, weights, x, packing, h0, c0, dropout_masks=None):
     c_n = np.empty_like(c0) if lstm else None
     dummy = _placeholder(dt)
     work = np.empty((B, GH), dt) if gru else dummy
+    zero_bias = None if spec.has_bias else np.zeros(GH, dt)
     inputs, saved = [], []
     inp = x
     for layer in range(spec.num_layers):
@@ -210,8 +211,8 @@ def _forward_core(spec, weights, x, packing, h0, c0, dropout_masks=None):
             if lstm:
                 c_n[k] = c0[k]
             kern.forward(spec.code, inp, w_ih, w_hh,
-                         b_ih if spec.has_bias else dummy[0],
-                         b_hh if spec.has_bias else dummy[0], spec.has_bias,
+                         b_ih if spec.has_bias else zero_bias,
+                         b_hh if spec.has_bias else zero_bias,
                          w_hr if spec.proj_size else dummy, bool(spec.proj_size),
                          packing.batch_sizes, packing.offsets, d == 1, out, d * Hr, gates,
                          hprev, cprev, cell, extra, h_n[k], c_n[k] if lstm else dummy, work,
@@ -245,6 +246,7 @@ def _backward_core(cache, grad_out, grad_h_n, grad_c_n, grads, need_grad_x=True)
     dgh = np.empty((N, GH), dt) if gru else dgx
     dhtot = np.empty((N, Hr), dt)
     dhraw = np.empty((B, H), dt) if spec.proj_size else dummy
+    scratch_bias = None if spec.has_bias else np.zeros(GH, dt)  # sums nobody reads
     grad_h0 = np.array(grad_h_n, dt, order="C")
     grad_c0 = np.array(grad_c_n, dt, order="C") if lstm else None
     g = np.ascontiguousarray(grad_out)
@@ -256,14 +258,14 @@ def _backward_core(cache, grad_out, grad_h_n, grad_c_n, grads, need_grad_x=True)
             w_ih, w_hh, _, _, w_hr = weights[k]
             gw_ih, gw_hh, gb_ih, gb_hh, gw_hr = grads[k]
             gates, hprev, cprev, cell, extra = saved[k]
-            kern.backward(spec.code, inputs[layer], w_ih, w_hh, spec.has_bias,
+            kern.backward(spec.code, inputs[layer], w_ih, w_hh,
                           w_hr if spec.proj_size else dummy, bool(spec.proj_size),
                           packing.batch_sizes, packing.offsets, d == 1, g, d * Hr, gates,
                           hprev, cprev, cell, extra, grad_h0[k],
                           grad_c0[k] if lstm else dummy, dgx, dgh, dhtot, dhraw, grad_x,
                           want_x, d > 0, gw_ih, gw_hh,
-                          gb_ih if spec.has_bias else dummy[0],
-                          gb_hh if spec.has_bias else dummy[0],
+                          gb_ih if spec.has_bias else scratch_bias,
+                          gb_hh if spec.has_bias else scratch_bias,
                           gw_hr if spec.proj_size else dummy, n_threads)
         if layer > 0 and dropout_masks is not None:
             grad_x *= dropout_masks[layer - 1]
