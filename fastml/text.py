@@ -30,7 +30,6 @@ recognised in ``encode`` when listed in ``allowed_special``; otherwise they are 
 """
 
 import base64
-import collections
 import json
 import os
 import re
@@ -199,14 +198,9 @@ class BPETokenizer:
         vocab_size = check_positive_int(vocab_size, "vocab_size", min_val=256)
         splitter = _Splitter(pattern)
         _check_special_tokens(special_tokens, 0)
-        joined, bounds = splitter.pieces(text, data)
-        cuts = bounds.tolist()
-        counts = collections.Counter(joined[a:b] for a, b in zip(cuts[:-1], cuts[1:]))
-        words = list(counts)
-        word_bounds = np.zeros(len(words) + 1, dtype=np.int64)
-        np.cumsum([len(w) for w in words], out=word_bounds[1:])
-        freq = np.fromiter(counts.values(), dtype=np.int64, count=len(words))
-        merges = _kernels.load("_text").train(b"".join(words), word_bounds, freq, vocab_size)
+        kernel = _kernels.load("_text")
+        words, word_bounds, freq = kernel.count_pieces(*splitter.pieces(text, data))
+        merges = kernel.train(words, word_bounds, freq, vocab_size)
         tokens = [bytes([b]) for b in range(256)]
         for left, right, merged in merges.tolist():
             if merged == len(tokens):

@@ -469,6 +469,44 @@ cdef class Encoder:
 
 
 # ------------------------------------------------------------------ training
+def count_pieces(const uint8_t[::1] data, const int64_t[::1] bounds):
+    """Distinct pieces data[bounds[p]:bounds[p + 1]] in order of first occurrence:
+    (their bytes one after another, int64 boundaries, int64 number of occurrences)."""
+    cdef Tokens words
+    cdef Py_ssize_t p, n_pieces = bounds.shape[0] - 1, cap = 0
+    cdef int64_t* freq = NULL
+    cdef int64_t start, length
+    cdef int32_t w
+    cdef int64_t[::1] out_bounds, out_counts
+    cdef const uint8_t* base = &data[0] if data.shape[0] else NULL
+    _tokens_init(&words, 1024)
+    try:
+        for p in range(n_pieces):
+            start = bounds[p]
+            length = bounds[p + 1] - start
+            if length == 0:
+                continue
+            w = _tokens_find(&words, base + start, length, _hash_bytes(base + start, length))
+            if w < 0:
+                w = _tokens_add(&words, base + start, length)
+                freq = <int64_t*> _grow(freq, &cap, w + 1, sizeof(int64_t))
+                freq[w] = 0
+            freq[w] += 1
+        joined = PyBytes_FromStringAndSize(<char*> words.data, words.data_size)
+        word_bounds = np.empty(words.n + 1, dtype=np.int64)
+        counts = np.empty(words.n, dtype=np.int64)
+        out_bounds = word_bounds
+        out_counts = counts
+        for p in range(words.n):
+            out_bounds[p] = words.start[p]
+            out_counts[p] = freq[p]
+        out_bounds[words.n] = words.data_size
+        return joined, word_bounds, counts
+    finally:
+        _tokens_free(&words)
+        free(freq)
+
+
 cdef struct Trainer:
     # pieces: symbols of piece w are sym[start[w] : start[w] + length[w]]
     int32_t* sym
