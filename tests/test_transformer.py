@@ -249,3 +249,109 @@ def test_bad_input():
         F.apply_rotary(np.zeros((4, 6)), *F.rotary_frequencies(3, 6))
     with pytest.raises(ValueError, match="n_embd"):
         nn.PackedSelfAttention(10, 3)
+
+
+# ---------------------------------------------------------------- BERT
+def _bert_config(**kw):
+    from fastml.models import BERTConfig
+
+    return BERTConfig(**{**dict(vocab_size=20, hidden_size=8, num_hidden_layers=2,
+                                num_attention_heads=2, intermediate_size=12,
+                                hidden_dropout_prob=0.0, max_position_embeddings=10,
+                                num_labels=3), **kw})
+
+
+def _check_fd(model, loss, rng, n_params=10):
+    """Central differences of one entry in each of ``n_params`` random parameters."""
+    model.zero_grad()
+    loss()
+    model.backward()
+    params = list(model.named_parameters())
+    for k in rng.choice(len(params), n_params, replace=False):
+        name, p = params[k]
+        flat, grad = p.data.reshape(-1), p.grad.reshape(-1)
+        i = rng.integers(flat.size)
+        old = flat[i]
+        flat[i] = old + 1e-6
+        up = loss()
+        flat[i] = old - 1e-6
+        down = loss()
+        flat[i] = old
+        assert abs((up - down) / 2e-6 - grad[i]) < 1e-6, name
+
+
+def test_bert_masked_lm_and_classifier_gradients():
+    from fastml.models import BERT, BERTForSequenceClassification, mask_tokens
+
+    rng = np.random.default_rng(7)
+    model = BERT(_bert_config(), dtype=np.float64, random_state=0)
+    ids = rng.integers(5, 20, (3, 6))
+    types = rng.integers(0, 2, (3, 6))
+    attention = np.ones((3, 6), int)
+    attention[1, -2:] = 0
+    inputs, labels = mask_tokens(ids, 20, 4, mlm_probability=0.5, seed=0)
+    logits, _ = model(inputs, types, attention, labels)
+    assert logits.shape == (3, 6, 20)
+    # Tied decoder: the logits are the transformed states times the word embeddings.
+    assert "cls.bias" in model.state_dict()
+    _check_fd(model, lambda: model(inputs, types, attention, labels)[1], rng)
+
+    clf = BERTForSequenceClassification.from_pretrained(model, random_state=1)
+    np.testing.assert_array_equal(clf.bert.encoder.layers[0].linear1.weight.data,
+                                  model.bert.encoder.layers[0].linear1.weight.data)
+    y = np.array([0, 2, 1])
+    logits, _ = clf(ids, types, attention, y)
+    assert logits.shape == (3, 3)
+    _check_fd(clf, lambda: clf(ids, types, attention, y)[1], rng)
+    # Padding is invisible: changing a padded token changes no other position.
+    changed = ids.copy()
+    changed[1, -1] = 7
+    h1 = model.bert(ids, types, attention)
+    h2 = model.bert(changed, types, attention)
+    np.testing.assert_allclose(h1[1, :-2], h2[1, :-2], rtol=1e-12, atol=1e-12)
+
+
+def test_mask_tokens_proportions():
+    from fastml.models import mask_tokens
+
+    V, mask_id = 1000, 3
+    rng = np.random.default_rng(8)
+    ids = rng.integers(10, V, (400, 500))
+    special = np.zeros(ids.shape, bool)
+    special[:, 0] = special[:, -1] = True
+    inputs, labels = mask_tokens(ids, V, mask_id, special_tokens_mask=special, seed=1)
+    selected = labels != -100
+    assert not selected[special].any()
+    np.testing.assert_array_equal(labels[selected], ids[selected])
+    np.testing.assert_array_equal(inputs[~selected], ids[~selected])
+    n = int(np.count_nonzero(~special))
+    k = int(np.count_nonzero(selected))
+    assert abs(k / n - 0.15) < 5 * np.sqrt(0.15 * 0.85 / n)
+    # Among selected tokens (a random id equals the mask or the original w.p. 1/V each):
+    expected = {"mask": 0.8 + 0.1 / V, "same": 0.1 + 0.1 / V, "other": 0.1 * (V - 2) / V}
+    got = {"mask": inputs[selected] == mask_id, "same": inputs[selected] == ids[selected]}
+    got["other"] = ~(got["mask"] | got["same"])
+    for key, p in expected.items():
+        assert abs(got[key].mean() - p) < 5 * np.sqrt(p * (1 - p) / k), key
+    again = mask_tokens(ids, V, mask_id, special_tokens_mask=special, seed=1)
+    np.testing.assert_array_equal(again[0], inputs)
+
+
+def test_bert_bad_input():
+    from fastml.models import BERT, BERTConfig, mask_tokens
+
+    with pytest.raises(ValueError, match="hidden_size"):
+        BERTConfig(hidden_size=10, num_attention_heads=3)
+    model = BERT(_bert_config(), random_state=0)
+    with pytest.raises(ValueError, match="input_ids"):
+        model(np.full((1, 4), 20))
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        model(np.zeros((1, 11), int))
+    with pytest.raises(ValueError, match="token_type_ids"):
+        model(np.zeros((1, 4), int), np.full((1, 4), 2))
+    with pytest.raises(ValueError, match="labels"):
+        model(np.zeros((1, 4), int), labels=np.full((1, 4), 25))
+    with pytest.raises(ValueError, match="input_ids"):
+        mask_tokens(np.array([[1, 30]]), 20, 4)
+    with pytest.raises(ValueError, match="mask_token_id"):
+        mask_tokens(np.array([[1, 3]]), 20, 20)

@@ -7,6 +7,8 @@
   sequence-classification head; :func:`mask_tokens` is BERT's 15% / 80-10-10 masking.
 """
 
+from fastml.models._bert import BERT, BERTConfig, BERTForSequenceClassification, mask_tokens
 from fastml.models._gpt import GPT, GPTConfig
 
-__all__ = ["GPT", "GPTConfig"]
+__all__ = ["BERT", "BERTConfig", "BERTForSequenceClassification", "GPT", "GPTConfig",
+           "mask_tokens"]

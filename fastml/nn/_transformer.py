@@ -430,6 +430,9 @@ class _ModuleList(Module):
     def __len__(self):
         return len(self._modules)
 
+    def __getitem__(self, index):
+        return list(self._modules.values())[index]
+
 
 class TransformerEncoder(Module):
     """``num_layers`` copies of ``encoder_layer`` applied in turn, then ``norm`` if given
