@@ -196,3 +196,166 @@ def check_random_state(seed):
         return np.random.default_rng(seed.randint(np.iinfo(np.int32).max))
     raise TypeError(f"random_state must be None, an int or a numpy Generator, "
                     f"got {type(seed).__name__}")
+
+
+def check_bool(x, name):
+    """A flag: ``bool`` or ``numpy.bool_`` (not 0/1, not None), returned as a bool."""
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(x).__name__}")
+    return bool(x)
+
+
+def check_nonneg(x, name):
+    """A real number >= 0."""
+    return check_scalar(x, name, numbers.Real, min_val=0)
+
+
+def check_positive(x, name):
+    """A real number > 0."""
+    return check_scalar(x, name, numbers.Real, min_val=0, include_boundaries="neither")
+
+
+def as_float_if_object(X):
+    """Object arrays of numbers become float64 arrays (anything else is left to check_array)."""
+    if isinstance(X, np.ndarray) and X.dtype == object:
+        return X.astype(np.float64)
+    return X
+
+
+def check_sample_weight(sample_weight, n, dtype):
+    """Per-sample weights: None -> ones, a number -> that constant, else a (n,) array of
+    non-negative values, not all zero, in ``dtype``."""
+    if sample_weight is None:
+        return np.ones(n, dtype=dtype)
+    if isinstance(sample_weight, numbers.Number):
+        return np.full(n, sample_weight, dtype=dtype)
+    w = check_array(sample_weight, "sample_weight", ndim=1, dtype=dtype)
+    if w.shape[0] != n:
+        raise ValueError(f"sample_weight.shape == {w.shape}, expected ({n},)")
+    if np.any(w < 0):
+        raise ValueError("sample_weight must be non-negative")
+    if n and not w.any():
+        raise ValueError("sample_weight must not be all zero")
+    return w
+
+
+def check_classification_targets(y):
+    """Encode class labels; reject continuous targets and fewer than two classes.
+
+    Returns (classes_, y as int32 indices into classes_).
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D class labels, got shape {y.shape}")
+    if y.dtype.kind == "f":
+        check_array(y, "y", ndim=1, dtype=None)
+        if not np.all(y == np.round(y)):
+            raise ValueError("Unknown label type: continuous. Classifiers need discrete "
+                             "class labels (integers or strings), not a continuous target")
+    if y.dtype.kind not in "biufUSO":
+        raise ValueError(f"Unknown label type: dtype {y.dtype}")
+    classes, y_idx = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError("The number of classes has to be greater than one; got "
+                         f"{len(classes)} class")
+    return classes, np.ascontiguousarray(y_idx, dtype=np.int32)
+
+
+def check_n_samples(n_samples, minimum, what):
+    """At least ``minimum`` samples (``what`` names the parameter that asks for them)."""
+    if n_samples < minimum:
+        raise ValueError(f"n_samples={n_samples} should be >= {what}={minimum}.")
+
+
+# ---------------------------------------------------------------- parameter constraints
+class Interval:
+    """A number of ``kind`` (``numbers.Integral`` or ``numbers.Real``) between ``low`` and
+    ``high`` (None: unbounded), ends included as ``closed`` says ("both", "left",
+    "right", "neither"); checked by :func:`check_scalar`, so the messages are its own."""
+
+    def __init__(self, kind, low=None, high=None, closed="both"):
+        self.kind, self.low, self.high, self.closed = kind, low, high, closed
+
+    def claims(self, x):
+        return isinstance(x, numbers.Number)
+
+    def check(self, x, name):
+        check_scalar(x, name, self.kind, min_val=self.low, max_val=self.high,
+                     include_boundaries=self.closed)
+
+
+class Options:
+    """One of the given values (strings, usually); checked by :func:`check_option`."""
+
+    def __init__(self, *options):
+        self.options = options
+
+    def claims(self, x):
+        return isinstance(x, str)
+
+    def check(self, x, name):
+        check_option(x, name, self.options)
+
+
+class _Flag:
+    def claims(self, x):
+        return True
+
+    def check(self, x, name):
+        check_bool(x, name)
+
+
+class _RandomState:
+    def claims(self, x):
+        return True
+
+    def check(self, x, name):
+        check_random_state(x)
+
+
+class _Callable:
+    def claims(self, x):
+        return callable(x)
+
+    def check(self, x, name):
+        if not callable(x):
+            raise TypeError(f"{name} must be callable, got {type(x).__name__}")
+
+
+class _ArrayLike:
+    def claims(self, x):
+        return isinstance(x, (np.ndarray, list, tuple))
+
+    def check(self, x, name):
+        check_array(x, name, dtype=None, finite=False)
+
+
+FLAG = _Flag()
+RANDOM_STATE = _RandomState()
+CALLABLE = _Callable()
+ARRAY_LIKE = _ArrayLike()
+
+
+def check_params(params, constraints):
+    """Check every parameter named in ``constraints`` (name -> list of accepted kinds).
+
+    A kind is ``None`` (the value None), an :class:`Interval`, an :class:`Options`, or
+    one of ``FLAG``, ``RANDOM_STATE``, ``CALLABLE``, ``ARRAY_LIKE``. A value is accepted
+    when one kind accepts it; otherwise the error is that of the first kind that claims
+    the value's type (a string is claimed by :class:`Options`, a number by
+    :class:`Interval`), else of the last kind listed.
+    """
+    for name, kinds in constraints.items():
+        x = params[name]
+        if x is None and None in kinds:
+            continue
+        checkers = [k for k in kinds if k is not None]
+        for kind in checkers:
+            try:
+                kind.check(x, name)
+                break
+            except (TypeError, ValueError):
+                continue
+        else:
+            claiming = [k for k in checkers if k.claims(x)]
+            (claiming[0] if claiming else checkers[-1]).check(x, name)

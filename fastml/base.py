@@ -6,6 +6,7 @@ only calls it when installed) lets ``sklearn.utils.estimator_checks.check_estima
 run on every fastml estimator.
 """
 
+import functools
 import inspect
 import sys
 import warnings
@@ -13,11 +14,42 @@ import warnings
 import numpy as np
 
 from fastml._errors import DataConversionWarning, NotFittedError
-from fastml._validation import check_array, check_consistent_length
+from fastml._validation import check_array, check_consistent_length, check_params
+
+
+def _checks_params_first(method):
+    """``method`` (fit, partial_fit) preceded by the estimator's parameter check."""
+    @functools.wraps(method)
+    def checked(self, *args, **kwargs):
+        self._validate_params()
+        return method(self, *args, **kwargs)
+
+    checked._checks_params = True
+    return checked
 
 
 class BaseEstimator:
-    """Parameters are the constructor's keyword arguments, stored unchanged."""
+    """Parameters are the constructor's keyword arguments, stored unchanged.
+
+    A subclass declares them once in ``_parameter_constraints`` (name -> list of accepted
+    kinds, see :func:`fastml._validation.check_params`, as scikit-learn's table of the
+    same name); they are checked when ``fit`` or ``partial_fit`` is called, before any
+    data is looked at, so ``fit`` itself only converts them.
+    """
+
+    _parameter_constraints = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ("fit", "partial_fit"):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "_checks_params", False):
+                setattr(cls, name, _checks_params_first(method))
+
+    def _validate_params(self):
+        if self._parameter_constraints:
+            check_params({name: getattr(self, name) for name in self._parameter_constraints},
+                         self._parameter_constraints)
 
     @classmethod
     def _get_param_names(cls):
@@ -233,3 +265,20 @@ def validate_data(estimator, X, y=None, *, reset=True, dtype="float", y_numeric=
         check_array(y, "y", ndim=y_ndim, dtype=None, order=None, finite=y.dtype.kind in "fc")
     check_consistent_length(("X", X), ("y", y))
     return X, y
+
+
+class LinearClassifierMixin:
+    """Scores X coef_' + intercept_; label = classes_[argmax] (binary: score > 0)."""
+
+    def decision_function(self, X):
+        """Signed scores: shape (n,) for two classes (positive means classes_[1])."""
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, reset=False)
+        scores = X @ self.coef_.astype(X.dtype, copy=False).T + \
+            self.intercept_.astype(X.dtype, copy=False)
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict(self, X):
+        scores = self.decision_function(X)
+        idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[idx]

@@ -28,11 +28,16 @@ import numpy as np
 from fastml import _kernels
 from fastml._errors import ConvergenceWarning
 from fastml._validation import (
+    ARRAY_LIKE,
+    CALLABLE,
+    RANDOM_STATE,
+    Interval,
+    Options,
     check_array,
-    check_option,
+    check_n_samples,
     check_positive_int,
     check_random_state,
-    check_scalar,
+    check_sample_weight,
 )
 from fastml.base import (
     BaseEstimator,
@@ -50,21 +55,6 @@ _SAMPLES_PER_THREAD = 2048  # below this many samples per thread, k-means runs s
 
 def _threads(n_samples):
     return _kernels.threads_for(n_samples, _SAMPLES_PER_THREAD)
-
-
-def _check_sample_weight(sample_weight, n, dtype):
-    if sample_weight is None:
-        return np.ones(n, dtype=dtype)
-    if isinstance(sample_weight, numbers.Number):
-        return np.full(n, sample_weight, dtype=dtype)
-    w = check_array(sample_weight, "sample_weight", ndim=1, dtype=dtype)
-    if w.shape[0] != n:
-        raise ValueError(f"sample_weight.shape == {w.shape}, expected ({n},)")
-    if np.any(w < 0):
-        raise ValueError("sample_weight must be non-negative")
-    if n and not w.any():
-        raise ValueError("sample_weight must not be all zero")
-    return w
 
 
 def _sq_distances(A, B, b_sq_norms):
@@ -104,9 +94,8 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     """k-means++ seeds: (centers (n_clusters, n_features), indices into X)."""
     X = check_array(X, "X", ndim=2, allow_empty=False)
     n_clusters = check_positive_int(n_clusters, "n_clusters")
-    if n_clusters > X.shape[0]:
-        raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
-    w = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
+    check_n_samples(X.shape[0], n_clusters, "n_clusters")
+    w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
     norms = (np.einsum("ij,ij->i", X, X) if x_squared_norms is None
              else check_array(x_squared_norms, "x_squared_norms", ndim=1, dtype=X.dtype))
     if n_local_trials is not None:
@@ -226,18 +215,21 @@ class _BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     """Parameter checks, initialisation and the predict/transform API shared by both."""
 
     _default_n_init = 10
+    _parameter_constraints = {
+        "n_clusters": [Interval(numbers.Integral, 1)],
+        "init": [Options("k-means++", "random"), CALLABLE, ARRAY_LIKE],
+        "n_init": [Options("auto"), Interval(numbers.Integral, 1)],
+        "max_iter": [Interval(numbers.Integral, 1)],
+        "tol": [Interval(numbers.Real, 0)],
+        "random_state": [RANDOM_STATE],
+    }
 
     def _check_params(self, X):
-        self._n_clusters = check_positive_int(self.n_clusters, "n_clusters")
-        if X.shape[0] < self._n_clusters:
-            raise ValueError(f"n_samples={X.shape[0]} should be >= "
-                             f"n_clusters={self._n_clusters}.")
-        check_positive_int(self.max_iter, "max_iter")
-        check_scalar(self.tol, "tol", numbers.Real, min_val=0)
+        """Parameters that depend on the data (the table has checked the rest)."""
+        self._n_clusters = int(self.n_clusters)
+        check_n_samples(X.shape[0], self._n_clusters, "n_clusters")
         init = self.init
-        if isinstance(init, str):
-            check_option(init, "init", ("k-means++", "random"))
-        elif not callable(init):
+        if not isinstance(init, str) and not callable(init):
             init = check_array(init, "init", ndim=2, dtype=X.dtype)
             if init.shape != (self._n_clusters, X.shape[1]):
                 raise ValueError(f"init should be of shape ({self._n_clusters}, "
@@ -246,7 +238,7 @@ class _BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             n_init = 1 if isinstance(init, np.ndarray) or init == "k-means++" else \
                 self._default_n_init
         else:
-            n_init = check_positive_int(self.n_init, "n_init")
+            n_init = int(self.n_init)
             if isinstance(init, np.ndarray) and n_init != 1:
                 warnings.warn("Explicit initial center position passed: performing only "
                               f"one init in {type(self).__name__} instead of n_init={n_init}.",
@@ -298,7 +290,7 @@ class _BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the inertia of X on the fitted centres."""
         X = self._check_test_data(X)
-        w = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         return -_labels_inertia(X, w, self.cluster_centers_, _threads(len(X)))[1]
 
     def _warn_distinct(self):
@@ -337,6 +329,11 @@ class KMeans(_BaseKMeans):
     cluster_centers_, labels_, inertia_, n_iter_, n_features_in_
     """
 
+    _parameter_constraints = {
+        **_BaseKMeans._parameter_constraints,
+        "algorithm": [Options("lloyd", "elkan")],
+    }
+
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
                  tol=1e-4, verbose=0, random_state=None, copy_x=True, algorithm="lloyd"):
         self.n_clusters = n_clusters
@@ -357,8 +354,7 @@ class KMeans(_BaseKMeans):
         if not in_place and isinstance(X_in, np.ndarray) and np.may_share_memory(X, X_in):
             X = X.copy()
         init, n_init = self._check_params(X)
-        check_option(self.algorithm, "algorithm", ("lloyd", "elkan"))
-        w = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         rng = check_random_state(self.random_state)
         tol = _tolerance(X, self.tol)
         mean = X.mean(axis=0)
@@ -401,6 +397,14 @@ class MiniBatchKMeans(_BaseKMeans):
 
     _default_n_init = 3
 
+    _parameter_constraints = {
+        **_BaseKMeans._parameter_constraints,
+        "batch_size": [Interval(numbers.Integral, 1)],
+        "max_no_improvement": [None, Interval(numbers.Integral, 0)],
+        "init_size": [None, Interval(numbers.Integral, 1)],
+        "reassignment_ratio": [Interval(numbers.Real, 0)],
+    }
+
     def __init__(self, n_clusters=8, *, init="k-means++", max_iter=100, batch_size=1024,
                  verbose=0, compute_labels=True, random_state=None, tol=0.0,
                  max_no_improvement=10, init_size=None, n_init="auto",
@@ -420,16 +424,10 @@ class MiniBatchKMeans(_BaseKMeans):
 
     def _prepare(self, X, sample_weight):
         init, n_init = self._check_params(X)
-        self._batch_size = min(check_positive_int(self.batch_size, "batch_size"), X.shape[0])
-        if self.max_no_improvement is not None:
-            check_positive_int(self.max_no_improvement, "max_no_improvement", min_val=0)
-        check_scalar(self.reassignment_ratio, "reassignment_ratio", numbers.Real, min_val=0)
-        init_size = self.init_size
-        if init_size is None:
-            init_size = 3 * self._batch_size
-        init_size = min(max(check_positive_int(init_size, "init_size"), self._n_clusters),
-                        X.shape[0])
-        w = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        self._batch_size = min(int(self.batch_size), X.shape[0])
+        init_size = 3 * self._batch_size if self.init_size is None else int(self.init_size)
+        init_size = min(max(init_size, self._n_clusters), X.shape[0])
+        w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         return init, n_init, init_size, w
 
     def _initial_centers(self, X, w, init, n_init, init_size, rng):

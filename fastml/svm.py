@@ -14,18 +14,20 @@ import numpy as np
 from fastml import _kernels
 from fastml._errors import ConvergenceWarning
 from fastml._validation import (
-    check_option,
-    check_positive_int,
-    check_random_state,
-    check_scalar,
-)
-from fastml.base import BaseEstimator, ClassifierMixin, check_is_fitted, validate_data
-from fastml.linear_model._base import (
-    LinearClassifierMixin,
-    check_bool,
+    FLAG,
+    RANDOM_STATE,
+    Interval,
+    Options,
     check_classification_targets,
-    check_nonneg,
-    check_positive,
+    check_random_state,
+    check_square,
+)
+from fastml.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    LinearClassifierMixin,
+    check_is_fitted,
+    validate_data,
 )
 
 __all__ = ["SVC", "LinearSVC"]
@@ -69,6 +71,19 @@ class SVC(ClassifierMixin, BaseEstimator):
     ``"auto"`` 1 / p.
     """
 
+    _parameter_constraints = {
+        "C": [Interval(numbers.Real, 0, closed="neither")],
+        "kernel": [Options(*_KERNELS)],
+        "degree": [Interval(numbers.Integral, 0)],
+        "gamma": [Options("scale", "auto"), Interval(numbers.Real, 0, closed="neither")],
+        "coef0": [Interval(numbers.Real)],
+        "shrinking": [FLAG],
+        "tol": [Interval(numbers.Real, 0, closed="neither")],
+        "cache_size": [Interval(numbers.Real, 0, closed="neither")],
+        "max_iter": [Interval(numbers.Integral, -1)],
+        "decision_function_shape": [Options("ovr", "ovo")],
+    }
+
     def __init__(self, *, C=1.0, kernel="rbf", degree=3, gamma="scale", coef0=0.0,
                  shrinking=True, tol=1e-3, cache_size=200, max_iter=-1,
                  decision_function_shape="ovr"):
@@ -88,34 +103,23 @@ class SVC(ClassifierMixin, BaseEstimator):
         tags.input_tags.pairwise = self.kernel == "precomputed"
         return tags
 
-    def _check_params(self, X):
-        C = check_positive(self.C, "C")
-        check_option(self.kernel, "kernel", tuple(_KERNELS))
-        check_option(self.decision_function_shape, "decision_function_shape", ("ovr", "ovo"))
-        degree = check_positive_int(self.degree, "degree", min_val=0)
-        coef0 = check_scalar(self.coef0, "coef0", numbers.Real)
-        tol = check_positive(self.tol, "tol")
-        cache = check_positive(self.cache_size, "cache_size")
-        max_iter = int(check_scalar(self.max_iter, "max_iter", numbers.Integral, min_val=-1))
-        if isinstance(self.gamma, str):
-            check_option(self.gamma, "gamma", ("scale", "auto"))
-            if self.gamma == "auto":
-                gamma = 1.0 / X.shape[1]
-            else:
-                var = float(X.var())
-                gamma = 1.0 / (X.shape[1] * var) if var > 0 else 1.0
-        else:
-            gamma = check_positive(self.gamma, "gamma")
-        return C, degree, float(coef0), tol, cache, max_iter, float(gamma)
+    def _gamma_for(self, X):
+        """The RBF/poly/sigmoid scale: a number, or "auto" 1/d, or "scale" 1/(d var X)."""
+        if self.gamma == "auto":
+            return 1.0 / X.shape[1]
+        if self.gamma == "scale":
+            var = float(X.var())
+            return 1.0 / (X.shape[1] * var) if var > 0 else 1.0
+        return float(self.gamma)
 
     def fit(self, X, y):
         _svm = _kernels.load("_svm")
         X, y = validate_data(self, X, y, requires_y=True)
-        if self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
-            raise ValueError(f"X must be a square kernel matrix for kernel='precomputed', "
-                             f"got shape {X.shape}")
-        C, degree, coef0, tol, cache, max_iter, gamma = self._check_params(X)
-        shrinking = check_bool(self.shrinking, "shrinking")
+        if self.kernel == "precomputed":
+            check_square(X, "X (a precomputed kernel matrix)")
+        C, degree, coef0, tol, cache = (self.C, int(self.degree), float(self.coef0), self.tol,
+                                        self.cache_size)
+        max_iter, gamma, shrinking = int(self.max_iter), self._gamma_for(X), bool(self.shrinking)
         classes, y_idx = check_classification_targets(y)
         kind = _KERNELS[self.kernel]
         n_cls = len(classes)
@@ -276,6 +280,17 @@ class LinearSVC(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
     as scikit-learn does.
     """
 
+    _parameter_constraints = {
+        "loss": [Options("squared_hinge", "hinge")],
+        "dual": [Options("auto"), FLAG],
+        "tol": [Interval(numbers.Real, 0)],
+        "C": [Interval(numbers.Real, 0, closed="neither")],
+        "fit_intercept": [FLAG],
+        "intercept_scaling": [Interval(numbers.Real, 0, closed="neither")],
+        "random_state": [RANDOM_STATE],
+        "max_iter": [Interval(numbers.Integral, 1)],
+    }
+
     def __init__(self, *, loss="squared_hinge", dual="auto", tol=1e-4, C=1.0,
                  fit_intercept=True, intercept_scaling=1.0, random_state=None,
                  max_iter=1000):
@@ -290,17 +305,11 @@ class LinearSVC(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         _svm = _kernels.load("_svm")
-        check_option(self.loss, "loss", ("squared_hinge", "hinge"))
-        C = check_positive(self.C, "C")
-        tol = check_nonneg(self.tol, "tol")
-        max_iter = check_positive_int(self.max_iter, "max_iter")
-        fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
-        scaling = check_positive(self.intercept_scaling, "intercept_scaling")
+        C, tol, max_iter = self.C, self.tol, int(self.max_iter)
+        fit_intercept, scaling = bool(self.fit_intercept), self.intercept_scaling
         rng = check_random_state(self.random_state)
         X, y = validate_data(self, X, y, requires_y=True)
         classes, y_idx = check_classification_targets(y)
-        if self.dual not in ("auto", True, False):
-            raise ValueError(f"dual must be 'auto', True or False, got {self.dual!r}")
         squared = self.loss == "squared_hinge"
         if self.dual is False and not squared:
             raise ValueError("loss='hinge' is only solved in the dual; use dual=True")

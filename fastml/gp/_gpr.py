@@ -20,7 +20,13 @@ import numpy as np
 
 from fastml import _kernels
 from fastml._errors import ConvergenceWarning, JitterWarning, NotPositiveDefiniteError
-from fastml._validation import all_finite, check_array, check_random_state, check_scalar
+from fastml._validation import (
+    all_finite,
+    as_float_if_object,
+    check_array,
+    check_random_state,
+    check_scalar,
+)
 from fastml.base import BaseEstimator, RegressorMixin, check_is_fitted, validate_data
 from fastml.gp.kernels import RBF, ConstantKernel, Kernel
 from fastml.linalg import _cho_solve, _cholesky, _solve_triangular
@@ -35,13 +41,6 @@ def default_kernel():
     """scikit-learn's default: ConstantKernel(1.0, "fixed") * RBF(1.0, "fixed")."""
     return ConstantKernel(1.0, constant_value_bounds="fixed") * RBF(1.0,
                                                                      length_scale_bounds="fixed")
-
-
-def as_numeric(X):
-    """Object arrays of numbers become float arrays (anything else is left to validation)."""
-    if isinstance(X, np.ndarray) and X.dtype == object:
-        return X.astype(np.float64)
-    return X
 
 
 def check_noise(alpha, n, name="alpha"):
@@ -188,7 +187,7 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
                              "y is None")
-        X, y = validate_data(self, as_numeric(X), as_numeric(y), y_numeric=True,
+        X, y = validate_data(self, as_float_if_object(X), as_float_if_object(y), y_numeric=True,
                              multi_output=True)
         X = X.astype(np.float64, copy=False)
         y = y.astype(np.float64, copy=False)
@@ -283,7 +282,7 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("return_std and return_cov cannot both be True: ask for one "
                              "of them")
         check_is_fitted(self, "X_train_")
-        X = validate_data(self, as_numeric(X), reset=False, ensure_min_samples=0)
+        X = validate_data(self, as_float_if_object(X), reset=False, ensure_min_samples=0)
         out_dtype = X.dtype
         X = X.astype(np.float64, copy=False)
         self.kernel_._check_input(X)

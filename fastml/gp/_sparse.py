@@ -34,9 +34,14 @@ import numpy as np
 
 from fastml import _kernels
 from fastml._errors import ConvergenceWarning, JitterWarning, NotPositiveDefiniteError
-from fastml._validation import check_array, check_option, check_random_state, check_scalar
+from fastml._validation import (
+    as_float_if_object,
+    check_array,
+    check_option,
+    check_random_state,
+    check_scalar,
+)
 from fastml.base import BaseEstimator, RegressorMixin, check_is_fitted, validate_data
-from fastml.gp._gpr import as_numeric
 from fastml.gp.kernels import (
     RBF,
     ConstantKernel,
@@ -55,17 +60,12 @@ _BLOCK = 8192  # data points per block of the gradient contraction (m x block wo
 
 
 def kmeans_plus_plus(X, m, rng):
-    """m rows of X chosen by k-means++ seeding: each next point is drawn with
-    probability proportional to its squared distance to the nearest chosen one."""
-    n = X.shape[0]
-    idx = [int(rng.integers(n))]
-    d2 = np.sum((X - X[idx[0]]) ** 2, axis=1)
-    for _ in range(1, m):
-        total = d2.sum()
-        nxt = int(rng.choice(n, p=d2 / total)) if total > 0 else int(rng.integers(n))
-        idx.append(nxt)
-        np.minimum(d2, np.sum((X - X[nxt]) ** 2, axis=1), out=d2)
-    return X[idx].copy()
+    """m rows of X chosen by k-means++ seeding (:func:`fastml.cluster.kmeans_plusplus`
+    with one candidate per step): each next point is drawn with probability
+    proportional to its squared distance to the nearest chosen one."""
+    from fastml.cluster import kmeans_plusplus
+
+    return kmeans_plusplus(X, m, random_state=rng, n_local_trials=1)[0]
 
 
 def _split(kernel):
@@ -245,7 +245,7 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
                              "y is None")
-        X, y = validate_data(self, as_numeric(X), as_numeric(y), y_numeric=True)
+        X, y = validate_data(self, as_float_if_object(X), as_float_if_object(y), y_numeric=True)
         X = X.astype(np.float64, copy=False)
         y = y.astype(np.float64, copy=False)
         kernel = (ConstantKernel(1.0) * RBF(1.0)) if self.kernel is None else self.kernel
@@ -333,7 +333,7 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
         Result dtype: that of X.
         """
         check_is_fitted(self, "inducing_points_")
-        X = validate_data(self, as_numeric(X), reset=False, ensure_min_samples=0)
+        X = validate_data(self, as_float_if_object(X), reset=False, ensure_min_samples=0)
         out_dtype = X.dtype
         X = X.astype(np.float64, copy=False)
         Ksu = self.kernel_._matrix(X, self.inducing_points_)

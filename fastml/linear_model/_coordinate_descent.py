@@ -8,19 +8,17 @@ import numpy as np
 from fastml import _kernels
 from fastml._errors import ConvergenceWarning
 from fastml._validation import (
+    FLAG,
+    RANDOM_STATE,
+    Interval,
+    Options,
     check_array,
-    check_option,
     check_positive_int,
     check_random_state,
     check_scalar,
 )
 from fastml.base import BaseEstimator, RegressorMixin, validate_data
-from fastml.linear_model._base import (
-    LinearModelMixin,
-    check_bool,
-    check_nonneg,
-    set_intercept,
-)
+from fastml.linear_model._base import LinearModelMixin, set_intercept
 
 
 def _cd_solve(xt, y, norm2, w, alpha, l1_ratio, max_iter, tol, random, positive, seed):
@@ -66,6 +64,18 @@ class ElasticNet(LinearModelMixin, RegressorMixin, BaseEstimator):
     Several target columns are fitted one after another.
     """
 
+    _parameter_constraints = {
+        "alpha": [Interval(numbers.Real, 0)],
+        "l1_ratio": [Interval(numbers.Real, 0, 1)],
+        "fit_intercept": [FLAG],
+        "max_iter": [Interval(numbers.Integral, 1)],
+        "tol": [Interval(numbers.Real, 0)],
+        "warm_start": [FLAG],
+        "positive": [FLAG],
+        "random_state": [RANDOM_STATE],
+        "selection": [Options("cyclic", "random")],
+    }
+
     def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, max_iter=1000,
                  tol=1e-4, warm_start=False, positive=False, random_state=None,
                  selection="cyclic"):
@@ -80,14 +90,7 @@ class ElasticNet(LinearModelMixin, RegressorMixin, BaseEstimator):
         self.selection = selection
 
     def fit(self, X, y):
-        alpha = check_nonneg(self.alpha, "alpha")
-        l1_ratio = check_scalar(self.l1_ratio, "l1_ratio", numbers.Real, min_val=0,
-                                max_val=1)
-        max_iter = check_positive_int(self.max_iter, "max_iter")
-        tol = check_nonneg(self.tol, "tol")
-        check_option(self.selection, "selection", ("cyclic", "random"))
-        for name in ("fit_intercept", "warm_start", "positive"):
-            check_bool(getattr(self, name), name)
+        alpha, l1_ratio, tol, max_iter = self.alpha, self.l1_ratio, self.tol, int(self.max_iter)
         rng = check_random_state(self.random_state)
         X, y = validate_data(self, X, y, requires_y=True, y_numeric=True, multi_output=True)
         xt, yc, x_off, y_off, norm2 = _prepare(X, y, self.fit_intercept)

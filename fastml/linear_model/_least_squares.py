@@ -5,16 +5,10 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_array, check_option
+from fastml._validation import check_array, check_bool, check_nonneg, check_option
 from fastml.base import BaseEstimator, RegressorMixin, validate_data
 from fastml.linalg import _cho_solve, _cholesky
-from fastml.linear_model._base import (
-    LinearModelMixin,
-    center_data,
-    check_bool,
-    check_nonneg,
-    set_intercept,
-)
+from fastml.linear_model._base import LinearModelMixin, center_data, set_intercept
 
 # Largest p for the compiled Gram path (per-thread p x p accumulators stay < ~130 MB).
 _GRAM_MAX_FEATURES = 4096

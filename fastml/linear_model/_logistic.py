@@ -1,19 +1,19 @@
 """Logistic regression: binary and multinomial, L2 penalty, Newton or L-BFGS."""
 
+import numbers
 import warnings
 
 import numpy as np
 
 from fastml import _kernels
 from fastml._errors import ConvergenceWarning, JitterWarning
-from fastml._validation import check_option, check_positive_int
-from fastml.base import BaseEstimator, ClassifierMixin, check_is_fitted, validate_data
-from fastml.linear_model._base import (
+from fastml._validation import FLAG, Interval, Options, check_classification_targets
+from fastml.base import (
+    BaseEstimator,
+    ClassifierMixin,
     LinearClassifierMixin,
-    check_bool,
-    check_classification_targets,
-    check_nonneg,
-    check_positive,
+    check_is_fitted,
+    validate_data,
 )
 
 
@@ -128,6 +128,15 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
     Attributes: ``classes_``, ``coef_`` (1, p) or (K, p), ``intercept_``, ``n_iter_``.
     """
 
+    _parameter_constraints = {
+        "C": [Interval(numbers.Real, 0, closed="neither")],
+        "fit_intercept": [FLAG],
+        "tol": [Interval(numbers.Real, 0)],
+        "solver": [Options("lbfgs", "newton")],
+        "max_iter": [Interval(numbers.Integral, 1)],
+        "warm_start": [FLAG],
+    }
+
     def __init__(self, C=1.0, *, fit_intercept=True, tol=1e-4, solver="lbfgs", max_iter=100,
                  warm_start=False):
         self.C = C
@@ -138,12 +147,8 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
 
     def fit(self, X, y):
-        C = check_positive(self.C, "C")
-        tol = check_nonneg(self.tol, "tol")
-        max_iter = check_positive_int(self.max_iter, "max_iter")
-        check_option(self.solver, "solver", ("lbfgs", "newton"))
-        fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
-        check_bool(self.warm_start, "warm_start")
+        C, tol, max_iter = self.C, self.tol, int(self.max_iter)
+        fit_intercept = bool(self.fit_intercept)
         X, y = validate_data(self, X, y, requires_y=True)
         classes, y_idx = check_classification_targets(y)
         k = 1 if len(classes) == 2 else len(classes)

@@ -1,17 +1,18 @@
 """Rosenblatt's perceptron (compiled update loop, one-vs-rest)."""
 
+import numbers
+
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_positive_int, check_random_state
-from fastml.base import BaseEstimator, ClassifierMixin, validate_data
-from fastml.linear_model._base import (
-    LinearClassifierMixin,
-    check_bool,
+from fastml._validation import (
+    FLAG,
+    RANDOM_STATE,
+    Interval,
     check_classification_targets,
-    check_nonneg,
-    check_positive,
+    check_random_state,
 )
+from fastml.base import BaseEstimator, ClassifierMixin, LinearClassifierMixin, validate_data
 
 
 class Perceptron(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
@@ -26,6 +27,17 @@ class Perceptron(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
     ``n_iter_no_change`` epochs, or after ``max_iter`` epochs.
     """
 
+    _parameter_constraints = {
+        "fit_intercept": [FLAG],
+        "max_iter": [Interval(numbers.Integral, 1)],
+        "tol": [None, Interval(numbers.Real, 0)],
+        "shuffle": [FLAG],
+        "eta0": [Interval(numbers.Real, 0, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1)],
+        "random_state": [RANDOM_STATE],
+        "warm_start": [FLAG],
+    }
+
     def __init__(self, *, fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True,
                  eta0=1.0, n_iter_no_change=5, random_state=0, warm_start=False):
         self.fit_intercept = fit_intercept
@@ -39,13 +51,10 @@ class Perceptron(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         _linear = _kernels.load("_linear")
-        fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
-        shuffle = check_bool(self.shuffle, "shuffle")
-        check_bool(self.warm_start, "warm_start")
-        max_iter = check_positive_int(self.max_iter, "max_iter")
-        n_no_change = check_positive_int(self.n_iter_no_change, "n_iter_no_change")
-        tol = -np.inf if self.tol is None else check_nonneg(self.tol, "tol")
-        eta = check_positive(self.eta0, "eta0")
+        fit_intercept, shuffle = bool(self.fit_intercept), bool(self.shuffle)
+        max_iter, n_no_change = int(self.max_iter), int(self.n_iter_no_change)
+        tol = -np.inf if self.tol is None else self.tol
+        eta = self.eta0
         rng = check_random_state(self.random_state)
         X, y = validate_data(self, X, y, requires_y=True)
         classes, y_idx = check_classification_targets(y)

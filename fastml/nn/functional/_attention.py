@@ -26,7 +26,7 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import _shape_str, check_array, check_positive_int, check_scalar
+from fastml._validation import _shape_str, check_array, check_bool, check_positive_int, check_scalar
 from fastml.nn.functional._core import linear, linear_backward
 
 __all__ = ["multi_head_attention", "multi_head_attention_backward",
@@ -45,12 +45,6 @@ def _query_tile(bh, nq, n_threads):
     while bq > 16 and bh * -(-nq // bq) < 4 * n_threads:
         bq //= 2
     return bq
-
-
-def _check_flag(x, name):
-    if not isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {type(x).__name__}")
-    return bool(x)
 
 
 class _Problem:
@@ -84,7 +78,7 @@ class _Problem:
         self.out_shape = q.shape[:-1] + v.shape[-1:]
         self.lse_shape = q.shape[:-1]
         self.q, self.k, self.v = (self._as4(x) for x in (q, k, v))
-        self.causal = _check_flag(causal, "causal")
+        self.causal = check_bool(causal, "causal")
         d = q.shape[-1]
         if scale is None:
             self.scale = 1.0 / np.sqrt(d) if d > 0 else 1.0
