@@ -26,11 +26,13 @@ z_box < 0 at lower and > 0 at upper bounds), the primal residual, dual residual 
 duality gap |x^T P x + q^T x + h^T z + b^T y + lb^T min(z_box, 0) + ub^T max(z_box, 0)|.
 """
 
+import contextlib
 import numbers
+import time
 
 import numpy as np
 
-from fastml import _kernels
+from fastml import _kernels, _threads
 from fastml._validation import check_array, check_option, check_positive_int, check_scalar
 from fastml.optimize._minimize import OptimizeResult
 
@@ -55,7 +57,7 @@ class _QP:
         lo = np.concatenate([b, np.full(G.shape[0], -np.inf), np.where(lb[box] > -_BIG,
                                                                        lb[box], -np.inf)])
         hi = np.concatenate([b, h, np.where(ub[box] < _BIG, ub[box], np.inf)])
-        self.original = (P, q, A, b, G, h, lb, ub)
+        self.original = (P, q, G, h, A, b, lb, ub)
         # Ruiz equilibration: D scales variables, E rows, c the cost
         D = np.ones(n)
         E = np.ones(K.shape[0])
@@ -81,6 +83,18 @@ class _QP:
         """(x, row multipliers w) in the original variables and rows."""
         return self.D * x, self.E * w / self.c
 
+    def split(self, w):
+        """Row multipliers -> qpsolvers' (y, z, z_box)."""
+        me, mg = self.n_eq, self.n_g
+        z_box = np.zeros(self.n)
+        z_box[self.box] = w[me + mg:]
+        return w[:me], w[me:me + mg], z_box
+
+    def original_error(self, xs, ws):
+        """Largest of qpsolvers' primal residual, dual residual and duality gap, unscaled."""
+        x, w = self.unscale(xs, ws)
+        return max(qp_residuals(*self.original, x, *self.split(w)).values())
+
 
 def _factor(M):
     """Lower Cholesky factor (in place) or None when M is not positive definite."""
@@ -95,38 +109,68 @@ def _cho_solve(L, B):
 
 
 def _factor_regularised(M):
-    """Cholesky of M + delta I with the smallest delta (from 1e-12 relative) that works."""
-    scale = max(float(np.abs(np.diagonal(M)).max(initial=0.0)), 1.0)
+    """Cholesky of M + delta I with the smallest delta (1e-12, 1e-10, ...) that works.
+
+    The shifts are absolute: the problems are equilibrated first, and a shift relative to
+    the largest diagonal (which grows like z/s near the solution) would swamp the rest."""
     delta = 0.0
     for _ in range(12):
         L = _factor(M if delta == 0.0 else M + delta * np.eye(M.shape[0]))
         if L is not None:
             return L, delta
-        delta = 1e-12 * scale if delta == 0.0 else delta * 100
+        delta = 1e-12 if delta == 0.0 else delta * 100
     raise np.linalg.LinAlgError("KKT matrix could not be factorised")
 
 
 class _Saddle:
-    """Solves [[H, A^T], [A, 0]] [x; y] = [r1; r2] for PSD H by Cholesky + Schur complement,
-    with two steps of iterative refinement (the factors carry a small regularisation)."""
+    """Solves [[H, A^T], [A, 0]] [x; y] = [r1; r2] for PSD H.
 
-    def __init__(self, H, A):
+    When H is positive definite: Cholesky of H and of the Schur complement A H^-1 A^T
+    (rank-deficient A: the smallest diagonal shift of the complement that factors).
+    When H or the complement is numerically singular (e.g. an LP, or free variables
+    constrained only by A): LDL^T (LAPACK sytrf, Bunch-Kaufman) of the symmetric
+    indefinite matrix itself, slightly regularised to [[H + delta I, A^T], [A, -delta I]].
+    Three steps of iterative refinement against the unregularised system remove the
+    effect of the shifts.
+    """
+
+    def __init__(self, H, A, delta=1e-11):
         self.H, self.A = H, A
-        self.LH, _ = _factor_regularised(H)
-        if A.shape[0]:
-            HiAt = _cho_solve(self.LH, A.T)
-            self.LS, _ = _factor_regularised(A @ HiAt)
+        n, p = H.shape[0], A.shape[0]
+        self.ldl = None
+        if not p:
+            self.LH, _ = _factor_regularised(H)
+            return
+        self.LH = _factor(H)
+        if self.LH is not None:
+            try:
+                self.LS, _ = _factor_regularised(A @ _cho_solve(self.LH, A.T))
+                return
+            except np.linalg.LinAlgError:
+                pass
+        from scipy.linalg import lapack
+
+        K = np.zeros((n + p, n + p))
+        K[:n, :n] = H
+        K[n:, :n] = A
+        K[np.arange(n), np.arange(n)] += delta
+        K[np.arange(n, n + p), np.arange(n, n + p)] = -delta
+        self.ldl, self.ipiv, _ = lapack.dsytrf(K, lower=1)
+        self.sytrs = lapack.dsytrs
 
     def _solve_once(self, r1, r2):
         if not self.A.shape[0]:
             return _cho_solve(self.LH, r1), np.zeros(0)
+        if self.ldl is not None:
+            sol, _ = self.sytrs(self.ldl, self.ipiv, np.concatenate([r1, r2]), lower=1)
+            return sol[:r1.size], sol[r1.size:]
         Hr = _cho_solve(self.LH, r1)
         y = _cho_solve(self.LS, self.A @ Hr - r2)
         return Hr - _cho_solve(self.LH, self.A.T @ y), y
 
     def solve(self, r1, r2):
         x, y = self._solve_once(r1, r2)
-        for _ in range(2):
+        for _ in range(3):
             e1 = r1 - self.H @ x - self.A.T @ y
             e2 = r2 - self.A @ x
             dx, dy = self._solve_once(e1, e2)
@@ -150,7 +194,7 @@ def _direction(saddle, C, s, z, residuals, rc):
     return dx, dy, ds, dz
 
 
-def _ipm(qp, tol, max_iter):
+def _ipm(qp, tol, max_iter, deadline):
     """Mehrotra predictor-corrector on the scaled problem; returns (x, w, status, nit)."""
     me = qp.n_eq
     A, b = qp.K[:me], qp.lo[:me]
@@ -170,6 +214,8 @@ def _ipm(qp, tol, max_iter):
         s += max(0.0, 1.0 - s.min())
         z += max(0.0, 1.0 - z.min())
     status = "max_iter"
+    converged_at = max_iter + 1
+    best = (np.inf, x, y, z)
     for it in range(max_iter + 1):
         rd = P @ x + q + A.T @ y + C.T @ z
         rp = A @ x - b
@@ -179,8 +225,16 @@ def _ipm(qp, tol, max_iter):
         dres = np.abs(rd).max(initial=0.0)
         gap = abs(float(x @ P @ x + q @ x + b @ y + d @ z))
         if max(pres, dres) <= tol and (gap <= tol or mu * m <= tol):
-            status = "solved"
-            break
+            # converged on the scaled problem: up to 5 more steps for the unscaled
+            # tolerance, keeping the best iterate (steps at tiny mu can lose accuracy)
+            converged_at = min(converged_at, it)
+            error = qp.original_error(x, _ipm_multipliers(qp, y, z, up, low))
+            if error < best[0]:
+                best = (error, x, y, z)
+            if error <= tol or error > 10 * best[0] or it >= converged_at + 5:
+                _, x, y, z = best
+                status = "solved"
+                break
         # infeasibility certificates (normalised by the certificate's own size)
         dual_obj = -float(b @ y + d @ z)
         if m and dual_obj > 0 and np.abs(A.T @ y + C.T @ z).max() <= 1e-9 * dual_obj \
@@ -194,6 +248,9 @@ def _ipm(qp, tol, max_iter):
             status = "dual_infeasible"
             break
         if it == max_iter:
+            break
+        if time.perf_counter() > deadline:
+            status = "time_limit"
             break
         saddle = _Saddle(P + (C.T * (z / s)) @ C, A)
         residuals = (rd, rp, ri)
@@ -211,11 +268,16 @@ def _ipm(qp, tol, max_iter):
             # keep strict positivity after round-off
             s = np.maximum(s, 1e-300)
             z = np.maximum(z, 1e-300)
+    return x, _ipm_multipliers(qp, y, z, up, low), status, it
+
+
+def _ipm_multipliers(qp, y, z, up, low):
+    """Row multipliers of l <= K x <= u from the IPM's (y, z) of A x = b, C x <= d."""
     w = np.zeros(qp.K.shape[0])
-    w[:me] = y
+    w[:qp.n_eq] = y
     w[up] += z[:up.size]
     w[low] -= z[up.size:]
-    return x, w, status, it
+    return w
 
 
 def _project(v, lo, hi):
@@ -246,14 +308,23 @@ def _polish(qp, x, w, delta=1e-9):
     return sol[:n], wp
 
 
-def _residuals_scaled(qp, x, w):
+def _kkt_error(qp, x, w):
+    """Largest violation of the scaled KKT conditions: primal feasibility, stationarity,
+    multiplier signs (w <= 0 where only a lower bound can be active, >= 0 for upper) and
+    complementarity w_i (K x - bound)_i."""
     Kx = qp.K @ x
     pres = np.abs(Kx - _project(Kx, qp.lo, qp.hi)).max(initial=0.0)
     dres = np.abs(qp.P @ x + qp.q + qp.K.T @ w).max(initial=0.0)
-    return pres, dres
+    wu, wl = np.maximum(w, 0.0), np.minimum(w, 0.0)
+    hi_gap = np.abs(np.where(np.isfinite(qp.hi), qp.hi, 0.0) - Kx)
+    lo_gap = np.abs(Kx - np.where(np.isfinite(qp.lo), qp.lo, 0.0))
+    upper = np.where(np.isfinite(qp.hi), wu * hi_gap, wu)  # no upper bound: w > 0 is wrong
+    lower = np.where(np.isfinite(qp.lo), -wl * lo_gap, -wl)
+    comp = (upper + lower)[qp.n_eq:]
+    return max(pres, dres, comp.max(initial=0.0))
 
 
-def _admm(qp, tol, max_iter, rho=0.1, sigma=1e-6, alpha=1.6):
+def _admm(qp, tol, max_iter, deadline, rho=0.1, sigma=1e-6, alpha=1.6):
     """OSQP iterations on the scaled problem; returns (x, w, status, nit)."""
     n, me, K, lo, hi, P, q = qp.n, qp.n_eq, qp.K, qp.lo, qp.hi, qp.P, qp.q
     m = K.shape[0]
@@ -290,6 +361,9 @@ def _admm(qp, tol, max_iter, rho=0.1, sigma=1e-6, alpha=1.6):
         if pres <= tol and dres <= tol:
             status = "solved"
             break
+        if time.perf_counter() > deadline:
+            status = "time_limit"
+            break
         dy, dx = y - y_prev, x - x_prev
         ndy = np.abs(dy).max(initial=0.0)
         if ndy > 0 and np.abs(K.T @ dy).max() <= eps_inf * ndy:
@@ -316,11 +390,11 @@ def _admm(qp, tol, max_iter, rho=0.1, sigma=1e-6, alpha=1.6):
                 rho = new_rho
                 rho_v = rho_vector(rho)
                 L = _factor(P + sigma * np.eye(n) + (K.T * rho_v) @ K)
-    if status in ("solved", "max_iter"):
+    if status in ("solved", "max_iter", "time_limit"):
         polished = _polish(qp, x, y)
         if polished is not None:
-            before = max(_residuals_scaled(qp, x, y))
-            after = max(_residuals_scaled(qp, *polished))
+            before = _kkt_error(qp, x, y)
+            after = _kkt_error(qp, *polished)
             if after < before:
                 x, y = polished
                 if after <= tol:
@@ -328,7 +402,7 @@ def _admm(qp, tol, max_iter, rho=0.1, sigma=1e-6, alpha=1.6):
     return x, y, status, it
 
 
-def _active_set(qp, tol, max_iter):
+def _active_set(qp, tol, max_iter, deadline):
     """Primal active set on the scaled problem; returns (x, w, status, nit)."""
     import scipy.optimize
 
@@ -354,6 +428,9 @@ def _active_set(qp, tol, max_iter):
     it = 0
     while it < max_iter:
         it += 1
+        if time.perf_counter() > deadline:
+            status = "time_limit"
+            break
         W = C[working]
         k = len(working)
         g = P @ x + q
@@ -405,7 +482,7 @@ def _as_dense(a, name, ndim, n=None):
 
 
 def solve_qp(P, q, G=None, h=None, A=None, b=None, lb=None, ub=None, *, solver="ipm",
-             tol=1e-9, max_iter=None, initvals=None):
+             tol=1e-9, max_iter=None, time_limit=None, initvals=None):
     """Solve a convex QP: min 1/2 x^T P x + q^T x s.t. G x <= h, A x = b, lb <= x <= ub.
 
     Parameters (qpsolvers' names and conventions)
@@ -418,14 +495,15 @@ def solve_qp(P, q, G=None, h=None, A=None, b=None, lb=None, ub=None, *, solver="
     solver : "ipm" (default), "active_set" (small dense problems) or "admm".
     tol : absolute tolerance on the scaled primal and dual residuals (and the gap, IPM).
     max_iter : default 100 (ipm), 10 (n + m) (active_set), 20000 (admm).
+    time_limit : seconds, optional; the solver stops with status "time_limit" after it.
     initvals : ignored (accepted for qpsolvers compatibility).
 
     Returns
     -------
     OptimizeResult with x (None unless found), y (equality multipliers), z (inequality
     multipliers >= 0), z_box (bound multipliers), fun (objective), found, status
-    ("solved", "primal_infeasible", "dual_infeasible", "max_iter"), success, nit, solver,
-    primal_residual, dual_residual, duality_gap (in the original, unscaled problem).
+    ("solved", "primal_infeasible", "dual_infeasible", "max_iter", "time_limit"), success,
+    nit, solver, primal_residual, dual_residual, duality_gap (in the original, unscaled problem).
     """
     del initvals
     check_option(solver, "solver", SOLVERS)
@@ -479,20 +557,45 @@ def solve_qp(P, q, G=None, h=None, A=None, b=None, lb=None, ub=None, *, solver="
         max_iter = {"ipm": 100, "active_set": 10 * (n + parts["G"].shape[0] + 2 * n),
                     "admm": 20_000}[solver]
     max_iter = check_positive_int(max_iter, "max_iter")
+    deadline = np.inf
+    if time_limit is not None:
+        deadline = time.perf_counter() + float(check_scalar(
+            time_limit, "time_limit", numbers.Real, min_val=0.0, include_boundaries="neither"))
     return _solve_qp_core(Pm, qv, parts["G"], parts["h"], parts["A"], parts["b"],
-                          bounds["lb"], bounds["ub"], solver, tol, max_iter)
+                          bounds["lb"], bounds["ub"], solver, tol, max_iter, deadline)
 
 
-def _solve_qp_core(P, q, G, h, A, b, lb, ub, solver, tol, max_iter):
+#: below this many variables + constraints every BLAS runs on one thread: the O(n^3)
+#: factorisations are too small to share, and threaded BLAS on busy cores is up to 10x
+#: slower (measured on CVXQP1_S, n = 100: 2.7 s threaded, 0.29 s pinned)
+_SERIAL_BLAS_BELOW = 2000
+
+
+@contextlib.contextmanager
+def _serial_blas(size):
+    """Pin every BLAS library (NumPy's and SciPy's) to one thread for small problems.
+
+    Uses the request counting of :mod:`fastml._threads` without its per-call rescan
+    (``fastml.threads(1)`` costs ~6 ms, this ~10 us)."""
+    if size >= _SERIAL_BLAS_BELOW:
+        yield
+        return
+    libs = _threads._blas.all_libs()
+    _threads._blas.request(1, libs)
+    try:
+        yield
+    finally:
+        _threads._blas.release(1, libs)
+
+
+def _solve_qp_core(P, q, G, h, A, b, lb, ub, solver, tol, max_iter, deadline=np.inf):
     qp = _QP(P, q, A, b, G, h, lb, ub)
     run = {"ipm": _ipm, "admm": _admm, "active_set": _active_set}[solver]
-    xs, ws, status, nit = run(qp, tol, max_iter)
+    with _serial_blas(qp.n + qp.K.shape[0]):
+        xs, ws, status, nit = run(qp, tol, max_iter, deadline)
     x, w = qp.unscale(xs, ws)
-    me, mg = qp.n_eq, qp.n_g
-    y, z = w[:me], w[me:me + mg]
-    z_box = np.zeros(qp.n)
-    z_box[qp.box] = w[me + mg:]
-    found = status in ("solved", "max_iter") and bool(np.all(np.isfinite(x)))
+    y, z, z_box = qp.split(w)
+    found = status in ("solved", "max_iter", "time_limit") and bool(np.all(np.isfinite(x)))
     result = OptimizeResult(x=x if found else None, y=y, z=z, z_box=z_box, found=found,
                             status=status, success=status == "solved", nit=int(nit),
                             solver=solver)
