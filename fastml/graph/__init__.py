@@ -15,6 +15,8 @@ of equal work (power-law degree distributions keep every thread busy).
 - layers (:class:`fastml.nn.Module` with explicit backward, PyG's parameter names):
   :class:`MessagePassing`, :class:`GCNConv`, :class:`SAGEConv`, :class:`GATConv`,
   :class:`ChebConv`;
+- models: :class:`GCN`, :class:`GAT` (the papers' two-layer node classifiers) and
+  :func:`train_node_classifier` (full-batch Adam);
 - spectral methods: :func:`spectral_embedding` (Laplacian eigenmaps) and
   :class:`SpectralClustering`.
 """
@@ -35,6 +37,7 @@ from fastml.graph._graph import (
     to_networkx,
     to_scipy,
 )
+from fastml.graph._models import GAT, GCN, train_node_classifier
 from fastml.graph._ops import (
     gather,
     scatter,
@@ -46,9 +49,9 @@ from fastml.graph._ops import (
 )
 
 __all__ = [
-    "ChebConv", "GATConv", "GCNConv", "Graph", "MessagePassing", "SAGEConv",
+    "GAT", "GCN", "ChebConv", "GATConv", "GCNConv", "Graph", "MessagePassing", "SAGEConv",
     "add_remaining_self_loops", "add_self_loops", "degree", "from_edge_index",
     "from_networkx", "from_scipy", "gather", "laplacian", "largest_eigenvalue", "normalize",
     "remove_self_loops", "scatter", "sddmm", "segment_softmax", "segment_softmax_backward",
-    "spmm", "spmm_backward", "to_networkx", "to_scipy",
+    "spmm", "spmm_backward", "to_networkx", "to_scipy", "train_node_classifier",
 ]

@@ -291,28 +291,21 @@ def laplacian(graph, kind="sym"):
     return (sp.identity(n, format="csr") - sp.diags(_inv_power(deg, -1.0)) @ A).tocsr()
 
 
-def largest_eigenvalue(matrix, tol=1e-8, random_state=0):
-    """The largest eigenvalue of a symmetric matrix (e.g. a Laplacian, for ChebConv's
-    ``lambda_max``), by Lanczos iteration (:func:`fastml.linalg.eigsh` when present,
-    else SciPy's ARPACK Lanczos)."""
+def largest_eigenvalue(matrix, tol=0.0, random_state=0):
+    """The largest eigenvalue of a symmetric matrix (dense or SciPy sparse; e.g. the
+    "sym" Laplacian, for ChebConv's ``lambda_max``) by thick-restart Lanczos
+    (:func:`fastml.linalg.eigsh`); matrices of size <= 2 by :func:`fastml.linalg.eigh`.
+    """
     from fastml import linalg
 
-    if matrix.shape[0] == 0:
-        return 0.0
-    eigsh = getattr(linalg, "eigsh", None)
-    if eigsh is not None:
-        values = eigsh(matrix, k=1, which="LA")[0]
-        return float(np.max(values))
-    import scipy.sparse.linalg as spla
-
     n = matrix.shape[0]
-    if n < 3:
-        return float(np.linalg.eigvalsh(np.asarray(matrix.todense()
-                                                   if hasattr(matrix, "todense")
-                                                   else matrix)).max())
-    v0 = np.random.default_rng(random_state).standard_normal(n)
-    return float(spla.eigsh(matrix, k=1, which="LA", tol=tol, v0=v0,
-                            return_eigenvectors=False)[0])
+    if n == 0:
+        return 0.0
+    if n <= 2:
+        dense = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
+        return float(linalg.eigh(np.asarray(dense, np.float64), eigvals_only=True).max())
+    return float(linalg.eigsh(matrix, k=1, which="LA", tol=tol, random_state=random_state,
+                              return_eigenvectors=False).max())
 
 
 # ------------------------------------------------------------------ conversions

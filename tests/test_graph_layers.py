@@ -1,0 +1,256 @@
+"""fastml.graph layers (forward and gradients) vs PyTorch Geometric with copied weights,
+the dense references and finite differences."""
+
+import numpy as np
+import pytest
+
+from fastml import graph as G
+from fastml import nn
+from fastml.reference import graph as reference
+
+torch = pytest.importorskip("torch")
+pyg_nn = pytest.importorskip("torch_geometric.nn")
+
+RTOL = {np.float32: 1e-5, np.float64: 1e-10}
+
+
+def assert_close(actual, expected, dtype):
+    expected = np.asarray(expected, np.float64)
+    scale = max(float(np.max(np.abs(expected), initial=0.0)), 1e-30)
+    np.testing.assert_allclose(actual, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * scale)
+
+
+def random_graph(n, n_edges, rng, weighted=False):
+    """Edges among nodes 0 .. n - 3 (the last two are isolated) with self loops and a
+    duplicated edge."""
+    src = rng.integers(0, n - 2, n_edges)
+    dst = rng.integers(0, n - 2, n_edges)
+    src[:2] = dst[:2]
+    src[2], dst[2] = src[3], dst[3]
+    ei = np.stack([src, dst]).astype(np.int64)
+    return ei, (rng.uniform(0.5, 2.0, n_edges) if weighted else None)
+
+
+def compare_with_pyg(ours, theirs, x, args, t_args, dtype, kwargs=None, t_kwargs=None):
+    """Copy theirs' weights into ours; compare output, d/dx and every parameter grad."""
+    theirs = theirs.to(torch.float64 if dtype == np.float64 else torch.float32)
+    ours.to(dtype).load_state_dict(theirs.state_dict())
+    x = x.astype(dtype)
+    out = ours(x, *args, **(kwargs or {}))
+    xt = torch.tensor(x, requires_grad=True)
+    ref = theirs(xt, *t_args, **(t_kwargs or {}))
+    assert_close(out, ref.detach().numpy(), dtype)
+    grad = np.random.default_rng(99).standard_normal(out.shape).astype(dtype)
+    ours.zero_grad()
+    grad_x = ours.backward(grad)
+    ref.backward(torch.from_numpy(grad))
+    assert_close(grad_x, xt.grad.numpy(), dtype)
+    theirs_grads = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        assert_close(p.grad, theirs_grads[name].grad.numpy(), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gcn_conv_vs_pyg_and_dense(dtype, weighted):
+    rng = np.random.default_rng(0)
+    n = 30
+    ei, w = random_graph(n, 120, rng, weighted)
+    g = G.from_edge_index(ei, n, w)
+    x = rng.standard_normal((n, 5))
+    ours, theirs = G.GCNConv(5, 4, random_state=0), pyg_nn.GCNConv(5, 4)
+    t_w = None if w is None else torch.tensor(g.edge_weight, dtype=getattr(torch, dtype.__name__))
+    compare_with_pyg(ours, theirs, x, (g,), (torch.from_numpy(g.edge_index), t_w), dtype)
+    dense = reference.gcn_conv(x, ei, ours.lin.weight.data, ours.bias.data, w)
+    assert_close(ours(x.astype(dtype), ei, w), dense, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("aggr", ["mean", "max", "sum"])
+def test_sage_conv_vs_pyg(dtype, aggr):
+    rng = np.random.default_rng(1)
+    n = 30
+    ei, _ = random_graph(n, 120, rng)
+    x = rng.standard_normal((n, 6))
+    compare_with_pyg(G.SAGEConv(6, 3, aggr=aggr), pyg_nn.SAGEConv(6, 3, aggr=aggr), x,
+                     (ei,), (torch.from_numpy(ei),), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("concat", [True, False])
+def test_gat_conv_vs_pyg_and_reference(dtype, concat):
+    rng = np.random.default_rng(2)
+    n = 30
+    ei, _ = random_graph(n, 120, rng)
+    x = rng.standard_normal((n, 5))
+    ours = G.GATConv(5, 4, heads=3, concat=concat, random_state=0)
+    theirs = pyg_nn.GATConv(5, 4, heads=3, concat=concat)
+    compare_with_pyg(ours, theirs, x, (ei,), (torch.from_numpy(ei),), dtype)
+    dense = reference.gat_conv(x, ei, ours.lin.weight.data, ours.att_src.data,
+                               ours.att_dst.data, ours.bias.data, heads=3, concat=concat)
+    assert_close(ours(x.astype(dtype), ei), dense, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("K", [1, 2, 4])
+def test_cheb_conv_vs_pyg_and_dense(dtype, K):
+    rng = np.random.default_rng(3)
+    n = 25
+    ei, w = random_graph(n, 100, rng, weighted=True)
+    ei = np.concatenate([ei, ei[::-1]], axis=1)  # symmetric, as spectral methods assume
+    w = np.concatenate([w, w])
+    x = rng.standard_normal((n, 4))
+    t_w = torch.tensor(w, dtype=getattr(torch, dtype.__name__))
+    compare_with_pyg(G.ChebConv(4, 3, K=K), pyg_nn.ChebConv(4, 3, K=K), x, (ei, w),
+                     (torch.from_numpy(ei), t_w), dtype)
+    ours = G.ChebConv(4, 3, K=K, dtype=np.float64)
+    dense = reference.cheb_conv(x, ei, [lin.weight.data for lin in ours.lins], ours.bias.data)
+    assert_close(ours(x, ei), dense, np.float64)
+
+
+def test_cheb_conv_rw_with_lambda_max():
+    rng = np.random.default_rng(4)
+    n = 20
+    ei, w = random_graph(n, 80, rng, weighted=True)
+    ei = (ei + 5) % n  # PyG's Laplacian covers nodes up to the largest index only
+    g = G.from_edge_index(ei, n, w)
+    lam = float(np.linalg.eigvals(G.laplacian(g, "rw").toarray()).real.max())
+    x = rng.standard_normal((n, 3))
+    t_w = torch.tensor(w)
+    compare_with_pyg(G.ChebConv(3, 2, K=3, normalization="rw"),
+                     pyg_nn.ChebConv(3, 2, K=3, normalization="rw"), x, (ei, w),
+                     (torch.from_numpy(ei), t_w), np.float64, {"lambda_max": lam},
+                     {"lambda_max": torch.tensor(lam, dtype=torch.float64)})
+    with pytest.raises(ValueError, match="lambda_max"):
+        G.ChebConv(3, 2, K=3, normalization="rw", dtype=np.float64)(x, ei)
+
+
+class Bound(nn.Module):
+    """layer(x, graph) as a one-argument module (for gradcheck)."""
+
+    def __init__(self, layer, graph):
+        super().__init__()
+        self.layer = layer
+        self.graph = graph
+
+    def forward(self, x):
+        return self.layer(x, self.graph)
+
+    def backward(self, grad_out):
+        return self.layer.backward(grad_out)
+
+
+def test_gat_attention_dropout_gradients_by_finite_differences():
+    """Attention dropout: the same mask (re-seeded generator) in every forward."""
+    rng = np.random.default_rng(5)
+    n = 12
+    ei, _ = random_graph(n, 40, rng)
+    layer = G.GATConv(3, 2, heads=2, dropout=0.4, dtype=np.float64, random_state=0)
+    g = G.from_edge_index(ei, n)
+    x = rng.standard_normal((n, 3))
+
+    class Reseeded(Bound):
+        def forward(self, x):
+            self.layer._rng = np.random.default_rng(7)
+            return self.layer(x, self.graph)
+
+    nn.gradcheck(Reseeded(layer, g), x)
+    dropped = Reseeded(layer, g).forward(x)
+    layer.eval()
+    assert not np.allclose(dropped, layer(x, g))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: G.GCNConv(3, 2, dtype=np.float64, random_state=0),
+    lambda: G.SAGEConv(3, 2, aggr="max", dtype=np.float64, random_state=0),
+    lambda: G.ChebConv(3, 2, K=3, dtype=np.float64, random_state=0),
+])
+def test_layers_gradcheck(make):
+    rng = np.random.default_rng(6)
+    ei, _ = random_graph(10, 30, rng)
+    nn.gradcheck(Bound(make(), G.from_edge_index(ei, 10)), rng.standard_normal((10, 3)))
+
+
+class Difference(G.MessagePassing):
+    """out_i = mean_j (x_j - x_i) W^T: a user-defined message with its backward."""
+
+    def __init__(self, channels):
+        super().__init__(aggr="mean")
+        self.lin = nn.Linear(channels, channels, bias=False, dtype=np.float64)
+
+    def forward(self, x, edge_index):
+        return self.propagate(edge_index, self.lin(x))
+
+    def backward(self, grad_out):
+        return self.lin.backward(self.propagate_backward(grad_out))
+
+    def message(self, x_j, x_i, edge_weight):
+        return x_j - x_i
+
+    def message_backward(self, grad, x_j, x_i, edge_weight):
+        return grad, -grad
+
+
+class PygDifference(pyg_nn.MessagePassing):
+    def __init__(self, channels):
+        super().__init__(aggr="mean")
+        self.lin = torch.nn.Linear(channels, channels, bias=False)
+
+    def forward(self, x, edge_index):
+        return self.propagate(edge_index, x=self.lin(x))
+
+    def message(self, x_j, x_i):
+        return x_j - x_i
+
+
+@pytest.mark.parametrize("aggr", ["sum", "max"])
+def test_message_passing_subclass_vs_pyg(aggr):
+    rng = np.random.default_rng(7)
+    n = 20
+    ei, _ = random_graph(n, 70, rng)
+    x = rng.standard_normal((n, 4))
+    ours, theirs = Difference(4), PygDifference(4).double()
+    ours.aggr = theirs.aggr = aggr
+    theirs.aggr_module = pyg_nn.aggr.MaxAggregation() if aggr == "max" else \
+        pyg_nn.aggr.SumAggregation()
+    compare_with_pyg(ours, theirs, x, (ei,), (torch.from_numpy(ei),), np.float64)
+    nn.gradcheck(Bound(ours, G.from_edge_index(ei, n)), x)
+
+
+def test_default_message_is_fused_spmm():
+    rng = np.random.default_rng(8)
+    ei, w = random_graph(15, 50, rng, weighted=True)
+
+    class Plain(G.MessagePassing):
+        def forward(self, x, edge_index, edge_weight=None):
+            return self.propagate(edge_index, x, edge_weight)
+
+        def backward(self, grad_out):
+            return self.propagate_backward(grad_out)
+
+    layer = Plain(aggr="mean")
+    x = rng.standard_normal((15, 3))
+    out = layer(x, ei, w)
+    np.testing.assert_allclose(out, reference.spmm(G.from_edge_index(ei, 15, w), x, "mean"))
+
+
+def test_gcn_cached_input_grad_off_and_bad_input():
+    rng = np.random.default_rng(9)
+    ei, _ = random_graph(10, 30, rng)
+    x = rng.standard_normal((10, 3)).astype(np.float32)
+    layer = G.GCNConv(3, 2, cached=True, random_state=0)
+    first = layer(x, ei)
+    np.testing.assert_array_equal(layer(x, ei[:, :5]), first)  # the cached normalisation
+    layer.input_grad = False
+    assert layer.backward(np.ones_like(first)) is None
+    assert np.any(layer.lin.weight.grad != 0)
+    with pytest.raises(ValueError, match="x must have shape"):
+        G.GCNConv(4, 2)(x, ei)
+    with pytest.raises(ValueError, match="x has 11 rows but the graph has 10 nodes"):
+        G.GCNConv(3, 2)(np.ones((11, 3), np.float32), G.from_edge_index(ei, 10))
+    with pytest.raises(ValueError, match="edge_index"):
+        G.GCNConv(3, 2)(x, ei + 20)
+    with pytest.raises(ValueError, match="edge_weight must be >= 0"):
+        G.GCNConv(3, 2)(x, ei, -np.ones(ei.shape[1]))
+    with pytest.raises(TypeError, match="dtype"):
+        G.GCNConv(3, 2)(x.astype(np.float64), ei)
