@@ -37,6 +37,8 @@ CLASS_NUMBER = NUMBER
 CLASS_SPACE = SPACE
 
 cdef int32_t NO_RANK = 0x7FFFFFFF
+# Pieces longer than this merge through a heap (O(n log n)) instead of linear scans.
+cdef Py_ssize_t LONG_PIECE = 64
 
 
 # ------------------------------------------------------------------ growable buffers
@@ -314,6 +316,42 @@ def gpt2_split(const uint8_t[::1] data, const uint8_t[::1] classes, int64_t[::1]
     return count
 
 
+# ------------------------------------------------------------------ int64 min-heap
+cdef inline Py_ssize_t _push_min(int64_t* heap, Py_ssize_t size, int64_t key) noexcept nogil:
+    """Push key onto the binary min-heap heap[:size]; returns the new size."""
+    cdef Py_ssize_t i = size, parent
+    while i > 0:
+        parent = (i - 1) >> 1
+        if heap[parent] <= key:
+            break
+        heap[i] = heap[parent]
+        i = parent
+    heap[i] = key
+    return size + 1
+
+
+cdef inline Py_ssize_t _pop_min(int64_t* heap, Py_ssize_t size) noexcept nogil:
+    """Remove heap[0] from the min-heap heap[:size]; returns the new size."""
+    cdef Py_ssize_t i = 0, child
+    cdef int64_t key
+    size -= 1
+    if size == 0:
+        return 0
+    key = heap[size]
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[child] >= key:
+            break
+        heap[i] = heap[child]
+        i = child
+    heap[i] = key
+    return size
+
+
 # ------------------------------------------------------------------ encoder / decoder
 cdef class Encoder:
     """Tokens of a BPE vocabulary, their byte-string table and the pair table
@@ -325,6 +363,9 @@ cdef class Encoder:
     cdef int32_t byte_rank[256]
     cdef int32_t* parts
     cdef int32_t* ranks
+    cdef int32_t* next_part
+    cdef int32_t* prev_part
+    cdef int64_t* heap
     cdef Py_ssize_t parts_capacity
 
     def __cinit__(self, const uint8_t[::1] data, const int64_t[::1] starts):
@@ -334,6 +375,9 @@ cdef class Encoder:
         cdef const uint8_t* p
         self.parts = NULL
         self.ranks = NULL
+        self.next_part = NULL
+        self.prev_part = NULL
+        self.heap = NULL
         self.parts_capacity = 0
         _tokens_init(&self.tokens, n)
         _intmap_init(&self.pairs, 2 * n)
@@ -358,6 +402,9 @@ cdef class Encoder:
         _intmap_free(&self.pairs)
         free(self.parts)
         free(self.ranks)
+        free(self.next_part)
+        free(self.prev_part)
+        free(self.heap)
 
     @property
     def n_tokens(self):
@@ -368,13 +415,75 @@ cdef class Encoder:
         return [k for k in range(256) if self.byte_rank[k] < 0]
 
     cdef int _reserve(self, Py_ssize_t n) except -1:
+        """Workspace for pieces of n bytes (the heap holds up to 3 n entries)."""
         cdef Py_ssize_t cap = self.parts_capacity
         if n > cap:
             self.parts = <int32_t*> _grow(self.parts, &cap, n, sizeof(int32_t))
             cap = self.parts_capacity
-            self.ranks = <int32_t*> _grow(self.ranks, &self.parts_capacity, n,
-                                          sizeof(int32_t))
+            self.ranks = <int32_t*> _grow(self.ranks, &cap, n, sizeof(int32_t))
+            cap = self.parts_capacity
+            self.next_part = <int32_t*> _grow(self.next_part, &cap, n, sizeof(int32_t))
+            cap = self.parts_capacity
+            self.prev_part = <int32_t*> _grow(self.prev_part, &cap, n, sizeof(int32_t))
+            cap = 3 * self.parts_capacity
+            self.heap = <int64_t*> _grow(self.heap, &cap, 3 * n, sizeof(int64_t))
+            self.parts_capacity = cap // 3
         return 0
+
+    cdef inline int32_t _rank(self, int32_t left, int32_t right) noexcept nogil:
+        cdef int32_t t = _intmap_get(&self.pairs, _pair_key(left, right))
+        return NO_RANK if t < 0 else t
+
+    cdef Py_ssize_t _merge_long_piece(self, const uint8_t* s, Py_ssize_t n,
+                                      int32_t* out) noexcept nogil:
+        """The same merges as the linear scan of _encode_piece in O(n log n): parts form
+        a linked list, candidate pairs sit in a min-heap keyed (rank, left byte offset),
+        so the pop is the leftmost lowest-rank pair; stale entries are skipped."""
+        cdef int32_t* part = self.parts
+        cdef int32_t* rank = self.ranks  # rank of the pair (i, next_part[i])
+        cdef int32_t* nxt = self.next_part
+        cdef int32_t* prv = self.prev_part
+        cdef int64_t* heap = self.heap
+        cdef Py_ssize_t size = 0, i, j, m = 0
+        cdef int32_t r
+        cdef int64_t key
+        for i in range(n):
+            part[i] = self.byte_rank[s[i]]
+            nxt[i] = <int32_t> (i + 1)
+            prv[i] = <int32_t> (i - 1)
+        nxt[n - 1] = -1
+        rank[n - 1] = NO_RANK
+        for i in range(n - 1):
+            rank[i] = self._rank(part[i], part[i + 1])
+            if rank[i] != NO_RANK:
+                size = _push_min(heap, size, (<int64_t> rank[i] << 32) | i)
+        while size > 0:
+            key = heap[0]
+            size = _pop_min(heap, size)
+            r = <int32_t> (key >> 32)
+            i = <Py_ssize_t> <uint32_t> key
+            if rank[i] != r:
+                continue
+            j = nxt[i]
+            part[i] = r
+            nxt[i] = nxt[j]
+            if nxt[j] >= 0:
+                prv[nxt[j]] = <int32_t> i
+            rank[j] = NO_RANK
+            rank[i] = NO_RANK if nxt[i] < 0 else self._rank(part[i], part[nxt[i]])
+            if rank[i] != NO_RANK:
+                size = _push_min(heap, size, (<int64_t> rank[i] << 32) | i)
+            j = prv[i]
+            if j >= 0:
+                rank[j] = self._rank(part[j], part[i])
+                if rank[j] != NO_RANK:
+                    size = _push_min(heap, size, (<int64_t> rank[j] << 32) | j)
+        i = 0
+        while i >= 0:
+            out[m] = part[i]
+            m += 1
+            i = nxt[i]
+        return m
 
     cdef Py_ssize_t _encode_piece(self, const uint8_t* s, Py_ssize_t n,
                                   int32_t* out) noexcept nogil:
@@ -388,6 +497,8 @@ cdef class Encoder:
         if t >= 0:
             out[0] = t
             return 1
+        if n > LONG_PIECE:
+            return self._merge_long_piece(s, n, out)
         cdef int32_t* parts = self.parts
         cdef int32_t* ranks = self.ranks
         for k in range(n):

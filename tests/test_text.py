@@ -101,6 +101,18 @@ def test_encode_matches_tiktoken(trained, oracle, text):
     assert trained.encode(text) == oracle.encode_ordinary(text)
 
 
+def test_long_pieces_match_tiktoken_and_reference(trained, oracle):
+    """Pieces above 64 bytes merge through a heap: same ids as the linear rule."""
+    rng = np.random.default_rng(2)
+    naive = reference.BPETokenizer()
+    naive.tokens = list(trained.mergeable_ranks)
+    for text in ["ab" * 700, "".join(rng.choice(list("etaoinshrdlu"), 1500)), "a" * 999,
+                 " " + "".join(rng.choice(list("thequickbrownfox"), 65)), "9" * 200]:
+        ids = trained.encode(text)
+        assert ids == oracle.encode_ordinary(text)
+        assert ids == naive.encode(text)
+
+
 def test_encode_corpus_matches_tiktoken(trained, oracle, corpus):
     held_out = corpus[-100_000:]
     assert trained.encode(held_out) == oracle.encode_ordinary(held_out)
