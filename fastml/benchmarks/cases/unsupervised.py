@@ -180,60 +180,98 @@ register(Case(
 ))
 
 
+# Below this size a case runs every implementation from several random starts and
+# compares the KL divergences as distributions; at and above it, one PCA-initialised run.
+_TSNE_SEEDED_BELOW = 1000
+_TSNE_SEEDS = 5
+
+
 def _kl_close(expected, actual, size):
-    """fastml's KL divergence (``actual``) is no worse than the other implementation's
-    (``expected``) by more than 15 % (40 % below 1000 points, where runs of 300
-    iterations are far from converged and Barnes-Hut P differs more from the exact one).
-    Lower is better: runs follow different random paths, so it may be much lower."""
-    tol = 0.15 if size >= 1000 else 0.4
-    assert np.isfinite(actual) and actual > 0, f"fastml KL divergence is {actual}"
-    assert actual <= (1 + tol) * expected, \
-        f"fastml KL divergence {actual:.4f} is worse than {expected:.4f} by more than {tol:.0%}"
+    """fastml's KL divergences (``actual``) are no worse than the other implementation's
+    (``expected``); lower is better.
+
+    Several seeds (small sizes, runs to convergence from random starts): t-SNE is chaotic,
+    so one seeded run of each says little (their spread over seeds is 5-10 % at 120
+    digits). The medians are compared with a margin of three standard errors of their
+    difference, SE = 1.2533 * sqrt(s_a^2 / n_a + s_e^2 / n_e) (the asymptotic standard
+    error of a median is 1.2533 sigma / sqrt(n)), floored at 1 % of the peer's median.
+    One run (large sizes): within 15 %, the spread of a converged run at >= 1000 points.
+    """
+    actual, expected = np.atleast_1d(actual), np.atleast_1d(expected)
+    assert np.all(np.isfinite(actual)) and np.all(actual > 0), \
+        f"fastml KL divergences are {actual}"
+    if len(actual) > 1 and len(expected) > 1:
+        se = 1.2533 * np.sqrt(actual.var(ddof=1) / len(actual)
+                              + expected.var(ddof=1) / len(expected))
+        margin = max(3 * se, 0.01 * np.median(expected))
+        assert np.median(actual) <= np.median(expected) + margin, (
+            f"fastml median KL divergence {np.median(actual):.4f} (runs {actual.round(4)}) "
+            f"is worse than {np.median(expected):.4f} (runs {expected.round(4)}) by more "
+            f"than three standard errors ({margin:.4f})")
+        return
+    assert actual.max() <= 1.15 * expected.min(), \
+        f"fastml KL divergence {actual} is worse than {expected} by more than 15%"
 
 
-def _tsne_iterations(n):
-    """1000 iterations (250 exaggerated) as the issue asks; 300 for tiny test/quick sizes."""
-    return 1000 if n >= 1000 else 300
+def _tsne_inputs(X):
+    """One PCA start and 1000 iterations (250 exaggerated) from ``_TSNE_SEEDED_BELOW``
+    points up; below, random starts from several seeds and 500 iterations (the KL is
+    within a few % of its converged value there)."""
+    seeded = len(X) < _TSNE_SEEDED_BELOW
+    return {"X": X, "max_iter": 500 if seeded else 1000, "init": "random" if seeded else "pca",
+            "seeds": tuple(range(_TSNE_SEEDS)) if seeded else (0,)}
 
 
 def _digits_setup(n, rng):
     from sklearn.datasets import load_digits
 
-    return {"X": load_digits().data[:n].astype(np.float64), "max_iter": _tsne_iterations(n)}
+    return _tsne_inputs(load_digits().data[:n].astype(np.float64))
 
 
 def _blobs_setup(n, rng):
     centres = 6 * rng.standard_normal((10, 50))
-    return {"X": centres[rng.integers(0, 10, n)] + rng.standard_normal((n, 50)),
-            "max_iter": _tsne_iterations(n)}
+    return _tsne_inputs(centres[rng.integers(0, 10, n)] + rng.standard_normal((n, 50)))
 
 
-def _sklearn_tsne(X, max_iter):
+def _fastml_tsne(X, max_iter, init, seeds):
+    return np.array([manifold.TSNE(random_state=s, max_iter=max_iter, init=init)
+                     .fit(X).kl_divergence_ for s in seeds])
+
+
+def _sklearn_tsne(X, max_iter, init, seeds):
     from sklearn.manifold import TSNE
 
     with _peer_threads(len(X), 256):
-        return TSNE(random_state=0, max_iter=max_iter).fit(X).kl_divergence_
+        return np.array([TSNE(random_state=s, max_iter=max_iter, init=init)
+                         .fit(X).kl_divergence_ for s in seeds])
 
 
-def _opentsne(X, max_iter):
+def _opentsne(X, max_iter, init, seeds):
     import openTSNE
 
     from fastml._kernels import threads_for as _threads_for
 
     # same small-problem thread policy as fastml (one thread below 512 points)
-    return openTSNE.TSNE(early_exaggeration=12, n_iter=max_iter - 250,
-                         n_jobs=_threads_for(len(X), 256), random_state=0).fit(X).kl_divergence
+    return np.array([openTSNE.TSNE(initialization=init, early_exaggeration=12,
+                                   n_iter=max_iter - 250, n_jobs=_threads_for(len(X), 256),
+                                   random_state=s).fit(X).kl_divergence for s in seeds])
 
 
-def _reference_tsne(X, max_iter):
-    Y0 = decomposition.PCA(2).fit_transform(X)
-    return ref_manifold.tsne_exact(X, Y0 / np.std(Y0[:, 0]) * 1e-4, max_iter=max_iter)[1]
+def _reference_tsne(X, max_iter, init, seeds):
+    kls = []
+    for s in seeds:
+        if init == "pca":
+            Y0 = decomposition.PCA(2).fit_transform(X)
+            Y0 = Y0 / np.std(Y0[:, 0]) * 1e-4
+        else:
+            Y0 = 1e-4 * np.random.default_rng(s).standard_normal((len(X), 2))
+        kls.append(ref_manifold.tsne_exact(X, Y0, max_iter=max_iter)[1])
+    return np.array(kls)
 
 
 _TSNE_IMPLS = [
-    Impl("fastml", lambda X, max_iter: manifold.TSNE(random_state=0, max_iter=max_iter)
-         .fit(X).kl_divergence_),
-    Impl("reference", _reference_tsne, max_size=200),
+    Impl("fastml", _fastml_tsne),
+    Impl("reference", _reference_tsne, max_size=100),
     Impl("sklearn", _sklearn_tsne, requires=("sklearn",)),
     Impl("openTSNE", _opentsne, requires=("openTSNE",)),
 ]
@@ -241,8 +279,9 @@ _TSNE_IMPLS = [
 register(Case(
     suite="unsupervised", name="tsne_digits",
     description="t-SNE (Barnes-Hut, perplexity 30, 1000 iterations of which 250 "
-                "exaggerated; 300 below 1000 points) on the digits (1797 x 64); openTSNE "
-                "uses Barnes-Hut below 10,000 points. Answer: KL divergence.",
+                "exaggerated) on the digits (1797 x 64); openTSNE uses Barnes-Hut below "
+                "10,000 points. Below 1000 points each implementation runs from 5 random "
+                "starts. Answer: KL divergences.",
     setup=_digits_setup,
     sizes=[1797], quick_sizes=[100], test_sizes=[120],
     check=_kl_close,
@@ -252,7 +291,8 @@ register(Case(
 register(Case(
     suite="unsupervised", name="tsne_blobs",
     description="t-SNE (Barnes-Hut) on 10 Gaussian blobs in 50-D; openTSNE uses its FFT "
-                "interpolation at this size. Answer: KL divergence.",
+                "interpolation at this size. Below 1000 points, 5 random starts. Answer: KL "
+                "divergences.",
     setup=_blobs_setup,
     sizes=[20_000], quick_sizes=[100], test_sizes=[100],
     check=_kl_close,
