@@ -141,6 +141,7 @@ def _residuals(problem, answer):
     lb = problem["lb"] if problem["lb"] is not None else np.full(n, -np.inf)
     ub = problem["ub"] if problem["ub"] is not None else np.full(n, np.inf)
     z = z if z.size == h.size else np.zeros(h.size)
+    z_box = z_box if z_box.size == n else np.zeros(n)
     y = y if y.size == b.size else np.zeros(b.size)
     r = qp_residuals(problem["P"], problem["q"], G, h, A, b, lb, ub, x, y, z, z_box)
     return r["primal_residual"], r["dual_residual"], r["duality_gap"]
