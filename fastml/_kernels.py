@@ -40,13 +40,15 @@ def load(name):
     return module
 
 
-def threads_for(work, grain):
+def threads_for(work, grain, limit=None):
     """Threads worth waking for ``work`` units when each thread should get ``grain`` of them.
 
-    ``max(1, min(get_num_threads(), work // grain))``: below one grain the kernel runs
-    serially, so tiny calls never start an OpenMP team they cannot keep busy.
+    ``max(1, min(get_num_threads(), limit, work // grain))``: below one grain the kernel
+    runs serially, so tiny calls never start an OpenMP team they cannot keep busy.
+    ``limit`` (an estimator's ``n_jobs``, already resolved) caps the count further.
     """
-    return max(1, min(get_num_threads(), int(work) // max(1, int(grain))))
+    cap = get_num_threads() if limit is None else min(get_num_threads(), int(limit))
+    return max(1, min(cap, int(work) // max(1, int(grain))))
 
 
 def blas_serial_below(flops, threshold=_BLAS_SERIAL_FLOPS):

@@ -8,6 +8,7 @@ said otherwise. Errors are ``ValueError`` (wrong value, shape, non-finite) or
 
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -184,6 +185,18 @@ def check_jitter(jitter, name="jitter"):
             isinstance(jitter, numbers.Real) and not isinstance(jitter, bool) and jitter > 0):
         return jitter
     raise ValueError(f"{name} must be None, 'auto' or a positive float, got {jitter!r}")
+
+
+def check_n_jobs(n_jobs, name="n_jobs"):
+    """A thread limit from scikit-learn's ``n_jobs``: None (no limit beyond
+    :func:`fastml.get_num_threads`), a positive count, or -1 (all cores), -2 (all but
+    one), ... as joblib counts."""
+    if n_jobs is None:
+        return None
+    check_scalar(n_jobs, name, numbers.Integral)
+    if n_jobs == 0:
+        raise ValueError(f"{name} == 0 has no meaning; use None, a positive int or -1")
+    return int(n_jobs) if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
 
 
 def check_random_state(seed):

@@ -14,7 +14,7 @@ def _bench(args):
         set_num_threads(args.threads)
     all_suites = benchmarks.suites()
     wanted = list(args.suites or []) + list(args.suite or [])
-    unknown = [s for s in wanted if s not in all_suites]
+    unknown = [s for s in wanted if s not in all_suites and s not in benchmarks.SUITE_ALIASES]
     if unknown:
         print(f"unknown suite(s) {unknown}; available: {', '.join(all_suites)}",
               file=sys.stderr)

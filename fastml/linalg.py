@@ -30,6 +30,8 @@ from fastml._validation import check_array, check_jitter, check_square, common_f
 
 __all__ = ["cho_solve", "chol_downdate", "chol_update", "cholesky", "logdet_chol",
            "solve_triangular"]
+# Unchecked cores for internal callers (loops inside fit): ready arrays, no validation.
+__cores__ = ("_cho_solve", "_cholesky", "_logdet_chol", "_solve_triangular")
 __all__ += ["eigh", "eigsh", "inverse_iteration", "power_iteration", "randomized_svd", "svd",
             "svds"]
 

@@ -21,7 +21,13 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_array, check_option, check_random_state, check_scalar
+from fastml._validation import (
+    check_array,
+    check_n_jobs,
+    check_option,
+    check_random_state,
+    check_scalar,
+)
 from fastml.base import BaseEstimator, TransformerMixin, validate_data
 
 __all__ = ["TSNE"]
@@ -90,9 +96,11 @@ class TSNE(TransformerMixin, BaseEstimator):
     random_state : None, int or numpy Generator
     method : "barnes_hut" or "exact"
     angle : float, Barnes–Hut theta
-    verbose, metric_params, n_jobs :
-        Accepted for scikit-learn compatibility and unused (threads come from
-        :func:`fastml.set_num_threads`).
+    n_jobs : None or int
+        At most this many threads (-1: all cores, as scikit-learn); None: as many as
+        :func:`fastml.set_num_threads` allows. Small problems use fewer.
+    verbose, metric_params :
+        Accepted for scikit-learn compatibility and unused.
 
     Attributes
     ----------
@@ -229,7 +237,7 @@ class TSNE(TransformerMixin, BaseEstimator):
     def _fit(self, X):
         X = validate_data(self, X, ensure_min_samples=2)
         k = self._check_params(X)
-        n_threads = _kernels.threads_for(X.shape[0], 256)
+        n_threads = _kernels.threads_for(X.shape[0], 256, limit=check_n_jobs(self.n_jobs))
         rng = check_random_state(self.random_state)
         P = self._affinities(X, n_threads)
         Y = self._initial_embedding(X, k, rng)

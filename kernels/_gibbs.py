@@ -16,8 +16,9 @@ number of threads with the same result.
 import math
 
 import numpy as np
-from fastml.kernels._mcmc_rng import gamma, normal
 from numba import njit
+
+from ._mcmc_rng import gamma, normal
 
 
 @njit(cache=True, nogil=True)

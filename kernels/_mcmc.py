@@ -26,11 +26,12 @@ import ctypes
 import math
 
 import numpy as np
-from fastml.kernels._mcmc_rng import normal, randint, uniform
 from llvmlite import ir
 from numba import carray, cfunc, njit, types
 from numba.core.registry import CPUDispatcher
 from numba.extending import intrinsic
+
+from ._mcmc_rng import normal, randint, uniform
 
 RWMH, HMC, NUTS, SLICE = 0, 1, 2, 3
 

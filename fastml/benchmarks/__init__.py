@@ -60,6 +60,20 @@ class Impl:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
 
+    def arguments(self, inputs):
+        """The keyword arguments of :meth:`call` for a case's ``inputs`` (``prepare``
+        applied; run it outside any timing)."""
+        return self.prepare(dict(inputs)) if self.prepare else inputs
+
+    def call(self, arguments):
+        """The answer for prepared ``arguments`` (the timed part): ``fn(**arguments)``."""
+        return self.fn(**arguments)
+
+    def answer(self, inputs):
+        """Prepare, call and convert: the answer as compared with the other impls."""
+        out = self.call(self.arguments(inputs))
+        return self.to_numpy(out) if self.to_numpy else out
+
     def missing(self):
         """Name of the first required module that is not installed, or None."""
         for mod in self.requires:
@@ -175,14 +189,32 @@ def load_cases():
     return list(_REGISTRY.values())
 
 
+# Suites are named after the modules they measure; the old area names stay as aliases
+# of ``fastml bench`` for one release (0.2 removes them).
+SUITE_ALIASES = {
+    "supervised": ("linear_model", "svm"),
+    "unsupervised": ("cluster", "mixture", "decomposition", "manifold"),
+}
+
+
 def suites():
     return sorted({case.suite for case in load_cases()})
 
 
+def expand_suites(names):
+    """Suite names with the old aliases replaced by the module suites they stand for."""
+    out = []
+    for name in names:
+        out.extend((name, *SUITE_ALIASES[name]) if name in SUITE_ALIASES else (name,))
+    return out
+
+
 def select(suites=None, pattern=None):
-    """Cases in the given suites (all when None) whose id matches the glob ``pattern``."""
+    """Cases in the given suites or aliases (all when None) whose id matches the glob
+    ``pattern``."""
     import fnmatch
 
+    suites = expand_suites(suites) if suites else suites
     chosen = []
     for case in load_cases():
         if suites and case.suite not in suites:
@@ -194,4 +226,5 @@ def select(suites=None, pattern=None):
     return chosen
 
 
-__all__ = ["Case", "Impl", "load_cases", "register", "select", "suites"]
+__all__ = ["SUITE_ALIASES", "Case", "Impl", "expand_suites", "load_cases", "register", "select",
+           "suites"]

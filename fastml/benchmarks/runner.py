@@ -191,10 +191,10 @@ def run(cases, *, quick=False, budget=None, progress=None, log=None):
                     rec.status = "skipped: size above max_size"
                     continue
                 try:
-                    args = impl.prepare(dict(inputs)) if impl.prepare else inputs
+                    args = impl.arguments(inputs)
                     answer, rec.first_call_s, rec.median_s, rec.q25_s, rec.q75_s, \
                         rec.repeats, rec.peak_mem_bytes = _measure(
-                            lambda impl=impl, args=args: impl.fn(**args), settings, probe)
+                            lambda impl=impl, args=args: impl.call(args), settings, probe)
                 except Exception as exc:  # a failing peer must not stop the report
                     rec.status = f"error: {type(exc).__name__}: {exc}"
                     if log is not None:

@@ -44,7 +44,7 @@ def _sk(name, **params):
 
 # ------------------------------------------------------------------ least squares
 register(Case(
-    suite="supervised", name="ols",
+    suite="linear_model", name="ols",
     description="LinearRegression: Householder QR (fastml) vs scikit-learn's LAPACK gelsd "
                 "and the normal equations.",
     setup=lambda s, rng: dict(zip(("X", "y"), _regression(s, rng))),
@@ -61,7 +61,7 @@ register(Case(
 ))
 
 register(Case(
-    suite="supervised", name="ridge",
+    suite="linear_model", name="ridge",
     description="Ridge (alpha = 1): Cholesky of X'X + alpha I vs scikit-learn's Ridge and "
                 "gradient descent.",
     setup=lambda s, rng: dict(zip(("X", "y"), _regression(s, rng))),
@@ -90,7 +90,7 @@ def _lasso_setup(size, rng):
 _LASSO_TOL = 1e-6
 
 register(Case(
-    suite="supervised", name="lasso",
+    suite="linear_model", name="lasso",
     description="Lasso with a sparse solution (p/50 informative features, alpha = "
                 "alpha_max / 20), tol = 1e-6 on the duality gap for both libraries; the "
                 "reference is naive cyclic coordinate descent.",
@@ -158,7 +158,7 @@ def _fl_logistic(solver):
 for _k, _label in ((2, "binary"), (10, "10class")):
     for _solver, _peer in (("lbfgs", "lbfgs"), ("newton", "newton-cholesky")):
         register(Case(
-            suite="supervised", name=f"logistic_{_label}_{_solver}",
+            suite="linear_model", name=f"logistic_{_label}_{_solver}",
             description=f"LogisticRegression ({_label}, C = 1, tol = {_LOG_TOL:g}): fastml "
                         f"solver={_solver!r} (fused compiled loss/gradient"
                         + (", compiled Hessian, Cholesky solve" if _solver == "newton"
@@ -206,7 +206,7 @@ def _ref_svc(X, y, X_test):
 
 
 register(Case(
-    suite="supervised", name="svc_rbf",
+    suite="svm", name="svc_rbf",
     description="SVC (rbf, C = 1, gamma = 'scale', tol = 1e-3, 200 MB kernel cache): SMO "
                 "with second-order working-set selection vs scikit-learn (LIBSVM) and "
                 "plain-Python SMO. Answer: decision values on 200 test points.",
@@ -249,7 +249,7 @@ def _ref_perceptron(X, y):
 
 
 register(Case(
-    suite="supervised", name="perceptron",
+    suite="linear_model", name="perceptron",
     description="Perceptron (Rosenblatt, compiled) vs scikit-learn's Perceptron (SGD with "
                 "the perceptron loss) and the Python loop, on linearly separable data; "
                 "answer: training accuracy.",
@@ -272,7 +272,7 @@ def _sk_linear_svc(X, y):
 
 
 register(Case(
-    suite="supervised", name="linear_svc",
+    suite="svm", name="linear_svc",
     description="LinearSVC (squared hinge, C = 0.1, tol = 1e-6): dual coordinate descent "
                 "with shrinking vs scikit-learn (LIBLINEAR).",
     setup=_logistic_setup(2),
