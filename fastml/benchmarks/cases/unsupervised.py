@@ -51,7 +51,7 @@ def _fastml_kmeans(algorithm):
 
 for _algorithm in ("lloyd", "elkan"):
     register(Case(
-        suite="unsupervised", name=f"kmeans_{_algorithm}",
+        suite="cluster", name=f"kmeans_{_algorithm}",
         description=f"KMeans ({_algorithm}) n x 16, k = 16, at most 50 iterations from the "
                     "same initial centres; answer: inertia.",
         setup=_kmeans_setup,
@@ -105,7 +105,7 @@ def _fastml_gmm(X, weights, means, precisions):
 
 
 register(Case(
-    suite="unsupervised", name="gmm_full",
+    suite="mixture", name="gmm_full",
     description="GaussianMixture n x 10, 10 full components, 20 EM iterations from the "
                 "same parameters; answer: final lower bound (mean log-likelihood).",
     setup=_gmm_setup,
@@ -136,7 +136,7 @@ def _sklearn_pca(X):
 
 
 register(Case(
-    suite="unsupervised", name="pca",
+    suite="decomposition", name="pca",
     description="PCA n x 100 -> 10 (fit; covariance eigh for n >= 10 d); answer: the "
                 "explained variances.",
     setup=_pca_setup,
@@ -164,7 +164,7 @@ def _sklearn_kpca(X):
 
 
 register(Case(
-    suite="unsupervised", name="kernel_pca",
+    suite="decomposition", name="kernel_pca",
     description="KernelPCA rbf n x 20 -> 5 (ARPACK for n > 200); answer: eigenvalues.",
     setup=_kpca_setup,
     sizes=[5000], quick_sizes=[150], test_sizes=[30, 250],
