@@ -29,14 +29,19 @@ The gate passes are small C functions under ``omp simd`` (float32 sigmoid and ta
 is >= 1 (the caller passes 1-element placeholders for what a mode does not use, and zero
 biases when the layer has none). ``out`` and ``grad_out`` are the
 (N, D Hr) outputs of the layer; this direction owns columns ``col ... col + Hr - 1``.
-BLAS runs outside the parallel loops (threaded by the BLAS itself).
+
+Threads: the GEMMs over all N rows run outside any parallel loop (threaded by the
+BLAS); the time loops split the batch into contiguous row ranges, one task each, that
+run all their steps without a barrier (sequences never interact), with per-task GEMMs
+on a BLAS pinned to one thread. A barrier per step would cost a scheduler slice
+whenever the cores are shared.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memcpy
 from kernels._blas cimport gemm_rm
-from kernels._math cimport fml_math_expf  # noqa: F401  (defines the float32 helpers)
+from kernels._math cimport fml_math_expf  # no-cython-lint (defines the float32 helpers)
 
 RNN_TANH = 0
 RNN_RELU = 1
@@ -204,116 +209,153 @@ cdef inline Py_ssize_t _step_time(Py_ssize_t s, Py_ssize_t T, bint reverse) noex
     return T - 1 - s if reverse else s
 
 
-def forward(int mode, const floating[:, ::1] x, const floating[:, ::1] w_ih,
-            const floating[:, ::1] w_hh, const floating[::1] b_ih, const floating[::1] b_hh,
-            const floating[:, ::1] w_hr, bint has_proj,
-            const long long[::1] batch_sizes, const long long[::1] offsets, bint reverse,
-            floating[:, ::1] out, int col, floating[:, ::1] gates, floating[:, ::1] hprev,
-            floating[:, ::1] cprev, floating[:, ::1] cell, floating[:, ::1] extra,
-            floating[:, ::1] h_state, floating[:, ::1] c_state, floating[:, ::1] work,
-            int n_threads):
-    """Run one layer-direction; ``h_state``/``c_state`` hold h0/c0 on entry, h_n/c_n on exit.
-
-    gates (N, G H): activated gates. hprev (N, Hr), cprev and cell (N, H) (LSTM),
-    extra (N, H): GRU h W_hn^T + b_hn or LSTM unprojected h (proj). work (B, G H): GRU
-    hidden gates of one step.
-    """
-    cdef Py_ssize_t N = x.shape[0], I = x.shape[1]
-    cdef Py_ssize_t GH = w_ih.shape[0], Hr = w_hh.shape[1]
-    cdef Py_ssize_t H = GH // (4 if mode == C_LSTM else 3 if mode == C_GRU else 1)
-    cdef Py_ssize_t T = batch_sizes.shape[0]
-    cdef Py_ssize_t s, t, bs, off, r, b, j, row
-    cdef bint add_hh_bias = mode != C_GRU
-    cdef floating *hrow
-
+def input_projection(const floating[:, ::1] x, const floating[:, ::1] w_ih,
+                     const floating[::1] b_ih, const floating[::1] b_hh, bint add_hh_bias,
+                     floating[:, ::1] gates, int n_threads):
+    """gates = x W_ih^T + b_ih (+ b_hh), one GEMM over all N packed rows."""
+    cdef Py_ssize_t N = x.shape[0], I = x.shape[1], GH = w_ih.shape[0]
+    cdef Py_ssize_t r, j
     with nogil:
         for r in prange(N, schedule="static", num_threads=n_threads):
             for j in range(GH):
                 gates[r, j] = b_ih[j] + (b_hh[j] if add_hh_bias else 0)
         gemm_rm(False, True, N, GH, I, 1, &x[0, 0], I, &w_ih[0, 0], I, 1, &gates[0, 0], GH)
 
-        for s in range(T):
-            t = _step_time(s, T, reverse)
-            bs = batch_sizes[t]
-            off = offsets[t]
-            memcpy(&hprev[off, 0], &h_state[0, 0], bs * Hr * sizeof(floating))
-            if mode == C_LSTM:
-                memcpy(&cprev[off, 0], &c_state[0, 0], bs * H * sizeof(floating))
-            if mode == C_GRU:
-                gemm_rm(False, True, bs, GH, Hr, 1, &h_state[0, 0], Hr, &w_hh[0, 0], Hr, 0,
-                        &work[0, 0], GH)
-            else:
-                gemm_rm(False, True, bs, GH, Hr, 1, &h_state[0, 0], Hr, &w_hh[0, 0], Hr, 1,
-                        &gates[off, 0], GH)
-            for b in prange(bs, schedule="static", num_threads=n_threads):
-                row = off + b
-                hrow = &extra[row, 0] if has_proj else &h_state[b, 0]
-                _forward_row(mode, &gates[row, 0], &work[b if mode == C_GRU else 0, 0],
-                             &b_hh[0], &c_state[b if mode == C_LSTM else 0, 0],
-                             &cell[row if mode == C_LSTM else 0, 0],
-                             &extra[row if mode == C_GRU else 0, 0], hrow, H)
-                if not has_proj:
-                    memcpy(&out[row, col], hrow, H * sizeof(floating))
-            if has_proj:
-                gemm_rm(False, True, bs, Hr, H, 1, &extra[off, 0], H, &w_hr[0, 0], H, 0,
-                        &h_state[0, 0], Hr)
-                for b in range(bs):
-                    memcpy(&out[off + b, col], &h_state[b, 0], Hr * sizeof(floating))
 
+def forward_steps(int mode, const floating[:, ::1] w_hh, const floating[::1] b_hh,
+                  const floating[:, ::1] w_hr, bint has_proj,
+                  const long long[::1] batch_sizes, const long long[::1] offsets,
+                  bint reverse, floating[:, ::1] out, int col, floating[:, ::1] gates,
+                  floating[:, ::1] hprev, floating[:, ::1] cprev, floating[:, ::1] cell,
+                  floating[:, ::1] extra, floating[:, ::1] h_state, floating[:, ::1] c_state,
+                  floating[:, ::1] work, const long long[::1] row_starts, int n_threads):
+    """The time loop of one layer-direction, after :func:`input_projection`.
 
-def backward(int mode, const floating[:, ::1] x, const floating[:, ::1] w_ih,
-             const floating[:, ::1] w_hh, const floating[:, ::1] w_hr,
-             bint has_proj, const long long[::1] batch_sizes, const long long[::1] offsets,
-             bint reverse, const floating[:, ::1] grad_out, int col,
-             const floating[:, ::1] gates, const floating[:, ::1] hprev,
-             const floating[:, ::1] cprev, const floating[:, ::1] cell,
-             const floating[:, ::1] extra, floating[:, ::1] dh_state, floating[:, ::1] dc_state,
-             floating[:, ::1] dgx, floating[:, ::1] dgh, floating[:, ::1] dhtot,
-             floating[:, ::1] dhraw, floating[:, ::1] grad_x, bint want_grad_x,
-             bint accumulate_x, floating[:, ::1] gw_ih, floating[:, ::1] gw_hh,
-             floating[::1] gb_ih, floating[::1] gb_hh, floating[:, ::1] gw_hr, int n_threads):
-    """Backpropagation through time for one layer-direction saved by :func:`forward`.
-
-    dh_state (B, Hr) / dc_state (B, H) hold d loss / d h_n, c_n on entry and
-    d loss / d h0, c0 on exit. dgx (N, G H): gradients of the gate pre-activations
-    (input side); dgh: the hidden side (differs from dgx only for the GRU's n gate,
-    where it is multiplied by r; otherwise pass dgx again). dhtot (N, Hr): total
-    d loss / d h per step; dhraw (B, H): d loss / d unprojected h of one step.
-    grad_x (N, I) is written (or added to, ``accumulate_x``) when ``want_grad_x``;
-    parameter gradients (biases included: pass scratch arrays without biases) are
-    always added to.
+    Sequences are independent, so each task owns the batch rows
+    ``row_starts[k] ... row_starts[k+1] - 1`` for every step: no barrier per step (BLAS
+    must be pinned to one thread when n_threads > 1). ``h_state``/``c_state`` hold
+    h0/c0 on entry and h_n/c_n on exit. gates (N, G H): pre-activations in, activated
+    gates out. hprev (N, Hr), cprev and cell (N, H) (LSTM), extra (N, H): GRU
+    h W_hn^T + b_hn or LSTM unprojected h (proj). work (B, G H): GRU hidden gates.
     """
-    cdef Py_ssize_t N = x.shape[0], I = x.shape[1]
-    cdef Py_ssize_t GH = w_ih.shape[0], Hr = w_hh.shape[1]
+    cdef Py_ssize_t GH = w_hh.shape[0], Hr = w_hh.shape[1]
     cdef Py_ssize_t H = GH // (4 if mode == C_LSTM else 3 if mode == C_GRU else 1)
-    cdef Py_ssize_t T = batch_sizes.shape[0]
-    cdef Py_ssize_t s, t, bs, off, r, b, j, row, blk
+    cdef Py_ssize_t T = batch_sizes.shape[0], n_tasks = row_starts.shape[0] - 1
+    cdef Py_ssize_t k, s, t, off, b, b0, e, nb, row
+    cdef floating *hrow
+
+    with nogil:
+        for k in prange(n_tasks, schedule="static", chunksize=1, num_threads=n_threads):
+            b0 = row_starts[k]
+            for s in range(T):
+                t = _step_time(s, T, reverse)
+                e = min(row_starts[k + 1], batch_sizes[t])
+                if e <= b0:
+                    continue
+                nb = e - b0
+                off = offsets[t] + b0
+                memcpy(&hprev[off, 0], &h_state[b0, 0], nb * Hr * sizeof(floating))
+                if mode == C_LSTM:
+                    memcpy(&cprev[off, 0], &c_state[b0, 0], nb * H * sizeof(floating))
+                if mode == C_GRU:
+                    gemm_rm(False, True, nb, GH, Hr, 1, &h_state[b0, 0], Hr, &w_hh[0, 0], Hr,
+                            0, &work[b0, 0], GH)
+                else:
+                    gemm_rm(False, True, nb, GH, Hr, 1, &h_state[b0, 0], Hr, &w_hh[0, 0], Hr,
+                            1, &gates[off, 0], GH)
+                for b in range(b0, e):
+                    row = offsets[t] + b
+                    hrow = &extra[row, 0] if has_proj else &h_state[b, 0]
+                    _forward_row(mode, &gates[row, 0], &work[b if mode == C_GRU else 0, 0],
+                                 &b_hh[0], &c_state[b if mode == C_LSTM else 0, 0],
+                                 &cell[row if mode == C_LSTM else 0, 0],
+                                 &extra[row if mode == C_GRU else 0, 0], hrow, H)
+                    if not has_proj:
+                        memcpy(&out[row, col], hrow, H * sizeof(floating))
+                if has_proj:
+                    gemm_rm(False, True, nb, Hr, H, 1, &extra[off, 0], H, &w_hr[0, 0], H, 0,
+                            &h_state[b0, 0], Hr)
+                    for b in range(b0, e):
+                        memcpy(&out[offsets[t] + b, col], &h_state[b, 0],
+                               Hr * sizeof(floating))
+
+
+def backward_steps(int mode, const floating[:, ::1] w_hh, const floating[:, ::1] w_hr,
+                   bint has_proj, const long long[::1] batch_sizes,
+                   const long long[::1] offsets, bint reverse,
+                   const floating[:, ::1] grad_out, int col, const floating[:, ::1] gates,
+                   const floating[:, ::1] hprev, const floating[:, ::1] cprev,
+                   const floating[:, ::1] cell, const floating[:, ::1] extra,
+                   floating[:, ::1] dh_state, floating[:, ::1] dc_state,
+                   floating[:, ::1] dgx, floating[:, ::1] dgh, floating[:, ::1] dhtot,
+                   floating[:, ::1] dhraw, const long long[::1] row_starts, int n_threads):
+    """Backpropagation through time of one layer-direction saved by :func:`forward_steps`.
+
+    Tasks own batch rows as in the forward pass. dh_state (B, Hr) / dc_state (B, H)
+    hold d loss / d h_n, c_n on entry and d loss / d h0, c0 on exit. Writes dgx
+    (N, G H), the gradients of the gate pre-activations (input side), and dgh, the
+    hidden side (differs only for the GRU's n gate, times r; otherwise pass dgx again),
+    dhtot (N, Hr), the total d loss / d h of every step; dhraw (B, H) is scratch
+    (d loss / d unprojected h).
+    """
+    cdef Py_ssize_t GH = w_hh.shape[0], Hr = w_hh.shape[1]
+    cdef Py_ssize_t H = GH // (4 if mode == C_LSTM else 3 if mode == C_GRU else 1)
+    cdef Py_ssize_t T = batch_sizes.shape[0], n_tasks = row_starts.shape[0] - 1
+    cdef Py_ssize_t k, s, t, off, b, b0, e, nb, row, j
     cdef bint lstm = mode == C_LSTM, gru = mode == C_GRU
 
     with nogil:
-        for s in range(T - 1, -1, -1):
-            t = _step_time(s, T, reverse)
-            bs = batch_sizes[t]
-            off = offsets[t]
-            for b in prange(bs, schedule="static", num_threads=n_threads):
-                for j in range(Hr):
-                    dhtot[off + b, j] = dh_state[b, j] + grad_out[off + b, col + j]
-            if has_proj:
-                gemm_rm(False, False, bs, H, Hr, 1, &dhtot[off, 0], Hr, &w_hr[0, 0], H, 0,
-                        &dhraw[0, 0], H)
-            for b in prange(bs, schedule="static", num_threads=n_threads):
-                row = off + b
-                _backward_row(mode, &gates[row, 0], &cell[row if lstm else 0, 0],
-                              &cprev[row if lstm else 0, 0], &extra[row if gru else 0, 0],
-                              &hprev[row, 0], &dhraw[b, 0] if has_proj else &dhtot[row, 0],
-                              &dc_state[b if lstm else 0, 0], &dgx[row, 0], &dgh[row, 0], H)
-            gemm_rm(False, False, bs, Hr, GH, 1, &dgh[off, 0], GH, &w_hh[0, 0], Hr, 0,
-                    &dh_state[0, 0], Hr)
-            if gru:
-                for b in prange(bs, schedule="static", num_threads=n_threads):
-                    for j in range(H):
-                        dh_state[b, j] += dhtot[off + b, j] * gates[off + b, H + j]
+        for k in prange(n_tasks, schedule="static", chunksize=1, num_threads=n_threads):
+            b0 = row_starts[k]
+            for s in range(T - 1, -1, -1):
+                t = _step_time(s, T, reverse)
+                e = min(row_starts[k + 1], batch_sizes[t])
+                if e <= b0:
+                    continue
+                nb = e - b0
+                off = offsets[t] + b0
+                for b in range(b0, e):
+                    row = offsets[t] + b
+                    for j in range(Hr):
+                        dhtot[row, j] = dh_state[b, j] + grad_out[row, col + j]
+                if has_proj:
+                    gemm_rm(False, False, nb, H, Hr, 1, &dhtot[off, 0], Hr, &w_hr[0, 0], H, 0,
+                            &dhraw[b0, 0], H)
+                for b in range(b0, e):
+                    row = offsets[t] + b
+                    _backward_row(mode, &gates[row, 0], &cell[row if lstm else 0, 0],
+                                  &cprev[row if lstm else 0, 0], &extra[row if gru else 0, 0],
+                                  &hprev[row, 0],
+                                  &dhraw[b, 0] if has_proj else &dhtot[row, 0],
+                                  &dc_state[b if lstm else 0, 0], &dgx[row, 0], &dgh[row, 0],
+                                  H)
+                gemm_rm(False, False, nb, Hr, GH, 1, &dgh[off, 0], GH, &w_hh[0, 0], Hr, 0,
+                        &dh_state[b0, 0], Hr)
+                if gru:
+                    for b in range(b0, e):
+                        row = offsets[t] + b
+                        for j in range(H):
+                            dh_state[b, j] += dhtot[row, j] * gates[row, H + j]
 
+
+def weight_gradients(const floating[:, ::1] x, const floating[:, ::1] w_ih,
+                     const floating[:, ::1] dgx, const floating[:, ::1] dgh,
+                     const floating[:, ::1] hprev, const floating[:, ::1] dhtot,
+                     const floating[:, ::1] extra, bint has_proj, floating[:, ::1] grad_x,
+                     bint want_grad_x, bint accumulate_x, floating[:, ::1] gw_ih,
+                     floating[:, ::1] gw_hh, floating[::1] gb_ih, floating[::1] gb_hh,
+                     floating[:, ::1] gw_hr, int n_threads):
+    """After :func:`backward_steps`: every weight gradient by one GEMM over all N rows.
+
+    gw_ih += dgx^T x, gw_hh += dgh^T hprev, gw_hr += dhtot^T extra (proj), gb_ih and
+    gb_hh += column sums of dgx and dgh (pass scratch arrays without biases);
+    grad_x (N, I) = dgx W_ih (added to with ``accumulate_x``) when ``want_grad_x``.
+    """
+    cdef Py_ssize_t N = x.shape[0], I = x.shape[1], GH = w_ih.shape[0]
+    cdef Py_ssize_t Hr = hprev.shape[1], H = extra.shape[1]
+    cdef Py_ssize_t r, j, blk
+
+    with nogil:
         gemm_rm(True, False, GH, I, N, 1, &dgx[0, 0], GH, &x[0, 0], I, 1, &gw_ih[0, 0], I)
         gemm_rm(True, False, GH, Hr, N, 1, &dgh[0, 0], GH, &hprev[0, 0], Hr, 1,
                 &gw_hh[0, 0], Hr)

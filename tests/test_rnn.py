@@ -392,3 +392,14 @@ def test_bad_forward_arguments():
         m.backward(np.zeros((5, 2, 5), np.float32))
     with pytest.raises(ValueError, match="mode"):
         F.rnn(x, [p.data for p in m.parameters()], mode="lstm", num_layers=2)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_threaded_time_loop_against_torch(mode):
+    """Batches large enough to split the time loop over threads (row ranges per task)."""
+    import fastml
+
+    lengths = list(np.random.default_rng(3).integers(1, 6, 40))
+    with fastml.threads(2):
+        compare(mode, T=5, B=40, I=3, H=24, lengths=lengths, bidirectional=True)
+        compare(mode, T=3, B=40, I=3, H=24, num_layers=2)

@@ -25,6 +25,7 @@ direction (forward, then reverse), ``w_ih (G H, I)``, ``w_hh (G H, Hr)``, then `
 G = 1, 4, 3 for RNN, LSTM, GRU and Hr = P or H.
 """
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -36,7 +37,26 @@ __all__ = ["gru_cell", "lstm_cell", "rnn", "rnn_backward", "rnn_relu_cell", "rnn
 
 MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
-_POINTWISE_GRAIN = 8192  # state units (batch x hidden) per thread in the gate pass
+_PROJECTION_GRAIN = 1 << 16  # gate entries (rows x G H) per thread in the bias fill
+_STEP_GRAIN = 1 << 15  # multiply-adds per step (rows x G H x Hr) worth a thread
+
+
+@contextlib.contextmanager
+def _time_loop_threads(spec, packing):
+    """(number of tasks, row boundaries) for a time loop; BLAS pinned while it runs.
+
+    One task per thread, each a contiguous range of sequences of about equal total
+    length, when every task keeps at least one row and ``_STEP_GRAIN`` multiply-adds
+    per step; serial (and BLAS left alone) otherwise, or when the BLAS cannot be pinned.
+    """
+    per_row = spec.gates * spec.hidden_size * spec.state_size
+    n_tasks = min(_kernels.threads_for(packing.B * per_row, _STEP_GRAIN), packing.B)
+    if n_tasks == 1:
+        yield 1, packing.row_starts(1)
+        return
+    with _kernels.blas_single_threaded() as pinned:
+        n_tasks = n_tasks if pinned else 1
+        yield n_tasks, packing.row_starts(n_tasks)
 
 
 def _rnn_kernels():
@@ -130,17 +150,25 @@ class _Packing:
         self.order = None
         if lengths is None:
             self.batch_sizes = np.full(T, B, np.int64)
+            self.sorted_lengths = np.full(B, T, np.int64)
         else:
             order = np.argsort(-lengths, kind="stable")
-            sorted_lengths = lengths[order]
-            run = int(sorted_lengths[0])
-            self.batch_sizes = (sorted_lengths[None, :] > np.arange(run)[:, None]).sum(1)
+            self.sorted_lengths = lengths[order]
+            run = int(self.sorted_lengths[0])
+            self.batch_sizes = (self.sorted_lengths[None, :] > np.arange(run)[:, None]).sum(1)
             self.order = order
         self.offsets = np.concatenate([[0], np.cumsum(self.batch_sizes)[:-1]]).astype(np.int64)
         self.N = int(self.batch_sizes.sum())
         if self.order is not None:
             self.steps = np.repeat(np.arange(len(self.batch_sizes)), self.batch_sizes)
             self.seqs = self.order[np.arange(self.N) - self.offsets[self.steps]]
+
+    def row_starts(self, n_tasks):
+        """Boundaries (n_tasks + 1,) of contiguous batch-row ranges of about equal work
+        (sum of lengths), for the kernels' time loops."""
+        work = np.concatenate([[0], np.cumsum(self.sorted_lengths)])
+        cuts = np.searchsorted(work, np.arange(1, n_tasks) * work[-1] / n_tasks)
+        return np.concatenate([[0], cuts, [self.B]]).astype(np.int64)
 
     def _index(self):
         return (self.seqs, self.steps) if self.batch_first else (self.steps, self.seqs)
@@ -189,7 +217,7 @@ def _forward_core(spec, weights, x, packing, h0, c0, dropout_masks=None):
     H, Hr, GH, D = spec.hidden_size, spec.state_size, spec.gates * spec.hidden_size, \
         spec.num_directions
     lstm, gru = spec.mode == "LSTM", spec.mode == "GRU"
-    n_threads = _kernels.threads_for(B * H, _POINTWISE_GRAIN)
+    n_threads = _kernels.threads_for(N * GH, _PROJECTION_GRAIN)
     h_n = np.empty_like(h0)
     c_n = np.empty_like(c0) if lstm else None
     dummy = _placeholder(dt)
@@ -210,13 +238,14 @@ def _forward_core(spec, weights, x, packing, h0, c0, dropout_masks=None):
             h_n[k] = h0[k]
             if lstm:
                 c_n[k] = c0[k]
-            kern.forward(spec.code, inp, w_ih, w_hh,
-                         b_ih if spec.has_bias else zero_bias,
-                         b_hh if spec.has_bias else zero_bias,
-                         w_hr if spec.proj_size else dummy, bool(spec.proj_size),
-                         packing.batch_sizes, packing.offsets, d == 1, out, d * Hr, gates,
-                         hprev, cprev, cell, extra, h_n[k], c_n[k] if lstm else dummy, work,
-                         n_threads)
+            b_ih, b_hh = (b_ih, b_hh) if spec.has_bias else (zero_bias, zero_bias)
+            kern.input_projection(inp, w_ih, b_ih, b_hh, not gru, gates, n_threads)
+            with _time_loop_threads(spec, packing) as (n_tasks, row_starts):
+                kern.forward_steps(spec.code, w_hh, b_hh, w_hr if spec.proj_size else dummy,
+                                   bool(spec.proj_size), packing.batch_sizes,
+                                   packing.offsets, d == 1, out, d * Hr, gates, hprev, cprev,
+                                   cell, extra, h_n[k], c_n[k] if lstm else dummy, work,
+                                   row_starts, n_tasks)
             saved.append((gates, hprev, cprev, cell, extra))
         inputs.append(inp)
         if dropout_masks is not None and layer < spec.num_layers - 1:
@@ -240,7 +269,7 @@ def _backward_core(cache, grad_out, grad_h_n, grad_c_n, grads, need_grad_x=True)
     H, Hr, GH, D = spec.hidden_size, spec.state_size, spec.gates * spec.hidden_size, \
         spec.num_directions
     lstm, gru = spec.mode == "LSTM", spec.mode == "GRU"
-    n_threads = _kernels.threads_for(B * H, _POINTWISE_GRAIN)
+    n_threads = _kernels.threads_for(N * GH, _PROJECTION_GRAIN)
     dummy = _placeholder(dt)
     dgx = np.empty((N, GH), dt)
     dgh = np.empty((N, GH), dt) if gru else dgx
@@ -258,15 +287,17 @@ def _backward_core(cache, grad_out, grad_h_n, grad_c_n, grads, need_grad_x=True)
             w_ih, w_hh, _, _, w_hr = weights[k]
             gw_ih, gw_hh, gb_ih, gb_hh, gw_hr = grads[k]
             gates, hprev, cprev, cell, extra = saved[k]
-            kern.backward(spec.code, inputs[layer], w_ih, w_hh,
-                          w_hr if spec.proj_size else dummy, bool(spec.proj_size),
-                          packing.batch_sizes, packing.offsets, d == 1, g, d * Hr, gates,
-                          hprev, cprev, cell, extra, grad_h0[k],
-                          grad_c0[k] if lstm else dummy, dgx, dgh, dhtot, dhraw, grad_x,
-                          want_x, d > 0, gw_ih, gw_hh,
-                          gb_ih if spec.has_bias else scratch_bias,
-                          gb_hh if spec.has_bias else scratch_bias,
-                          gw_hr if spec.proj_size else dummy, n_threads)
+            with _time_loop_threads(spec, packing) as (n_tasks, row_starts):
+                kern.backward_steps(spec.code, w_hh, w_hr if spec.proj_size else dummy,
+                                    bool(spec.proj_size), packing.batch_sizes,
+                                    packing.offsets, d == 1, g, d * Hr, gates, hprev, cprev,
+                                    cell, extra, grad_h0[k], grad_c0[k] if lstm else dummy,
+                                    dgx, dgh, dhtot, dhraw, row_starts, n_tasks)
+            kern.weight_gradients(inputs[layer], w_ih, dgx, dgh, hprev, dhtot, extra,
+                                  bool(spec.proj_size), grad_x, want_x, d > 0, gw_ih, gw_hh,
+                                  gb_ih if spec.has_bias else scratch_bias,
+                                  gb_hh if spec.has_bias else scratch_bias,
+                                  gw_hr if spec.proj_size else dummy, n_threads)
         if layer > 0 and dropout_masks is not None:
             grad_x *= dropout_masks[layer - 1]
         g = grad_x
