@@ -20,7 +20,8 @@ from fastml.rl.envs._spaces import Box, Discrete, MultiDiscrete
 
 __all__ = ["Env", "VectorEnv", "make", "make_vec", "registry"]
 
-_BUFFER = 512  # doubles drawn ahead per env
+_BUFFER = 2048  # doubles drawn ahead per env
+_REFILL_EVERY = 32  # steps between checks of the buffers (each step draws <= `draws`)
 
 
 def _pi():
@@ -104,6 +105,7 @@ class _Batch:
         self.terminated = np.zeros(n, dtype=np.bool_)
         self.truncated = np.zeros(n, dtype=np.bool_)
         self.has_final = np.zeros(n, dtype=np.bool_)
+        self._safe_steps = 0
         if family == "classic":
             if kwargs:
                 raise TypeError(f"{env_id} takes no keyword arguments, got {sorted(kwargs)}")
@@ -133,6 +135,7 @@ class _Batch:
             if seeds[i] is not None or self.streams.rngs[i] is None:
                 self.streams.seed(i, seeds[i])
         self.streams.ensure(self.draws)
+        self._safe_steps = 0
         s = self.streams
         if self.family == "classic":
             self.k.classic_reset_all(self.kind, self.state, mask, self.obs, self.elapsed,
@@ -145,7 +148,10 @@ class _Batch:
     def step(self):
         """Advance every env with ``self.actions`` (already checked)."""
         s = self.streams
-        s.ensure(self.draws)
+        if self._safe_steps == 0:
+            s.ensure(self.draws * _REFILL_EVERY)
+            self._safe_steps = _REFILL_EVERY
+        self._safe_steps -= 1
         if self.family == "classic":
             self.k.classic_step(self.kind, self.state, self.actions, self.obs, self.reward,
                                 self.terminated, self.truncated, self.elapsed, self.max_steps,
@@ -318,7 +324,7 @@ class VectorEnv:
             b.actions[:] = a[:, 0]
         b.step()
         infos = {}
-        if b.has_final.any():
+        if b.mode == b.k.SAME_STEP and b.has_final.any():
             final = np.full(self.num_envs, None, dtype=object)
             for i in np.flatnonzero(b.has_final):
                 final[i] = b.final_obs[i].copy() if b.family == "classic" else \

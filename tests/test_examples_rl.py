@@ -1,0 +1,30 @@
+"""Shortened runs of the RL examples (the full PPO run reaches 475 on CartPole-v1)."""
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture
+def example(monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    return importlib.import_module
+
+
+def test_frozenlake_dp(example, tmp_path):
+    out = tmp_path / "v.png"
+    V, policy = example("rl_frozenlake_dp").main(out=str(out), verbose=False)
+    assert out.stat().st_size > 0 and 0.4 < V[0] < 0.45 and policy.shape == (64,)
+
+
+def test_cartpole_ppo_shortened(example, tmp_path):
+    out = tmp_path / "curve.png"
+    model, _ = example("rl_cartpole_ppo").main(timesteps=4096, out=str(out), verbose=False)
+    assert out.stat().st_size > 0 and model.num_timesteps == 4096
+    assert np.isfinite(model.episode_returns).all()
