@@ -254,3 +254,27 @@ def test_gcn_cached_input_grad_off_and_bad_input():
         G.GCNConv(3, 2)(x, ei, -np.ones(ei.shape[1]))
     with pytest.raises(TypeError, match="dtype"):
         G.GCNConv(3, 2)(x.astype(np.float64), ei)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: G.GCNConv(8, 3, dtype=np.float64, random_state=0),
+    lambda: G.GATConv(8, 3, heads=2, dtype=np.float64, random_state=0),
+])
+def test_sparse_features_match_dense(make):
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(10)
+    n = 20
+    ei, _ = random_graph(n, 60, rng)
+    x = sp.random(n, 8, density=0.2, random_state=10, format="csr")
+    dense, sparse = make(), make()
+    grad = rng.standard_normal(dense(x.toarray(), ei).shape)
+    out = sparse(x, ei)
+    np.testing.assert_allclose(out, dense(x.toarray(), ei), rtol=1e-12, atol=1e-12)
+    dense.backward(grad)
+    assert sparse.backward(grad) is None
+    for (name, p), (_, q) in zip(sparse.named_parameters(), dense.named_parameters()):
+        np.testing.assert_allclose(p.grad, q.grad, rtol=1e-12, atol=1e-12, err_msg=name)
+    np.testing.assert_array_equal(G.sparse_features(x).toarray(), x.toarray())
+    with pytest.raises(TypeError, match="dense x"):
+        G.SAGEConv(8, 3, dtype=np.float64)(x, ei)

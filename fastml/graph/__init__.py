@@ -39,19 +39,22 @@ from fastml.graph._graph import (
 )
 from fastml.graph._models import GAT, GCN, train_node_classifier
 from fastml.graph._ops import (
+    SparseFeatures,
     gather,
     scatter,
     sddmm,
     segment_softmax,
     segment_softmax_backward,
+    sparse_features,
     spmm,
     spmm_backward,
 )
 
 __all__ = [
     "GAT", "GCN", "ChebConv", "GATConv", "GCNConv", "Graph", "MessagePassing", "SAGEConv",
-    "add_remaining_self_loops", "add_self_loops", "degree", "from_edge_index",
-    "from_networkx", "from_scipy", "gather", "laplacian", "largest_eigenvalue", "normalize",
-    "remove_self_loops", "scatter", "sddmm", "segment_softmax", "segment_softmax_backward",
-    "spmm", "spmm_backward", "to_networkx", "to_scipy", "train_node_classifier",
+    "SparseFeatures", "add_remaining_self_loops", "add_self_loops", "degree",
+    "from_edge_index", "from_networkx", "from_scipy", "gather", "laplacian",
+    "largest_eigenvalue", "normalize", "remove_self_loops", "scatter", "sddmm",
+    "segment_softmax", "segment_softmax_backward", "sparse_features", "spmm",
+    "spmm_backward", "to_networkx", "to_scipy", "train_node_classifier",
 ]

@@ -63,24 +63,51 @@ def _unweighted(graph):
     return Graph(graph.num_nodes, graph.indptr, graph.src, graph.dst, None, graph.edge_id)
 
 
+def _linear_forward(lin, x):
+    """lin(x); sparse features: one SpMM over the nonzeros."""
+    if isinstance(x, _ops.SparseFeatures):
+        lin._cache = x
+        out = _ops._sparse_matmul(x, lin.weight.data)
+        if lin.bias is not None:
+            out += lin.bias.data
+        return out
+    return lin.forward(x)
+
+
 def _linear_backward(lin, g, input_grad):
-    """Linear's backward; with ``input_grad=False`` only the parameter gradients."""
-    if input_grad:
-        return lin.backward(g)
+    """Linear's backward; with ``input_grad=False`` (or sparse input features) only the
+    parameter gradients, and None."""
     x = lin._saved()
-    lin.weight.grad += g.T @ x
+    if isinstance(x, _ops.SparseFeatures):
+        lin.weight.grad += _ops._sparse_weight_grad(x, g)
+    elif input_grad:
+        return lin.backward(g)
+    else:
+        lin.weight.grad += g.T @ x
     if lin.bias is not None:
         lin.bias.grad += g.sum(axis=0)
     return None
 
 
+def _is_sparse(x):
+    return type(x).__module__.startswith("scipy.sparse")
+
+
 class _GraphLayer(Module):
-    """Input checks shared by the layers (x 2-D with in_channels columns, the graph)."""
+    """Input checks shared by the layers (x 2-D with in_channels columns, the graph).
+    GCNConv and GATConv also take sparse features (SciPy sparse or SparseFeatures)."""
 
     input_grad = True
+    _sparse_input = False
 
     def _inputs(self, x, edge_index, edge_weight=None):
-        x = self._check_input(x)
+        if isinstance(x, _ops.SparseFeatures) or _is_sparse(x):
+            if not self._sparse_input:
+                raise TypeError(f"{type(self).__name__} takes dense x; convert it with "
+                                f"x.toarray()")
+            x = _ops.sparse_features(x, self.dtype)
+        else:
+            x = self._check_input(x)
         if x.ndim != 2 or x.shape[1] != self.in_channels:
             raise ValueError(f"{type(self).__name__}: x must have shape (num_nodes, "
                              f"{self.in_channels}), got {x.shape}")
@@ -204,7 +231,10 @@ class GCNConv(_GraphLayer):
     Self loops are replaced by one loop per node (weight 1, or 2 with ``improved``; an
     existing loop keeps its weight) and degrees d_i = sum of the weights into i.
     Parameters ``lin.weight`` (out, in; Glorot) and ``bias`` (zeros), as PyG.
+    x may be sparse features (then backward returns None).
     """
+
+    _sparse_input = True
 
     def __init__(self, in_channels, out_channels, improved=False, cached=False,
                  add_self_loops=True, normalize=True, bias=True, *, dtype=np.float32,
@@ -237,7 +267,7 @@ class GCNConv(_GraphLayer):
             graph = self._normalized(graph)
             if self.cached:
                 self._cached_graph = graph
-        h = self.lin.forward(x)
+        h = _linear_forward(self.lin, x)
         out = _ops._propagate(graph, h, graph.weights_as(h.dtype))[0]
         if self.bias is not None:
             out += self.bias.data
@@ -311,7 +341,10 @@ class GATConv(_GraphLayer):
     Self loops are replaced by one loop per node (``add_self_loops``). Parameters
     ``lin.weight`` (H C, in), ``att_src``, ``att_dst`` (1, H, C) (Glorot) and ``bias``
     (zeros), as PyG. The logits and softmax run as one fused kernel per target row.
+    x may be sparse features (then backward returns None).
     """
+
+    _sparse_input = True
 
     def __init__(self, in_channels, out_channels, heads=1, concat=True, negative_slope=0.2,
                  dropout=0.0, add_self_loops=True, bias=True, *, dtype=np.float32,
@@ -348,7 +381,7 @@ class GATConv(_GraphLayer):
         x, graph = self._inputs(x, edge_index)
         graph = self._with_loops(graph)
         n, H, C = x.shape[0], self.heads, self.out_channels
-        h = self.lin.forward(x)
+        h = _linear_forward(self.lin, x)
         h3 = h.reshape(n, H, C)
         a_src = np.ascontiguousarray(np.einsum("nhc,hc->nh", h3, self.att_src.data[0]))
         a_dst = np.ascontiguousarray(np.einsum("nhc,hc->nh", h3, self.att_dst.data[0]))

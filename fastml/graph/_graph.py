@@ -74,11 +74,7 @@ class Graph:
     def transpose_csr(self):
         """(indptr_t, dst_t, pos_t): edges grouped by source; pos_t = CSR position."""
         if self._transpose is None:
-            pos = np.argsort(self.src, kind="stable")
-            counts = np.bincount(self.src, minlength=self.num_nodes)
-            indptr = np.zeros(self.num_nodes + 1, np.int64)
-            np.cumsum(counts, out=indptr[1:])
-            self._transpose = (indptr, np.ascontiguousarray(self.dst[pos]), pos.astype(np.int64))
+            self._transpose = csr_transpose(self.indptr, self.src, self.num_nodes)
         return self._transpose
 
     def work(self):
@@ -94,13 +90,7 @@ class Graph:
         bounds = self._bounds.get(key)
         if bounds is None:
             indptr = self.transpose_csr()[0] if transpose else self.indptr
-            n = self.num_nodes
-            n_chunks = max(1, min(n, n_threads * _CHUNKS_PER_THREAD if n_threads > 1 else 1))
-            cost = indptr + np.arange(n + 1)
-            targets = np.linspace(0, cost[-1], n_chunks + 1)
-            bounds = np.unique(np.searchsorted(cost, targets[1:-1]))
-            bounds = np.concatenate([[0], bounds[(bounds > 0) & (bounds < n)], [n]])
-            bounds = bounds.astype(np.int64)
+            bounds = balanced_bounds(indptr, n_threads)
             self._bounds[key] = bounds
         return bounds
 
@@ -113,6 +103,28 @@ class Graph:
                  else np.ascontiguousarray(self.weight, dtype).reshape(-1, 1))
             self._weights[dtype] = w
         return w
+
+
+def balanced_bounds(indptr, n_threads):
+    """Boundaries of row chunks of a CSR ``indptr`` with about equal rows + nonzeros:
+    ``n_threads * 8`` chunks for a threaded pass, one for a serial one."""
+    n = indptr.shape[0] - 1
+    n_chunks = max(1, min(n, n_threads * _CHUNKS_PER_THREAD if n_threads > 1 else 1))
+    cost = indptr + np.arange(n + 1)
+    targets = np.linspace(0, cost[-1], n_chunks + 1)
+    inner = np.unique(np.searchsorted(cost, targets[1:-1]))
+    return np.concatenate([[0], inner[(inner > 0) & (inner < n)], [n]]).astype(np.int64)
+
+
+def csr_transpose(indptr, indices, n_columns):
+    """(indptr_t, rows_t, pos_t) of the transposed CSR structure; pos_t[k] is the
+    position in the original of the k-th transposed entry (stable)."""
+    pos = np.argsort(indices, kind="stable")
+    counts = np.bincount(indices, minlength=n_columns)
+    indptr_t = np.zeros(n_columns + 1, np.int64)
+    np.cumsum(counts, out=indptr_t[1:])
+    rows = np.repeat(np.arange(indptr.shape[0] - 1, dtype=np.int64), np.diff(indptr))
+    return indptr_t, np.ascontiguousarray(rows[pos]), pos.astype(np.int64)
 
 
 # ------------------------------------------------------------------ construction

@@ -14,8 +14,10 @@ import numpy as np
 
 from fastml.graph._conv import GATConv, GCNConv
 from fastml.graph._graph import from_edge_index
+from fastml.graph._ops import SparseFeatures, sparse_features
 from fastml.nn import CrossEntropyLoss, Dropout, Module, ReLU, init
 from fastml.nn import optim as nn_optim
+from fastml.nn.functional import _core
 
 __all__ = ["GAT", "GCN", "train_node_classifier"]
 
@@ -37,7 +39,13 @@ class _TwoLayer(Module):
     layer computes no gradient for the input features."""
 
     def forward(self, x, graph):
-        h = self.dropout1.forward(x)
+        if isinstance(x, SparseFeatures):
+            h = x  # dropout of the nonzeros only (the zeros stay zero)
+            if self.training and self.dropout1.p > 0:
+                h = x.with_values(x.values * _core._dropout_mask(
+                    x.values.shape, self.dropout1.p, x.dtype, self.dropout1._rng))
+        else:
+            h = self.dropout1.forward(x)
         h = self.act.forward(self.conv1.forward(h, graph))
         return self.conv2.forward(self.dropout2.forward(h), graph)
 
@@ -81,14 +89,25 @@ class GAT(_TwoLayer):
                              dropout=dropout, dtype=dtype, random_state=rng)
 
 
+def _features(x, dtype):
+    """Sparse features when x is sparse or has < 10% nonzeros (bag-of-words), else dense."""
+    if isinstance(x, SparseFeatures) or type(x).__module__.startswith("scipy.sparse"):
+        return sparse_features(x, dtype)
+    x = np.ascontiguousarray(x, dtype=dtype)
+    if np.count_nonzero(x) < 0.1 * x.size:
+        return sparse_features(x, dtype)
+    return x
+
+
 def train_node_classifier(model, x, edge_index, y, train_mask, masks=(), *, epochs=200,
                           lr=0.01, weight_decay=5e-4, first_layer_decay_only=False):
     """Full-batch training: ``epochs`` Adam steps on the mean cross-entropy of the nodes in
     ``train_mask``; weight decay on every parameter, or only on the first layer's
     (``first_layer_decay_only``, as the GCN paper). Returns (accuracies on ``masks``
-    in eval mode, training seconds)."""
+    in eval mode, training seconds). Features with < 10% nonzeros (or SciPy sparse) run
+    the first layer as a sparse product, dropout drawing only for the nonzeros."""
     graph = from_edge_index(edge_index, x.shape[0])
-    x = np.ascontiguousarray(x, dtype=model.dtype)
+    x = _features(x, model.dtype)
     train = np.flatnonzero(train_mask)
     if first_layer_decay_only:
         first = model.first_layer_parameters()

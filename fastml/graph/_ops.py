@@ -22,10 +22,10 @@ import numpy as np
 
 from fastml import _kernels
 from fastml._validation import _shape_str, check_array, check_option
-from fastml.graph._graph import Graph, from_edge_index
+from fastml.graph._graph import Graph, balanced_bounds, csr_transpose, from_edge_index
 
-__all__ = ["gather", "scatter", "sddmm", "segment_softmax", "segment_softmax_backward",
-           "spmm", "spmm_backward"]
+__all__ = ["SparseFeatures", "gather", "scatter", "sddmm", "segment_softmax",
+           "segment_softmax_backward", "sparse_features", "spmm", "spmm_backward"]
 
 _REDUCES = ("sum", "mean", "max")
 
@@ -180,6 +180,97 @@ def _scatter_rows(graph, rows, at="target"):
     k.spmm(indptr, perm, _no_values(rows.dtype), rows, out, np.zeros((0, 0), np.int64),
            _code("sum"), graph.bounds(n_threads, transpose), n_threads)
     return out
+
+
+# ------------------------------------------------------------------ sparse features
+class SparseFeatures:
+    """Node features x (n, F) stored as CSR (row i = node i): sparse bag-of-words inputs.
+
+    A layer given sparse features computes its first linear map x W^T as one SpMM over
+    the nonzeros and d loss / d W = (x^T g)^T as a transposed SpMM, and returns no
+    gradient for x. :meth:`with_values` gives the same structure with new values
+    (dropout of the nonzeros), sharing the cached transposed structure.
+    Build it with :func:`sparse_features`.
+    """
+
+    ndim = 2
+
+    def __init__(self, indptr, indices, values, shape, structure=None):
+        self.indptr, self.indices, self.values = indptr, indices, values
+        self.shape = tuple(shape)
+        self._structure = {} if structure is None else structure
+
+    @property
+    def dtype(self):
+        return self.values.dtype
+
+    @property
+    def nnz(self):
+        return int(self.values.shape[0])
+
+    def __repr__(self):
+        return f"SparseFeatures(shape={self.shape}, nnz={self.nnz}, dtype={self.dtype})"
+
+    def with_values(self, values):
+        return SparseFeatures(self.indptr, self.indices, values, self.shape, self._structure)
+
+    def transpose_csr(self):
+        if "transpose" not in self._structure:
+            self._structure["transpose"] = csr_transpose(self.indptr, self.indices,
+                                                         self.shape[1])
+        return self._structure["transpose"]
+
+    def bounds(self, n_threads, transpose=False):
+        key = ("bounds", n_threads, transpose)
+        if key not in self._structure:
+            indptr = self.transpose_csr()[0] if transpose else self.indptr
+            self._structure[key] = balanced_bounds(indptr, n_threads)
+        return self._structure[key]
+
+    def toarray(self):
+        out = np.zeros(self.shape, self.dtype)
+        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+        np.add.at(out, (rows, self.indices), self.values)
+        return out
+
+
+def sparse_features(x, dtype=None):
+    """:class:`SparseFeatures` from a SciPy sparse matrix or a dense (n, F) array
+    (its nonzeros); ``dtype`` float32/float64 (default: x's float dtype)."""
+    import scipy.sparse as sp
+
+    if isinstance(x, SparseFeatures):
+        return x if dtype is None or x.dtype == dtype else x.with_values(
+            x.values.astype(dtype))
+    csr = sp.csr_matrix(x) if not sp.issparse(x) else x.tocsr()
+    csr.sum_duplicates()
+    if csr.ndim != 2:
+        raise ValueError(f"x must be 2-D, got shape {_shape_str(csr.shape)}")
+    values = check_array(csr.data, "x", dtype="float" if dtype is None else dtype)
+    return SparseFeatures(csr.indptr.astype(np.int64), csr.indices.astype(np.int64),
+                          values, csr.shape)
+
+
+def _sparse_matmul(xs, weight):
+    """x W^T for sparse features x (n, F) and W (out, F): (n, out)."""
+    k = _graph_kernels()
+    w_t = np.ascontiguousarray(weight.T)
+    n_threads = _kernels.threads_for((xs.nnz + xs.shape[0]) * w_t.shape[1], 1 << 15)
+    out = np.empty((xs.shape[0], w_t.shape[1]), weight.dtype)
+    k.spmm(xs.indptr, xs.indices, _columns(xs.values), w_t, out,
+           np.zeros((0, 0), np.int64), _code("sum"), xs.bounds(n_threads), n_threads)
+    return out
+
+
+def _sparse_weight_grad(xs, g):
+    """(x^T g)^T = g^T x for sparse features x (n, F) and g (n, out): (out, F)."""
+    k = _graph_kernels()
+    indptr_t, rows_t, pos_t = xs.transpose_csr()
+    n_threads = _kernels.threads_for((xs.nnz + xs.shape[1]) * g.shape[1], 1 << 15)
+    out = np.empty((xs.shape[1], g.shape[1]), g.dtype)
+    k.spmm(indptr_t, rows_t, _columns(xs.values[pos_t]), np.ascontiguousarray(g), out,
+           np.zeros((0, 0), np.int64), _code("sum"), xs.bounds(n_threads, True), n_threads)
+    return out.T
 
 
 # ------------------------------------------------------------------ public faces

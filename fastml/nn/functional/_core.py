@@ -16,7 +16,13 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_array, check_option, check_random_state, check_scalar
+from fastml._validation import (
+    check_array,
+    check_option,
+    check_positive_int,
+    check_random_state,
+    check_scalar,
+)
 
 __all__ = [
     "batch_norm", "batch_norm_backward",
@@ -271,8 +277,7 @@ def linear_backward(grad_out, x, weight, has_bias=True):
 def _normalized_shape(normalized_shape):
     if isinstance(normalized_shape, numbers.Integral):
         normalized_shape = (normalized_shape,)
-    shape = tuple(int(check_scalar(s, "normalized_shape", numbers.Integral, min_val=1))
-                  for s in normalized_shape)
+    shape = tuple(check_positive_int(s, "normalized_shape") for s in normalized_shape)
     return shape
 
 
