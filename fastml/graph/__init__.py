@@ -49,12 +49,13 @@ from fastml.graph._ops import (
     spmm,
     spmm_backward,
 )
+from fastml.graph._spectral import SpectralClustering, spectral_embedding
 
 __all__ = [
     "GAT", "GCN", "ChebConv", "GATConv", "GCNConv", "Graph", "MessagePassing", "SAGEConv",
-    "SparseFeatures", "add_remaining_self_loops", "add_self_loops", "degree",
+    "SparseFeatures", "SpectralClustering", "add_remaining_self_loops", "add_self_loops", "degree",
     "from_edge_index", "from_networkx", "from_scipy", "gather", "laplacian",
     "largest_eigenvalue", "normalize", "remove_self_loops", "scatter", "sddmm",
     "segment_softmax", "segment_softmax_backward", "sparse_features", "spmm",
-    "spmm_backward", "to_networkx", "to_scipy", "train_node_classifier",
+    "spectral_embedding", "spmm_backward", "to_networkx", "to_scipy", "train_node_classifier",
 ]

@@ -205,3 +205,37 @@ for _kind, _what in (("gcn", "2-layer GCN, 16 hidden"), ("gat", "2-layer GAT, 8 
                  prepare=_pyg_prepare),
         ],
     ))
+
+
+# ------------------------------------------------------------------ spectral
+def _sbm_setup(n, rng):
+    """A sparse symmetric 4-block stochastic block model (average degree ~ 20)."""
+    labels = rng.integers(0, 4, n)
+    m = 10 * n
+    i, j = rng.integers(0, n, (2, 4 * m))
+    keep = (labels[i] == labels[j]) | (rng.random(4 * m) < 0.1)
+    i, j = i[keep][:m], j[keep][:m]
+    import scipy.sparse as sp
+
+    A = sp.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n)).tocsr()
+    A = ((A + A.T) > 0).astype(np.float64)
+    A.setdiag(0)
+    A.eliminate_zeros()
+    return {"A": A}
+
+
+def _sklearn_embedding(A):
+    from sklearn.manifold import spectral_embedding
+
+    return spectral_embedding(A, n_components=8, random_state=0)
+
+
+register(Case(
+    suite="graph", name="spectral_embedding",
+    description="Laplacian eigenmaps, 8 components, sparse 4-block SBM (average degree ~20)",
+    setup=_sbm_setup, sizes=[20_000], quick_sizes=[2_000], test_sizes=[100], compare=False,
+    impls=[
+        Impl("fastml", lambda A: G.spectral_embedding(A, 8)),
+        Impl("sklearn", _sklearn_embedding, requires=("sklearn",)),
+    ],
+))
