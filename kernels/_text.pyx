@@ -353,6 +353,67 @@ cdef inline Py_ssize_t _pop_min(int64_t* heap, Py_ssize_t size) noexcept nogil:
 
 
 # ------------------------------------------------------------------ encoder / decoder
+cdef struct Workspace:
+    # merge buffers of one encode call (one per call, so that calls from several Python
+    # threads, which run without the GIL, never share them)
+    int32_t* parts
+    int32_t* ranks
+    int32_t* next_part
+    int32_t* prev_part
+    int64_t* heap       # 3 entries per byte
+    Py_ssize_t capacity  # longest piece (bytes) the buffers hold
+
+
+cdef void _workspace_init(Workspace* ws) noexcept:
+    ws.parts = NULL
+    ws.ranks = NULL
+    ws.next_part = NULL
+    ws.prev_part = NULL
+    ws.heap = NULL
+    ws.capacity = 0
+
+
+cdef void _workspace_free(Workspace* ws) noexcept:
+    free(ws.parts)
+    free(ws.ranks)
+    free(ws.next_part)
+    free(ws.prev_part)
+    free(ws.heap)
+    _workspace_init(ws)
+
+
+cdef int _workspace_reserve(Workspace* ws, Py_ssize_t n) except -1:
+    """Buffers for pieces of at least n bytes (capacity doubles from 256)."""
+    cdef Py_ssize_t cap = max(ws.capacity, 256)
+    cdef void* p
+    if n <= ws.capacity:
+        return 0
+    while cap < n:
+        cap *= 2
+    p = realloc(ws.parts, cap * sizeof(int32_t))
+    if p == NULL:
+        raise MemoryError()
+    ws.parts = <int32_t*> p
+    p = realloc(ws.ranks, cap * sizeof(int32_t))
+    if p == NULL:
+        raise MemoryError()
+    ws.ranks = <int32_t*> p
+    p = realloc(ws.next_part, cap * sizeof(int32_t))
+    if p == NULL:
+        raise MemoryError()
+    ws.next_part = <int32_t*> p
+    p = realloc(ws.prev_part, cap * sizeof(int32_t))
+    if p == NULL:
+        raise MemoryError()
+    ws.prev_part = <int32_t*> p
+    p = realloc(ws.heap, 3 * cap * sizeof(int64_t))
+    if p == NULL:
+        raise MemoryError()
+    ws.heap = <int64_t*> p
+    ws.capacity = cap
+    return 0
+
+
 cdef class Encoder:
     """Tokens of a BPE vocabulary, their byte-string table and the pair table
     (left id, right id) -> id of their concatenation, for every split of every token
@@ -361,24 +422,12 @@ cdef class Encoder:
     cdef Tokens tokens
     cdef IntMap pairs
     cdef int32_t byte_rank[256]
-    cdef int32_t* parts
-    cdef int32_t* ranks
-    cdef int32_t* next_part
-    cdef int32_t* prev_part
-    cdef int64_t* heap
-    cdef Py_ssize_t parts_capacity
 
     def __cinit__(self, const uint8_t[::1] data, const int64_t[::1] starts):
         """Tokens t = data[starts[t]:starts[t + 1]]; every single byte must be one."""
         cdef Py_ssize_t n = starts.shape[0] - 1, t, k, length
         cdef int32_t left, right
         cdef const uint8_t* p
-        self.parts = NULL
-        self.ranks = NULL
-        self.next_part = NULL
-        self.prev_part = NULL
-        self.heap = NULL
-        self.parts_capacity = 0
         _tokens_init(&self.tokens, n)
         _intmap_init(&self.pairs, 2 * n)
         for t in range(n):
@@ -400,11 +449,6 @@ cdef class Encoder:
     def __dealloc__(self):
         _tokens_free(&self.tokens)
         _intmap_free(&self.pairs)
-        free(self.parts)
-        free(self.ranks)
-        free(self.next_part)
-        free(self.prev_part)
-        free(self.heap)
 
     @property
     def n_tokens(self):
@@ -414,36 +458,20 @@ cdef class Encoder:
         """Byte values that are not a token (encoding needs all 256)."""
         return [k for k in range(256) if self.byte_rank[k] < 0]
 
-    cdef int _reserve(self, Py_ssize_t n) except -1:
-        """Workspace for pieces of n bytes (the heap holds up to 3 n entries)."""
-        cdef Py_ssize_t cap = self.parts_capacity
-        if n > cap:
-            self.parts = <int32_t*> _grow(self.parts, &cap, n, sizeof(int32_t))
-            cap = self.parts_capacity
-            self.ranks = <int32_t*> _grow(self.ranks, &cap, n, sizeof(int32_t))
-            cap = self.parts_capacity
-            self.next_part = <int32_t*> _grow(self.next_part, &cap, n, sizeof(int32_t))
-            cap = self.parts_capacity
-            self.prev_part = <int32_t*> _grow(self.prev_part, &cap, n, sizeof(int32_t))
-            cap = 3 * self.parts_capacity
-            self.heap = <int64_t*> _grow(self.heap, &cap, 3 * n, sizeof(int64_t))
-            self.parts_capacity = cap // 3
-        return 0
-
     cdef inline int32_t _rank(self, int32_t left, int32_t right) noexcept nogil:
         cdef int32_t t = _intmap_get(&self.pairs, _pair_key(left, right))
         return NO_RANK if t < 0 else t
 
-    cdef Py_ssize_t _merge_long_piece(self, const uint8_t* s, Py_ssize_t n,
+    cdef Py_ssize_t _merge_long_piece(self, Workspace* ws, const uint8_t* s, Py_ssize_t n,
                                       int32_t* out) noexcept nogil:
         """The same merges as the linear scan of _encode_piece in O(n log n): parts form
         a linked list, candidate pairs sit in a min-heap keyed (rank, left byte offset),
         so the pop is the leftmost lowest-rank pair; stale entries are skipped."""
-        cdef int32_t* part = self.parts
-        cdef int32_t* rank = self.ranks  # rank of the pair (i, next_part[i])
-        cdef int32_t* nxt = self.next_part
-        cdef int32_t* prv = self.prev_part
-        cdef int64_t* heap = self.heap
+        cdef int32_t* part = ws.parts
+        cdef int32_t* rank = ws.ranks  # rank of the pair (i, next_part[i])
+        cdef int32_t* nxt = ws.next_part
+        cdef int32_t* prv = ws.prev_part
+        cdef int64_t* heap = ws.heap
         cdef Py_ssize_t size = 0, i, j, m = 0
         cdef int32_t r
         cdef int64_t key
@@ -485,9 +513,9 @@ cdef class Encoder:
             i = nxt[i]
         return m
 
-    cdef Py_ssize_t _encode_piece(self, const uint8_t* s, Py_ssize_t n,
+    cdef Py_ssize_t _encode_piece(self, Workspace* ws, const uint8_t* s, Py_ssize_t n,
                                   int32_t* out) noexcept nogil:
-        """Ids of the piece s[:n] into out; returns how many (parts buffer holds n)."""
+        """Ids of the piece s[:n] into out; returns how many (ws holds n bytes)."""
         cdef int32_t t, best
         cdef Py_ssize_t k, m, at
         if n == 1:
@@ -498,14 +526,13 @@ cdef class Encoder:
             out[0] = t
             return 1
         if n > LONG_PIECE:
-            return self._merge_long_piece(s, n, out)
-        cdef int32_t* parts = self.parts
-        cdef int32_t* ranks = self.ranks
+            return self._merge_long_piece(ws, s, n, out)
+        cdef int32_t* parts = ws.parts
+        cdef int32_t* ranks = ws.ranks
         for k in range(n):
             parts[k] = self.byte_rank[s[k]]
         for k in range(n - 1):
-            t = _intmap_get(&self.pairs, _pair_key(parts[k], parts[k + 1]))
-            ranks[k] = NO_RANK if t < 0 else t
+            ranks[k] = self._rank(parts[k], parts[k + 1])
         m = n
         while m > 1:
             best = NO_RANK
@@ -522,11 +549,9 @@ cdef class Encoder:
                 memmove(ranks + at + 1, ranks + at + 2, (m - at - 3) * sizeof(int32_t))
             m -= 1
             if at + 1 < m:
-                t = _intmap_get(&self.pairs, _pair_key(parts[at], parts[at + 1]))
-                ranks[at] = NO_RANK if t < 0 else t
+                ranks[at] = self._rank(parts[at], parts[at + 1])
             if at > 0:
-                t = _intmap_get(&self.pairs, _pair_key(parts[at - 1], parts[at]))
-                ranks[at - 1] = NO_RANK if t < 0 else t
+                ranks[at - 1] = self._rank(parts[at - 1], parts[at])
         memcpy(out, parts, m * sizeof(int32_t))
         return m
 
@@ -535,33 +560,43 @@ cdef class Encoder:
         """Ids of ``data`` (UTF-8) cut by GPT-2's pattern; ``out`` holds len(data) ids.
         Returns how many ids were written."""
         cdef Py_ssize_t n = data.shape[0], i = 0, end, count = 0
+        cdef Workspace ws
         if n == 0:
             return 0
-        with nogil:
-            while i < n:
-                end = _gpt2_piece_end(&data[0], n, i, &classes[0])
-                if end - i > self.parts_capacity:
-                    with gil:
-                        self._reserve(end - i)
-                count += self._encode_piece(&data[0] + i, end - i, &out[0] + count)
-                i = end
+        _workspace_init(&ws)
+        try:
+            with nogil:
+                while i < n:
+                    end = _gpt2_piece_end(&data[0], n, i, &classes[0])
+                    if end - i > ws.capacity:
+                        with gil:
+                            _workspace_reserve(&ws, end - i)
+                    count += self._encode_piece(&ws, &data[0] + i, end - i, &out[0] + count)
+                    i = end
+        finally:
+            _workspace_free(&ws)
         return count
 
     def encode_pieces(self, const uint8_t[::1] data, const int64_t[::1] bounds,
                       int32_t[::1] out):
         """Ids of the pieces data[bounds[p]:bounds[p + 1]]; ``out`` holds len(data) ids."""
         cdef Py_ssize_t p, count = 0, longest = 0, n_pieces = bounds.shape[0] - 1
+        cdef Workspace ws
         if data.shape[0] == 0:
             return 0
         for p in range(n_pieces):
             if bounds[p + 1] - bounds[p] > longest:
                 longest = bounds[p + 1] - bounds[p]
-        self._reserve(longest)
-        with nogil:
-            for p in range(n_pieces):
-                if bounds[p + 1] > bounds[p]:
-                    count += self._encode_piece(&data[0] + bounds[p], bounds[p + 1] - bounds[p],
-                                                &out[0] + count)
+        _workspace_init(&ws)
+        try:
+            _workspace_reserve(&ws, longest)
+            with nogil:
+                for p in range(n_pieces):
+                    if bounds[p + 1] > bounds[p]:
+                        count += self._encode_piece(&ws, &data[0] + bounds[p],
+                                                    bounds[p + 1] - bounds[p], &out[0] + count)
+        finally:
+            _workspace_free(&ws)
         return count
 
     def decode(self, const int32_t[::1] ids):

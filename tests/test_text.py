@@ -113,6 +113,16 @@ def test_long_pieces_match_tiktoken_and_reference(trained, oracle):
         assert ids == naive.encode(text)
 
 
+def test_encode_from_threads(trained, corpus):
+    """Encoding releases the GIL; concurrent calls on one tokenizer share no buffers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [corpus[k * 5000:(k + 1) * 5000] + "ab" * (100 * k + 40) for k in range(8)]
+    expected = [trained.encode(t) for t in texts]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(trained.encode, texts * 3)) == expected * 3
+
+
 def test_encode_corpus_matches_tiktoken(trained, oracle, corpus):
     held_out = corpus[-100_000:]
     assert trained.encode(held_out) == oracle.encode_ordinary(held_out)
