@@ -439,11 +439,20 @@ class _Gram:
         return self.a @ (self.a.T @ x) if self.wide else self.a.T @ (self.a @ x)
 
 
-def svds(A, k=6, *, which="LM", ncv=None, tol=0.0, max_iter=None, random_state=None):
+#: svds forms the Gram matrix when its side is at most this large (solver="auto")
+_GRAM_MAX_SIDE = 2000
+
+
+def svds(A, k=6, *, which="LM", solver="auto", ncv=None, tol=0.0, max_iter=None,
+         random_state=None):
     """k largest (``which="LM"``) or smallest ("SM") singular triplets of a dense A.
 
-    Thick-restart Lanczos (:func:`eigsh`) on the Gram operator of the smaller side,
-    v -> A^T A v, which is never formed: each step costs two matrix-vector products.
+    solver "lanczos": thick-restart Lanczos (:func:`eigsh`) on the Gram operator of the
+    smaller side, v -> A^T A v, never formed: each step costs two matrix-vector products
+    (memory-bound passes over A). solver "gram": form A^T A once (one compute-bound SYRK,
+    m n^2 flops) and take its k top eigenpairs by LAPACK (evr); much faster when the
+    smaller side n is small, but sigma_i^2 carries an absolute error ~eps sigma_1^2, so
+    only for "LM". "auto": "gram" for "LM" when n <= 2000, else "lanczos".
     sigma_i = sqrt(theta_i); the other side's vectors are A v_i / sigma_i.
 
     Returns U (m, k), s (k,) ascending (as ``scipy.sparse.linalg.svds``), Vt (k, n).
@@ -454,6 +463,11 @@ def svds(A, k=6, *, which="LM", ncv=None, tol=0.0, max_iter=None, random_state=N
     if k >= min(a.shape):
         raise ValueError(f"k must be < min(A.shape) = {min(a.shape)}, got {k}")
     check_option(which, "which", ("LM", "SM"))
+    check_option(solver, "solver", ("auto", "gram", "lanczos"))
+    if solver == "gram" and which == "SM":
+        raise ValueError("solver='gram' loses the small singular values; use 'lanczos'")
+    if solver == "auto":
+        solver = "gram" if which == "LM" and gram.n <= _GRAM_MAX_SIDE else "lanczos"
     if ncv is None:
         ncv = min(gram.n, max(2 * k + 1, 20))
     else:
@@ -464,12 +478,17 @@ def svds(A, k=6, *, which="LM", ncv=None, tol=0.0, max_iter=None, random_state=N
     max_iter = max(100, 10 * gram.n // ncv) if max_iter is None else \
         check_positive_int(max_iter, "max_iter")
     rng = check_random_state(random_state)
-    return _svds_core(a, gram, k, "LA" if which == "LM" else "SA", ncv, tol, max_iter, rng)
+    return _svds_core(a, gram, k, "LA" if which == "LM" else "SA", solver, ncv, tol,
+                      max_iter, rng)
 
 
-def _svds_core(a, gram, k, which, ncv, tol, max_iter, rng):
-    start = rng.standard_normal(gram.n).astype(a.dtype)
-    theta, V = _lanczos_core(gram, k, which, start, ncv, tol, max_iter, rng)
+def _svds_core(a, gram, k, which, solver, ncv, tol, max_iter, rng):
+    if solver == "gram":
+        G = a @ a.T if gram.wide else a.T @ a
+        theta, V = _eigh_core(G, subset_by_index=(gram.n - k, gram.n - 1))
+    else:
+        start = rng.standard_normal(gram.n).astype(a.dtype)
+        theta, V = _lanczos_core(gram, k, which, start, ncv, tol, max_iter, rng)
     s = np.sqrt(np.maximum(theta, 0.0))
     other = a @ V if not gram.wide else a.T @ V
     nonzero = s > 0

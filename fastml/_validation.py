@@ -128,6 +128,9 @@ def common_float_dtype(*arrays):
 
 def check_consistent_length(*named):
     """``named``: (name, array) pairs whose first axes must agree."""
+    for name, a in named:
+        if a is not None and np.ndim(a) == 0:
+            raise ValueError(f"{name} must be an array of samples, got a scalar: {a!r}")
     lengths = {name: len(a) for name, a in named if a is not None}
     if len(set(lengths.values())) > 1:
         detail = ", ".join(f"{k} has {v}" for k, v in lengths.items())

@@ -93,10 +93,11 @@ def test_power_and_inverse_iteration():
     np.testing.assert_allclose(A @ v, lam * v, atol=1e-8)
 
 
+@pytest.mark.parametrize("solver", ["gram", "lanczos"])
 @pytest.mark.parametrize("shape", [(120, 40), (40, 120)])
-def test_svds_matches_scipy(shape):
+def test_svds_matches_scipy(shape, solver):
     A = np.random.default_rng(6).standard_normal(shape)
-    U, s, Vt = linalg.svds(A, 5, random_state=0)
+    U, s, Vt = linalg.svds(A, 5, solver=solver, random_state=0)
     expected = scipy.sparse.linalg.svds(A, 5, random_state=0)[1]
     np.testing.assert_allclose(s, expected, rtol=1e-10)
     np.testing.assert_allclose(A @ Vt.T, U * s, atol=1e-10)
@@ -152,5 +153,7 @@ def test_bad_input_names_the_argument():
         linalg.eigsh(A, 2, v0=np.zeros(10))
     with pytest.raises(ValueError, match="A contains NaN"):
         linalg.svds(np.full((5, 4), np.nan), 2)
+    with pytest.raises(ValueError, match="solver='gram'"):
+        linalg.svds(np.ones((6, 5)), 2, which="SM", solver="gram")
     with pytest.raises(TypeError, match="LinearOperator"):
         linalg.eigsh(lambda v: v, 2)

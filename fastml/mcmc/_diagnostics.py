@@ -29,6 +29,8 @@ def _as_draws(samples):
     a = check_array(samples, "samples", dtype=np.float64, finite=False)
     if a.ndim < 2:
         raise ValueError(f"samples must have shape (chains, draws[, dim]), got {a.shape}")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(f"samples needs at least one chain and one draw, got {a.shape}")
     return a.reshape(a.shape[0], a.shape[1], -1), a.shape[2:]
 
 

@@ -40,6 +40,10 @@ def adaptation_plan(tune, init_buffer=75, term_buffer=50, base_window=25):
     buffer. Too short a warm-up scales the buffers to 15% / 10%; under 20 iterations
     the metric is not adapted.
     """
+    tune = check_positive_int(tune, "tune", min_val=0)
+    init_buffer = check_positive_int(init_buffer, "init_buffer", min_val=0)
+    term_buffer = check_positive_int(term_buffer, "term_buffer", min_val=0)
+    base_window = check_positive_int(base_window, "base_window")
     plan = np.zeros(tune, dtype=np.int64)
     if tune < 20:
         return plan

@@ -391,25 +391,32 @@ class Flatten(Module):
     def forward(self, x):
         x = self._check_input(x)
         nd = max(x.ndim, 1)
+        for name, dim in (("start_dim", self.start_dim), ("end_dim", self.end_dim)):
+            if not -nd <= dim < nd:
+                raise ValueError(f"Flatten: {name} {dim} is out of range for a {x.ndim}-D "
+                                 f"input")
         start, end = self.start_dim % nd, self.end_dim % nd
         if start > end:
             raise ValueError(f"Flatten: start_dim {self.start_dim} comes after end_dim "
                              f"{self.end_dim} for a {x.ndim}-D input")
         self._cache = x.shape
-        return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+        merged = math.prod(x.shape[start:end + 1])  # not -1: x may be empty
+        return x.reshape(x.shape[:start] + (merged,) + x.shape[end + 1:])
 
     def backward(self, grad_out):
         return np.asarray(grad_out).reshape(self._saved())
 
 
 # ---------------------------------------------------------------- convolution and pooling
-def _tuple(value, n, name):
+def _tuple(value, n, name, min_val=1):
     if isinstance(value, numbers.Integral):
         value = (value,) * n
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
     value = tuple(value)
     if len(value) != n:
         raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value}")
-    return tuple(check_positive_int(v, name, min_val=0) for v in value)
+    return tuple(check_positive_int(v, name, min_val=min_val) for v in value)
 
 
 class _ConvNd(Module):
@@ -424,7 +431,7 @@ class _ConvNd(Module):
         self.out_channels = check_positive_int(out_channels, "out_channels")
         self.kernel_size = _tuple(kernel_size, n, "kernel_size")
         self.stride = _tuple(stride, n, "stride")
-        self.padding = _tuple(padding, n, "padding")
+        self.padding = _tuple(padding, n, "padding", min_val=0)
         self.dilation = _tuple(dilation, n, "dilation")
         self.groups = check_positive_int(groups, "groups")
         if in_channels % groups or out_channels % groups:
@@ -489,7 +496,7 @@ class _Pool2d(Module):
         super().__init__()
         self.kernel_size = _tuple(kernel_size, 2, "kernel_size")
         self.stride = self.kernel_size if stride is None else _tuple(stride, 2, "stride")
-        self.padding = _tuple(padding, 2, "padding")
+        self.padding = _tuple(padding, 2, "padding", min_val=0)
         self._cache = None
 
     def extra_repr(self):
