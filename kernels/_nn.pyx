@@ -14,6 +14,7 @@ from libc.stdlib cimport calloc, free
 from libc.stdint cimport int64_t
 
 from kernels._blas cimport gemm_rm
+from kernels._math cimport fast_expf  # no-cython-lint (its C defines fastml_expf, used below)
 from kernels._parallel cimport thread_id
 
 # Thread counts come from Python (fastml.nn.functional._core: fewer threads for small
@@ -30,26 +31,8 @@ cdef extern from *:
     #include <stdint.h>
     #include <string.h>
 
-    /* exp for float32, branch-free so that loops calling it vectorise (Cephes expf:
-       x = n ln2 + r, |r| <= ln2 / 2, degree-6 polynomial, 2^n from the exponent bits;
-       ~1 ulp). NaN propagates; the argument is clamped to [-87.3, 88] (no overflow). */
-    static inline float fml_expf(float x) {
-        x = x > 88.0f ? 88.0f : x;
-        x = x < -87.3f ? -87.3f : x;
-        float n = rintf(x * 1.44269504088896341f);
-        float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-        float p = 1.9875691500e-4f;
-        p = p * r + 1.3981999507e-3f;
-        p = p * r + 8.3334519073e-3f;
-        p = p * r + 4.1665795894e-2f;
-        p = p * r + 1.6666665459e-1f;
-        p = p * r + 5.0000001201e-1f;
-        p = p * r * r + r + 1.0f;
-        int32_t bits = ((int32_t) n + 127) << 23;
-        float scale;
-        memcpy(&scale, &bits, sizeof scale);
-        return p * scale;
-    }
+    /* float32 exp: fastml_expf of kernels/_math.pxd (Cephes polynomial, vectorises);
+       float64: libm's exp (the row loops here are not exp-bound in double). */
     static inline double fml_exp(double x) { return exp(x); }
 
     /* Phi(x), the standard normal CDF. float32: 0.5 erfc(|x| / sqrt 2) by the
@@ -61,7 +44,7 @@ cdef extern from *:
         float p = -1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f
             + t * (-0.18628806f + t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f
             + t * (-0.82215223f + t * 0.17087277f))))))));
-        float h = 0.5f * t * fml_expf(-z * z + p);
+        float h = 0.5f * t * fastml_expf(-z * z + p);
         return x >= 0 ? 1.0f - h : h;
     }
     static inline double fml_cdf_d(double x) { return 0.5 * (1.0 + erf(x * M_SQRT1_2)); }
@@ -250,7 +233,7 @@ cdef extern from *:
         }                                                                             \\
     }
 
-    FML_DEFINE(float, f, fml_expf, fml_cdf_f, sqrtf)
+    FML_DEFINE(float, f, fastml_expf, fml_cdf_f, sqrtf)
     FML_DEFINE(double, d, fml_exp, fml_cdf_d, sqrt)
     """
     float fml_sum_f(const float *x, Py_ssize_t n) noexcept nogil
