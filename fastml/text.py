@@ -11,8 +11,10 @@ Pre-tokenization. The UTF-8 text is cut into pieces by a split pattern, GPT-2's 
 space; whitespace before a word stays with the word). The standard library's ``re`` has
 no ``\\p{L}``, so this pattern runs as a compiled scanner over a table of code-point
 classes (Unicode general categories L and N from :mod:`unicodedata`, the Unicode
-White_Space set for ``\\s``). Any other pattern is compiled with ``re`` (or with the
-third-party ``regex`` module when ``re`` cannot express it and ``regex`` is installed).
+White_Space set for ``\\s``; Python 3.11's tables are Unicode 14, tiktoken's Rust ones
+are newer, so code points assigned since then may be classed differently). Any other
+pattern is compiled with ``re`` (or with the third-party ``regex`` module when ``re``
+cannot express it and ``regex`` is installed).
 
 Encoding (tiktoken's rule, per piece): a piece that is a token is that token; otherwise
 start from its bytes and repeatedly merge the leftmost adjacent pair whose concatenation
