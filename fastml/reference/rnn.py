@@ -4,7 +4,7 @@ Same signatures as :func:`fastml.nn.functional.rnn` / :func:`~fastml.nn.function
 (weights in ``torch.nn.LSTM(...)._flat_weights`` order). Each sequence of a batch runs on
 its own valid steps ``x[:length]``, which is exactly what packing means; the reverse
 direction reads them backwards. BPTT walks the same steps in the opposite order,
-carrying d loss / d h (and d loss / d c) from step to step.
+carrying d loss / d h (and d loss / d c) from step to step. Batched x only.
 """
 
 import numpy as np

@@ -26,12 +26,11 @@ G = 1, 4, 3 for RNN, LSTM, GRU and Hr = P or H.
 """
 
 import contextlib
-import numbers
 
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import _shape_str, check_array, check_option
+from fastml._validation import _shape_str, check_array, check_option, check_positive_int
 
 __all__ = ["gru_cell", "lstm_cell", "rnn", "rnn_backward", "rnn_relu_cell", "rnn_tanh_cell"]
 
@@ -311,8 +310,7 @@ class _Problem:
     def __init__(self, x, weights, hx, mode, num_layers, bidirectional, batch_first,
                  lengths):
         self.mode = check_option(mode, "mode", MODES)
-        if not isinstance(num_layers, numbers.Integral) or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive int, got {num_layers!r}")
+        num_layers = check_positive_int(num_layers, "num_layers")
         D = 2 if bidirectional else 1
         K = int(num_layers) * D
         weights = [check_array(w, f"weights[{i}]", finite=False) for i, w in enumerate(weights)]
