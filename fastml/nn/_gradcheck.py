@@ -1,8 +1,10 @@
 """Finite-difference check of a module's backward pass."""
 
+import numbers
+
 import numpy as np
 
-from fastml._validation import check_random_state
+from fastml._validation import check_random_state, check_scalar
 
 __all__ = ["GradcheckError", "gradcheck"]
 
@@ -42,7 +44,11 @@ def gradcheck(module, x, *, eps=1e-6, atol=1e-5, rtol=1e-3, random_state=0):
     if module.dtype not in (None, np.float64):
         raise TypeError(f"gradcheck needs a float64 module (call .double()), got "
                         f"{module.dtype}")
-    x = np.array(x, copy=True)
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        check_scalar(value, name, numbers.Real, min_val=0,
+                     include_boundaries="right" if name == "eps" else "both")
+    # C order: the finite differences perturb x through a flat view
+    x = np.array(x, copy=True, order="C")
     if x.dtype.kind == "f" and x.dtype != np.float64:
         raise TypeError(f"gradcheck needs float64 input, got {x.dtype}")
     out = module.forward(x)
