@@ -299,7 +299,7 @@ class KernelPCA(TransformerMixin, BaseEstimator):
         """k(x_i, y_j) for the rows of X and Y (compiled, fused GEMM + kernel)."""
         if self.kernel == "precomputed":
             return X
-        _unsup_kernels = _kernels.load("_unsup_kernels")
+        _decomposition = _kernels.load("_decomposition")
         dtype = np.result_type(X.dtype, Y.dtype)
         X = np.ascontiguousarray(X, dtype=dtype)
         Y = np.ascontiguousarray(Y, dtype=dtype)
@@ -309,16 +309,16 @@ class KernelPCA(TransformerMixin, BaseEstimator):
         params = {"gamma": self.gamma_, "degree": self.degree, "coef0": self.coef0,
                   **(self.kernel_params or {})}
         with _kernels.blas_single_threaded():
-            _unsup_kernels.pairwise_kernel(X, Y, xn, yn, _KERNEL_CODES[self.kernel],
+            _decomposition.pairwise_kernel(X, Y, xn, yn, _KERNEL_CODES[self.kernel],
                                            float(params["gamma"]), float(params["coef0"]),
                                            float(params["degree"]), out,
                                            _kernels.threads_for(X.shape[0], 64))
         return out
 
     def _center(self, K):
-        _unsup_kernels = _kernels.load("_unsup_kernels")
+        _decomposition = _kernels.load("_decomposition")
         K = np.ascontiguousarray(K)
-        _unsup_kernels.center_kernel(K, self._fit_col_means.astype(K.dtype),
+        _decomposition.center_kernel(K, self._fit_col_means.astype(K.dtype),
                                      self._fit_all_mean, _kernels.threads_for(K.shape[0], 64))
         return K
 
