@@ -8,7 +8,7 @@
   :func:`expected_sarsa`, :func:`mc_control` with epsilon schedules, whole runs compiled.
 - Policy gradients on ``fastml.nn`` MLPs (:mod:`fastml.rl._ppo`): :class:`PPO` (CleanRL's
   details), :class:`A2C`, :class:`REINFORCE` with baseline; SB3-like ``learn``/``predict``/
-  ``save``/``load``.
+  ``save``/``load``; :class:`DQN` (replay buffer, target network, double Q).
 - Environments (:mod:`fastml.rl.envs`): :func:`make` and :func:`make_vec` build
   compiled classic-control and toy-text environments with Gymnasium's API and dynamics.
 
@@ -24,6 +24,7 @@ from fastml.rl._dp import (
     q_value_iteration,
     value_iteration,
 )
+from fastml.rl._dqn import DQN, ReplayBuffer, dqn_targets, huber_loss
 from fastml.rl._ppo import A2C, PPO, REINFORCE, ppo_loss
 from fastml.rl._tabular import (
     TabularResult,
@@ -37,7 +38,8 @@ from fastml.rl._tabular import (
 )
 from fastml.rl.envs import make, make_vec
 
-__all__ = ["A2C", "PPO", "REINFORCE", "TabularResult", "bellman_q", "envs", "evaluate_greedy",
-           "expected_sarsa", "exponential_schedule", "linear_schedule", "make", "make_vec",
-           "mc_control", "policy_evaluation", "policy_iteration", "ppo_loss", "q_learning",
+__all__ = ["A2C", "DQN", "PPO", "REINFORCE", "ReplayBuffer", "TabularResult", "bellman_q",
+           "dqn_targets", "envs", "evaluate_greedy", "expected_sarsa", "exponential_schedule",
+           "huber_loss", "linear_schedule", "make", "make_vec", "mc_control",
+           "policy_evaluation", "policy_iteration", "ppo_loss", "q_learning",
            "q_policy_evaluation", "q_value_iteration", "sarsa", "value_iteration"]

@@ -1,0 +1,214 @@
+"""Deep Q-Networks (Mnih et al. 2015) with double Q-learning (van Hasselt et al. 2016),
+for discrete actions, on a ``fastml.nn`` MLP with explicit backward.
+
+Transitions (s, a, r, s', terminated) go to a circular replay buffer; every ``train_freq``
+vector steps (after ``learning_starts``) ``gradient_steps`` minibatches of ``batch_size``
+minimise the Huber loss of the TD error
+
+    y = r + gamma (1 - terminated) Q_target(s', a*),
+    a* = argmax_a Q(s', a) (double Q)  or  argmax_a Q_target(s', a) (plain DQN),
+
+with Adam and gradient-norm clipping; the target network copies the online one every
+``target_update_interval`` vector steps. Exploration is epsilon-greedy with epsilon
+falling linearly from ``exploration_initial_eps`` to ``exploration_final_eps`` over the
+first ``exploration_fraction`` of the run. A truncated episode bootstraps from its last
+observation (``infos["final_obs"]``). Hyperparameter names follow Stable-Baselines3.
+"""
+
+import json
+import numbers
+
+import numpy as np
+
+from fastml import nn
+from fastml._validation import check_positive_int, check_random_state, check_scalar
+from fastml.rl._nets import EpisodeLog, mlp, vector_env
+
+__all__ = ["DQN", "ReplayBuffer", "dqn_targets", "huber_loss"]
+
+
+class ReplayBuffer:
+    """Circular buffer of ``capacity`` transitions (obs float32, action, reward, next obs,
+    terminated); :meth:`sample` draws a uniform minibatch of indices with replacement."""
+
+    def __init__(self, capacity, obs_dim):
+        self.capacity = check_positive_int(capacity, "capacity")
+        self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
+        self.next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)
+        self.actions = np.zeros(capacity, dtype=np.int64)
+        self.rewards = np.zeros(capacity)
+        self.terminated = np.zeros(capacity)
+        self.size = 0
+        self.pos = 0
+
+    def add(self, obs, actions, rewards, next_obs, terminated):
+        """Append a batch of transitions (one per env)."""
+        idx = (self.pos + np.arange(len(actions))) % self.capacity
+        self.obs[idx], self.next_obs[idx] = obs, next_obs
+        self.actions[idx], self.rewards[idx], self.terminated[idx] = actions, rewards, terminated
+        self.pos = int((self.pos + len(actions)) % self.capacity)
+        self.size = min(self.capacity, self.size + len(actions))
+
+    def sample(self, batch_size, rng):
+        idx = rng.integers(0, self.size, batch_size)
+        return (self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
+                self.terminated[idx])
+
+
+def dqn_targets(rewards, terminated, q_next_target, q_next_online=None, gamma=0.99):
+    """y = r + gamma (1 - terminated) Q_target(s', a*), a* from the online net (double Q)
+    when ``q_next_online`` is given, else from the target net."""
+    chooser = q_next_target if q_next_online is None else q_next_online
+    best = np.argmax(chooser, axis=1)
+    bootstrap = q_next_target[np.arange(len(best)), best]
+    return rewards + gamma * (1.0 - terminated) * bootstrap
+
+
+def huber_loss(q, actions, targets):
+    """mean_i huber(Q(s_i, a_i) - y_i) (delta 1, as ``smooth_l1_loss``) and its gradient
+    w.r.t. the (B, A) Q-values (nonzero only at the taken actions)."""
+    B = len(actions)
+    diff = q[np.arange(B), actions] - targets
+    small = np.abs(diff) <= 1.0
+    loss = float(np.mean(np.where(small, 0.5 * diff * diff, np.abs(diff) - 0.5)))
+    grad = np.zeros_like(q)
+    grad[np.arange(B), actions] = np.clip(diff, -1.0, 1.0) / B
+    return loss, grad
+
+
+class DQN:
+    """DQN / double DQN (SB3-like surface: ``learn``, ``predict``, ``save``/``load``,
+    ``episode_returns``). ``env``: an id (compiled ``fastml.rl.make_vec``) or a vector env
+    autoresetting in the same step."""
+
+    def __init__(self, env, *, learning_rate=1e-4, buffer_size=100_000, learning_starts=1000,
+                 batch_size=64, gamma=0.99, train_freq=4, gradient_steps=1,
+                 target_update_interval=1000, exploration_fraction=0.1,
+                 exploration_initial_eps=1.0, exploration_final_eps=0.05,
+                 max_grad_norm=10.0, double_q=True, net_arch=(64, 64), num_envs=1, seed=None):
+        real = numbers.Real
+        self.learning_rate = float(check_scalar(learning_rate, "learning_rate", real,
+                                                min_val=0.0, include_boundaries="neither"))
+        self.buffer_size = check_positive_int(buffer_size, "buffer_size")
+        self.learning_starts = check_positive_int(learning_starts, "learning_starts", min_val=0)
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.gamma = float(check_scalar(gamma, "gamma", real, min_val=0.0, max_val=1.0))
+        self.train_freq = check_positive_int(train_freq, "train_freq")
+        self.gradient_steps = check_positive_int(gradient_steps, "gradient_steps")
+        self.target_update_interval = check_positive_int(target_update_interval,
+                                                         "target_update_interval")
+        self.exploration_fraction = float(check_scalar(
+            exploration_fraction, "exploration_fraction", real, min_val=0.0, max_val=1.0))
+        self.exploration_initial_eps = float(check_scalar(
+            exploration_initial_eps, "exploration_initial_eps", real, min_val=0.0, max_val=1.0))
+        self.exploration_final_eps = float(check_scalar(
+            exploration_final_eps, "exploration_final_eps", real, min_val=0.0, max_val=1.0))
+        self.max_grad_norm = float(check_scalar(max_grad_norm, "max_grad_norm", real,
+                                                min_val=0.0, include_boundaries="neither"))
+        self.double_q = bool(double_q)
+        self.net_arch = tuple(check_positive_int(h, "net_arch") for h in net_arch)
+        self.seed = seed
+        self.rng = check_random_state(seed)
+        self.env, self._obs = vector_env(env, num_envs, None if seed is None else int(
+            self.rng.integers(2**31)))
+        self.num_envs = self.env.num_envs
+        space = self.env.single_action_space
+        if type(space).__name__ != "Discrete":
+            raise ValueError(f"DQN handles Discrete action spaces, got {space}")
+        self.obs_dim = int(np.prod(self.env.single_observation_space.shape))
+        self.n_actions = int(space.n)
+        self.q_net = mlp((self.obs_dim, *self.net_arch, self.n_actions), 1.0, self.rng)
+        self.q_target = mlp((self.obs_dim, *self.net_arch, self.n_actions), 1.0, self.rng)
+        self.q_target.load_state_dict(self.q_net.state_dict())
+        self.optimizer = nn.Adam(self.q_net.parameters(), lr=self.learning_rate)
+        self.buffer = ReplayBuffer(self.buffer_size, self.obs_dim)
+        self._log = EpisodeLog(self.num_envs)
+        self.num_timesteps = 0
+        self.last_loss = np.nan
+
+    def _flat(self, obs):
+        return np.ascontiguousarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)
+
+    def predict(self, obs, deterministic=True):
+        """Greedy actions argmax_a Q(s, a) for obs (obs_dim,) or (n, obs_dim)."""
+        obs = np.asarray(obs)
+        single = obs.ndim == len(self.env.single_observation_space.shape)
+        actions = self.q_net(self._flat(obs)).argmax(axis=1)
+        return (int(actions[0]) if single else actions), None
+
+    @property
+    def episode_returns(self):
+        return np.array(self._log.returns)
+
+    @property
+    def episode_timesteps(self):
+        return np.array(self._log.timesteps)
+
+    def _epsilon(self, progress):
+        frac = min(1.0, progress / max(self.exploration_fraction, 1e-12))
+        return self.exploration_initial_eps + frac * (
+            self.exploration_final_eps - self.exploration_initial_eps)
+
+    def learn(self, total_timesteps, *, target_return=None, window=20):
+        """Train for ``total_timesteps`` env steps; stop early once the mean return of
+        the last ``window`` episodes reaches ``target_return``. Returns self."""
+        total_timesteps = check_positive_int(total_timesteps, "total_timesteps")
+        N = self.num_envs
+        n_iters = -(-total_timesteps // N)
+        for it in range(n_iters):
+            obs = self._flat(self._obs)
+            eps = self._epsilon(it / n_iters)
+            actions = self.q_net(obs).argmax(axis=1)
+            explore = self.rng.random(N) < eps
+            actions[explore] = self.rng.integers(0, self.n_actions, int(explore.sum()))
+            self._obs, rewards, term, trunc, infos = self.env.step(actions)
+            next_obs = self._flat(self._obs).copy()
+            if "_final_obs" in infos:
+                for i in np.flatnonzero(infos["_final_obs"]):
+                    next_obs[i] = np.asarray(infos["final_obs"][i], dtype=np.float32).ravel()
+            self.buffer.add(obs, actions, rewards, next_obs, term.astype(np.float64))
+            self.num_timesteps += N
+            self._log.add(rewards, term | trunc, self.num_timesteps)
+            if self.num_timesteps > self.learning_starts and it % self.train_freq == 0:
+                for _ in range(self.gradient_steps):
+                    self._train_step()
+            if it % self.target_update_interval == 0:
+                self.q_target.load_state_dict(self.q_net.state_dict())
+            if target_return is not None and self._log.mean_return(window) >= target_return:
+                break
+        return self
+
+    def _train_step(self):
+        obs, actions, rewards, next_obs, terminated = self.buffer.sample(self.batch_size,
+                                                                         self.rng)
+        q_next_target = self.q_target(next_obs).astype(np.float64)
+        q_next_online = self.q_net(next_obs).astype(np.float64) if self.double_q else None
+        targets = dqn_targets(rewards, terminated, q_next_target, q_next_online, self.gamma)
+        q = self.q_net(obs).astype(np.float64)
+        self.last_loss, grad = huber_loss(q, actions, targets)
+        self.optimizer.zero_grad()
+        self.q_net.backward(grad.astype(np.float32))
+        nn.clip_grad_norm_(self.q_net.parameters(), self.max_grad_norm)
+        self.optimizer.step()
+
+    _HPARAMS = ("learning_rate", "buffer_size", "learning_starts", "batch_size", "gamma",
+                "train_freq", "gradient_steps", "target_update_interval",
+                "exploration_fraction", "exploration_initial_eps", "exploration_final_eps",
+                "max_grad_norm", "double_q", "net_arch", "num_envs")
+
+    def save(self, path):
+        """Hyperparameters and the online network's weights to ``path`` (``.npz``)."""
+        meta = {"hparams": {k: getattr(self, k) for k in self._HPARAMS},
+                "env": getattr(self.env, "spec_id", None)}
+        np.savez(path, __meta__=np.array(json.dumps(meta)), **self.q_net.state_dict())
+
+    @classmethod
+    def load(cls, path, env=None):
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["__meta__"]))
+            hp = meta["hparams"]
+            hp["net_arch"] = tuple(hp["net_arch"])
+            model = cls(env if env is not None else meta["env"], **hp)
+            model.q_net.load_state_dict({k: data[k] for k in data.files if k != "__meta__"})
+            model.q_target.load_state_dict(model.q_net.state_dict())
+        return model
