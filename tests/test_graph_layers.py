@@ -3,6 +3,8 @@ the dense references and finite differences."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fastml import graph as G
 from fastml import nn
@@ -278,3 +280,19 @@ def test_sparse_features_match_dense(make):
     np.testing.assert_array_equal(G.sparse_features(x).toarray(), x.toarray())
     with pytest.raises(TypeError, match="dense x"):
         G.SAGEConv(8, 3, dtype=np.float64)(x, ei)
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(1, 10), n_edges=st.integers(0, 30), seed=st.integers(0, 10**6))
+def test_gcn_gat_hypothesis_sizes_including_no_edges(n, n_edges, seed):
+    rng = np.random.default_rng(seed)
+    ei = rng.integers(0, n, (2, n_edges))
+    x = rng.standard_normal((n, 3))
+    gcn = G.GCNConv(3, 2, dtype=np.float64, random_state=seed)
+    dense = reference.gcn_conv(x, ei, gcn.lin.weight.data, gcn.bias.data)
+    assert_close(gcn(x, ei), dense, np.float64)
+    gat = G.GATConv(3, 2, heads=2, dtype=np.float64, random_state=seed)
+    dense = reference.gat_conv(x, ei, gat.lin.weight.data, gat.att_src.data,
+                               gat.att_dst.data, gat.bias.data, heads=2)
+    assert_close(gat(x, ei), dense, np.float64)
+    assert gat.backward(np.ones((n, 4))).shape == (n, 3)
