@@ -31,10 +31,10 @@ Algorithm (kernel ``fastml.kernels._conv``), chosen per shape:
   input and output channels and >= 1024 2x2 output tiles in the batch: Winograd
   F(2x2, 3x3). 4x4 input tiles are transformed (B^T d B), multiplied by the
   transformed kernels (G g G^T) in 16 GEMMs of C_out x C_in x tiles and transformed
-  back (A^T m A): 2.25x fewer multiplications, measured 1.2-1.5x faster than im2col on
-  such layers. With fewer channels or tiles the transforms and the small GEMMs cost
-  more than they save. The backward stays im2col: Winograd grad_x and F(3x3, 2x2)
-  grad_w were measured no faster here. Rounding: float32 errors stay ~1e-6 relative.
+  back (A^T m A): 2.25x fewer multiplications (the conv bench suite times it against
+  im2col). With fewer channels or tiles the transforms and the small GEMMs cost more
+  than they save. The backward stays im2col (Winograd grad_x and F(3x3, 2x2) grad_w
+  gain nothing over it). Rounding: float32 errors stay ~1e-6 relative.
 
 Extra memory: two column tiles of about 1 MiB (at least 64 pixels; all of them under
 64 MiB) and one weight-sized gradient accumulator per thread; Winograd: 16 transformed
