@@ -150,6 +150,9 @@ class MessagePassing(_GraphLayer):
         self.aggr = check_option(aggr, "aggr", ("sum", "mean", "max"))
         self._cache = None
 
+    def extra_repr(self):
+        return f"aggr={self.aggr!r}"
+
     def message(self, x_j, x_i, edge_weight):
         """Per-edge messages (E, F') from source rows x_j, target rows x_i, weights (E,)."""
         return x_j if edge_weight is None else x_j * edge_weight[:, None]
