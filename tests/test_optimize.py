@@ -208,3 +208,70 @@ def test_bad_input_names_the_argument():
         minimize(fun, np.zeros(2), jac=jac, method="gd", options={"step": "exact"})
     with pytest.raises(TypeError, match="jac must be callable"):
         minimize(fun, np.zeros(2), jac="2-point")
+
+
+def test_equality_qp_by_lagrange_multipliers():
+    from fastml.optimize import solve_equality_qp, solve_qp
+
+    rng = np.random.default_rng(8)
+    M = rng.standard_normal((6, 6))
+    P, q = M @ M.T + np.eye(6), rng.standard_normal(6)
+    A, b = rng.standard_normal((2, 6)), rng.standard_normal(2)
+    res = solve_equality_qp(P, q, A, b)
+    K = np.block([[P, A.T], [A, np.zeros((2, 2))]])
+    expected = np.linalg.solve(K, np.concatenate([-q, b]))
+    np.testing.assert_allclose(res.x, expected[:6], atol=1e-12)
+    np.testing.assert_allclose(res.y, expected[6:], atol=1e-12)
+    assert res.primal_residual <= 1e-12 and res.dual_residual <= 1e-12
+    np.testing.assert_allclose(solve_qp(P, q, A=A, b=b).y, res.y, atol=1e-9)
+    singular = np.diag([1.0, 1.0, 0.0, 0.0, 1.0, 1.0])  # PD only on the null space of A
+    A2 = np.zeros((2, 6))
+    A2[0, 2] = A2[1, 3] = 1.0
+    res = solve_equality_qp(singular, q, A2, b)
+    np.testing.assert_allclose(res.x[2:4], b, atol=1e-12)
+    with pytest.raises(ValueError, match="A must have 6 columns"):
+        solve_equality_qp(P, q, np.ones((2, 5)), b)
+
+
+def hs071():
+    """Hock-Schittkowski 71 (the Ipopt example): known optimum f = 17.0140173."""
+    def f(x):
+        return x[0] * x[3] * (x[0] + x[1] + x[2]) + x[2]
+
+    def g(x):
+        return np.array([x[3] * (2 * x[0] + x[1] + x[2]), x[0] * x[3], x[0] * x[3] + 1,
+                         x[0] * (x[0] + x[1] + x[2])])
+
+    def eq(x):
+        return np.array([x @ x - 40.0])
+
+    def eq_jac(x):
+        return 2 * x[None, :]
+
+    def ineq(x):
+        return np.concatenate([[25.0 - np.prod(x)], 1.0 - x, x - 5.0])
+
+    def ineq_jac(x):
+        return np.vstack([-np.prod(x) / x, -np.eye(4), np.eye(4)])
+    return f, g, eq, eq_jac, ineq, ineq_jac
+
+
+def test_augmented_lagrangian_matches_slsqp():
+    from fastml.optimize import minimize_constrained
+
+    f, g, eq, eq_jac, ineq, ineq_jac = hs071()
+    x0 = np.array([1.0, 5.0, 5.0, 1.0])
+    res = minimize_constrained(f, x0, jac=g, eq=eq, eq_jac=eq_jac, ineq=ineq,
+                               ineq_jac=ineq_jac)
+    slsqp = scipy.optimize.minimize(
+        f, x0, jac=g, method="SLSQP", options={"ftol": 1e-14, "maxiter": 500},
+        constraints=[{"type": "eq", "fun": eq, "jac": eq_jac},
+                     {"type": "ineq", "fun": lambda x: -ineq(x), "jac": lambda x: -ineq_jac(x)}])
+    assert res.success and res.constr_violation <= 1e-8
+    np.testing.assert_allclose(res.x, slsqp.x, atol=1e-6)
+    assert res.fun == pytest.approx(17.0140173, rel=1e-7)
+    assert np.all(res.z >= 0) and res.z[0] > 0  # the product constraint is active
+    with pytest.raises(ValueError, match="eq_jac\\(x0\\) must have shape"):
+        minimize_constrained(f, x0, jac=g, eq=eq, eq_jac=lambda x: np.ones((2, 4)))
+    with pytest.raises(TypeError, match="ineq and ineq_jac"):
+        minimize_constrained(f, x0, jac=g, ineq=ineq)
