@@ -46,8 +46,11 @@ def get_num_threads():
 
 
 def _check_threads(n):
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= _MAX_THREADS:
+        raise ValueError(f"n must be a positive int (at most {_MAX_THREADS}), got {n!r}")
+
+
+_MAX_THREADS = 2**31 - 1  # kernels take the count as a C int
 
 
 class _BlasLimits:
