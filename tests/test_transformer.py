@@ -355,3 +355,19 @@ def test_bert_bad_input():
         mask_tokens(np.array([[1, 30]]), 20, 4)
     with pytest.raises(ValueError, match="mask_token_id"):
         mask_tokens(np.array([[1, 3]]), 20, 20)
+
+
+def test_embedding_padding_idx_matches_torch():
+    torch = _torch()
+    ours = nn.Embedding(10, 4, padding_idx=2, dtype=np.float64, random_state=0)
+    theirs = torch.nn.Embedding(10, 4, padding_idx=2).double()
+    theirs.load_state_dict({k: _tt(torch, v) for k, v in ours.state_dict().items()})
+    np.testing.assert_array_equal(ours.weight.data[2], 0)
+    idx = np.array([[1, 2, 3, 1], [2, 2, 9, 0]])
+    g = np.random.default_rng(9).standard_normal((2, 4, 4))
+    np.testing.assert_array_equal(ours(idx), theirs(_tt(torch, idx)).detach().numpy())
+    theirs(_tt(torch, idx)).backward(_tt(torch, g))
+    ours.backward(g)
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="idx"):
+        ours(np.array([10]))
