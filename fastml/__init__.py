@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "base", "bayes", "benchmarks", "cli", "cluster", "datasets", "decomposition", "gp", "graph",
     "kernels", "linalg", "linear_model", "manifold", "mcmc", "mixture", "model_selection",
-    "nn", "reference", "rl", "svm",
+    "models", "nn", "optimize", "reference", "rl", "scaling", "stats", "svm", "text",
 }
 
 __all__ = [
