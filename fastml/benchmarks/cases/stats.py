@@ -31,7 +31,7 @@ register(Case(
     rtol=1e-6,
     impls=[
         Impl("fastml", _fastml("gamma")),
-        Impl("reference", lambda x: reference.fit("gamma", x, [2.0, 2.0]), max_size=10_000),
+        Impl("reference", lambda x: reference.fit("gamma", x, [2.0, 2.0]), max_size=500),
         Impl("scipy", _scipy_gamma, requires=("scipy",)),
     ],
 ))
