@@ -11,11 +11,12 @@ adds every parameter gradient, the chain rule written out block by block:
 
 with SA the multi-head self-attention and FF(x) = linear2(dropout(act(linear1(x)))).
 
-:class:`PackedSelfAttention` is the fast path used by GPT and BERT: one GEMM gives the
+:class:`PackedSelfAttention` is the fast path used by GPT: one GEMM gives the
 packed q, k, v (B, T, 3E), attention runs on strided head views (no copies) with the
 FlashAttention kernel, and the output and row log-sum-exp are kept so backward never
 recomputes the forward pass. Optional rotary embeddings rotate q and k; ALiBi or any
-additive bias goes in as ``mask``.
+additive bias goes in as ``mask``. (The torch-style layers use
+:class:`fastml.nn.MultiheadAttention`, whose backward recomputes the attention.)
 """
 
 import copy
