@@ -84,9 +84,9 @@ def test_convex_quadratic_all_methods(method, options):
 def test_rmsprop_reaches_the_neighbourhood():
     """Constant-step RMSProp oscillates at O(lr) around the optimum."""
     P, q, fun, jac = quadratic()
-    res = minimize(fun, np.zeros(8), jac=jac, method="rmsprop", options={"lr": 1e-3},
-                   max_iter=20_000)
-    np.testing.assert_allclose(res.x, np.linalg.solve(P, -q), atol=1e-2)
+    res = minimize(fun, np.zeros(8), jac=jac, method="rmsprop", options={"lr": 5e-3},
+                   max_iter=1000)
+    np.testing.assert_allclose(res.x, np.linalg.solve(P, -q), atol=2e-2)
 
 
 @pytest.mark.parametrize("method", ["lbfgs", "bfgs", "newton", "cg"])

@@ -321,6 +321,13 @@ class _Problem:
         if per not in (2, 3, 4, 5) or (per in (3, 5) and self.mode != "LSTM"):
             raise ValueError(f"weights: {per} arrays per layer-direction; expected w_ih, "
                              f"w_hh[, b_ih, b_hh][, w_hr (LSTM only)]")
+        for i, w in enumerate(weights):
+            j = i % per
+            matrix = j < 2 or (per in (3, 5) and j == per - 1)
+            if w.ndim != (2 if matrix else 1):
+                raise ValueError(f"weights[{i}] must be {2 if matrix else 1}-D (a "
+                                 f"{'weight matrix' if matrix else 'bias'}), got shape "
+                                 f"{_shape_str(w.shape)}")
         x = check_array(x, "x", ndim=(2, 3))
         self.unbatched = x.ndim == 2
         if self.unbatched:
