@@ -10,10 +10,10 @@ thread.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, log, sqrt
-from libc.stdlib cimport malloc, calloc, free
+from libc.stdlib cimport free
 
 from kernels._blas cimport gemm_rm, syrk_rm
-from kernels._parallel cimport thread_id
+from kernels._parallel cimport thread_id, thread_scratch
 
 cdef enum:
     CHUNK = 128
@@ -84,9 +84,7 @@ def estep(const floating[:, ::1] X, const floating[:, ::1] means,
     cdef double total = 0
     if n == 0:
         return 0.0
-    work = <floating *> malloc(n_threads * CHUNK * d * sizeof(floating))
-    if work == NULL:
-        raise MemoryError()
+    work = <floating *> thread_scratch(n_threads, CHUNK * d, sizeof(floating))
     with nogil:
         for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
             t = thread_id()
@@ -139,12 +137,12 @@ def weighted_scatter(const floating[:, ::1] X, const floating[:, ::1] resp,
     cdef floating *zbuf
     cdef floating *z
     cdef floating r
-    acc = <floating *> calloc(n_threads * K * d * d, sizeof(floating))
-    zbuf = <floating *> malloc(n_threads * CHUNK * d * sizeof(floating))
-    if acc == NULL or zbuf == NULL:
+    acc = <floating *> thread_scratch(n_threads, K * d * d, sizeof(floating))
+    try:
+        zbuf = <floating *> thread_scratch(n_threads, CHUNK * d, sizeof(floating))
+    except MemoryError:
         free(acc)
-        free(zbuf)
-        raise MemoryError()
+        raise
     with nogil:
         for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
             t = thread_id()

@@ -25,10 +25,10 @@ is contracted on the fly (``contract_lower``): no n x n x p tensor is ever forme
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport exp, log, sqrt, sin, cos, M_PI
-from libc.stdlib cimport calloc, malloc, free
+from libc.stdlib cimport malloc, free
 
 from kernels._blas cimport potri_rm, syrk_rm, trsm_rm
-from kernels._parallel cimport thread_id
+from kernels._parallel cimport add_thread_blocks, thread_id, thread_scratch
 
 cdef enum:
     K_RBF = 0
@@ -178,7 +178,7 @@ def contract_lower(int kind, const floating[:, ::1] X, const floating[:, ::1] W,
     threads (guided schedule for the triangular work), each thread accumulating into
     its own padded slot, merged at the end.
     """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], a, b, j, t
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], a, b, j
     cdef int ng = n_gradients(kind, d, ard)
     cdef Py_ssize_t stride = ng + PAD
     cdef double k, s, r2, w
@@ -190,9 +190,7 @@ def contract_lower(int kind, const floating[:, ::1] X, const floating[:, ::1] W,
         out[j] = 0
     if n == 0:
         return
-    acc = <double *> calloc(n_threads * stride, sizeof(double))
-    if acc == NULL:
-        raise MemoryError()
+    acc = <double *> thread_scratch(n_threads, stride, sizeof(double))
     with nogil, parallel(num_threads=n_threads):
         dd = <double *> malloc((d + 2) * sizeof(double))
         extra = dd + d
@@ -214,9 +212,7 @@ def contract_lower(int kind, const floating[:, ::1] X, const floating[:, ::1] W,
                 else:
                     mine[0] += s * r2
         free(dd)
-    for t in range(n_threads):
-        for j in range(ng):
-            out[j] += acc[t * stride + j]
+    add_thread_blocks(&out[0], acc, n_threads, stride, ng)
     free(acc)
 
 
@@ -274,7 +270,7 @@ def contract_cross(int kind, const floating[:, ::1] Z, const floating[:, ::1] X,
     s = k / base). ExpSineSquared is not supported here. Rows of X (and of GT) are
     shared among threads; each thread accumulates into its own theta and dz buffers.
     """
-    cdef Py_ssize_t m = Z.shape[0], n = X.shape[0], d = Z.shape[1], i, j, c, t
+    cdef Py_ssize_t m = Z.shape[0], n = X.shape[0], d = Z.shape[1], i, j, c
     cdef int ng = n_gradients(kind, d, ard) + 1
     cdef Py_ssize_t stride = ng + m * d + PAD
     cdef double k, s, r2, g
@@ -285,9 +281,7 @@ def contract_cross(int kind, const floating[:, ::1] Z, const floating[:, ::1] X,
     cdef double *extra
     if m == 0 or n == 0:
         return
-    acc = <double *> calloc(n_threads * stride, sizeof(double))
-    if acc == NULL:
-        raise MemoryError()
+    acc = <double *> thread_scratch(n_threads, stride, sizeof(double))
     with nogil, parallel(num_threads=n_threads):
         dd = <double *> malloc((d + 2) * sizeof(double))
         extra = dd + d
@@ -312,12 +306,8 @@ def contract_cross(int kind, const floating[:, ::1] Z, const floating[:, ::1] X,
                 for c in range(d):
                     dz[c] -= g * s * (<double> Z[i, c] - <double> X[j, c])
         free(dd)
-    for t in range(n_threads):
-        for j in range(ng):
-            theta_out[j] += acc[t * stride + j]
-        for i in range(m):
-            for c in range(d):
-                dz_out[i, c] += acc[t * stride + ng + i * d + c]
+    add_thread_blocks(&theta_out[0], acc, n_threads, stride, ng)
+    add_thread_blocks(&dz_out[0, 0], acc + ng, n_threads, stride, m * d)
     free(acc)
 
 

@@ -15,10 +15,10 @@ best - tol * n for ``n_iter_no_change`` epochs in a row (scikit-learn's rule), o
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport free, malloc
 
 from kernels._blas cimport gemm_rm, syrk_rm, xaxpy, xdot
-from kernels._parallel cimport thread_id
+from kernels._parallel cimport thread_id, thread_scratch
 
 
 cdef int _fit_one(const floating *x, int n, int p, const int *y, int k, floating *w,
@@ -98,18 +98,19 @@ def centered_gram(const floating[:, ::1] X, const floating[::1] x_shift,
     cdef int n = X.shape[0], p = X.shape[1], t = Y.shape[1]
     cdef int rows = chunk_rows, n_chunks = (n + rows - 1) // rows, chunk, m, i, j, r, tid
     cdef Py_ssize_t per = <Py_ssize_t> p * p + <Py_ssize_t> p * t + <Py_ssize_t> rows * (p + t)
-    cdef floating *buf = <floating *> calloc(n_threads * per, sizeof(floating))
-    cdef double *sums = <double *> calloc(n_threads * (p + t), sizeof(double))
+    cdef floating *buf = <floating *> thread_scratch(n_threads, per, sizeof(floating))
+    cdef double *sums
     cdef floating *g
     cdef floating *xy
     cdef floating *cx
     cdef floating *cy
     cdef double *sx
     cdef floating v
-    if buf == NULL or sums == NULL:
+    try:
+        sums = <double *> thread_scratch(n_threads, p + t, sizeof(double))
+    except MemoryError:
         free(buf)
-        free(sums)
-        raise MemoryError()
+        raise
     with nogil:
         for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
             tid = thread_id()

@@ -20,10 +20,10 @@ locks), merged at the end. BLAS calls inside the loop need BLAS pinned to one th
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, fabs, log, log1p, sqrt
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport free
 
 from kernels._blas cimport gemm_rm, gemv_rm, syrk_rm
-from kernels._parallel cimport thread_id
+from kernels._parallel cimport add_thread_blocks, thread_id, thread_scratch
 
 cdef enum:
     CHUNK = 256     # rows per task for the loss / gradient (scores stay in L1)
@@ -88,14 +88,15 @@ def loss_grad(const floating[:, ::1] X, const int[::1] y, const floating[:, ::1]
     cdef int n = X.shape[0], p = X.shape[1], k = coef.shape[0]
     cdef int n_chunks = (n + CHUNK - 1) // CHUNK, chunk, t, m, c, i, j
     cdef int per = k * p + k + CHUNK * k
-    cdef floating *buf = <floating *> calloc(n_threads * per, sizeof(floating))
-    cdef double *losses = <double *> calloc(n_threads, sizeof(double))
+    cdef floating *buf = <floating *> thread_scratch(n_threads, per, sizeof(floating))
+    cdef double *losses
     cdef floating *g
     cdef floating *z
-    if buf == NULL or losses == NULL:
+    try:
+        losses = <double *> thread_scratch(n_threads, 1, sizeof(double))
+    except MemoryError:
         free(buf)
-        free(losses)
-        raise MemoryError()
+        raise
     with nogil:
         for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
             t = thread_id()
@@ -115,12 +116,8 @@ def loss_grad(const floating[:, ::1] X, const int[::1] y, const floating[:, ::1]
             grad_coef[j // p, j % p] = 0
         for c in range(k):
             grad_intercept[c] = 0
-        for t in range(n_threads):
-            g = buf + t * per
-            for j in range(k * p):
-                grad_coef[j // p, j % p] += g[j]
-            for c in range(k):
-                grad_intercept[c] += g[k * p + c]
+        add_thread_blocks(&grad_coef[0, 0], buf, n_threads, per, k * p)
+        add_thread_blocks(&grad_intercept[0], buf + k * p, n_threads, per, k)
     loss = 0.0
     for t in range(n_threads):
         loss += losses[t]
@@ -152,15 +149,13 @@ def hessian(const floating[:, ::1] X, const floating[:, ::1] coef,
     cdef int p1 = p + fit_intercept, d = k * p1
     cdef int n_chunks = (n + HCHUNK - 1) // HCHUNK, chunk, t, m, c, i, j, r
     cdef Py_ssize_t per = <Py_ssize_t> d * d + HCHUNK * k + HCHUNK * p1 + <Py_ssize_t> HCHUNK * d
-    cdef floating *buf = <floating *> calloc(n_threads * per, sizeof(floating))
+    cdef floating *buf = <floating *> thread_scratch(n_threads, per, sizeof(floating))
     cdef floating *h
     cdef floating *z
     cdef floating *b
     cdef floating *a
     cdef const floating *xi
     cdef floating pk
-    if buf == NULL:
-        raise MemoryError()
     with nogil:
         for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
             t = thread_id()

@@ -28,3 +28,30 @@ cdef inline bint openmp_enabled() noexcept nogil:
 cdef inline int thread_id() noexcept nogil:
     """Index of the calling thread inside a parallel region (0 outside or without OpenMP)."""
     return omp_get_thread_num()
+
+
+# ---------------------------------------------------------------- per-thread scratch
+# The pattern of every reduction kernel: each thread accumulates into its own block of
+# one zeroed buffer (no locks in the hot loop), the blocks are merged at the end.
+from cython cimport floating
+from libc.stdlib cimport calloc
+
+
+cdef inline void *thread_scratch(int n_threads, Py_ssize_t per_thread,
+                                 size_t item_size) except NULL:
+    """Zeroed memory for ``n_threads`` blocks of ``per_thread`` items of ``item_size``
+    bytes (thread t owns block t); raises MemoryError. Release it with ``free``."""
+    cdef void *p = calloc(<size_t> n_threads * <size_t> max(per_thread, 1), item_size)
+    if p == NULL:
+        raise MemoryError()
+    return p
+
+
+cdef inline void add_thread_blocks(floating *out, const floating *blocks, int n_threads,
+                                   Py_ssize_t stride, Py_ssize_t n) noexcept nogil:
+    """out[j] += sum_t blocks[t * stride + j] for j < n: merge the per-thread sums."""
+    cdef Py_ssize_t j
+    cdef int t
+    for t in range(n_threads):
+        for j in range(n):
+            out[j] += blocks[t * stride + j]
