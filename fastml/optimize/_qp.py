@@ -138,11 +138,13 @@ class _Saddle:
         self.H, self.A = H, A
         n, p = H.shape[0], A.shape[0]
         self.ldl = None
-        if not p:
-            self.LH, _ = _factor_regularised(H)
-            return
-        self.LH = _factor(H)
-        if self.LH is not None:
+        L = _factor(H)
+        # a pivot below 1e-7 sqrt(max H_ii) means H is numerically singular: use LDL^T
+        if L is not None and np.diagonal(L).min(initial=1.0) ** 2 > \
+                1e-14 * max(float(np.abs(np.diagonal(H)).max(initial=0.0)), 1e-300):
+            self.LH = L
+            if not p:
+                return
             try:
                 self.LS, _ = _factor_regularised(A @ _cho_solve(self.LH, A.T))
                 return
@@ -159,11 +161,11 @@ class _Saddle:
         self.sytrs = lapack.dsytrs
 
     def _solve_once(self, r1, r2):
-        if not self.A.shape[0]:
-            return _cho_solve(self.LH, r1), np.zeros(0)
         if self.ldl is not None:
             sol, _ = self.sytrs(self.ldl, self.ipiv, np.concatenate([r1, r2]), lower=1)
             return sol[:r1.size], sol[r1.size:]
+        if not self.A.shape[0]:
+            return _cho_solve(self.LH, r1), np.zeros(0)
         Hr = _cho_solve(self.LH, r1)
         y = _cho_solve(self.LS, self.A @ Hr - r2)
         return Hr - _cho_solve(self.LH, self.A.T @ y), y
