@@ -76,6 +76,21 @@ cdef extern from *:
         for (int j = 0; j < n; j++) { double e = fastml_exp(x[j] - m); x[j] = e; s += e; }
         return s;
     }
+    /* float32 tanh and sigmoid on fastml_expf (the RNN gates, kernels/_rnn.pyx): Cephes'
+       odd polynomial for |x| < 0.625 (full relative precision near 0), (1 - e) / (1 + e)
+       with e = exp(-2|x|) beyond; both computed, one kept (branch-free). */
+    static inline float fml_math_tanhf(float x) {
+        float a = fabsf(x), z = x * x;
+        float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z
+                         - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z
+                       - 3.33332819422e-1f) * z * x + x;
+        float e = fastml_expf(-2.0f * a);
+        float big = (1.0f - e) / (1.0f + e);
+        big = x < 0 ? -big : big;
+        return a < 0.625f ? small : big;
+    }
+    static inline float fml_math_sigmoidf(float x) { return 1.0f / (1.0f + fastml_expf(-x)); }
+    static inline double fml_math_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
     """
     float fast_expf "fastml_expf"(float x) noexcept nogil
     double exp_d "fastml_exp"(double x) noexcept nogil
@@ -83,3 +98,7 @@ cdef extern from *:
     double rowmax_d "fastml_rowmax_d"(const double *x, int n) noexcept nogil
     float exp_sum_f "fastml_exp_sum_f"(float *x, int n, float m) noexcept nogil
     double exp_sum_d "fastml_exp_sum_d"(double *x, int n, double m) noexcept nogil
+    float fml_math_expf "fastml_expf"(float x) noexcept nogil
+    float fml_math_tanhf(float x) noexcept nogil
+    float fml_math_sigmoidf(float x) noexcept nogil
+    double fml_math_sigmoid(double x) noexcept nogil
