@@ -22,7 +22,8 @@ from fastml._threads import get_num_threads, set_num_threads, threads
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "base", "bayes", "benchmarks", "cli", "cluster", "datasets", "decomposition", "gp", "graph",
+    "base", "bayes", "benchmarks", "cli", "cluster", "datasets", "decomposition", "diffusion",
+    "gp", "graph",
     "kernels", "linalg", "linear_model", "manifold", "mcmc", "mixture", "model_selection",
     "models", "nn", "optimize", "reference", "rl", "scaling", "stats", "svm", "text",
 }

@@ -1,0 +1,194 @@
+"""fastml.diffusion vs Hugging Face diffusers (schedulers), the reference, finite
+differences (denoiser gradients) and small trained models."""
+
+import numpy as np
+import pytest
+
+from fastml import diffusion
+from fastml.reference import diffusion as reference
+
+diffusers = pytest.importorskip("diffusers")
+torch = pytest.importorskip("torch")
+
+SCHEDULES = ["linear", "scaled_linear", "squaredcos_cap_v2"]
+PREDICTIONS = ["epsilon", "sample", "v_prediction"]
+SPACINGS = ["leading", "trailing", "linspace"]
+PAIRS = [(diffusion.DDPMScheduler, "DDPMScheduler"), (diffusion.DDIMScheduler, "DDIMScheduler")]
+
+
+def _oracle(name, **kwargs):
+    return getattr(diffusers, name)(**kwargs)
+
+
+def _same_schedule(ours, theirs):
+    """diffusers builds its schedule in float32; give it our float64 one, so step outputs
+    compare the update formulas for the same inputs."""
+    theirs.alphas_cumprod = torch.from_numpy(ours.alphas_cumprod)
+    theirs.betas = torch.from_numpy(ours.betas)
+    theirs.alphas = torch.from_numpy(ours.alphas)
+    if hasattr(theirs, "final_alpha_cumprod"):
+        theirs.final_alpha_cumprod = torch.tensor(ours.final_alpha_cumprod, dtype=torch.float64)
+    else:
+        theirs.one = torch.tensor(1.0, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("zero_snr", [False, True])
+def test_schedule_arrays_match_diffusers(schedule, zero_snr):
+    ours = diffusion.DDPMScheduler(beta_schedule=schedule, rescale_betas_zero_snr=zero_snr,
+                                   beta_start=0.00085, beta_end=0.012)
+    theirs = diffusers.DDPMScheduler(beta_schedule=schedule, rescale_betas_zero_snr=zero_snr,
+                                     beta_start=0.00085, beta_end=0.012)
+    # diffusers' arrays are float32 (cumprod over 1000 factors): 1e-6 absolute plus the
+    # float32 relative rounding of a 1000-term product
+    for name in ("betas", "alphas", "alphas_cumprod"):
+        np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name).numpy(),
+                                   rtol=2e-5, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(ours.betas, reference.betas(1000, 0.00085, 0.012, schedule,
+                                                           zero_snr), rtol=1e-12, atol=1e-15)
+
+
+def test_trained_betas_and_posterior_variance():
+    betas = np.linspace(1e-4, 0.05, 50)
+    ours = diffusion.DDPMScheduler(trained_betas=betas)
+    theirs = diffusers.DDPMScheduler(trained_betas=betas, num_train_timesteps=50)
+    np.testing.assert_allclose(ours.alphas_cumprod, theirs.alphas_cumprod.numpy(), rtol=1e-6)
+    _same_schedule(ours, theirs)
+    x0 = np.ones((1, 1))
+    for t in range(1, 50):
+        _, var = ours.posterior_mean_variance(x0, x0, t)
+        assert abs(var - float(theirs._get_variance(t))) < 1e-12
+        assert abs(var - reference.posterior(ours.alphas_cumprod, ours.betas, 1.0, 1.0, t)[1]) \
+            < 1e-12
+
+
+@pytest.mark.parametrize("cls,name", PAIRS)
+@pytest.mark.parametrize("spacing", SPACINGS)
+@pytest.mark.parametrize("n", [1, 7, 50, 333])
+def test_timesteps_match_diffusers(cls, name, spacing, n):
+    offset = 1 if spacing == "leading" else 0
+    ours = cls(timestep_spacing=spacing, steps_offset=offset)
+    theirs = _oracle(name, timestep_spacing=spacing, steps_offset=offset)
+    theirs.set_timesteps(n)
+    np.testing.assert_array_equal(ours.set_timesteps(n), theirs.timesteps.numpy())
+
+
+@pytest.mark.parametrize("prediction", PREDICTIONS)
+@pytest.mark.parametrize("spacing", SPACINGS)
+@pytest.mark.parametrize("variance", ["fixed_small", "fixed_large", "fixed_small_log"])
+def test_ddpm_step_matches_diffusers(prediction, spacing, variance):
+    rng = np.random.default_rng(0)
+    x, out = rng.standard_normal((2, 4, 3, 3))
+    kw = dict(prediction_type=prediction, timestep_spacing=spacing, variance_type=variance,
+              clip_sample=spacing != "trailing", beta_schedule="squaredcos_cap_v2")
+    ours, theirs = diffusion.DDPMScheduler(**kw), diffusers.DDPMScheduler(**kw)
+    _same_schedule(ours, theirs)
+    ours.set_timesteps(10)
+    theirs.set_timesteps(10)
+    for t in ours.timesteps:
+        t = int(t)
+        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(t),
+                            dtype=torch.float64)
+        expected = theirs.step(torch.from_numpy(out), t, torch.from_numpy(x),
+                               generator=torch.Generator().manual_seed(t))
+        actual = ours.step(out, t, x, variance_noise=noise.numpy())
+        np.testing.assert_allclose(actual.prev_sample, expected.prev_sample.numpy(), atol=1e-6)
+        np.testing.assert_allclose(actual.pred_original_sample,
+                                   expected.pred_original_sample.numpy(), atol=1e-6)
+        ref = reference.ddpm_step(ours.alphas_cumprod, out, t, ours.previous_timestep(t), x,
+                                  noise.numpy(), prediction, variance,
+                                  1.0 if kw["clip_sample"] else None)
+        np.testing.assert_allclose(actual.prev_sample, ref, atol=1e-10)
+
+
+def test_ddpm_learned_range_matches_diffusers():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 4))
+    for variance in ("learned", "learned_range"):
+        # "learned": the second half is the variance itself; "learned_range": v in [-1, 1]
+        low = 0.01 if variance == "learned" else -1.0
+        out = np.concatenate([rng.standard_normal((2, 3, 4)), rng.uniform(low, 1, (2, 3, 4))], 1)
+        ours = diffusion.DDPMScheduler(variance_type=variance)
+        theirs = diffusers.DDPMScheduler(variance_type=variance)
+        _same_schedule(ours, theirs)
+        ours.set_timesteps(5)
+        theirs.set_timesteps(5)
+        for t in ours.timesteps[:-1]:
+            t = int(t)
+            noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(t),
+                                dtype=torch.float64)
+            expected = theirs.step(torch.from_numpy(out), t, torch.from_numpy(x),
+                                   generator=torch.Generator().manual_seed(t)).prev_sample
+            actual = ours.step(out, t, x, variance_noise=noise.numpy()).prev_sample
+            np.testing.assert_allclose(actual, expected.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("prediction", PREDICTIONS)
+@pytest.mark.parametrize("spacing", SPACINGS)
+@pytest.mark.parametrize("eta", [0.0, 0.7])
+def test_ddim_step_matches_diffusers(prediction, spacing, eta):
+    rng = np.random.default_rng(2)
+    x, out = rng.standard_normal((2, 5, 2))
+    kw = dict(prediction_type=prediction, timestep_spacing=spacing,
+              set_alpha_to_one=spacing != "linspace", clip_sample=eta == 0)
+    ours, theirs = diffusion.DDIMScheduler(**kw), diffusers.DDIMScheduler(**kw)
+    _same_schedule(ours, theirs)
+    ours.set_timesteps(20)
+    theirs.set_timesteps(20)
+    for t in ours.timesteps:
+        t = int(t)
+        noise = rng.standard_normal(x.shape)
+        expected = theirs.step(torch.from_numpy(out), t, torch.from_numpy(x), eta=eta,
+                               variance_noise=torch.from_numpy(noise))
+        actual = ours.step(out, t, x, eta=eta, variance_noise=noise)
+        np.testing.assert_allclose(actual.prev_sample, expected.prev_sample.numpy(), atol=1e-6)
+        np.testing.assert_allclose(actual.pred_original_sample,
+                                   expected.pred_original_sample.numpy(), atol=1e-6)
+        ref = reference.ddim_step(ours.alphas_cumprod, ours.final_alpha_cumprod, out, t,
+                                  t - 1000 // 20, x, eta, noise, prediction,
+                                  1.0 if kw["clip_sample"] else None)
+        np.testing.assert_allclose(actual.prev_sample, ref, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_add_noise_and_velocity_match_diffusers(dtype):
+    rng = np.random.default_rng(3)
+    x0, noise = rng.standard_normal((2, 6, 2, 2)).astype(dtype)
+    t = np.array([0, 5, 99, 500, 998, 999])
+    ours, theirs = diffusion.DDPMScheduler(), diffusers.DDPMScheduler()
+    _same_schedule(ours, theirs)
+    xt = ours.add_noise(x0, noise, t)
+    v = ours.get_velocity(x0, noise, t)
+    assert xt.dtype == dtype and v.dtype == dtype
+    args = (torch.from_numpy(x0), torch.from_numpy(noise), torch.from_numpy(t))
+    # diffusers casts abar to float32 and forms sqrt(1 - abar) in float32 (cancellation
+    # near abar = 1); ours is float64 rounded once to float32
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(xt, theirs.add_noise(*args).numpy(), atol=tol)
+    np.testing.assert_allclose(v, theirs.get_velocity(*args).numpy(), atol=tol)
+    np.testing.assert_allclose(xt, reference.add_noise(ours.alphas_cumprod, x0, noise, t),
+                               atol=tol)
+
+
+def test_bad_input():
+    s = diffusion.DDPMScheduler()
+    x = np.zeros((3, 2))
+    with pytest.raises(ValueError, match="timesteps"):
+        s.add_noise(x, x, 1000)
+    with pytest.raises(ValueError, match="timesteps"):
+        s.add_noise(x, x, np.array([0, -1, 2]))
+    with pytest.raises(ValueError, match="noise"):
+        s.add_noise(x, np.zeros((3, 3)), 1)
+    with pytest.raises(ValueError, match="beta_schedule"):
+        diffusion.DDPMScheduler(beta_schedule="cubic")
+    with pytest.raises(ValueError, match="prediction_type"):
+        diffusion.DDIMScheduler(prediction_type="score")
+    with pytest.raises(ValueError, match="timestep_spacing"):
+        diffusion.DDIMScheduler(timestep_spacing="middle")
+    with pytest.raises(ValueError, match="num_inference_steps"):
+        s.set_timesteps(1001)
+    s.set_timesteps(10)
+    with pytest.raises(ValueError, match="timestep"):
+        s.step(x, 1000, x)
+    with pytest.raises(ValueError, match="model_output"):
+        s.step(np.zeros((3, 3)), 900, x)
