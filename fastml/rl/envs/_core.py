@@ -177,7 +177,8 @@ class Env:
     ``reset(seed=None, options=None) -> (obs, info)``;
     ``step(action) -> (obs, reward, terminated, truncated, info)``, truncated once
     ``max_episode_steps`` steps have passed since the reset (Gymnasium's ``TimeLimit``).
-    Toy-text environments expose their transition table as ``unwrapped.P``.
+    Toy-text environments expose their transition table as ``unwrapped.P`` and report
+    ``info["prob"]`` (Gymnasium's Taxi also returns an ``action_mask``; not computed here).
     """
 
     metadata = {"render_modes": []}
