@@ -1,14 +1,24 @@
-"""Fuzz specs of the text names added during the issue-13 session.
+"""Fuzz specs of fastml.text."""
 
-PENDING names are public but not fuzzed yet: they arrived while the fuzz module was
-written. Each entry should become a Spec (see tests/fuzz_specs/__init__.py); the
-coverage test accepts them only because they are listed here explicitly.
-"""
+import numpy as np
+from fuzz_specs import HUGE, Spec
 
-SPECS = []
+from fastml import text
 
-PENDING = "new in this session, spec still to write"
+_CORPUS = "low lower lowest newer newest wider widest " * 4
 
-EXEMPT = {
-    "fastml.text.BPETokenizer": PENDING,
-}
+
+def _train_encode_decode(vocab_size, sample="lowest newer"):
+    tok = text.BPETokenizer()
+    tok.train(_CORPUS, vocab_size)
+    ids = tok.encode(sample)
+    return np.asarray(ids), tok.decode(ids) == sample
+
+
+SPECS = [
+    Spec("fastml.text.BPETokenizer", lambda rng, dtype: {"vocab_size": 270},
+         lambda **kw: _train_encode_decode(**kw), dtypes=("float64",),
+         aliases={"sample": ("text",)},  # encode's argument
+         bad_params={"vocab_size": [0, -1, 100, 2.5, "300", HUGE],
+                     "sample": [None, 3, b"bytes"]}),
+]
