@@ -299,6 +299,12 @@ def _check_one(spec, label, names, kwargs, expect, valid, rtol, arrays=()):
     return None
 
 
+# Mutations repeated for every dtype of a spec (mixed dtypes, layouts); the others run
+# for the first dtype only.
+PER_DTYPE = (":int64", ":bool", ":float16", ":object", ":non-contiguous", ":negative-stride",
+             ":fortran")
+
+
 def _rtol(spec, dtype):
     return spec.rtol if spec.rtol is not None else (1e-4 if dtype == "float32" else 1e-9)
 
@@ -324,6 +330,8 @@ def test_fuzz(spec):
         for label, names, mutated, expect in mutations(spec, kwargs):
             if label in spec.known:
                 continue
+            if dtype != spec.dtypes[0] and not label.endswith(PER_DTYPE):
+                continue  # shape/value/parameter checks do not depend on the dtype
             problem = _check_one(spec, label, names, mutated, expect, valid, rtol,
                                  spec.array_names(kwargs))
             if problem:
@@ -332,7 +340,7 @@ def test_fuzz(spec):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
-@settings(max_examples=3, deadline=None, derandomize=True, database=None)
+@settings(max_examples=2, deadline=None, derandomize=True, database=None)
 @given(data=st.data())
 def test_fuzz_random_layouts(spec, data):
     """Strided views drawn by hypothesis give the contiguous answer; NaN anywhere raises."""
