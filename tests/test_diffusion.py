@@ -4,7 +4,8 @@ differences (denoiser gradients) and small trained models."""
 import numpy as np
 import pytest
 
-from fastml import diffusion
+from fastml import diffusion, nn
+from fastml.models import DiffusionMLP
 from fastml.reference import diffusion as reference
 
 diffusers = pytest.importorskip("diffusers")
@@ -192,3 +193,108 @@ def test_bad_input():
         s.step(x, 1000, x)
     with pytest.raises(ValueError, match="model_output"):
         s.step(np.zeros((3, 3)), 900, x)
+
+
+# ---------------------------------------------------------------- denoiser and training
+class _AtTime(nn.Module):
+    """The denoiser at fixed (t, y) as a one-input module, for gradcheck."""
+
+    def __init__(self, model, t, y):
+        super().__init__()
+        self.model, self.t, self.y = model, t, y
+
+    def forward(self, x):
+        return self.model._forward(x, self.t, self.y)
+
+    def backward(self, grad_out):
+        return self.model.backward(grad_out)
+
+
+@pytest.mark.parametrize("num_classes", [None, 3])
+def test_denoiser_gradients_match_finite_differences(num_classes):
+    model = DiffusionMLP(2, hidden=4, n_blocks=2, time_dim=4, num_classes=num_classes,
+                         dtype=np.float64, random_state=0)
+    x = np.random.default_rng(0).standard_normal((3, 2))
+    y = None if num_classes is None else np.array([0, 3, 1])
+    assert nn.gradcheck(_AtTime(model, np.array([0, 10, 500]), y), x, atol=1e-6)
+
+
+def test_loss_gradient_and_min_snr_weights():
+    s = diffusion.DDPMScheduler(prediction_type="v_prediction")
+    rng = np.random.default_rng(4)
+    out, target = rng.standard_normal((2, 6, 3))
+    t = np.array([0, 10, 100, 400, 800, 999])
+    loss, grad = diffusion.diffusion_loss(out, target, t, s, snr_gamma=5.0)
+    snr = s.alphas_cumprod[t] / (1 - s.alphas_cumprod[t])
+    w = np.minimum(snr, 5.0) / (snr + 1)
+    assert abs(loss - np.mean(w * np.mean((out - target) ** 2, axis=1))) < 1e-12
+    e = np.zeros_like(out)
+    e[2, 1] = 1e-6
+    fd = (diffusion.diffusion_loss(out + e, target, t, s, snr_gamma=5.0)[0] -
+          diffusion.diffusion_loss(out - e, target, t, s, snr_gamma=5.0)[0]) / 2e-6
+    assert abs(fd - grad[2, 1]) < 1e-8
+
+
+def _mixture(n, rng):
+    means = np.array([[-2.0, 0.0], [2.0, 1.0]])
+    comp = (rng.random(n) < 0.7).astype(int)  # weights (0.3, 0.7)
+    return (means[comp] + 0.3 * rng.standard_normal((n, 2))).astype(np.float32), means
+
+
+def test_ddim_eta0_is_deterministic_given_x_T():
+    model = DiffusionMLP(2, hidden=16, n_blocks=1, random_state=0)
+    s = diffusion.DDIMScheduler(num_train_timesteps=100)
+    x_T = np.random.default_rng(5).standard_normal((50, 2)).astype(np.float32)
+    a = diffusion.sample(model, s, x_T=x_T, num_inference_steps=10, random_state=1)
+    b = diffusion.sample(model, s, x_T=x_T, num_inference_steps=10, random_state=2)
+    np.testing.assert_array_equal(a, b)
+    c = diffusion.sample(model, s, x_T=x_T, num_inference_steps=10, eta=1.0, random_state=2)
+    assert not np.array_equal(a, c)
+
+
+def test_training_recovers_mixture_weights_and_means():
+    rng = np.random.default_rng(6)
+    X, means = _mixture(4096, rng)
+    model = DiffusionMLP(2, hidden=64, n_blocks=2, random_state=0)
+    opt = nn.Adam(model.parameters(), lr=2e-3)
+    kw = dict(clip_sample=False, prediction_type="v_prediction")
+    s = diffusion.DDPMScheduler(**kw)
+    for _ in range(800):
+        diffusion.train_step(model, opt, X[rng.integers(0, len(X), 128)], s, random_state=rng)
+    n = 2000
+    samples = diffusion.sample(model, diffusion.DDIMScheduler(**kw), n, num_inference_steps=25,
+                               random_state=7)
+    comp = np.argmin(((samples[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+    # Monte-Carlo error: 0.01 for the weight (binomial, n = 2000), ~0.01 for the means
+    # (0.3 / sqrt(n_k)). The tolerances are those of the model after 800 small steps
+    # (seen errors: weight 0.01, means up to 0.2), well below the means' separation of 4.1.
+    assert abs(np.mean(comp == 1) - 0.7) < 0.06
+    for k in range(2):
+        np.testing.assert_allclose(samples[comp == k].mean(0), means[k], atol=0.3)
+        assert np.all(samples[comp == k].std(0) < 0.6)  # tight clusters, no stray samples
+
+
+# ---------------------------------------------------------------- guidance
+def test_guidance_w0_reproduces_unconditional_and_rescale():
+    model = DiffusionMLP(2, hidden=16, n_blocks=1, num_classes=3, random_state=0)
+    s = diffusion.DDPMScheduler(num_train_timesteps=50)
+    labels = np.array([0, 1, 2, 0])
+    uncond = diffusion.sample(model, s, 4, num_inference_steps=10, random_state=3)
+    guided = diffusion.sample(model, s, 4, num_inference_steps=10, labels=labels,
+                              guidance_scale=0.0, random_state=3)
+    np.testing.assert_array_equal(uncond, guided)
+    rng = np.random.default_rng(8)
+    u, c = rng.standard_normal((2, 4, 3))
+    g = diffusion.guided_output(u, c, 3.0, guidance_rescale=0.7)
+    full = u + 3 * (c - u)
+    expected = 0.7 * full * c.std(1, keepdims=True) / full.std(1, keepdims=True) + 0.3 * full
+    np.testing.assert_allclose(g, expected, rtol=1e-12)  # diffusers' rescale_noise_cfg
+    np.testing.assert_allclose(diffusion.rescale_guidance(full, c, 0.7), g, rtol=1e-12)
+    plain = DiffusionMLP(2, hidden=8, n_blocks=1, random_state=0)
+    with pytest.raises(ValueError, match="conditional"):
+        diffusion.sample(plain, s, 4, num_inference_steps=5, guidance_scale=2.0)
+    with pytest.raises(ValueError, match="class conditioning"):
+        diffusion.sample(plain, s, 4, num_inference_steps=5, labels=labels)
+    with pytest.raises(ValueError, match="class conditioning"):
+        diffusion.train_step(plain, nn.Adam(plain.parameters()), np.zeros((4, 2), np.float32),
+                             s, labels=labels)

@@ -1,14 +1,20 @@
-"""Diffusion models: noise schedules, DDPM / DDIM sampling, training, score SDEs, guidance.
+"""Diffusion models: noise schedules, DDPM / DDIM sampling, training, guidance.
 
 Schedulers follow Hugging Face diffusers' parameters and semantics (``DDPMScheduler``,
 ``DDIMScheduler``), so a schedule and every ``step`` can be checked against it.
+:func:`train_step` trains a denoiser (:class:`fastml.models.DiffusionMLP`) with explicit
+backward; :func:`sample` runs the batched reverse process, with classifier-free guidance.
 """
 
+from fastml.diffusion._guidance import guided_output, rescale_guidance
+from fastml.diffusion._sampling import sample
 from fastml.diffusion._schedulers import (
     DDIMScheduler,
     DDPMScheduler,
     NoiseSchedule,
     SchedulerOutput,
 )
+from fastml.diffusion._training import diffusion_loss, train_step
 
-__all__ = ["DDIMScheduler", "DDPMScheduler", "NoiseSchedule", "SchedulerOutput"]
+__all__ = ["DDIMScheduler", "DDPMScheduler", "NoiseSchedule", "SchedulerOutput",
+           "diffusion_loss", "guided_output", "rescale_guidance", "sample", "train_step"]

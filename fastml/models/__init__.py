@@ -8,7 +8,9 @@
 """
 
 from fastml.models._bert import BERT, BERTConfig, BERTForSequenceClassification, mask_tokens
+from fastml.models._diffusion import DiffusionMLP
 from fastml.models._gpt import GPT, GPTConfig
 
-__all__ = ["BERT", "BERTConfig", "BERTForSequenceClassification", "GPT", "GPTConfig",
+__all__ = ["BERT", "BERTConfig", "BERTForSequenceClassification", "DiffusionMLP", "GPT",
+           "GPTConfig",
            "mask_tokens"]

@@ -1,0 +1,193 @@
+"""diffusion suite: the swiss-roll denoiser (DiffusionMLP 3 x 128) trained and sampled,
+fastml vs the same model in PyTorch (and diffusers' DDIMScheduler for sampling).
+
+- ``mlp_train``: size = training steps of batch 256 (epsilon loss, Adam), float32;
+  reported as steps/s. Each call starts from the same initial weights.
+- ``ddim_sample``: size = number of 2-D points drawn with 50 DDIM steps (eta = 0) by a
+  denoiser trained for 300 steps in setup; fastml's sampler vs a loop of diffusers'
+  ``DDIMScheduler.step`` + the torch copy of the model (same weights, same x_T, so the
+  answers agree up to float32 rounding).
+"""
+
+import math
+
+import numpy as np
+
+import fastml
+from fastml import diffusion
+from fastml.benchmarks import Case, Impl, register
+
+_HIDDEN, _BLOCKS, _TIME_DIM, _BATCH, _T = 128, 3, 32, 256, 1000
+
+
+def swiss_roll(n, rng):
+    """n points of the 2-D swiss roll (x, z of scikit-learn's), scaled to unit-ish spread."""
+    u = 1.5 * math.pi * (1 + 2 * rng.random(n))
+    pts = np.stack([u * np.cos(u), u * np.sin(u)], axis=1) / 5
+    return (pts + 0.05 * rng.standard_normal((n, 2))).astype(np.float32)
+
+
+def energy_distance(a, b):
+    """2 E|X - Y| - E|X - X'| - E|Y - Y'| (Szekely), on at most 2000 points of each."""
+    a, b = a[:2000].astype(np.float64), b[:2000].astype(np.float64)
+
+    def mean_dist(p, q):
+        return float(np.mean(np.sqrt(((p[:, None, :] - q[None]) ** 2).sum(-1))))
+    return 2 * mean_dist(a, b) - mean_dist(a, a) - mean_dist(b, b)
+
+
+def _model():
+    return fastml.models.DiffusionMLP(2, _HIDDEN, _BLOCKS, _TIME_DIM, random_state=0)
+
+
+def _scheduler(cls):
+    return cls(num_train_timesteps=_T, clip_sample=False)
+
+
+def _torch_model(state_dict):
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(fastml.get_num_threads())
+
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = nn.Sequential(nn.LayerNorm(_HIDDEN), nn.Linear(_HIDDEN, _HIDDEN),
+                                       nn.SiLU(), nn.Linear(_HIDDEN, _HIDDEN))
+
+        def forward(self, h):
+            return h + self.block(h)
+
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.input = nn.Linear(2 + _TIME_DIM, _HIDDEN)
+            self.blocks = nn.Sequential(*[Residual() for _ in range(_BLOCKS)])
+            self.head = nn.Sequential(nn.LayerNorm(_HIDDEN), nn.SiLU(), nn.Linear(_HIDDEN, 2))
+            half = _TIME_DIM // 2
+            self.register_buffer("freqs", torch.exp(-math.log(10000.0) *
+                                                    torch.arange(half) / half), persistent=False)
+
+        def forward(self, x, t):
+            args = t.to(torch.float32)[:, None] * self.freqs
+            emb = torch.cat([torch.sin(args), torch.cos(args)], dim=1)
+            return self.head(self.blocks(self.input(torch.cat([x, emb], dim=1))))
+
+    model = MLP()
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state_dict.items()})
+    return model
+
+
+# ------------------------------------------------------------------ training
+def _train_setup(steps, rng):
+    data = swiss_roll(10_000, rng)
+    idx = rng.integers(0, len(data), (steps, _BATCH))
+    t = rng.integers(0, _T, (steps, _BATCH))
+    noise = rng.standard_normal((steps, _BATCH, 2)).astype(np.float32)
+    return {"batches": data[idx], "t": t, "noise": noise}
+
+
+def _fastml_train(batches, t, noise):
+    from fastml.diffusion._training import _loss_core
+
+    model, s = _model(), _scheduler(diffusion.DDPMScheduler)
+    opt = fastml.nn.Adam(model.parameters(), lr=1e-3)
+    for x0, tt, eps in zip(batches, t, noise):
+        out = model._forward(s._add_noise(x0, eps, tt), tt)
+        loss, grad = _loss_core(out, eps, None)
+        opt.zero_grad()
+        model.backward(grad)
+        opt.step()
+    return loss
+
+
+def _torch_train_prepare(inputs):
+    import torch
+
+    s = _scheduler(diffusion.DDPMScheduler)
+    return {"state": _model().state_dict(), "abar": torch.from_numpy(
+        s.alphas_cumprod.astype(np.float32)),
+        **{k: torch.from_numpy(v) for k, v in inputs.items()}}
+
+
+def _torch_train(state, abar, batches, t, noise):
+    import torch
+
+    model = _torch_model(state)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for x0, tt, eps in zip(batches, t, noise):
+        a = abar[tt][:, None]
+        loss = torch.mean((model(a.sqrt() * x0 + (1 - a).sqrt() * eps, tt) - eps) ** 2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return float(loss)
+
+
+register(Case(
+    suite="diffusion", name="mlp_train",
+    description="DiffusionMLP 3x128 (swiss roll), Adam steps of batch 256, float32; "
+                "size = steps",
+    setup=_train_setup, sizes=[100], quick_sizes=[10], test_sizes=[2],
+    rates=lambda size, answer: {"steps": size}, compare=False,
+    impls=[
+        Impl("fastml", _fastml_train),
+        Impl("torch", _torch_train, requires=("torch",), prepare=_torch_train_prepare),
+    ],
+))
+
+
+# ------------------------------------------------------------------ sampling
+def _sample_setup(n, rng, train_steps=300):
+    model, s = _model(), _scheduler(diffusion.DDPMScheduler)
+    opt = fastml.nn.Adam(model.parameters(), lr=2e-3)
+    data = swiss_roll(10_000, rng)
+    for _ in range(train_steps if n > 100 else 2):
+        diffusion.train_step(model, opt, data[rng.integers(0, len(data), _BATCH)], s,
+                             random_state=rng)
+    return {"model": model, "x_T": rng.standard_normal((n, 2)).astype(np.float32)}
+
+
+def _fastml_sample(model, x_T):
+    return diffusion.sample(model, _scheduler(diffusion.DDIMScheduler), x_T=x_T,
+                            num_inference_steps=50)
+
+
+def _diffusers_prepare(inputs):
+    import torch
+
+    return {"model": _torch_model(inputs["model"].state_dict()),
+            "x_T": torch.from_numpy(inputs["x_T"])}
+
+
+def _diffusers_sample(model, x_T):
+    import diffusers
+    import torch
+
+    s = diffusers.DDIMScheduler(num_train_timesteps=_T, clip_sample=False)
+    s.set_timesteps(50)
+    x = x_T
+    with torch.no_grad():
+        for t in s.timesteps:
+            x = s.step(model(x, t.expand(x.shape[0])), t, x).prev_sample
+    return x.numpy()
+
+
+def _same_samples(expected, actual, size):
+    # same weights and x_T, deterministic DDIM; float32 rounding over 50 steps
+    np.testing.assert_allclose(actual, expected, atol=1e-3 * max(1.0, np.abs(expected).max()))
+
+
+register(Case(
+    suite="diffusion", name="ddim_sample",
+    description="50 DDIM steps (eta = 0) of the swiss-roll DiffusionMLP 3x128, float32; "
+                "size = points",
+    setup=_sample_setup, sizes=[10_000], quick_sizes=[1_000], test_sizes=[16],
+    rates=lambda size, answer: {"points": size}, check=_same_samples,
+    impls=[
+        Impl("fastml", _fastml_sample),
+        Impl("diffusers+torch", _diffusers_sample, requires=("torch", "diffusers"),
+             prepare=_diffusers_prepare),
+    ],
+))
