@@ -33,15 +33,16 @@ class BaseEstimator:
 
     A subclass declares them once in ``_parameter_constraints`` (name -> list of accepted
     kinds, see :func:`fastml._validation.check_params`, as scikit-learn's table of the
-    same name); they are checked when ``fit`` or ``partial_fit`` is called, before any
-    data is looked at, so ``fit`` itself only converts them.
+    same name); they are checked when ``fit``, ``partial_fit``, ``fit_predict`` or
+    ``fit_transform`` is called, before any data is looked at, so ``fit`` itself only
+    converts them.
     """
 
     _parameter_constraints = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        for name in ("fit", "partial_fit"):
+        for name in ("fit", "partial_fit", "fit_predict", "fit_transform"):
             method = cls.__dict__.get(name)
             if method is not None and not getattr(method, "_checks_params", False):
                 setattr(cls, name, _checks_params_first(method))

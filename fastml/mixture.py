@@ -21,11 +21,12 @@ import numpy as np
 from fastml import _kernels
 from fastml._errors import ConvergenceWarning, NotPositiveDefiniteError
 from fastml._validation import (
+    RANDOM_STATE,
+    Interval,
+    Options,
     check_array,
-    check_option,
     check_positive_int,
     check_random_state,
-    check_scalar,
 )
 from fastml.base import BaseEstimator, DensityMixin, check_is_fitted, validate_data
 from fastml.linalg import _cholesky, _solve_triangular
@@ -135,6 +136,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     n_iter_, lower_bound_, lower_bounds_, n_features_in_
     """
 
+    _parameter_constraints = {
+        "n_components": [Interval(numbers.Integral, 1)],
+        "covariance_type": [Options(*_COVARIANCE_TYPES)],
+        "tol": [Interval(numbers.Real, 0)],
+        "reg_covar": [Interval(numbers.Real, 0)],
+        "max_iter": [Interval(numbers.Integral, 0)],
+        "n_init": [Interval(numbers.Integral, 1)],
+        "init_params": [Options("kmeans", "k-means++", "random", "random_from_data")],
+        "random_state": [RANDOM_STATE],
+    }
+
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None, warm_start=False,
@@ -156,17 +168,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _check_parameters(self, X):
-        K = check_positive_int(self.n_components, "n_components")
+        """The initial values, whose shapes depend on the data (the table checked the rest)."""
+        K = int(self.n_components)
         if X.shape[0] < K:
             raise ValueError("Expected n_samples >= n_components but got n_components = "
                              f"{K}, n_samples = {X.shape[0]}")
-        check_option(self.covariance_type, "covariance_type", _COVARIANCE_TYPES)
-        check_scalar(self.tol, "tol", numbers.Real, min_val=0)
-        check_scalar(self.reg_covar, "reg_covar", numbers.Real, min_val=0)
-        check_positive_int(self.max_iter, "max_iter", min_val=0)
-        check_positive_int(self.n_init, "n_init")
-        check_option(self.init_params, "init_params",
-                     ("kmeans", "k-means++", "random", "random_from_data"))
         d = X.shape[1]
         if self.weights_init is not None:
             w = check_array(self.weights_init, "weights_init", ndim=1, dtype=X.dtype)

@@ -138,11 +138,7 @@ def weighted_scatter(const floating[:, ::1] X, const floating[:, ::1] resp,
     cdef floating *z
     cdef floating r
     acc = <floating *> thread_scratch(n_threads, K * d * d, sizeof(floating))
-    try:
-        zbuf = <floating *> thread_scratch(n_threads, CHUNK * d, sizeof(floating))
-    except MemoryError:
-        free(acc)
-        raise
+    zbuf = <floating *> thread_scratch(n_threads, CHUNK * d, sizeof(floating), acc)
     with nogil:
         for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
             t = thread_id()

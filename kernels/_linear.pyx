@@ -106,11 +106,7 @@ def centered_gram(const floating[:, ::1] X, const floating[::1] x_shift,
     cdef floating *cy
     cdef double *sx
     cdef floating v
-    try:
-        sums = <double *> thread_scratch(n_threads, p + t, sizeof(double))
-    except MemoryError:
-        free(buf)
-        raise
+    sums = <double *> thread_scratch(n_threads, p + t, sizeof(double), buf)
     with nogil:
         for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
             tid = thread_id()

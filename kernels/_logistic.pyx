@@ -92,11 +92,7 @@ def loss_grad(const floating[:, ::1] X, const int[::1] y, const floating[:, ::1]
     cdef double *losses
     cdef floating *g
     cdef floating *z
-    try:
-        losses = <double *> thread_scratch(n_threads, 1, sizeof(double))
-    except MemoryError:
-        free(buf)
-        raise
+    losses = <double *> thread_scratch(n_threads, 1, sizeof(double), buf)
     with nogil:
         for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
             t = thread_id()

@@ -34,15 +34,18 @@ cdef inline int thread_id() noexcept nogil:
 # The pattern of every reduction kernel: each thread accumulates into its own block of
 # one zeroed buffer (no locks in the hot loop), the blocks are merged at the end.
 from cython cimport floating
-from libc.stdlib cimport calloc
+from libc.stdlib cimport calloc, free
 
 
-cdef inline void *thread_scratch(int n_threads, Py_ssize_t per_thread,
-                                 size_t item_size) except NULL:
+cdef inline void *thread_scratch(int n_threads, Py_ssize_t per_thread, size_t item_size,
+                                 void *release_on_failure=NULL) except NULL:
     """Zeroed memory for ``n_threads`` blocks of ``per_thread`` items of ``item_size``
-    bytes (thread t owns block t); raises MemoryError. Release it with ``free``."""
+    bytes (thread t owns block t); release it with ``free``. On failure frees
+    ``release_on_failure`` (an earlier scratch of the same kernel) and raises
+    MemoryError."""
     cdef void *p = calloc(<size_t> n_threads * <size_t> max(per_thread, 1), item_size)
     if p == NULL:
+        free(release_on_failure)
         raise MemoryError()
     return p
 
