@@ -8,7 +8,7 @@
   environment; gamma 0.99), vs the dense NumPy reference.
 - ``q_learning_taxi``: Q-learning on Taxi-v4 for ``n_episodes`` (the size), alpha 0.5,
   epsilon 0.1: env steps/s of the compiled loop vs the same loop in Python/NumPy on our
-  compiled single env (reference) and on Gymnasium's env.
+  compiled single env (reference) and on Gymnasium's env (envs built outside the timing).
 - ``ppo_cartpole``: wall time of PPO until the mean return of the last 20 training
   episodes reaches the target (475 in the full run) on CartPole-v1, fastml vs
   Stable-Baselines3, both with rl-zoo's CartPole hyperparameters (8 envs x 32 steps,
@@ -110,15 +110,18 @@ register(Case(
 # ------------------------------------------------------------------ tabular
 
 
-def _q_fastml(n_episodes):
-    return rl.q_learning("Taxi-v4", n_episodes, alpha=0.5, epsilon=0.1, seed=0).steps
+def _q_fastml(env, n_episodes):
+    return rl.q_learning(env, n_episodes, alpha=0.5, epsilon=0.1, seed=0).steps
 
 
-def _q_loop(env_factory):
-    def run(n_episodes):
-        return reference.q_learning_taxi(env_factory(), n_episodes, alpha=0.5, epsilon=0.1,
-                                         seed=0)[1]
-    return run
+def _q_loop(env, n_episodes):
+    return reference.q_learning_taxi(env, n_episodes, alpha=0.5, epsilon=0.1, seed=0)[1]
+
+
+def _taxi(make):
+    def prepare(inputs):
+        return {**inputs, "env": make()}
+    return prepare
 
 
 def _gymnasium_taxi():
@@ -135,10 +138,10 @@ register(Case(
     compare=False,
     size_label=lambda n: f"{n} episodes",
     description="Q-learning on Taxi-v4 (alpha 0.5, epsilon 0.1): env steps/s",
-    impls=[Impl("fastml", _q_fastml),
-           Impl("reference", _q_loop(lambda: rl.make("Taxi-v4")), max_size=200),
-           Impl("gymnasium+numpy", _q_loop(_gymnasium_taxi), requires=("gymnasium",),
-                max_size=200)]))
+    impls=[Impl("fastml", _q_fastml, prepare=_taxi(lambda: rl.make("Taxi-v4"))),
+           Impl("reference", _q_loop, prepare=_taxi(lambda: rl.make("Taxi-v4")), max_size=200),
+           Impl("gymnasium+numpy", _q_loop, prepare=_taxi(_gymnasium_taxi),
+                requires=("gymnasium",), max_size=200)]))
 
 # ------------------------------------------------------------------ PPO
 
