@@ -37,6 +37,16 @@ on a BLAS pinned to one thread. A barrier per step would cost a scheduler slice
 whenever the cores are shared.
 """
 
+# GCC if-converts the clamps and selects of the float32 polynomials (so the gate loops
+# vectorise) only without trapping math; nothing here enables floating-point traps.
+# Emitted before the cimported helpers so that they are compiled (and inline) alike.
+cdef extern from *:
+    """
+    #if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC optimize("no-trapping-math")
+    #endif
+    """
+
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memcpy
@@ -59,8 +69,6 @@ DEF BIAS_BLOCK = 64  # bias-gradient columns per task (row-wise reads)
 cdef extern from *:
     """
     #include <stddef.h>
-    #pragma GCC push_options
-    #pragma GCC optimize("no-trapping-math")
     #define FML_RNN_DEFINE(T, S, SIG, TANH)                                               \
     /* i, f, g, o activated in place; c' = f c + i g into c and cell; h = o tanh(c') */    \
     static void fml_lstm_fwd_##S(T *restrict g, T *restrict c, T *restrict cell,          \
@@ -139,7 +147,6 @@ cdef extern from *:
     }
     FML_RNN_DEFINE(float, f, fml_math_sigmoidf, fml_math_tanhf)
     FML_RNN_DEFINE(double, d, fml_math_sigmoid, tanh)
-    #pragma GCC pop_options
     """
     void fml_lstm_fwd_f(float *g, float *c, float *cell, float *h, Py_ssize_t H) noexcept nogil
     void fml_lstm_fwd_d(double *g, double *c, double *cell, double *h,
