@@ -30,6 +30,7 @@ KNOWN_PRIVATE_IMPORTS = {
     ("fastml.graph._conv", "fastml.nn.functional", "_core"),
     ("fastml.graph._models", "fastml.nn.functional", "_core"),
     ("fastml.models._bert", "fastml.nn._layers", "_dtype"),
+    ("fastml.models._diffusion", "fastml.nn._layers", "_Activation"),
     ("fastml.models._bert", "fastml.nn.functional", "_core"),
     ("fastml.models._gpt", "fastml.nn._layers", "_dtype"),
     ("fastml.models._gpt", "fastml.nn._transformer", "_heads"),
