@@ -1,0 +1,59 @@
+"""Train a DDPM on the 2-D swiss roll and plot DDIM samples against the data.
+
+The denoiser is fastml.models.DiffusionMLP (3 residual blocks of 128, sinusoidal time
+embedding), trained with fastml.diffusion.train_step (epsilon loss, T = 1000 linear betas,
+Adam); samples come from 50 DDIM steps (eta = 0). Prints the energy distance between
+samples and held-out data (0 for identical distributions) and writes a scatter PNG.
+
+    python examples/diffusion_swissroll.py --steps 3000 --out swissroll.png
+"""
+
+import argparse
+
+import numpy as np
+
+from fastml import diffusion, nn
+from fastml.benchmarks.cases.diffusion import energy_distance, swiss_roll
+from fastml.models import DiffusionMLP
+
+
+def main(out="diffusion_swissroll.png", steps=3000, n_samples=2000, seed=0, verbose=True):
+    """Train, sample, plot. Returns (samples, held-out data, energy distance)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(seed)
+    data, held_out = swiss_roll(20_000, rng), swiss_roll(n_samples, rng)
+    model = DiffusionMLP(2, hidden=128, n_blocks=3, random_state=seed)
+    opt = nn.Adam(model.parameters(), lr=1e-3)
+    train = diffusion.DDPMScheduler(clip_sample=False)
+    for step in range(steps):
+        loss = diffusion.train_step(model, opt, data[rng.integers(0, len(data), 256)], train,
+                                    random_state=rng)
+        if verbose and (step % 500 == 0 or step == steps - 1):
+            print(f"step {step:5d}  loss {loss:.4f}")
+    samples = diffusion.sample(model, diffusion.DDIMScheduler(clip_sample=False), n_samples,
+                               num_inference_steps=50, random_state=rng)
+    distance = energy_distance(samples, held_out)
+    if verbose:
+        print(f"energy distance(samples, data) = {distance:.4f}")
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(*held_out.T, s=2, alpha=0.4, label="data")
+    ax.scatter(*samples.T, s=2, alpha=0.4, label="DDIM samples")
+    ax.set_title(f"swiss roll, {steps} steps, energy distance {distance:.3f}")
+    ax.legend(markerscale=5)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return samples, held_out, distance
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="diffusion_swissroll.png", help="plot file (PNG)")
+    parser.add_argument("--steps", type=int, default=3000, help="training steps")
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    main(args.out, args.steps, args.samples, args.seed)
