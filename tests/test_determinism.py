@@ -18,8 +18,9 @@ from fastml import _kernels
 @pytest.fixture
 def every_call_threaded(monkeypatch):
     """threads_for() gives every call all of get_num_threads() (grain 1)."""
+    real = _kernels.threads_for
     monkeypatch.setattr(_kernels, "threads_for",
-                        lambda work, grain: max(1, min(fastml.get_num_threads(), int(work))))
+                        lambda work, grain, limit=None: real(work, 1, limit))
 
 
 def _blobs(n=120, d=3, seed=0):
