@@ -298,3 +298,69 @@ def test_guidance_w0_reproduces_unconditional_and_rescale():
     with pytest.raises(ValueError, match="class conditioning"):
         diffusion.train_step(plain, nn.Adam(plain.parameters()), np.zeros((4, 2), np.float32),
                              s, labels=labels)
+
+
+# ---------------------------------------------------------------- score SDEs
+class _ExactNoise:
+    """The ideal denoiser for data N(mu, tau^2 I): z_hat = -s(t) score_t(x), with
+    p_t = N(m mu, (m^2 tau^2 + s^2) I)."""
+
+    dtype, data_dim, num_classes = np.float64, 2, None
+
+    def __init__(self, sde, mu, tau):
+        self.sde, self.mu, self.tau = sde, mu, tau
+
+    def _forward(self, x, t, y=None):
+        m, s = self.sde.marginal(t[:, None] / diffusion._sde.TIME_SCALE)
+        return s * (x - m * self.mu) / (m**2 * self.tau**2 + s**2)
+
+
+@pytest.mark.parametrize("sde", [diffusion.VPSDE(), diffusion.VESDE()])
+@pytest.mark.parametrize("method", ["euler_maruyama", "ode"])
+def test_sde_samplers_with_exact_score_recover_the_data_law(sde, method):
+    mu, tau, n = np.array([1.0, -2.0]), 0.5, 4000
+    x = diffusion.sde_sample(_ExactNoise(sde, mu, tau), sde, n, method=method, num_steps=400,
+                             random_state=0)
+    # standard errors: tau / sqrt(n) = 0.008 (mean), tau / sqrt(2 n) = 0.006 (std);
+    # 5 of them plus the O(1/N) discretisation error of the Euler schemes and the prior
+    # mismatch of VE (x_1 ~ N(0, 50^2) instead of N(mu, 50^2 + tau^2): |mu| tau / 50 = 0.02)
+    np.testing.assert_allclose(x.mean(0), mu, atol=0.05)
+    np.testing.assert_allclose(x.std(0), tau, atol=0.04)
+
+
+def test_dsm_loss_matches_reference_and_sliced_score_matching():
+    sde, rng = diffusion.VPSDE(), np.random.default_rng(9)
+    mu, tau = np.array([1.0, -2.0]), 0.5
+    exact = _ExactNoise(sde, mu, tau)
+    x0 = mu + tau * rng.standard_normal((6, 2))
+    t, z = rng.uniform(1e-3, 1, 6), rng.standard_normal((6, 2))
+    m, s = sde.marginal(t)
+
+    def score(x, tn):
+        return -exact._forward(x, np.array([999.0 * tn]))[0][None] / sde.marginal(tn)[1]
+
+    xt = m[:, None] * x0 + s[:, None] * z
+    ours = np.mean(np.sum((exact._forward(xt, 999.0 * t) - z) ** 2, 1))
+    assert abs(ours - reference.dsm_loss(score, x0, t, z, m, s)) < 1e-10
+    # sliced score matching of the true score of N(mu, tau^2 I) has expectation
+    # Hyvarinen's -d / (2 tau^2) = -4; standard error from the sample
+    x = mu + tau * rng.standard_normal((3000, 2))
+    v = rng.standard_normal((3000, 2))
+    value = reference.sliced_score_matching_loss(lambda y: -(y - mu) / tau**2, x, v)
+    terms = -np.sum(v * v, 1) / tau**2 + 0.5 * (np.sum(v * (x - mu), 1) / tau**2) ** 2
+    assert abs(value + 4.0) < 5 * terms.std() / np.sqrt(3000)
+
+
+def test_sde_train_step_learns():
+    rng = np.random.default_rng(10)
+    model = DiffusionMLP(2, hidden=32, n_blocks=1, dtype=np.float64, random_state=0)
+    opt = nn.Adam(model.parameters(), lr=3e-3)
+    x = np.array([1.0, -2.0]) + 0.5 * rng.standard_normal((2048, 2))
+    sde = diffusion.VPSDE()
+    losses = [diffusion.sde_train_step(model, opt, x[rng.integers(0, 2048, 256)], sde,
+                                       random_state=rng) for _ in range(150)]
+    assert np.mean(losses[-20:]) < 0.8 * np.mean(losses[:5])
+    with pytest.raises(ValueError, match="method"):
+        diffusion.sde_sample(model, sde, 4, method="heun")
+    with pytest.raises(TypeError, match="sde"):
+        diffusion.sde_sample(model, "vp", 4)

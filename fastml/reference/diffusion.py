@@ -88,3 +88,27 @@ def ddim_step(alphas_cumprod, final_alpha_cumprod, model_output, t, prev_t, x, e
             x0 = min(max(x0, -clip), clip)
         out[i] = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev - sigma**2) * eps + sigma * noise[i]
     return out
+
+
+def sliced_score_matching_loss(score, x, v, h=1e-4):
+    """Sliced score matching (Song et al. 2019): mean over n of
+    v_n^T (d score / dx)(x_n) v_n + (v_n^T score(x_n))^2 / 2, the Jacobian-vector product
+    by central differences of step h. score : (n, d) -> (n, d); v : (n, d) projections.
+    Its expectation over v ~ N(0, I) is Hyvarinen's E[tr(grad score) + |score|^2 / 2]."""
+    total = 0.0
+    for n in range(x.shape[0]):
+        s = score(x[n:n + 1])[0]
+        jvp = (score(x[n:n + 1] + h * v[n:n + 1])[0] - score(x[n:n + 1] - h * v[n:n + 1])[0]) \
+            / (2 * h)
+        total += float(v[n] @ jvp) + 0.5 * float(v[n] @ s) ** 2
+    return total / x.shape[0]
+
+
+def dsm_loss(score, x0, t, z, mean_coeff, std):
+    """Denoising score matching with weight s(t)^2: mean of |s(t) score(x_t, t) + z|^2 over
+    the samples, x_t = m(t) x_0 + s(t) z (per-sample m, s)."""
+    total = 0.0
+    for n in range(x0.shape[0]):
+        xt = mean_coeff[n] * x0[n] + std[n] * z[n]
+        total += float(np.sum((std[n] * score(xt[None], t[n])[0] + z[n]) ** 2))
+    return total / x0.shape[0]

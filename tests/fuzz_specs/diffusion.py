@@ -87,7 +87,28 @@ def _train_run(x0, p_uncond=0.1, snr_gamma=None):
     return loss, model.input.weight.data
 
 
+def _sde_train_run(x0, eps=1e-5, beta_max=20.0):
+    model = _model(x0.dtype if isinstance(x0, np.ndarray) else np.float64)
+    opt = nn.SGD(model.parameters(), lr=0.1)
+    sde = diffusion.VPSDE(beta_max=beta_max)
+    return diffusion.sde_train_step(model, opt, x0, sde, eps=eps, random_state=0), \
+        model.input.weight.data
+
+
+def _sde_sample_run(x_T, num_steps=4, eps=1e-3, sigma_max=50.0, method="ode"):
+    model = _model(x_T.dtype if isinstance(x_T, np.ndarray) else np.float64)
+    return diffusion.sde_sample(model, diffusion.VESDE(sigma_max=sigma_max), x_T=x_T,
+                                method=method, num_steps=num_steps, eps=eps, random_state=0)
+
+
 SPECS = [
+    Spec("fastml.diffusion.sde_train_step", _train_make, _sde_train_run,
+         also=("fastml.diffusion.VPSDE",), aliases={"x0": ("dtype",)},
+         bad_params={"eps": [-1.0, 2.0, np.nan], "beta_max": [-1.0, np.nan]}),
+    Spec("fastml.diffusion.sde_sample", _sample_make, _sde_sample_run,
+         also=("fastml.diffusion.VESDE",), aliases={"x_T": ("dtype",)},
+         bad_params={"num_steps": [0, -1, HUGE], "eps": [0.0, 1.0, np.nan],
+                     "sigma_max": [0.0, np.nan], "method": ["heun"]}),
     _scheduler_spec(diffusion.DDPMScheduler, {}),
     _scheduler_spec(diffusion.DDIMScheduler, {"eta": 0.5}),
     Spec("fastml.diffusion.diffusion_loss", _loss_make, _loss_run,
