@@ -28,7 +28,6 @@ _OPTIONS = {
     "slice": {"width": 1.0, "max_steps_out": 32},
     "ensemble": {"a": 2.0},
 }
-_METHOD_ID = {"rwmh": 0, "hmc": 1, "nuts": 2, "slice": 3}
 _N_CHUNKS = 50  # progress-bar updates per run
 
 
@@ -309,7 +308,7 @@ def _run_chains(_mcmc, method, lp_addr, gr_addr, rstate, X, LP, G, opts, tune, d
     out = np.empty((chains, draws, dim))
     st_f = np.zeros((chains, 4, draws))
     st_i = np.zeros((chains, 4, draws), dtype=np.int64)
-    mid = _METHOD_ID[method]
+    mid = getattr(_mcmc, method.upper())  # the kernel's codes: RWMH, HMC, NUTS, SLICE
 
     def advance(c, i0, i1):
         _mcmc.run_chain(mid, c, lp_addr, gr_addr, rstate, X, LP, G, scale, cov, chol, ad,
