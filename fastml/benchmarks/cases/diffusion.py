@@ -6,7 +6,7 @@ fastml vs the same model in PyTorch (and diffusers' DDIMScheduler for sampling).
 - ``ddim_sample``: size = number of 2-D points drawn with 50 DDIM steps (eta = 0) by a
   denoiser trained for 300 steps in setup; fastml's sampler vs a loop of diffusers'
   ``DDIMScheduler.step`` + the torch copy of the model (same weights, same x_T, so the
-  answers agree up to float32 rounding).
+  answers agree up to float32 rounding); predicted x_0 clipped to [-3, 3] in both.
 """
 
 import math
@@ -40,8 +40,9 @@ def _model():
     return fastml.models.DiffusionMLP(2, _HIDDEN, _BLOCKS, _TIME_DIM, random_state=0)
 
 
-def _scheduler(cls):
-    return cls(num_train_timesteps=_T, clip_sample=False)
+def _scheduler(cls, clip=False):
+    """Training: no clipping; sampling: predicted x_0 clipped to the data range [-3, 3]."""
+    return cls(num_train_timesteps=_T, clip_sample=clip, clip_sample_range=3.0)
 
 
 def _torch_model(state_dict):
@@ -150,7 +151,7 @@ def _sample_setup(n, rng, train_steps=300):
 
 
 def _fastml_sample(model, x_T):
-    return diffusion.sample(model, _scheduler(diffusion.DDIMScheduler), x_T=x_T,
+    return diffusion.sample(model, _scheduler(diffusion.DDIMScheduler, clip=True), x_T=x_T,
                             num_inference_steps=50)
 
 
@@ -165,7 +166,7 @@ def _diffusers_sample(model, x_T):
     import diffusers
     import torch
 
-    s = diffusers.DDIMScheduler(num_train_timesteps=_T, clip_sample=False)
+    s = diffusers.DDIMScheduler(num_train_timesteps=_T, clip_sample=True, clip_sample_range=3.0)
     s.set_timesteps(50)
     x = x_T
     with torch.no_grad():
