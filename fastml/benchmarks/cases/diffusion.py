@@ -123,7 +123,7 @@ def _torch_train(state, abar, batches, t, noise):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 register(Case(
