@@ -26,21 +26,14 @@ def test_registry_is_well_formed():
 @pytest.mark.parametrize(("case", "size"), PARAMS)
 def test_case_implementations_agree(case, size):
     inputs = case.inputs(size)
-    fast = case.impl("fastml")
-    args = fast.prepare(dict(inputs)) if fast.prepare else inputs
-    answer = fast.fn(**args)
-    if fast.to_numpy:
-        answer = fast.to_numpy(answer)
+    answer = case.impl("fastml").answer(inputs)
     if not case.compare:
         return
     compared = 0
     for impl in case.impls:
         if impl.name == "fastml" or impl.missing() or not case.applies(impl, size):
             continue
-        args = impl.prepare(dict(inputs)) if impl.prepare else inputs
-        other = impl.fn(**args)
-        if impl.to_numpy:
-            other = impl.to_numpy(other)
+        other = impl.answer(inputs)
         case.assert_same(other, answer, size)
         compared += 1
     assert compared, f"{case.id} at {case.label(size)}: nothing to compare fastml with"

@@ -131,7 +131,7 @@ CONTRACT = {
     "fastml.decomposition.PCA": ("fastml.reference.decomposition.pca", "decomposition/pca"),
     "fastml.decomposition.KernelPCA": ("fastml.reference.decomposition.kernel_pca",
                                        "decomposition/kernel_pca"),
-    "fastml.manifold.TSNE": ("fastml.reference.manifold.tsne_exact", "unsupervised/tsne_digits"),
+    "fastml.manifold.TSNE": ("fastml.reference.manifold.tsne_exact", "manifold/tsne_digits"),
     "fastml.gp.GaussianProcessRegressor": ("fastml.reference.gp.fit_rbf_white", "gp/fit"),
     "fastml.gp.SparseGaussianProcessRegressor": ("fastml.reference.gp.sgpr_bound",
                                                  "gp/sparse_bound"),

@@ -1,4 +1,4 @@
-"""unsupervised suite: k-means, Gaussian mixtures, PCA, kernel PCA and t-SNE.
+"""Cases of the unsupervised modules: suites cluster, mixture, decomposition and manifold.
 
 Peers: scikit-learn for every case, openTSNE for t-SNE. Every implementation starts from
 the same initial state where the algorithm allows it (k-means centres, mixture
@@ -277,7 +277,7 @@ _TSNE_IMPLS = [
 ]
 
 register(Case(
-    suite="unsupervised", name="tsne_digits",
+    suite="manifold", name="tsne_digits",
     description="t-SNE (Barnes-Hut, perplexity 30, 1000 iterations of which 250 "
                 "exaggerated) on the digits (1797 x 64); openTSNE uses Barnes-Hut below "
                 "10,000 points. Below 1000 points each implementation runs from 5 random "
@@ -289,7 +289,7 @@ register(Case(
 ))
 
 register(Case(
-    suite="unsupervised", name="tsne_blobs",
+    suite="manifold", name="tsne_blobs",
     description="t-SNE (Barnes-Hut) on 10 Gaussian blobs in 50-D; openTSNE uses its FFT "
                 "interpolation at this size. Below 1000 points, 5 random starts. Answer: KL "
                 "divergences.",
