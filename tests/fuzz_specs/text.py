@@ -1,9 +1,9 @@
 """Fuzz specs of fastml.text."""
 
 import numpy as np
-from fuzz_specs import HUGE, Spec
 
 from fastml import text
+from fuzz_specs import HUGE, Spec
 
 _CORPUS = "low lower lowest newer newest wider widest " * 4
 
