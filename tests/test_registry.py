@@ -25,7 +25,10 @@ def test_registry_is_well_formed():
 
 @pytest.mark.parametrize(("case", "size"), PARAMS)
 def test_case_implementations_agree(case, size):
-    inputs = case.inputs(size)
+    try:
+        inputs = case.inputs(size)
+    except FileNotFoundError as missing:  # data no package ships (../shared/data) is absent
+        pytest.skip(str(missing))
     answer = case.impl("fastml").answer(inputs)
     if not case.compare:
         return

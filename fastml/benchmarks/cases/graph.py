@@ -14,13 +14,13 @@
 """
 
 import os
-import pathlib
 
 import numpy as np
 
 import fastml
 from fastml import graph as G
 from fastml.benchmarks import Case, Impl, register
+from fastml.benchmarks._data import shared_data
 from fastml.reference import graph as reference
 
 
@@ -100,9 +100,10 @@ register(Case(
 
 # ------------------------------------------------------------------ Cora training
 def _planetoid_root():
-    root = os.environ.get("FASTML_PLANETOID")
+    root = os.environ.get("FASTML_PLANETOID") or shared_data("planetoid")
     if root is None:
-        root = pathlib.Path(fastml.__file__).resolve().parents[2] / "shared/data/planetoid"
+        raise FileNotFoundError("the Planetoid files were not found: set FASTML_DATA to the "
+                                "shared data folder (see ../shared/data/README.md)")
     return root
 
 

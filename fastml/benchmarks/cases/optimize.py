@@ -20,20 +20,18 @@ import warnings
 import numpy as np
 
 from fastml.benchmarks import Case, Impl, register
+from fastml.benchmarks._data import shared_data
 from fastml.optimize import minimize, qp_residuals, solve_qp
 
-DATA = os.environ.get("FASTML_MAROS_MESZAROS", os.path.join(
-    os.path.dirname(__file__), "..", "..", "..", "..", "shared", "data", "maros_meszaros"))
 TOLERANCES = {"default": 1.0, "high_accuracy": 1e-9}
 SHIFT = 10.0
 
 
 def maros_meszaros_dir():
-    path = os.path.abspath(DATA)
-    if os.path.isdir(path):
-        return path
-    alt = os.path.abspath(os.path.join(os.getcwd(), "..", "shared", "data", "maros_meszaros"))
-    return alt if os.path.isdir(alt) else None
+    """The folder of the Maros-Meszaros .mat files ($FASTML_MAROS_MESZAROS or the shared
+    data folder), or None."""
+    path = os.environ.get("FASTML_MAROS_MESZAROS") or shared_data("maros_meszaros")
+    return os.fspath(path) if path is not None and os.path.isdir(path) else None
 
 
 def load_problem(path):

@@ -17,11 +17,11 @@ pseudo-English text of the same size, so the cases still run from the wheel.
 """
 
 import functools
-import os
 
 import numpy as np
 
 from fastml.benchmarks import Case, Impl, register
+from fastml.benchmarks._data import shared_data
 from fastml.reference import text as reference
 from fastml.text import GPT2_PATTERN, BPETokenizer
 
@@ -32,15 +32,9 @@ _WORDS = ("the of and to a in that is was he for it with as his on be at by I yo
 
 @functools.lru_cache(maxsize=1)
 def _corpus():
-    here = os.path.dirname(os.path.abspath(__file__))
-    candidates = [os.path.join(os.environ.get("FASTML_DATA", ""), "tinyshakespeare",
-                               "input.txt"),
-                  os.path.join(here, *[".."] * 4, "shared", "data", "tinyshakespeare",
-                               "input.txt")]
-    for path in candidates:
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as fh:
-                return fh.read()
+    path = shared_data("tinyshakespeare", "input.txt")
+    if path is not None:
+        return path.read_text(encoding="utf-8")
     rng = np.random.default_rng(0)
     return " ".join(rng.choice(_WORDS, 200_000))
 
