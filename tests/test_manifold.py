@@ -149,7 +149,10 @@ def test_digits_exact_kl_and_recall_vs_sklearn(digits):
     X = digits[:200]
     ours = TSNE(method="exact", random_state=0).fit(X)
     ref = sk_manifold.TSNE(method="exact", random_state=0).fit(X)
-    assert abs(ours.kl_divergence_ / ref.kl_divergence_ - 1) < 0.05
+    # Converged exact runs on 200 digits spread over random starts by sd 0.0063 (fastml)
+    # and 0.0087 (scikit-learn), about 3-4 %; another build (e.g. sanitizers, no -march)
+    # follows another path. One run each: fastml no worse than 3 sd of the difference.
+    assert ours.kl_divergence_ <= ref.kl_divergence_ + 3 * np.hypot(0.0063, 0.0087)
     assert _knn_recall(X, ours.embedding_) >= _knn_recall(X, ref.embedding_) - 0.02
 
 
