@@ -1,4 +1,4 @@
-# Fused neural-network kernels: Linear (BLAS GEMM), LayerNorm, BatchNorm, GELU,
+# Fused neural-network kernels: Linear (BLAS GEMM), LayerNorm, BatchNorm, GELU, SiLU,
 # softmax cross-entropy and the Adam update, forward and backward.
 #
 # Every routine assumes C-contiguous float32/float64 arrays of consistent shapes,
@@ -49,13 +49,17 @@ cdef extern from *:
     }
     static inline double fml_cdf_d(double x) { return 0.5 * (1.0 + erf(x * M_SQRT1_2)); }
 
+    /* exp overflowing to +inf like libm (fastml_expf saturates at exp(88.3)), so that
+       SiLU's x / (1 + exp(-x)) gives -0 and NaN at -inf as PyTorch does. */
+    static inline float fml_exp_inf_f(float x) { return x > 88.3f ? INFINITY : fastml_expf(x); }
+
     #define FML_SQRT_2_OVER_PI 0.79788456080286535588
     #define FML_INV_SQRT_2PI 0.39894228040143267794
     #define FML_GELU_C 0.044715
 
     /* Row kernels, one per dtype. "omp simd" lets the reductions be reordered into
        SIMD lanes (the compiler may not do that by itself for floating point). */
-    #define FML_DEFINE(T, S, EXP, CDF, SQRT)                                                \\
+    #define FML_DEFINE(T, S, EXP, EXP_INF, CDF, SQRT)                                       \\
     static inline T fml_sum_##S(const T *restrict x, ptrdiff_t n) {                  \\
         T s = 0;                                                                      \\
         _Pragma("omp simd reduction(+:s)")                                            \\
@@ -205,6 +209,19 @@ cdef extern from *:
         for (ptrdiff_t i = 0; i < n; i++)                                             \\
             gx[i] = k[i] * (g[i] - off[i] - (x[i] - mu[i]) * a[i]);                   \\
     }                                                                                 \\
+    /* SiLU: x sigmoid(x) = x / (1 + exp(-x)); gradient s (1 + x (1 - s)), s = sigmoid(x) */ \\
+    static inline void fml_silu_##S(const T *restrict x, T *restrict out, ptrdiff_t n) { \\
+        _Pragma("omp simd")                                                           \\
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] / (1 + EXP_INF(-x[i]));       \\
+    }                                                                                 \\
+    static inline void fml_silu_grad_##S(const T *restrict g, const T *restrict x,    \\
+                                         T *restrict gx, ptrdiff_t n) {               \\
+        _Pragma("omp simd")                                                           \\
+        for (ptrdiff_t i = 0; i < n; i++) {                                           \\
+            T s = 1 / (1 + EXP_INF(-x[i]));                                           \\
+            gx[i] = g[i] * (s * (1 + x[i] * (1 - s)));                                \\
+        }                                                                             \\
+    }                                                                                 \\
     static inline void fml_relu_##S(const T *restrict x, T *restrict out, ptrdiff_t n) { \\
         _Pragma("omp simd")                                                           \\
         for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : (x[i] != x[i] ? x[i] : 0); \\
@@ -233,8 +250,8 @@ cdef extern from *:
         }                                                                             \\
     }
 
-    FML_DEFINE(float, f, fastml_expf, fml_cdf_f, sqrtf)
-    FML_DEFINE(double, d, fml_exp, fml_cdf_d, sqrt)
+    FML_DEFINE(float, f, fastml_expf, fml_exp_inf_f, fml_cdf_f, sqrtf)
+    FML_DEFINE(double, d, fml_exp, fml_exp, fml_cdf_d, sqrt)
     """
     float fml_sum_f(const float *x, Py_ssize_t n) noexcept nogil
     double fml_sum_d(const double *x, Py_ssize_t n) noexcept nogil
@@ -301,6 +318,12 @@ cdef extern from *:
     void fml_col_bn_grad_d(const double *g, const double *x, const double *mu,
                            const double *k, const double *off, const double *a, double *gx,
                            Py_ssize_t n) noexcept nogil
+    void fml_silu_f(const float *x, float *out, Py_ssize_t n) noexcept nogil
+    void fml_silu_d(const double *x, double *out, Py_ssize_t n) noexcept nogil
+    void fml_silu_grad_f(const float *g, const float *x, float *gx,
+                         Py_ssize_t n) noexcept nogil
+    void fml_silu_grad_d(const double *g, const double *x, double *gx,
+                         Py_ssize_t n) noexcept nogil
     void fml_relu_f(const float *x, float *out, Py_ssize_t n) noexcept nogil
     void fml_relu_d(const double *x, double *out, Py_ssize_t n) noexcept nogil
     void fml_relu_grad_f(const float *g, const float *x, float *gx,
@@ -355,6 +378,21 @@ cdef inline void _relu_grad(const floating *g, const floating *x, floating *gx,
         fml_relu_grad_f(g, x, gx, n)
     else:
         fml_relu_grad_d(g, x, gx, n)
+
+
+cdef inline void _silu(const floating *x, floating *out, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fml_silu_f(x, out, n)
+    else:
+        fml_silu_d(x, out, n)
+
+
+cdef inline void _silu_grad(const floating *g, const floating *x, floating *gx,
+                            Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fml_silu_grad_f(g, x, gx, n)
+    else:
+        fml_silu_grad_d(g, x, gx, n)
 
 
 cdef inline floating _sum(const floating *x, Py_ssize_t n) noexcept nogil:
@@ -755,6 +793,28 @@ def relu_backward(const floating[::1] g, const floating[::1] x, floating[::1] gr
                       num_threads=n_threads):
         lo = blk * ELEM_BLOCK
         _relu_grad(&g[lo], &x[lo], &grad_x[lo], min(ELEM_BLOCK, n - lo))
+
+
+# ---------------------------------------------------------------- SiLU
+def silu_forward(const floating[::1] x, floating[::1] out, int n_threads):
+    """out = x sigmoid(x) = x / (1 + exp(-x))."""
+    cdef Py_ssize_t n = x.shape[0], blk, lo
+    cdef Py_ssize_t nblk = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    for blk in prange(nblk, nogil=True, schedule="static",
+                      num_threads=n_threads):
+        lo = blk * ELEM_BLOCK
+        _silu(&x[lo], &out[lo], min(ELEM_BLOCK, n - lo))
+
+
+def silu_backward(const floating[::1] g, const floating[::1] x, floating[::1] grad_x,
+                  int n_threads):
+    """grad_x = g s (1 + x (1 - s)), s = sigmoid(x)."""
+    cdef Py_ssize_t n = x.shape[0], blk, lo
+    cdef Py_ssize_t nblk = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    for blk in prange(nblk, nogil=True, schedule="static",
+                      num_threads=n_threads):
+        lo = blk * ELEM_BLOCK
+        _silu_grad(&g[lo], &x[lo], &grad_x[lo], min(ELEM_BLOCK, n - lo))
 
 
 # ---------------------------------------------------------------- GELU

@@ -39,6 +39,7 @@ from fastml.nn._layers import (
     MaxPool2d,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
     Tanh,
 )
@@ -69,7 +70,7 @@ __all__ = [
     "BatchNorm2d", "Conv1d", "Conv2d", "CosineAnnealingLR", "CrossEntropyLoss", "Dropout",
     "Embedding", "Flatten", "GradcheckError", "Identity", "LayerNorm", "LeakyReLU", "Linear",
     "LinearLR", "MSELoss", "MaxPool2d", "Module", "MultiheadAttention", "Parameter",
-    "Perceptron", "ReLU", "Residual", "SequentialLR", "Sequential", "Sigmoid", "Softmax",
+    "Perceptron", "ReLU", "Residual", "SequentialLR", "Sequential", "Sigmoid", "SiLU", "Softmax",
     "StepLR", "Tanh",
     "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell",
     "PackedSelfAttention", "RMSNorm", "TransformerDecoderLayer", "TransformerEncoder",

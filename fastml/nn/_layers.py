@@ -19,7 +19,7 @@ from fastml.nn.functional import _core
 
 __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "Dropout",
            "Embedding", "Flatten", "GELU", "Identity", "LayerNorm", "LeakyReLU", "Linear",
-           "MaxPool2d", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+           "MaxPool2d", "ReLU", "SiLU", "Sigmoid", "Softmax", "Tanh"]
 
 
 def _dtype(dtype):
@@ -138,6 +138,16 @@ class GELU(_Activation):
 
     def _df(self, g, x, y):
         return _core.gelu_backward(g, x, self.approximate)
+
+
+class SiLU(_Activation):
+    """x sigmoid(x) (swish); gradient s (1 + x (1 - s)), s = sigmoid(x); fused kernel."""
+
+    def _f(self, x):
+        return _core.silu(x)
+
+    def _df(self, g, x, y):
+        return _core.silu_backward(g, x)
 
 
 class Tanh(_Activation):

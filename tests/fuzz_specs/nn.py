@@ -115,6 +115,7 @@ SPECS = [
     layer(nn.GELU, (3, 4), typed=False, any_ndim=_ANY, bad_params={"approximate": ["erf?"]}),
     layer(nn.Tanh, (3, 4), typed=False, any_ndim=_ANY),
     layer(nn.Sigmoid, (3, 4), typed=False, any_ndim=_ANY),
+    layer(nn.SiLU, (3, 4), typed=False, any_ndim=_ANY),
     layer(nn.Softmax, (3, 4), typed=False, any_ndim=_ANY, bad_params={"dim": [5, 1.5]}),
     layer(nn.Flatten, (2, 3, 4), typed=False, any_ndim=_ANY, bad_params={"start_dim": [7]}),
     layer(nn.Dropout, (4, 5), typed=False, any_ndim=_ANY, params={"random_state": 0},

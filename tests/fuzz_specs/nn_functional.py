@@ -115,6 +115,7 @@ SPECS = [
     *_elementwise("gelu", "x"),
     *_elementwise("leaky_relu", "x"),
     *_elementwise("sigmoid", "y"),
+    *_elementwise("silu", "x"),
     *_elementwise("tanh", "y"),
     *_elementwise("softmax", "y"),
     *_elementwise("log_softmax"),

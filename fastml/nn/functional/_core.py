@@ -37,6 +37,7 @@ __all__ = [
     "mse_loss", "mse_loss_backward",
     "relu", "relu_backward",
     "sigmoid", "sigmoid_backward",
+    "silu", "silu_backward",
     "softmax", "softmax_backward",
     "tanh", "tanh_backward",
 ]
@@ -150,6 +151,24 @@ def gelu_backward(grad_out, x, approximate="none"):
     out = np.empty_like(x)
     _kernels.load("_nn").gelu_backward(g.reshape(-1), x.reshape(-1), out.reshape(-1),
                                        tanh_approx, _threads(x))
+    return out
+
+
+def silu(x):
+    """SiLU (swish): x sigmoid(x) = x / (1 + exp(-x)). One fused compiled pass."""
+    x = _float(x, "x")
+    out = np.empty_like(x)
+    _kernels.load("_nn").silu_forward(x.reshape(-1), out.reshape(-1), _threads(x))
+    return out
+
+
+def silu_backward(grad_out, x):
+    """grad_out * SiLU'(x), SiLU'(x) = s (1 + x (1 - s)), s = sigmoid(x)."""
+    x = _float(x, "x")
+    g = _same_shape(grad_out, x)
+    out = np.empty_like(x)
+    _kernels.load("_nn").silu_backward(g.reshape(-1), x.reshape(-1), out.reshape(-1),
+                                       _threads(x))
     return out
 
 
