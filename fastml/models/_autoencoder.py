@@ -108,11 +108,13 @@ class _Base(Module):
         return f"encoder={list(enc)}, decoder={list(dec)}, activation={self.activation!r}"
 
     def _check_data(self, x, name="x"):
-        """x as (batch, n_features) of the parameters' dtype; values in [0, 1] for
+        """x as (batch >= 1, n_features) of the parameters' dtype; values in [0, 1] for
         Bernoulli / cross-entropy models."""
         x = self._check_input(x, name)
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"{name} must have shape (batch, {self.n_features}), got {x.shape}")
+        if len(x) == 0:
+            raise ValueError(f"{name} must hold at least one sample, got shape {x.shape}")
         if not np.isfinite(x).all():
             raise ValueError(f"{name} contains NaN or infinity")
         if self._binary and x.size and (x.min() < 0 or x.max() > 1):
@@ -144,8 +146,6 @@ class _Base(Module):
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size")
         lr = check_positive(lr, "lr")
-        if len(X) == 0:
-            raise ValueError("X must hold at least one sample")
         rng = check_random_state(random_state) if random_state is not None else self._rng
         opt = Adam(self.parameters(), lr=lr)
         history = []
