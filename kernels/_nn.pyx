@@ -7,6 +7,16 @@
 # vectorised and float32 exp / normal CDF are branch-free polynomials that vectorise too;
 # the Cython code parallelises over rows (prange) and dispatches on the dtype.
 
+# GCC if-converts the clamps and selects of the float32 polynomials (exp, normal CDF) so
+# that the elementwise loops vectorise only without trapping math; nothing here enables
+# floating-point traps. Emitted before the cimported helpers so that they compile alike.
+cdef extern from *:
+    """
+    #if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC optimize("no-trapping-math")
+    #endif
+    """
+
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport log, sqrt
