@@ -25,7 +25,7 @@ _SUBMODULES = {
     "base", "bayes", "benchmarks", "cli", "cluster", "datasets", "decomposition", "diffusion",
     "gp", "graph",
     "kernels", "linalg", "linear_model", "manifold", "mcmc", "mixture", "model_selection",
-    "models", "nn", "optimize", "reference", "rl", "scaling", "stats", "svm", "text",
+    "models", "nn", "optimize", "reference", "rl", "scaling", "stats", "svm", "text", "vi",
 }
 
 __all__ = [

@@ -1,0 +1,16 @@
+"""Variational inference: the ELBO toolkit, ADVI and coordinate-ascent VI (CAVI).
+
+* :mod:`fastml.vi._elbo`: Gaussian reparameterisation z = mu + sigma * eps with its
+  pathwise gradients, and the analytic KL(N(mu, diag sigma^2) || N(0, I)) with its
+  gradient (shared with :class:`fastml.models.VAE`).
+"""
+
+from fastml.vi._elbo import (
+    kl_standard_normal,
+    kl_standard_normal_backward,
+    reparameterize,
+    reparameterize_backward,
+)
+
+__all__ = ["kl_standard_normal", "kl_standard_normal_backward", "reparameterize",
+           "reparameterize_backward"]
