@@ -237,3 +237,45 @@ def test_bad_input():
         model.fit(x, epochs=0)
     with pytest.raises(RuntimeError, match="before forward"):
         VAE((4, 2)).backward()
+
+
+def test_digits_test_elbo_matches_torch():
+    """The same VAE 64-256-2 trained 10 epochs on the digits in fastml and in PyTorch (same
+    initial weights, data order and noise draws, float32): the test ELBO agrees within
+    0.05 nats per digit. Margin: the test ELBO's spread over 5 seeds (init, order, noise)
+    was 0.045 nats (sd), while the two implementations differed by at most 4e-4 nats at
+    each seed (float32 rounding through 220 Adam steps)."""
+    import fastml
+    from fastml.benchmarks.cases.variational_vae import digits_split, torch_vae, torch_vae_loss
+
+    X_train, X_test = digits_split()
+    rng = np.random.default_rng(0)
+    epochs, batch = 10, 64
+    model = VAE((64, 256, 2), random_state=0)
+    encoder, decoder = torch_vae(model)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)       # tiny layers: threads only add synchronisation
+    opt = fastml.nn.Adam(model.parameters(), lr=1e-3)
+    t_opt = torch.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()), lr=1e-3)
+    with fastml.threads(1):
+        for _ in range(epochs):
+            order = rng.permutation(len(X_train))
+            eps = rng.standard_normal((len(X_train), 2)).astype(np.float32)
+            for i in range(0, len(X_train), batch):
+                xb, eb = X_train[order[i:i + batch]], eps[i:i + batch]
+                model.forward(xb, eb)
+                opt.zero_grad()
+                model.backward()
+                opt.step()
+                loss = torch_vae_loss(encoder, decoder, torch.from_numpy(xb), torch.from_numpy(eb))
+                t_opt.zero_grad()
+                loss.backward()
+                t_opt.step()
+    torch.set_num_threads(threads)
+    draws = np.random.default_rng(1).standard_normal((10, len(X_test), 2)).astype(np.float32)
+    ours = -np.mean([model.forward(X_test, e) for e in draws])
+    with torch.no_grad():
+        theirs = -np.mean([torch_vae_loss(encoder, decoder, torch.from_numpy(X_test),
+                                          torch.from_numpy(e)).item() for e in draws])
+    assert -30 < theirs < -20      # a trained model: the untrained one is near -45
+    assert abs(ours - theirs) < 0.05, (ours, theirs)
