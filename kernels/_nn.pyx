@@ -23,7 +23,7 @@ from libc.math cimport log, sqrt
 from libc.stdlib cimport calloc, free
 from libc.stdint cimport int64_t
 
-from kernels._blas cimport gemm_rm
+from kernels._blas cimport gemm_rm, gemv_rm
 from kernels._math cimport fast_expf  # no-cython-lint (its C defines fastml_expf, used below)
 from kernels._parallel cimport thread_id
 
@@ -535,10 +535,26 @@ cdef void _gemm(bint ta, bint tb, int m, int n, int k, floating alpha, const flo
                     ldb, beta, c + lo, ldc)
 
 
+cdef void _gemv(int n, int k, const floating *w, const floating *x, floating beta,
+                floating *y, int n_threads) noexcept nogil:
+    """y = w x + beta y for a row-major n x k matrix w (single-threaded BLAS calls, one
+    block of rows of w per OpenMP thread): a one-row Linear (decoding one token) is
+    memory-bound, and GEMM's packing of w costs more than the product."""
+    cdef int t, lo, hi
+    if n_threads == 1 or n < 2 * n_threads:
+        gemv_rm(False, n, k, 1, w, k, x, 1, beta, y, 1)
+        return
+    for t in prange(n_threads, schedule="static", chunksize=1, num_threads=n_threads):
+        lo = t * n // n_threads
+        hi = (t + 1) * n // n_threads
+        gemv_rm(False, hi - lo, k, 1, w + lo * k, k, x, 1, beta, y + lo, 1)
+
+
 def linear_forward(const floating[:, ::1] x, const floating[:, ::1] w,
                    const floating[::1] b, bint has_bias, floating[:, ::1] out,
                    int n_threads):
-    """out = x w^T (+ b): one GEMM, the bias pre-loaded into ``out`` (beta = 1)."""
+    """out = x w^T (+ b): one GEMM (GEMV for a single row), the bias pre-loaded into
+    ``out`` (beta = 1)."""
     cdef int m = x.shape[0], k = x.shape[1], n = w.shape[0]
     cdef Py_ssize_t i, j
     cdef floating beta = 0
@@ -550,7 +566,9 @@ def linear_forward(const floating[:, ::1] x, const floating[:, ::1] w,
             for i in range(m):
                 for j in range(n):
                     out[i, j] = b[j] if has_bias else 0
-        if k > 0:
+        if k > 0 and m == 1:
+            _gemv(n, k, &w[0, 0], &x[0, 0], beta, &out[0, 0], n_threads)
+        elif k > 0:
             _gemm(False, True, m, n, k, 1, &x[0, 0], k, &w[0, 0], k, beta,
                   &out[0, 0], n, n_threads)
 
