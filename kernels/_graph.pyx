@@ -9,17 +9,20 @@ Node features have shape (n, H * C): head h owns the columns h C .. (h + 1) C - 
 - ``spmm``: out[i, hC + c] = reduce_{k in row i} w[k, h] x[indices[k], hC + c] with
   reduce = sum, mean (sum / row length) or max (with the arg-max edge position; rows
   without edges give 0 and arg-max -1). Its gradient with respect to x is the same SpMM
-  on the transposed graph (sum, mean), or a scatter through the arg-max (max).
+  on the transposed graph (sum, mean), or a scatter through the arg-max (max). A sum of
+  per-edge rows (a scatter-add) is the unweighted SpMM with ``indices`` = edge positions.
 - ``sddmm``: out[k, h] = sum_c a[i, hC + c] b[indices[k], hC + c], the gradient of a
   weighted SpMM with respect to the edge values (a = grad_out, b = x).
-- ``segment_softmax``: alpha[k, h] = exp(s[k, h]) / sum_{k' in row i} exp(s[k', h]) and
-  its backward ds = alpha (g - sum_row g alpha).
-- ``gat_attention``: GAT's fused logits and softmax,
-  s[k, h] = LeakyReLU(a_src[indices[k], h] + a_dst[i, h]), alpha = segment softmax of s;
-  ``gat_attention_backward`` returns ds/de (through softmax and LeakyReLU) per edge and its
-  row sums (the gradient of a_dst).
-- ``gather_segment_sum``: out[i, h] = sum_{k in row i} values[perm[k], h], the scatter-add
-  of edge values to nodes written as a gather over another CSR ordering (no atomics).
+- ``edge_softmax``: the segment (per-destination) softmax of LeakyReLU logits,
+
+      s[k, h] = a_src[indices[k], h] + a_dst[i, h] + a_edge[k, h],
+      alpha[k, h] = exp(LeakyReLU(s[k, h])) / sum_{k' in row i} exp(LeakyReLU(s[k', h])),
+
+  each of the three terms optional (a (0, H) array leaves it out). GAT's attention is
+  all three with its slope; a plain segment softmax of scores is a_edge = scores with
+  slope 1 (LeakyReLU = identity). ``edge_softmax_backward`` returns d loss / d s per edge,
+  alpha (g - sum_row g alpha) times the LeakyReLU slope where s <= 0, and its row sums
+  (the gradient of a_dst).
 
 Work is split into chunks of consecutive rows with about equal nnz + rows (``bounds``,
 computed by the caller), so power-law graphs keep every thread busy; chunks run under
@@ -32,60 +35,121 @@ from cython.parallel cimport prange
 from libc.math cimport exp, INFINITY
 from libc.stdint cimport int64_t
 
+cdef extern from *:
+    """
+    #define FASTML_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 1)
+    """
+    void prefetch "FASTML_PREFETCH"(const void *p) noexcept nogil
+
 cdef enum:
     SUM = 0
     MEAN = 1
     MAX = 2
+    # columns accumulated in registers per pass over a row's edges (4 AVX registers of
+    # float32); edges this far ahead have their source row prefetched
+    BLOCK = 32
+    AHEAD = 4
 
 REDUCE_CODES = {"sum": SUM, "mean": MEAN, "max": MAX}
 
 
-cdef inline void _row_spmm(Py_ssize_t i, const int64_t *indptr, const int64_t *indices,
-                           const floating *values, bint weighted, const floating *x,
-                           floating *out, int64_t *argmax, Py_ssize_t heads,
-                           Py_ssize_t channels, int reduce) noexcept nogil:
-    cdef Py_ssize_t width = heads * channels
-    cdef Py_ssize_t k, h, c, j
-    cdef floating w, v
-    cdef floating *orow = out + i * width
-    cdef int64_t *arow
+cdef inline void _block_sum(const int64_t *indices, const floating *w, Py_ssize_t w_stride,
+                            int64_t start, int64_t stop, const floating *x,
+                            Py_ssize_t width, floating *orow) noexcept nogil:
+    """orow[0 .. BLOCK) = sum_k w[k * w_stride] x[indices[k] * width + 0 .. BLOCK)
+    (w NULL: weights 1); the accumulator stays in registers."""
+    cdef floating acc[BLOCK]
+    cdef floating wk = 1
     cdef const floating *xrow
-    cdef int64_t start = indptr[i], stop = indptr[i + 1]
-    if reduce == MAX:
-        arow = argmax + i * width
-        for c in range(width):
-            orow[c] = -INFINITY
-            arow[c] = -1
-        for k in range(start, stop):
-            j = indices[k]
-            xrow = x + j * width
-            for h in range(heads):
-                w = values[k * heads + h] if weighted else 1
-                for c in range(h * channels, (h + 1) * channels):
-                    v = w * xrow[c]
-                    if v > orow[c] or arow[c] < 0:
-                        orow[c] = v
-                        arow[c] = k
-        if start == stop:
-            for c in range(width):
-                orow[c] = 0
-        return
-    for c in range(width):
+    cdef Py_ssize_t c
+    cdef int64_t k
+    for c in range(BLOCK):
+        acc[c] = 0
+    for k in range(start, stop):
+        if k + AHEAD < stop:
+            xrow = x + indices[k + AHEAD] * width
+            prefetch(xrow)
+            prefetch(xrow + BLOCK - 1)
+        xrow = x + indices[k] * width
+        if w != NULL:
+            wk = w[k * w_stride]
+        for c in range(BLOCK):
+            acc[c] += wk * xrow[c]
+    for c in range(BLOCK):
+        orow[c] = acc[c]
+
+
+cdef inline void _span_sum(const int64_t *indices, const floating *w, Py_ssize_t w_stride,
+                           int64_t start, int64_t stop, const floating *x, Py_ssize_t width,
+                           Py_ssize_t span, floating *orow) noexcept nogil:
+    """As :func:`_block_sum` for ``span`` < BLOCK columns, accumulated in place."""
+    cdef floating wk = 1
+    cdef const floating *xrow
+    cdef Py_ssize_t c
+    cdef int64_t k
+    for c in range(span):
         orow[c] = 0
     for k in range(start, stop):
         xrow = x + indices[k] * width
-        if weighted:
-            for h in range(heads):
-                w = values[k * heads + h]
-                for c in range(h * channels, (h + 1) * channels):
-                    orow[c] += w * xrow[c]
-        else:
-            for c in range(width):
-                orow[c] += xrow[c]
+        if w != NULL:
+            wk = w[k * w_stride]
+        for c in range(span):
+            orow[c] += wk * xrow[c]
+
+
+cdef inline void _row_sum(Py_ssize_t i, const int64_t *indptr, const int64_t *indices,
+                          const floating *values, const floating *x, floating *out,
+                          Py_ssize_t heads, Py_ssize_t channels, int reduce) noexcept nogil:
+    """Sum / mean SpMM of row i: column blocks that lie in one head take that head's
+    weight; one weight column (heads = 1) makes every block such a block."""
+    cdef Py_ssize_t width = heads * channels
+    cdef floating *orow = out + i * width
+    cdef int64_t start = indptr[i], stop = indptr[i + 1]
+    cdef Py_ssize_t h, c0, span, end
+    cdef floating scale
+    cdef const floating *w
+    for h in range(heads):
+        w = values + h if values != NULL else NULL
+        c0 = h * channels
+        end = (h + 1) * channels
+        while c0 < end:
+            span = min(BLOCK, end - c0)
+            if span == BLOCK:
+                _block_sum(indices, w, heads, start, stop, x + c0, width, orow + c0)
+            else:
+                _span_sum(indices, w, heads, start, stop, x + c0, width, span, orow + c0)
+            c0 = c0 + span
     if reduce == MEAN and stop > start:
-        w = 1.0 / (stop - start)
-        for c in range(width):
-            orow[c] *= w
+        scale = 1.0 / (stop - start)
+        for c0 in range(width):
+            orow[c0] *= scale
+
+
+cdef inline void _row_max(Py_ssize_t i, const int64_t *indptr, const int64_t *indices,
+                          const floating *values, const floating *x, floating *out,
+                          int64_t *argmax, Py_ssize_t heads,
+                          Py_ssize_t channels) noexcept nogil:
+    cdef Py_ssize_t width = heads * channels
+    cdef Py_ssize_t h, c
+    cdef int64_t k
+    cdef floating w = 1, v
+    cdef floating *orow = out + i * width
+    cdef int64_t *arow = argmax + i * width
+    cdef const floating *xrow
+    cdef int64_t start = indptr[i], stop = indptr[i + 1]
+    for c in range(width):
+        orow[c] = -INFINITY if stop > start else 0
+        arow[c] = -1
+    for k in range(start, stop):
+        xrow = x + indices[k] * width
+        for h in range(heads):
+            if values != NULL:
+                w = values[k * heads + h]
+            for c in range(h * channels, (h + 1) * channels):
+                v = w * xrow[c]
+                if v > orow[c] or arow[c] < 0:
+                    orow[c] = v
+                    arow[c] = k
 
 
 def spmm(const int64_t[::1] indptr, const int64_t[::1] indices,
@@ -98,19 +162,20 @@ def spmm(const int64_t[::1] indptr, const int64_t[::1] indices,
     """
     cdef Py_ssize_t heads = values.shape[1]
     cdef Py_ssize_t channels = x.shape[1] // heads if heads > 0 else 0
-    cdef bint weighted = values.shape[0] > 0
     cdef Py_ssize_t n_chunks = bounds.shape[0] - 1
     cdef Py_ssize_t chunk, i
     if out.shape[0] == 0 or out.shape[1] == 0:
         return
-    cdef const floating *vp = &values[0, 0] if weighted else NULL
+    cdef const floating *vp = &values[0, 0] if values.shape[0] > 0 else NULL
     cdef const floating *xp = &x[0, 0] if x.shape[0] > 0 else NULL
     cdef int64_t *ap = &argmax[0, 0] if reduce == MAX else NULL
     cdef const int64_t *ip = &indices[0] if indices.shape[0] > 0 else NULL
     for chunk in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         for i in range(bounds[chunk], bounds[chunk + 1]):
-            _row_spmm(i, &indptr[0], ip, vp, weighted, xp, &out[0, 0], ap, heads,
-                      channels, reduce)
+            if reduce == MAX:
+                _row_max(i, &indptr[0], ip, vp, xp, &out[0, 0], ap, heads, channels)
+            else:
+                _row_sum(i, &indptr[0], ip, vp, xp, &out[0, 0], heads, channels, reduce)
 
 
 def spmm_max_backward(const int64_t[:, ::1] argmax, const int64_t[::1] indices,
@@ -170,133 +235,90 @@ def sddmm(const int64_t[::1] indptr, const int64_t[::1] indices, const floating[
                     out[k, h] = acc
 
 
-cdef inline void _row_softmax(floating *s, Py_ssize_t start, Py_ssize_t stop,
-                              Py_ssize_t heads, Py_ssize_t h) noexcept nogil:
-    """In-place softmax of column h of the rows start .. stop - 1 of s (nnz, heads)."""
-    cdef Py_ssize_t k
-    cdef floating m = -INFINITY, total = 0
-    for k in range(start, stop):
-        if s[k * heads + h] > m:
-            m = s[k * heads + h]
-    for k in range(start, stop):
-        s[k * heads + h] = exp(s[k * heads + h] - m)
-        total = total + s[k * heads + h]
-    for k in range(start, stop):
-        s[k * heads + h] = s[k * heads + h] / total
+cdef inline floating _logit(const int64_t *indices, const floating *a_src,
+                            const floating *a_dst, const floating *a_edge, Py_ssize_t i,
+                            Py_ssize_t k, Py_ssize_t heads, Py_ssize_t h) noexcept nogil:
+    """s[k, h] = a_src[indices[k], h] + a_dst[i, h] + a_edge[k, h] (absent terms: 0)."""
+    cdef floating s = 0
+    if a_src != NULL:
+        s = s + a_src[indices[k] * heads + h]
+    if a_dst != NULL:
+        s = s + a_dst[i * heads + h]
+    if a_edge != NULL:
+        s = s + a_edge[k * heads + h]
+    return s
 
 
-def segment_softmax(const int64_t[::1] indptr, const floating[:, ::1] scores,
-                    floating[:, ::1] out, const int64_t[::1] bounds, int n_threads):
-    """out[k, h] = softmax of scores[:, h] over the edges of k's destination row."""
-    cdef Py_ssize_t heads = scores.shape[1]
-    cdef Py_ssize_t n_chunks = bounds.shape[0] - 1
-    cdef Py_ssize_t chunk, i, k, h
-    if scores.shape[0] == 0 or heads == 0:
-        return
-    for chunk in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
-        for i in range(bounds[chunk], bounds[chunk + 1]):
-            for k in range(indptr[i], indptr[i + 1]):
-                for h in range(heads):
-                    out[k, h] = scores[k, h]
-            for h in range(heads):
-                _row_softmax(&out[0, 0], indptr[i], indptr[i + 1], heads, h)
+cdef inline const floating *_terms(const floating[:, ::1] a) noexcept nogil:
+    return &a[0, 0] if a.shape[0] > 0 and a.shape[1] > 0 else NULL
 
 
-cdef inline floating _row_dot(const floating *g, const floating *alpha, Py_ssize_t start,
-                              Py_ssize_t stop, Py_ssize_t heads,
-                              Py_ssize_t h) noexcept nogil:
-    cdef Py_ssize_t k
-    cdef floating acc = 0
-    for k in range(start, stop):
-        acc = acc + g[k * heads + h] * alpha[k * heads + h]
-    return acc
-
-
-def segment_softmax_backward(const int64_t[::1] indptr, const floating[:, ::1] alpha,
-                             const floating[:, ::1] grad, floating[:, ::1] out,
-                             const int64_t[::1] bounds, int n_threads):
-    """out[k, h] = alpha[k, h] (grad[k, h] - sum_{k' in row} grad[k', h] alpha[k', h])."""
+def edge_softmax(const int64_t[::1] indptr, const int64_t[::1] indices,
+                 const floating[:, ::1] a_src, const floating[:, ::1] a_dst,
+                 const floating[:, ::1] a_edge, double negative_slope,
+                 floating[:, ::1] alpha, const int64_t[::1] bounds, int n_threads):
+    """alpha = segment softmax of LeakyReLU(a_src[indices[k]] + a_dst[i] + a_edge[k])
+    (see the module doc); alpha (nnz, H)."""
     cdef Py_ssize_t heads = alpha.shape[1]
     cdef Py_ssize_t n_chunks = bounds.shape[0] - 1
     cdef Py_ssize_t chunk, i, k, h
-    cdef floating d
-    if alpha.shape[0] == 0 or heads == 0:
-        return
-    for chunk in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
-        for i in range(bounds[chunk], bounds[chunk + 1]):
-            for h in range(heads):
-                d = _row_dot(&grad[0, 0], &alpha[0, 0], indptr[i], indptr[i + 1], heads, h)
-                for k in range(indptr[i], indptr[i + 1]):
-                    out[k, h] = alpha[k, h] * (grad[k, h] - d)
-
-
-def gat_attention(const int64_t[::1] indptr, const int64_t[::1] indices,
-                  const floating[:, ::1] a_src, const floating[:, ::1] a_dst,
-                  double negative_slope, floating[:, ::1] alpha,
-                  const int64_t[::1] bounds, int n_threads):
-    """alpha = segment softmax of LeakyReLU(a_src[indices[k], h] + a_dst[i, h])."""
-    cdef Py_ssize_t heads = a_dst.shape[1]
-    cdef Py_ssize_t n_chunks = bounds.shape[0] - 1
-    cdef Py_ssize_t chunk, i, k, h
-    cdef floating e
+    cdef floating e, m, total
     cdef floating slope = <floating>negative_slope
     if alpha.shape[0] == 0 or heads == 0:
         return
+    cdef const floating *ps = _terms(a_src)
+    cdef const floating *pd = _terms(a_dst)
+    cdef const floating *pe = _terms(a_edge)
     for chunk in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         for i in range(bounds[chunk], bounds[chunk + 1]):
-            for k in range(indptr[i], indptr[i + 1]):
-                for h in range(heads):
-                    e = a_src[indices[k], h] + a_dst[i, h]
-                    alpha[k, h] = e if e > 0 else slope * e
             for h in range(heads):
-                _row_softmax(&alpha[0, 0], indptr[i], indptr[i + 1], heads, h)
+                m = -INFINITY
+                for k in range(indptr[i], indptr[i + 1]):
+                    e = _logit(&indices[0], ps, pd, pe, i, k, heads, h)
+                    e = e if e > 0 else slope * e
+                    alpha[k, h] = e
+                    if e > m:
+                        m = e
+                total = 0
+                for k in range(indptr[i], indptr[i + 1]):
+                    alpha[k, h] = exp(alpha[k, h] - m)
+                    total = total + alpha[k, h]
+                for k in range(indptr[i], indptr[i + 1]):
+                    alpha[k, h] = alpha[k, h] / total
 
 
-def gat_attention_backward(const int64_t[::1] indptr, const int64_t[::1] indices,
-                           const floating[:, ::1] a_src, const floating[:, ::1] a_dst,
-                           double negative_slope, const floating[:, ::1] alpha,
-                           const floating[:, ::1] grad_alpha, floating[:, ::1] grad_e,
-                           floating[:, ::1] grad_a_dst, const int64_t[::1] bounds,
-                           int n_threads):
-    """Backward of :func:`gat_attention`: grad_e[k, h] = d loss / d (a_src[j] + a_dst[i])
-    through the softmax and the LeakyReLU, and grad_a_dst[i, h] = its row sum."""
-    cdef Py_ssize_t heads = a_dst.shape[1]
+def edge_softmax_backward(const int64_t[::1] indptr, const int64_t[::1] indices,
+                          const floating[:, ::1] a_src, const floating[:, ::1] a_dst,
+                          const floating[:, ::1] a_edge, double negative_slope,
+                          const floating[:, ::1] alpha, const floating[:, ::1] grad_alpha,
+                          floating[:, ::1] grad_s, floating[:, ::1] grad_rows,
+                          const int64_t[::1] bounds, int n_threads):
+    """Backward of :func:`edge_softmax`: grad_s[k, h] = d loss / d s[k, h] through the
+    softmax and the LeakyReLU; grad_rows[i, h] = sum over row i of grad_s (skipped when
+    grad_rows is a (0, H) array)."""
+    cdef Py_ssize_t heads = alpha.shape[1]
     cdef Py_ssize_t n_chunks = bounds.shape[0] - 1
     cdef Py_ssize_t chunk, i, k, h
     cdef floating d, g, acc
     cdef floating slope = <floating>negative_slope
-    if heads == 0 or grad_a_dst.shape[0] == 0:
+    cdef bint rows = grad_rows.shape[0] > 0
+    if heads == 0 or indptr.shape[0] <= 1:
         return
+    cdef const floating *ps = _terms(a_src)
+    cdef const floating *pd = _terms(a_dst)
+    cdef const floating *pe = _terms(a_edge)
     for chunk in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
         for i in range(bounds[chunk], bounds[chunk + 1]):
             for h in range(heads):
-                acc = 0
-                if indptr[i + 1] > indptr[i]:
-                    d = _row_dot(&grad_alpha[0, 0], &alpha[0, 0], indptr[i], indptr[i + 1],
-                                 heads, h)
-                    for k in range(indptr[i], indptr[i + 1]):
-                        g = alpha[k, h] * (grad_alpha[k, h] - d)
-                        if a_src[indices[k], h] + a_dst[i, h] <= 0:
-                            g = g * slope
-                        grad_e[k, h] = g
-                        acc = acc + g
-                grad_a_dst[i, h] = acc
-
-
-def gather_segment_sum(const int64_t[::1] indptr, const int64_t[::1] perm,
-                       const floating[:, ::1] values, floating[:, ::1] out,
-                       const int64_t[::1] bounds, int n_threads):
-    """out[i, h] = sum_{k in row i} values[perm[k], h] (out (n, H), values (nnz, H))."""
-    cdef Py_ssize_t heads = out.shape[1]
-    cdef Py_ssize_t n_chunks = bounds.shape[0] - 1
-    cdef Py_ssize_t chunk, i, k, h
-    cdef floating acc
-    if out.shape[0] == 0 or heads == 0:
-        return
-    for chunk in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=n_threads):
-        for i in range(bounds[chunk], bounds[chunk + 1]):
-            for h in range(heads):
+                d = 0
+                for k in range(indptr[i], indptr[i + 1]):
+                    d = d + grad_alpha[k, h] * alpha[k, h]
                 acc = 0
                 for k in range(indptr[i], indptr[i + 1]):
-                    acc = acc + values[perm[k], h]
-                out[i, h] = acc
+                    g = alpha[k, h] * (grad_alpha[k, h] - d)
+                    if slope != 1 and _logit(&indices[0], ps, pd, pe, i, k, heads, h) <= 0:
+                        g = g * slope
+                    grad_s[k, h] = g
+                    acc = acc + g
+                if rows:
+                    grad_rows[i, h] = acc

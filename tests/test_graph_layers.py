@@ -94,6 +94,82 @@ def test_gat_conv_vs_pyg_and_reference(dtype, concat):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("aggr,normalize,project,root_weight", [
+    ("mean", True, False, True), ("max", False, True, True), ("sum", True, True, False)])
+def test_sage_conv_normalize_project_vs_pyg(dtype, aggr, normalize, project, root_weight):
+    rng = np.random.default_rng(11)
+    n = 30
+    ei, _ = random_graph(n, 120, rng)
+    x = rng.standard_normal((n, 6))
+    options = {"aggr": aggr, "normalize": normalize, "project": project,
+               "root_weight": root_weight}
+    compare_with_pyg(G.SAGEConv(6, 3, **options), pyg_nn.SAGEConv(6, 3, **options), x,
+                     (ei,), (torch.from_numpy(ei),), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fill_value,concat,residual", [
+    ("mean", True, False), ("max", False, True), ("mul", True, True), (0.5, False, False),
+    ("add", True, False)])
+def test_gat_conv_edge_features_vs_pyg(dtype, fill_value, concat, residual):
+    rng = np.random.default_rng(12)
+    n = 30
+    ei, _ = random_graph(n, 120, rng)
+    x = rng.standard_normal((n, 5))
+    attr = rng.standard_normal((ei.shape[1], 3)).astype(dtype)
+    options = {"heads": 2, "concat": concat, "edge_dim": 3, "fill_value": fill_value,
+               "residual": residual}
+    ours = G.GATConv(5, 4, random_state=0, **options)
+    theirs = pyg_nn.GATConv(5, 4, **options)
+    compare_with_pyg(ours, theirs, x, (ei,), (torch.from_numpy(ei),), dtype,
+                     {"edge_attr": attr}, {"edge_attr": torch.from_numpy(attr)})
+
+
+def test_gat_conv_attention_weights_graph_input_and_bad_edge_attr():
+    rng = np.random.default_rng(13)
+    n = 15
+    ei, _ = random_graph(n, 50, rng)
+    g = G.from_edge_index(ei, n)
+    x = rng.standard_normal((n, 3))
+    attr = rng.standard_normal(ei.shape[1])
+    layer = G.GATConv(3, 2, heads=2, edge_dim=1, fill_value=[0.3], dtype=np.float64,
+                      random_state=0)
+    theirs = pyg_nn.GATConv(3, 2, heads=2, edge_dim=1, fill_value=0.3).double()
+    layer.load_state_dict(theirs.state_dict())
+    out, (edges, alpha) = layer(x, ei, attr, return_attention_weights=True)
+    t_out, (t_edges, t_alpha) = theirs(torch.from_numpy(x), torch.from_numpy(ei),
+                                       torch.from_numpy(attr), return_attention_weights=True)
+    assert_close(out, t_out.detach().numpy(), np.float64)
+    ours_by_edge = {(s, d): a for s, d, a in zip(*edges, alpha.tolist())}
+    theirs_by_edge = {(s, d): a for s, d, a in zip(*t_edges.numpy(), t_alpha.tolist())}
+    assert ours_by_edge.keys() == theirs_by_edge.keys()
+    for key, value in theirs_by_edge.items():  # multi-edges: both copies share alpha
+        np.testing.assert_allclose(ours_by_edge[key], value, rtol=1e-10)
+    # a Graph takes edge features in its own (target-sorted) order
+    assert_close(layer(x, g, attr[g.edge_id]), out, np.float64)
+    with pytest.raises(ValueError, match="edge_attr must have shape"):
+        layer(x, ei, attr[:-1])
+    with pytest.raises(ValueError, match="edge_dim"):
+        G.GATConv(3, 2)(x.astype(np.float32), ei, attr)
+    with pytest.raises(ValueError, match="fill_value"):
+        G.GATConv(3, 2, edge_dim=2, fill_value="median")
+    with pytest.raises(ValueError, match="fill_value"):
+        G.GATConv(3, 2, edge_dim=2, fill_value=[1.0, 2.0, 3.0])
+
+
+def test_gcn_conv_self_loop_options_as_pyg():
+    assert not G.GCNConv(3, 2, normalize=False).add_self_loops
+    assert G.GCNConv(3, 2).add_self_loops
+    with pytest.raises(ValueError, match="add_self_loops"):
+        G.GCNConv(3, 2, add_self_loops=True, normalize=False)
+    rng = np.random.default_rng(14)
+    ei, w = random_graph(20, 60, rng, weighted=True)
+    x = rng.standard_normal((20, 3))
+    compare_with_pyg(G.GCNConv(3, 2, normalize=False), pyg_nn.GCNConv(3, 2, normalize=False),
+                     x, (ei, w), (torch.from_numpy(ei), torch.from_numpy(w)), np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("K", [1, 2, 4])
 def test_cheb_conv_vs_pyg_and_dense(dtype, K):
     rng = np.random.default_rng(3)
@@ -165,6 +241,9 @@ def test_gat_attention_dropout_gradients_by_finite_differences():
 @pytest.mark.parametrize("make", [
     lambda: G.GCNConv(3, 2, dtype=np.float64, random_state=0),
     lambda: G.SAGEConv(3, 2, aggr="max", dtype=np.float64, random_state=0),
+    lambda: G.SAGEConv(3, 2, normalize=True, project=True, dtype=np.float64, random_state=0),
+    lambda: G.GATConv(3, 2, heads=2, edge_dim=2, residual=True, dtype=np.float64,
+                      random_state=0),
     lambda: G.ChebConv(3, 2, K=3, dtype=np.float64, random_state=0),
 ])
 def test_layers_gradcheck(make):

@@ -18,17 +18,15 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_option, check_positive_int, check_scalar
+from fastml._validation import check_array, check_option, check_positive_int, check_scalar
 from fastml.graph import _ops
 from fastml.graph._graph import (
     Graph,
     _build,
     add_remaining_self_loops,
-    add_self_loops,
     from_edge_index,
     laplacian,
     normalize,
-    remove_self_loops,
 )
 from fastml.nn import init
 from fastml.nn._layers import Linear, _dtype
@@ -233,6 +231,7 @@ class GCNConv(_GraphLayer):
 
     Self loops are replaced by one loop per node (weight 1, or 2 with ``improved``; an
     existing loop keeps its weight) and degrees d_i = sum of the weights into i.
+    ``add_self_loops`` defaults to ``normalize`` and cannot be set without it (PyG).
     Parameters ``lin.weight`` (out, in; Glorot) and ``bias`` (zeros), as PyG.
     x may be sparse features (then backward returns None).
     """
@@ -240,13 +239,17 @@ class GCNConv(_GraphLayer):
     _sparse_input = True
 
     def __init__(self, in_channels, out_channels, improved=False, cached=False,
-                 add_self_loops=True, normalize=True, bias=True, *, dtype=np.float32,
+                 add_self_loops=None, normalize=True, bias=True, *, dtype=np.float32,
                  random_state=None):
         super().__init__()
         self.in_channels = check_positive_int(in_channels, "in_channels")
         self.out_channels = check_positive_int(out_channels, "out_channels")
         self.improved, self.cached = bool(improved), bool(cached)
-        self.add_self_loops, self.normalize = bool(add_self_loops), bool(normalize)
+        self.normalize = bool(normalize)
+        self.add_self_loops = self.normalize if add_self_loops is None else bool(add_self_loops)
+        if self.add_self_loops and not self.normalize:
+            raise ValueError("add_self_loops=True needs normalize=True (GCNConv adds self "
+                             "loops only for its on-the-fly normalisation, as PyG)")
         dtype = _dtype(dtype)
         rng = init._rng(random_state)
         self.lin = _glorot_linear(in_channels, out_channels, rng, dtype)
@@ -287,21 +290,30 @@ class GCNConv(_GraphLayer):
 
 
 class SAGEConv(_GraphLayer):
-    """GraphSAGE: x'_i = W_l aggr_{j -> i} x_j + b + W_r x_i, aggr in {mean, max, sum}.
+    """GraphSAGE: x'_i = W_l aggr_{j -> i} p(x_j) + b + W_r x_i, aggr in {mean, max, sum},
 
-    Parameters ``lin_l.weight``, ``lin_l.bias`` and ``lin_r.weight`` (PyTorch's Linear
-    initialisation), as PyG. Nodes without incoming edges aggregate to 0.
+    p(x) = ReLU(W_p x + b_p) with ``project`` (else x), and x'_i / ||x'_i||_2 with
+    ``normalize`` (PyG's F.normalize, eps 1e-12). Parameters ``lin.weight``,
+    ``lin.bias`` (project), ``lin_l.weight``, ``lin_l.bias`` and ``lin_r.weight``
+    (PyTorch's Linear initialisation), as PyG. Nodes without incoming edges aggregate to 0.
     """
 
-    def __init__(self, in_channels, out_channels, aggr="mean", root_weight=True, bias=True,
-                 *, dtype=np.float32, random_state=None):
+    _EPS = 1e-12
+
+    def __init__(self, in_channels, out_channels, aggr="mean", normalize=False,
+                 root_weight=True, project=False, bias=True, *, dtype=np.float32,
+                 random_state=None):
         super().__init__()
         self.in_channels = check_positive_int(in_channels, "in_channels")
         self.out_channels = check_positive_int(out_channels, "out_channels")
         self.aggr = check_option(aggr, "aggr", ("mean", "max", "sum"))
-        self.root_weight = bool(root_weight)
+        self.normalize, self.root_weight = bool(normalize), bool(root_weight)
+        self.project = bool(project)
         dtype = _dtype(dtype)
         rng = init._rng(random_state)
+        if self.project:
+            self.lin = Linear(in_channels, in_channels, bias=True, dtype=dtype,
+                              random_state=rng)
         self.lin_l = Linear(in_channels, out_channels, bias=bias, dtype=dtype,
                             random_state=rng)
         if self.root_weight:
@@ -312,46 +324,100 @@ class SAGEConv(_GraphLayer):
     def forward(self, x, edge_index):
         x, graph = self._inputs(x, edge_index)
         graph = _unweighted(graph) if graph.weight is not None else graph
-        aggr, argmax = _ops._propagate(graph, x, _ops._no_values(x.dtype), self.aggr)
+        x_src = np.maximum(self.lin.forward(x), 0) if self.project else x
+        aggr, argmax = _ops._propagate(graph, x_src, _ops._no_values(x.dtype), self.aggr)
         out = self.lin_l.forward(aggr)
         if self.root_weight:
             out += self.lin_r.forward(x)
-        self._cache = (graph, x, argmax)
+        norm = None
+        if self.normalize:
+            norm = np.maximum(np.sqrt(np.einsum("ij,ij->i", out, out)), self._EPS)[:, None]
+            out /= norm
+        self._cache = (graph, x_src, argmax, out, norm)
         return out
 
     def backward(self, grad_out):
-        graph, x, argmax = self._saved()
-        g = self._check_grad(grad_out, (graph.num_nodes, self.out_channels), x.dtype)
+        graph, x_src, argmax, out, norm = self._saved()
+        g = self._check_grad(grad_out, (graph.num_nodes, self.out_channels), x_src.dtype)
+        if norm is not None:  # y = o / max(|o|, eps): dy/do g = (g - y (y . g)) / |o|
+            inside = norm[:, 0] > self._EPS
+            g = g / norm
+            g[inside] -= out[inside] * np.einsum("ij,ij->i", out[inside], g[inside])[:, None]
         grad_aggr = self.lin_l.backward(g)
-        if not self.input_grad:
-            if self.root_weight:
-                _linear_backward(self.lin_r, g, False)
+        grad_root = (_linear_backward(self.lin_r, g, self.input_grad) if self.root_weight
+                     else None)
+        if not (self.input_grad or self.project):
             return None
-        grad_x = _ops._spmm_backward(graph, grad_aggr, x, _ops._no_values(x.dtype),
-                                     self.aggr, argmax)[0]
-        if self.root_weight:
-            grad_x += self.lin_r.backward(g)
-        return grad_x
+        grad_src = _ops._spmm_backward(graph, grad_aggr, x_src, _ops._no_values(x_src.dtype),
+                                       self.aggr, argmax)[0]
+        if self.project:
+            grad_src *= x_src > 0
+            grad_src = _linear_backward(self.lin, grad_src, self.input_grad)
+        if not self.input_grad:
+            return None
+        return grad_src if grad_root is None else grad_src + grad_root
+
+
+_LOOP_REDUCES = ("add", "sum", "mean", "max", "min", "mul")
+
+
+def _loop_graphs(graph):
+    """(graph without self loops, positions kept, that graph plus one loop per node)."""
+    keep = np.flatnonzero(graph.src != graph.dst)
+    src, dst = graph.src[keep], graph.dst[keep]
+    plain = _build(graph.num_nodes, src, dst, None)  # still sorted: the same order
+    loops = np.arange(graph.num_nodes, dtype=np.int64)
+    return plain, keep, _build(graph.num_nodes, np.concatenate([src, loops]),
+                               np.concatenate([dst, loops]), None)
+
+
+def _loop_attr(plain, attr, fill_value):
+    """Edge features of the added self loops (PyG's ``add_self_loops(fill_value=...)``):
+    a constant (scalar or one row), or the features of the edges into each node reduced
+    by ``fill_value`` in {"add", "sum", "mean", "max", "min", "mul"} (nodes without
+    edges: 1 for "mul", else 0)."""
+    n, dim = plain.num_nodes, attr.shape[1]
+    if not isinstance(fill_value, str):
+        return np.broadcast_to(fill_value, (n, dim)).astype(attr.dtype)
+    counts = np.diff(plain.indptr)
+    if fill_value in ("add", "sum", "mean"):
+        out = _ops._scatter_rows(plain, attr)
+        if fill_value == "mean":
+            out /= np.maximum(counts, 1)[:, None]
+        return out
+    ufunc = {"max": np.maximum, "min": np.minimum, "mul": np.multiply}[fill_value]
+    out = np.full((n, dim), 1.0 if fill_value == "mul" else 0.0, attr.dtype)
+    rows = counts > 0
+    if attr.shape[0]:
+        out[rows] = ufunc.reduceat(attr, plain.indptr[:-1][rows], axis=0)
+    return out
 
 
 class GATConv(_GraphLayer):
     """Graph attention (Velickovic et al.), H heads of C channels:
 
-        h = x W^T (n, H C),  e_ji = LeakyReLU(a_src . h_j + a_dst . h_i) per head,
+        h = x W^T (n, H C),  e_ji = LeakyReLU(a_src . h_j + a_dst . h_i + a_edge . W_e f_ji)
+        per head (the last term with ``edge_dim``: edge features f_ji),
         alpha_ji = softmax over the edges into i of e_ji (then attention dropout),
-        x'_i = sum_j alpha_ji h_j  (heads concatenated, or averaged with concat=False) + b.
+        x'_i = sum_j alpha_ji h_j  (heads concatenated, or averaged with concat=False)
+               [+ W_res x_i with ``residual``] + b.
 
-    Self loops are replaced by one loop per node (``add_self_loops``). Parameters
-    ``lin.weight`` (H C, in), ``att_src``, ``att_dst`` (1, H, C) (Glorot) and ``bias``
-    (zeros), as PyG. The logits and softmax run as one fused kernel per target row.
+    Self loops are replaced by one loop per node (``add_self_loops``); their edge
+    features are ``fill_value`` (a number, a row of edge_dim values, or the reduction
+    "mean", "add", "max", "min", "mul" of the features of the edges into the node), as
+    PyG. Parameters ``lin.weight`` (H C, in), ``att_src``, ``att_dst`` (1, H, C),
+    ``lin_edge.weight`` (H C, edge_dim), ``att_edge`` (1, H, C), ``res.weight``
+    (glorot) and ``bias`` (zeros), as PyG. The logits and softmax run as one fused kernel
+    per target row; the edge term is edge_attr (E, edge_dim) times the (edge_dim, H)
+    product of W_e and a_edge, without PyG's (E, H, C) temporary.
     x may be sparse features (then backward returns None).
     """
 
     _sparse_input = True
 
     def __init__(self, in_channels, out_channels, heads=1, concat=True, negative_slope=0.2,
-                 dropout=0.0, add_self_loops=True, bias=True, *, dtype=np.float32,
-                 random_state=None):
+                 dropout=0.0, add_self_loops=True, edge_dim=None, fill_value="mean",
+                 bias=True, residual=False, *, dtype=np.float32, random_state=None):
         super().__init__()
         self.in_channels = check_positive_int(in_channels, "in_channels")
         self.out_channels = check_positive_int(out_channels, "out_channels")
@@ -361,38 +427,86 @@ class GATConv(_GraphLayer):
                                                  numbers.Real, min_val=0))
         self.dropout = _core._check_p(dropout)
         self.add_self_loops = bool(add_self_loops)
+        self.edge_dim = None if edge_dim is None else check_positive_int(edge_dim, "edge_dim")
+        self.fill_value = self._check_fill_value(fill_value)
+        self.residual = bool(residual)
         dtype = _dtype(dtype)
         rng = init._rng(random_state)
         self._rng = rng
         H, C = self.heads, self.out_channels
+        total = H * C if concat else C
         self.lin = _glorot_linear(in_channels, H * C, rng, dtype)
         self.att_src = _glorot((1, H, C), rng, dtype)
         self.att_dst = _glorot((1, H, C), rng, dtype)
-        self.bias = Parameter(np.zeros(H * C if concat else C), dtype) if bias else None
+        if self.edge_dim is not None:
+            self.lin_edge = _glorot_linear(self.edge_dim, H * C, rng, dtype)
+            self.att_edge = _glorot((1, H, C), rng, dtype)
+        self.res = _glorot_linear(in_channels, total, rng, dtype) if residual else None
+        self.bias = Parameter(np.zeros(total), dtype) if bias else None
         self._cache = None
+
+    def _check_fill_value(self, fill_value):
+        if isinstance(fill_value, str):
+            return check_option(fill_value, "fill_value", _LOOP_REDUCES)
+        value = np.asarray(fill_value)
+        if value.dtype.kind not in "biuf" or value.ndim > 1 or not np.all(np.isfinite(value)):
+            raise ValueError(f"fill_value must be a finite number, a row of edge_dim "
+                             f"numbers or one of {_LOOP_REDUCES}, got {fill_value!r}")
+        if value.ndim == 1 and value.shape[0] != (self.edge_dim or 0):
+            raise ValueError(f"fill_value must have edge_dim={self.edge_dim} values, got "
+                             f"{value.shape[0]}")
+        return value.astype(np.float64)
 
     def extra_repr(self):
         return f"{self.in_channels}, {self.out_channels}, heads={self.heads}"
 
-    def _with_loops(self, graph):
-        if not self.add_self_loops:
-            return _unweighted(graph) if graph.weight is not None else graph
-        return _derived(graph, "gat-loops",
-                        lambda g: add_self_loops(remove_self_loops(_unweighted(g))))
+    def _edge_features(self, edge_attr, edge_index, graph):
+        """edge_attr as (E, edge_dim) of the layer's dtype in the graph's order, or None."""
+        if edge_attr is None:
+            return None
+        if self.edge_dim is None:
+            raise ValueError("edge_attr needs a GATConv built with edge_dim (the number of "
+                             "edge features)")
+        attr = check_array(edge_attr, "edge_attr", ndim=(1, 2), dtype=self.dtype)
+        attr = attr.reshape(-1, 1) if attr.ndim == 1 else attr
+        if attr.shape != (graph.num_edges, self.edge_dim):
+            raise ValueError(f"edge_attr must have shape (num_edges={graph.num_edges}, "
+                             f"edge_dim={self.edge_dim}), got {attr.shape}")
+        order = None if isinstance(edge_index, Graph) else graph.edge_id
+        return np.ascontiguousarray(attr if order is None else attr[order])
 
-    def forward(self, x, edge_index):
+    def _with_loops(self, graph, attr):
+        if not self.add_self_loops:
+            return (_unweighted(graph) if graph.weight is not None else graph), attr
+        plain, keep, looped = _derived(graph, "gat-loops", _loop_graphs)
+        if attr is not None:
+            kept = np.ascontiguousarray(attr[keep])
+            attr = np.concatenate([kept, _loop_attr(plain, kept, self.fill_value)])
+            attr = np.ascontiguousarray(attr[looped.edge_id])
+        return looped, attr
+
+    def _edge_projection(self):
+        """(edge_dim, H): a_edge = edge_attr @ this (W_e reshaped (H, C, D) dotted with
+        att_edge over C)."""
+        H, C = self.heads, self.out_channels
+        w = self.lin_edge.weight.data.reshape(H, C, self.edge_dim)
+        return np.ascontiguousarray(np.einsum("hcd,hc->dh", w, self.att_edge.data[0]))
+
+    def forward(self, x, edge_index, edge_attr=None, return_attention_weights=False):
+        """Output (n, H C or C); with ``return_attention_weights`` also
+        (edge_index (2, E'), alpha (E', H)) of the graph with its self loops (alpha after
+        attention dropout)."""
         x, graph = self._inputs(x, edge_index)
-        graph = self._with_loops(graph)
+        attr = self._edge_features(edge_attr, edge_index, graph)
+        graph, attr = self._with_loops(graph, attr)
         n, H, C = x.shape[0], self.heads, self.out_channels
         h = _linear_forward(self.lin, x)
         h3 = h.reshape(n, H, C)
         a_src = np.ascontiguousarray(np.einsum("nhc,hc->nh", h3, self.att_src.data[0]))
         a_dst = np.ascontiguousarray(np.einsum("nhc,hc->nh", h3, self.att_dst.data[0]))
-        k = _ops._graph_kernels()
-        n_threads = graph.threads(H)
-        alpha = np.empty((graph.num_edges, H), x.dtype)
-        k.gat_attention(graph.indptr, graph.src, a_src, a_dst, self.negative_slope, alpha,
-                        graph.bounds(n_threads), n_threads)
+        a_edge = (_ops._no_values(h.dtype, H) if attr is None
+                  else np.ascontiguousarray(attr @ self._edge_projection()))
+        alpha = _ops._edge_softmax(graph, a_src, a_dst, a_edge, self.negative_slope)
         mask = None
         weights = alpha
         if self.training and self.dropout > 0:
@@ -401,38 +515,47 @@ class GATConv(_GraphLayer):
         out = _ops._propagate(graph, h, weights)[0]
         if not self.concat:
             out = out.reshape(n, H, C).mean(axis=1)
+        if self.res is not None:
+            out += _linear_forward(self.res, x)
         if self.bias is not None:
             out += self.bias.data
-        self._cache = (graph, h, a_src, a_dst, alpha, mask, weights)
+        self._cache = (graph, h, a_src, a_dst, a_edge, attr, alpha, mask, weights)
+        if return_attention_weights:
+            return out, (graph.edge_index, weights)
         return out
 
     def backward(self, grad_out):
-        graph, h, a_src, a_dst, alpha, mask, weights = self._saved()
+        graph, h, a_src, a_dst, a_edge, attr, alpha, mask, weights = self._saved()
         n, H, C = graph.num_nodes, self.heads, self.out_channels
         g = self._check_grad(grad_out, (n, H * C if self.concat else C), h.dtype)
         if self.bias is not None:
             self.bias.grad += g.sum(axis=0)
+        grad_res = None if self.res is None else _linear_backward(self.res, g,
+                                                                  self.input_grad)
         if not self.concat:
             g = np.ascontiguousarray(np.repeat(g[:, None, :] / H, H, axis=1).reshape(n, H * C))
         grad_h = _ops._propagate_transposed(graph, g, weights)
         grad_alpha = _ops._sddmm(graph, g, h, H)
         if mask is not None:
             grad_alpha *= mask
-        k = _ops._graph_kernels()
-        n_threads = graph.threads(H)
-        grad_e = np.empty_like(alpha)
-        grad_a_dst = np.empty_like(a_dst)
-        k.gat_attention_backward(graph.indptr, graph.src, a_src, a_dst, self.negative_slope,
-                                 alpha, grad_alpha, grad_e, grad_a_dst,
-                                 graph.bounds(n_threads), n_threads)
-        grad_a_src = _ops._scatter(graph, grad_e, "source")
+        grad_e, grad_a_dst = _ops._edge_softmax_backward(graph, a_src, a_dst, a_edge,
+                                                         self.negative_slope, alpha,
+                                                         grad_alpha)
+        grad_a_src = _ops._scatter_rows(graph, grad_e, "source")
         h3 = h.reshape(n, H, C)
         self.att_src.grad[0] += np.einsum("nh,nhc->hc", grad_a_src, h3)
         self.att_dst.grad[0] += np.einsum("nh,nhc->hc", grad_a_dst, h3)
+        if attr is not None:
+            grad_proj = attr.T @ grad_e  # (edge_dim, H)
+            w = self.lin_edge.weight.data.reshape(H, C, self.edge_dim)
+            self.lin_edge.weight.grad += np.einsum(
+                "hc,dh->hcd", self.att_edge.data[0], grad_proj).reshape(H * C, -1)
+            self.att_edge.grad[0] += np.einsum("hcd,dh->hc", w, grad_proj)
         grad_h3 = grad_h.reshape(n, H, C)
         grad_h3 += grad_a_src[:, :, None] * self.att_src.data
         grad_h3 += grad_a_dst[:, :, None] * self.att_dst.data
-        return _linear_backward(self.lin, grad_h, self.input_grad)
+        grad_x = _linear_backward(self.lin, grad_h, self.input_grad)
+        return grad_x if grad_res is None else grad_x + grad_res
 
 
 class ChebConv(_GraphLayer):

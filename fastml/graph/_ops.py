@@ -137,38 +137,45 @@ def _sddmm(graph, a, b, heads=1):
     return out
 
 
+def _edge_softmax(graph, a_src, a_dst, a_edge, negative_slope):
+    """alpha = segment softmax of LeakyReLU(a_src_j + a_dst_i + a_edge_k), (E, H); a term
+    given as a (0, H) array is left out."""
+    n_threads = graph.threads(a_edge.shape[1] or a_dst.shape[1] or a_src.shape[1])
+    heads = max(a_src.shape[1], a_dst.shape[1], a_edge.shape[1])
+    dtype = np.result_type(a_src, a_dst, a_edge)
+    alpha = np.empty((graph.num_edges, heads), dtype)
+    _graph_kernels().edge_softmax(graph.indptr, graph.src, a_src, a_dst, a_edge,
+                                  negative_slope, alpha, graph.bounds(n_threads), n_threads)
+    return alpha
+
+
+def _edge_softmax_backward(graph, a_src, a_dst, a_edge, negative_slope, alpha, grad,
+                           row_sums=True):
+    """(d loss / d logits (E, H), their sums per target (n, H) or None) of
+    :func:`_edge_softmax`."""
+    n_threads = graph.threads(alpha.shape[1])
+    grad_s = np.empty_like(alpha)
+    heads = alpha.shape[1]
+    grad_rows = np.empty((graph.num_nodes if row_sums else 0, heads), alpha.dtype)
+    _graph_kernels().edge_softmax_backward(graph.indptr, graph.src, a_src, a_dst, a_edge,
+                                           negative_slope, alpha, grad, grad_s, grad_rows,
+                                           graph.bounds(n_threads), n_threads)
+    return grad_s, (grad_rows if row_sums else None)
+
+
 def _segment_softmax(graph, scores):
-    n_threads = graph.threads(scores.shape[1])
-    out = np.empty_like(scores)
-    _graph_kernels().segment_softmax(graph.indptr, scores, out, graph.bounds(n_threads),
-                                     n_threads)
-    return out
+    none = _no_values(scores.dtype, scores.shape[1])
+    return _edge_softmax(graph, none, none, scores, 1.0)
 
 
 def _segment_softmax_backward(graph, alpha, grad):
-    n_threads = graph.threads(alpha.shape[1])
-    out = np.empty_like(alpha)
-    _graph_kernels().segment_softmax_backward(graph.indptr, alpha, grad, out,
-                                              graph.bounds(n_threads), n_threads)
-    return out
-
-
-def _scatter(graph, edge_values, at="target"):
-    """out_i = sum of edge_values_k over the edges k into (target) / out of (source) i."""
-    n_threads = graph.threads(edge_values.shape[1])
-    out = np.empty((graph.num_nodes, edge_values.shape[1]), edge_values.dtype)
-    if at == "target":
-        indptr, perm, transpose = graph.indptr, _identity(graph), False
-    else:
-        indptr, _, perm = graph.transpose_csr()
-        transpose = True
-    _graph_kernels().gather_segment_sum(indptr, perm, edge_values, out,
-                                        graph.bounds(n_threads, transpose), n_threads)
-    return out
+    none = _no_values(alpha.dtype, alpha.shape[1])
+    return _edge_softmax_backward(graph, none, none, none, 1.0, alpha, grad, False)[0]
 
 
 def _scatter_rows(graph, rows, at="target"):
-    """out_i = sum of the per-edge rows (E, F) over the edges into / out of node i."""
+    """out_i = sum of the per-edge rows (E, F) over the edges into / out of node i
+    (an unweighted SpMM whose "source rows" are the edges)."""
     k = _graph_kernels()
     n_threads = graph.threads(rows.shape[1])
     out = np.empty((graph.num_nodes, rows.shape[1]), rows.dtype)
@@ -410,7 +417,7 @@ def scatter(graph, edge_values, at="target"):
     graph = _graph_only(graph)
     check_option(at, "at", ("target", "source"))
     v = _check_edge_array(edge_values, graph, "edge_values")
-    out = _scatter(graph, _columns(v), at)
+    out = _scatter_rows(graph, _columns(v), at)
     return out.ravel() if v.ndim == 1 else out
 
 
