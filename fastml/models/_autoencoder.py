@@ -291,12 +291,15 @@ class VAE(_Base):
         return self._output(self.decoder.forward(z))
 
     def _log_likelihood(self, x, logits):
-        """log p(x | z) per row from the decoder output (logits or mean)."""
+        """log p(x | z) summed over the last axis from the decoder output (logits or mean);
+        x broadcasts against the output. Bernoulli: x l - log(1 + e^l), written as
+        x l - max(l, 0) - log1p(e^-|l|) (stable, one exp per entry)."""
         if self._binary:
-            return np.sum(x * logits - np.logaddexp(0, logits), axis=1)
+            return np.sum(x * logits - np.maximum(logits, 0) - np.log1p(np.exp(-np.abs(logits))),
+                          axis=-1)
         s = self.decoder_std
-        return (-0.5 / s**2) * np.sum((x - logits) ** 2, axis=1) - \
-            x.shape[1] * (math.log(s) + 0.5 * _LOG_2PI)
+        return (-0.5 / s**2) * np.sum((x - logits) ** 2, axis=-1) - \
+            x.shape[-1] * (math.log(s) + 0.5 * _LOG_2PI)
 
     def _draw(self, shape, rng):
         return rng.standard_normal(shape).astype(self.dtype)
@@ -341,11 +344,13 @@ class VAE(_Base):
 
     # ------------------------------------------------------------ bounds
     def _log_weights(self, x, mu, logvar, eps):
-        """log p(x, z) - log q(z | x) per row for z = mu + exp(logvar / 2) eps."""
+        """log p(x, z) - log q(z | x), shape (m, n), for the draws eps (m, n, d) and
+        z = mu + exp(logvar / 2) eps (the normalising constants of p(z) and q cancel)."""
         z, _ = _reparameterize(mu, logvar, eps)
-        log_prior = -0.5 * np.sum(z * z, axis=1)
-        log_q = -0.5 * np.sum(eps * eps + logvar, axis=1)
-        return self._log_likelihood(x, self.decoder.forward(z)) + log_prior - log_q
+        log_prior = -0.5 * np.sum(z * z, axis=-1)
+        log_q = -0.5 * np.sum(eps * eps + logvar, axis=-1)
+        out = self.decoder.forward(z.reshape(-1, z.shape[-1])).reshape(z.shape[:2] + (-1,))
+        return self._log_likelihood(x, out) + log_prior - log_q
 
     def elbo(self, x, n_samples=1, random_state=None):
         """ELBO per datapoint (beta = 1): E_q[log p(x|z)] by n_samples draws, minus the
@@ -375,9 +380,7 @@ class VAE(_Base):
         for start in range(0, k, per_call):
             m = min(per_call, k - start)
             eps = self._draw((m * n, d), rng)
-            log_w[start:start + m] = self._log_weights(
-                np.tile(x, (m, 1)), np.tile(mu, (m, 1)), np.tile(logvar, (m, 1)),
-                eps).reshape(m, n)
+            log_w[start:start + m] = self._log_weights(x, mu, logvar, eps.reshape(m, n, d))
         top = log_w.max(axis=0)
         bound = top + np.log(np.mean(np.exp(log_w - top), axis=0))
         return bound.astype(x.dtype)
