@@ -37,7 +37,7 @@ def evaluate(task, policy, reference, prompts, seed):
             kl_to_reference(policy, reference, prompts, completions), completions)
 
 
-def main(seed=0, sft_steps=150, rm_pairs=2048, rm_epochs=2, ppo_iterations=30,
+def main(seed=0, sft_steps=150, rm_pairs=2048, rm_epochs=3, ppo_iterations=30,
          ppo_batch=64, dpo_pairs=1024, dpo_epochs=1, target_kl=3.0, share_backbone=True,
          n_layer=1, n_embd=32, verbose=True):
     """Run the pipeline; returns a dict of the measured numbers."""
@@ -62,11 +62,13 @@ def main(seed=0, sft_steps=150, rm_pairs=2048, rm_epochs=2, ppo_iterations=30,
     policy = copy.deepcopy(sft)
     ppo = rlhf.PPOTrainer(policy, sft, reward_model, max_new_tokens=task.completion_length,
                           share_backbone=share_backbone, learning_rate=5e-4,
-                          mini_batch_size=32, ppo_epochs=2, init_kl_coef=0.2,
-                          target_kl=target_kl, horizon=256, random_state=seed)
+                          mini_batch_size=32, ppo_epochs=2, init_kl_coef=0.5,
+                          target_kl=target_kl, horizon=64, random_state=seed)
     prompt_rng = np.random.default_rng(seed + 5)
+    train_kl = []
     for it in range(ppo_iterations):
         stats = ppo.step(task.sample_prompts(ppo_batch, prompt_rng))
+        train_kl.append(stats["kl"])
         if verbose and (it + 1) % 10 == 0:
             say(f"  PPO {it + 1:3d}: score {stats['score']:+.3f}  KL {stats['kl']:.2f}  "
                 f"kl_coef {stats['kl_coef']:.3f}  entropy {stats['entropy']:.3f}")
@@ -89,7 +91,8 @@ def main(seed=0, sft_steps=150, rm_pairs=2048, rm_epochs=2, ppo_iterations=30,
         say(f"  PPO sample: {task.decode(prompt)} | {task.decode(completion)}")
     return {"rm_accuracy": rm_accuracy["accuracy"], "reward_before": before,
             "reward_ppo": ppo_reward, "kl_ppo": ppo_kl, "reward_dpo": dpo_reward,
-            "kl_dpo": dpo_kl, "dpo_margin": dpo_margin,
+            "kl_dpo": dpo_kl, "kl_ppo_last10": float(np.mean(train_kl[-10:])),
+            "dpo_margin": dpo_margin,
             "dpo_train_margin": history["reward_margin"][-1]}
 
 

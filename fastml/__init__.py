@@ -25,7 +25,8 @@ _SUBMODULES = {
     "base", "bayes", "benchmarks", "cli", "cluster", "datasets", "decomposition", "diffusion",
     "gp", "graph",
     "kernels", "linalg", "linear_model", "manifold", "mcmc", "mixture", "model_selection",
-    "models", "nn", "optimize", "reference", "rl", "scaling", "stats", "svm", "text", "vi",
+    "models", "nn", "optimize", "reference", "rl", "rlhf", "scaling", "stats", "svm",
+    "text", "vi",
 }
 
 __all__ = [

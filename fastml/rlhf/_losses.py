@@ -217,7 +217,7 @@ def whiten(x, mask=None, shift_mean=True):
     (reward whitening keeps the reward's sign). Masked entries are returned as 0."""
     (x,), mask = _token_arrays([("x", x)], mask)
     if mask.sum() < 2:
-        raise ValueError("whiten needs at least 2 valid entries")
+        raise ValueError("x must have at least 2 valid entries (mask) to whiten")
     return _whiten(x, mask, bool(shift_mean))
 
 

@@ -84,6 +84,8 @@ class PPOTrainer:
         self.whiten_rewards = check_bool(whiten_rewards, "whiten_rewards")
         self.max_grad_norm = None if max_grad_norm is None else _real(
             max_grad_norm, "max_grad_norm", include="neither")
+        if target_kl is not None:
+            target_kl = _real(target_kl, "target_kl", include="neither")
         self.kl_controller = AdaptiveKLController(init_kl_coef, target_kl, horizon)
         lr = _real(learning_rate, "learning_rate", include="neither")
         self._rng = check_random_state(random_state)

@@ -17,6 +17,7 @@ from fastml.rlhf._logprobs import (
     _LAST_FORWARD,
     _check_model,
     _check_sequences,
+    _grad,
     _hidden_backward,
     _hidden_forward,
 )
@@ -74,7 +75,8 @@ class RewardModel(Module):
         if _LAST_FORWARD.get(self.backbone) is not self:
             raise RuntimeError("RewardModel.backward needs its latest forward: another "
                                "forward on the backbone ran since")
-        grad = np.asarray(grad, self.dtype)
+        grad = _grad(grad, shape[:1] if mask is None else mask.shape, "grad")
+        grad = grad.astype(self.dtype, copy=False)
         if mask is not None:
             grad = grad * mask
         g = self.score.backward(np.ascontiguousarray(grad[..., None]))
