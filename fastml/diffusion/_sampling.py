@@ -52,31 +52,34 @@ def sample(model, scheduler, n_samples=None, *, num_inference_steps=50, labels=N
            guidance_scale=None, guidance_rescale=0.0, eta=0.0, x_T=None, random_state=None):
     """Draw samples by running the reverse process from x_T ~ N(0, I).
 
-    model : denoiser with ``_forward(x, t, y)`` (:class:`fastml.models.DiffusionMLP`)
+    model : denoiser with ``_forward(x, t, y)`` and ``sample_shape``
+        (:class:`fastml.models.DiffusionMLP`, :class:`fastml.models.DiffusionCNN`)
     scheduler : :class:`DDPMScheduler` or :class:`DDIMScheduler` (its ``set_timesteps`` is
         called with ``num_inference_steps``)
-    n_samples : int (x_T drawn, shape (n, model.data_dim)) or None when ``x_T`` is given
+    n_samples : int (x_T drawn, shape (n, *model.sample_shape)) or None when ``x_T`` is given
     labels : (n,) class indices for a conditional model, or None (null class / no classes)
     guidance_scale : w of classifier-free guidance (needs labels and a conditional model);
         None uses out(c) alone; 0 is the unconditional model
     guidance_rescale : phi in [0, 1] of Lin et al. 2023
     eta : DDIM's noise scale (0: deterministic given x_T); ignored by DDPM
-    Returns x_0 samples (n, data_dim) of the model's dtype.
+    Returns x_0 samples (n, *sample_shape) of the model's dtype.
     """
     scheduler = _check_scheduler(scheduler)
     if not isinstance(scheduler, (DDPMScheduler, DDIMScheduler)):
         raise TypeError("scheduler must be a DDPMScheduler or a DDIMScheduler")
-    dtype = model.dtype
+    dtype, shape = model.dtype, tuple(model.sample_shape)
     rng = check_random_state(random_state)
     if x_T is None:
         if n_samples is None:
             raise ValueError("give n_samples or x_T")
         n = check_positive_int(n_samples, "n_samples")
-        x = rng.standard_normal((n, model.data_dim)).astype(dtype)
+        x = rng.standard_normal((n, *shape)).astype(dtype)
     else:
-        x = check_array(x_T, "x_T", ndim=2, dtype=dtype, allow_empty=False, copy=True)
-        if x.shape[1] != model.data_dim:
-            raise ValueError(f"x_T must have shape (n, {model.data_dim}), got {x.shape}")
+        x = check_array(x_T, "x_T", ndim=1 + len(shape), dtype=dtype, allow_empty=False,
+                        copy=True)
+        if x.shape[1:] != shape:
+            raise ValueError(f"x_T must have shape (n, {', '.join(map(str, shape))}), got "
+                             f"{x.shape}")
     conditional = getattr(model, "num_classes", None) is not None
     if labels is not None:
         if not conditional:

@@ -105,18 +105,19 @@ def train_step(model, optimizer, x0, scheduler, *, labels=None, p_uncond=0.1, sn
     predict, back-propagate the loss (module docstring) through ``model`` and step
     ``optimizer``.
 
-    model : a denoiser with ``_forward(x, t, y)`` / ``backward`` (e.g.
-        :class:`fastml.models.DiffusionMLP`); labels : (batch,) class indices, each replaced
-        by the null class with probability ``p_uncond`` (classifier-free guidance training);
+    model : a denoiser with ``_forward(x, t, y)``, ``backward`` and ``sample_shape`` (e.g.
+        :class:`fastml.models.DiffusionMLP`, :class:`fastml.models.DiffusionCNN`);
+    labels : (batch,) class indices, each replaced by the null class with probability
+        ``p_uncond`` (classifier-free guidance training);
     snr_gamma : min-SNR-gamma weighting, None for the plain loss.
     Returns the loss (float).
     """
     scheduler = _check_scheduler(scheduler)
     x0 = check_array(x0, "x0", ndim=(2, 3, 4), allow_empty=False)
-    data_dim = getattr(model, "data_dim", None)
-    if data_dim is not None and x0.shape[1:] != (data_dim,):
-        raise ValueError(f"x0 must have shape (batch, {data_dim}) for this model, got "
-                         f"{x0.shape}")
+    shape = tuple(model.sample_shape)
+    if x0.shape[1:] != shape:
+        raise ValueError(f"x0 must have shape (batch, {', '.join(map(str, shape))}) for this "
+                         f"model, got {x0.shape}")
     if x0.dtype != model.dtype:
         raise TypeError(f"x0 has dtype {x0.dtype} but the model is {model.dtype}")
     p_uncond = float(check_scalar(p_uncond, "p_uncond", numbers.Real, min_val=0, max_val=1))

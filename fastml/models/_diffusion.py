@@ -13,22 +13,10 @@ import math
 import numpy as np
 
 from fastml._validation import check_array, check_positive_int
-from fastml.nn import Embedding, LayerNorm, Linear, Module, Residual, Sequential
+from fastml.nn import Embedding, LayerNorm, Linear, Module, Residual, Sequential, SiLU
 from fastml.nn import init as nn_init
-from fastml.nn._layers import _Activation
 
-__all__ = ["DiffusionMLP", "SiLU", "sinusoidal_embedding"]
-
-
-class SiLU(_Activation):
-    """x sigmoid(x); gradient s (1 + x (1 - s)), s = sigmoid(x)."""
-
-    def _f(self, x):
-        return x / (1 + np.exp(-x))
-
-    def _df(self, g, x, y):
-        s = 1 / (1 + np.exp(-x))
-        return g * (s * (1 + x * (1 - s)))
+__all__ = ["DiffusionMLP", "sinusoidal_embedding"]
 
 
 def sinusoidal_embedding(timesteps, dim, dtype=np.float32):
@@ -54,6 +42,7 @@ class DiffusionMLP(Module):
 
     ``forward(x, t, y=None)``: x (batch, data_dim), t (batch,) integer timesteps, y (batch,)
     -> (batch, data_dim). ``backward(grad_out)`` -> d loss / d x, parameter grads added.
+    ``sample_shape`` is (data_dim,).
     """
 
     def __init__(self, data_dim=2, hidden=128, n_blocks=3, time_dim=32, num_classes=None, *,
@@ -79,6 +68,10 @@ class DiffusionMLP(Module):
         if self.num_classes is not None:
             self.class_embedding = Embedding(self.num_classes + 1, hidden, dtype=dtype,
                                              random_state=rng)
+
+    @property
+    def sample_shape(self):
+        return (self.data_dim,)
 
     def extra_repr(self):
         return (f"data_dim={self.data_dim}, hidden={self.hidden}, n_blocks={self.n_blocks}, "

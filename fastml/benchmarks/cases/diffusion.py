@@ -1,8 +1,11 @@
-"""diffusion suite: the swiss-roll denoiser (DiffusionMLP 3 x 128) trained and sampled,
-fastml vs the same model in PyTorch (and diffusers' DDIMScheduler for sampling).
+"""diffusion suite: the swiss-roll denoiser (DiffusionMLP 3 x 128) trained and sampled and
+the digits denoiser (DiffusionCNN) trained, fastml vs the same models in PyTorch (and
+diffusers' DDIMScheduler for sampling).
 
 - ``mlp_train``: size = training steps of batch 256 (epsilon loss, Adam), float32;
   reported as steps/s. Each call starts from the same initial weights.
+- ``cnn_train``: size = training steps of batch 128 of the class-conditional digits
+  denoiser (epsilon loss, labels dropped to the null class with probability 0.1, Adam).
 - ``ddim_sample``: size = number of 2-D points drawn with 50 DDIM steps (eta = 0) by a
   denoiser trained for 300 steps in setup; fastml's sampler vs a loop of diffusers'
   ``DDIMScheduler.step`` + the torch copy of the model (same weights, same x_T, so the
@@ -135,6 +138,132 @@ register(Case(
     impls=[
         Impl("fastml", _fastml_train),
         Impl("torch", _torch_train, requires=("torch",), prepare=_torch_train_prepare),
+    ],
+))
+
+
+# ------------------------------------------------------------------ digits denoiser
+_CNN = dict(channels=32, n_blocks=2, time_dim=32, num_classes=10)
+_CNN_BATCH = 128
+
+
+def digits_images():
+    """scikit-learn's 8x8 digits as (1797, 1, 8, 8) float32 in [-1, 1], and the labels."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return (X / 8.0 - 1).astype(np.float32).reshape(-1, 1, 8, 8), y
+
+
+def _cnn():
+    return fastml.models.DiffusionCNN(1, 8, **_CNN, random_state=0)
+
+
+def torch_diffusion_cnn(state_dict, channels=_CNN["channels"], n_blocks=_CNN["n_blocks"],
+                        time_dim=_CNN["time_dim"], num_classes=_CNN["num_classes"],
+                        dtype=None):
+    """The torch copy of :class:`fastml.models.DiffusionCNN` (same names), weights loaded
+    (torch dtype ``dtype``, float32 by default); ``forward(x, t, y)`` with y = num_classes
+    for the null class."""
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(fastml.get_num_threads())
+    F = nn.functional
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+            self.shift = nn.Linear(channels, channels)
+            self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+        def forward(self, h, c):
+            a = self.conv1(F.silu(h)) + self.shift(c)[:, :, None, None]
+            return h + self.conv2(F.silu(a))
+
+    class CNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.time = nn.Linear(time_dim, channels)
+            self.class_embedding = nn.Embedding(num_classes + 1, channels)
+            self.conv_in = nn.Conv2d(1, channels, 3, padding=1)
+            self.blocks = nn.ModuleList([Block() for _ in range(n_blocks)])
+            self.head = nn.Sequential(nn.SiLU(), nn.Conv2d(channels, 1, 3, padding=1))
+            half = time_dim // 2
+            # float64 as fastml's embedding, kept out of .to(dtype) (a plain attribute)
+            self.freqs = torch.exp(-math.log(10000.0) *
+                                   torch.arange(half, dtype=torch.float64) / half)
+
+        def forward(self, x, t, y):
+            args = t.to(torch.float64)[:, None] * self.freqs
+            emb = torch.cat([torch.sin(args), torch.cos(args)], dim=1).to(x.dtype)
+            c = F.silu(self.time(emb) + self.class_embedding(y))
+            h = self.conv_in(x)
+            for block in self.blocks:
+                h = block(h, c)
+            return self.head(h)
+
+    model = CNN().to(dtype or torch.float32)
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state_dict.items()})
+    return model
+
+
+def _cnn_setup(steps, rng):
+    images, labels = digits_images()
+    idx = rng.integers(0, len(images), (steps, _CNN_BATCH))
+    drop = rng.random((steps, _CNN_BATCH)) < 0.1     # classifier-free guidance label dropout
+    return {"batches": images[idx], "labels": np.where(drop, _CNN["num_classes"], labels[idx]),
+            "t": rng.integers(0, _T, (steps, _CNN_BATCH)),
+            "noise": rng.standard_normal((steps, _CNN_BATCH, 1, 8, 8)).astype(np.float32)}
+
+
+def _fastml_cnn_train(batches, labels, t, noise):
+    from fastml.diffusion._training import _loss_core
+
+    model, s = _cnn(), _scheduler(diffusion.DDPMScheduler)
+    opt = fastml.nn.Adam(model.parameters(), lr=1e-3)
+    for x0, y, tt, eps in zip(batches, labels, t, noise):
+        out = model._forward(s._add_noise(x0, eps, tt), tt, y)
+        loss, grad = _loss_core(out, eps, None)
+        opt.zero_grad()
+        model.backward(grad)
+        opt.step()
+    return loss
+
+
+def _torch_cnn_prepare(inputs):
+    import torch
+
+    s = _scheduler(diffusion.DDPMScheduler)
+    return {"state": _cnn().state_dict(), "abar": torch.from_numpy(
+        s.alphas_cumprod.astype(np.float32)),
+        **{k: torch.from_numpy(v) for k, v in inputs.items()}}
+
+
+def _torch_cnn_train(state, abar, batches, labels, t, noise):
+    import torch
+
+    model = torch_diffusion_cnn(state)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for x0, y, tt, eps in zip(batches, labels, t, noise):
+        a = abar[tt][:, None, None, None]
+        loss = torch.mean((model(a.sqrt() * x0 + (1 - a).sqrt() * eps, tt, y) - eps) ** 2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return float(loss.detach())
+
+
+register(Case(
+    suite="diffusion", name="cnn_train",
+    description="DiffusionCNN (32 channels, 2 blocks, 10 classes + null) on the 8x8 digits, "
+                "Adam steps of batch 128, float32; size = steps",
+    setup=_cnn_setup, sizes=[20], quick_sizes=[3], test_sizes=[2],
+    rates=lambda size, answer: {"steps": size}, compare=False,
+    impls=[
+        Impl("fastml", _fastml_cnn_train),
+        Impl("torch", _torch_cnn_train, requires=("torch",), prepare=_torch_cnn_prepare),
     ],
 ))
 
