@@ -204,6 +204,8 @@ def check_n_jobs(n_jobs, name="n_jobs"):
 
 def check_random_state(seed):
     """A ``numpy.random.Generator`` from None, an int, a Generator or a RandomState."""
+    if isinstance(seed, numbers.Integral) and seed < 0:
+        raise ValueError(f"random_state must be a non-negative int, got {seed}")
     if seed is None or isinstance(seed, (numbers.Integral, np.random.SeedSequence)):
         return np.random.default_rng(seed)
     if isinstance(seed, np.random.Generator):

@@ -83,6 +83,8 @@ def load_planetoid(name, root=None):
     if root is None:
         raise ValueError("root must be the folder holding the Planetoid files "
                          "(or set FASTML_PLANETOID)")
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a path (str or os.PathLike), got {type(root).__name__}")
     paths = {part: os.path.join(os.fspath(root), f"ind.{key}.{part}")
              for part in _PLANETOID_PARTS}
     missing = [p for p in paths.values() if not os.path.isfile(p)]

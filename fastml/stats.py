@@ -56,32 +56,70 @@ class FitResult:
         return self.params[name]
 
 
+def _check_hyper(prior, finite=(), positive=()):
+    """Check a prior's real hyper-parameters at construction (a proper prior: every
+    ``positive`` one > 0), storing them as floats."""
+    for name in finite + positive:
+        value = check_scalar(getattr(prior, name), name, numbers.Real,
+                             min_val=0.0 if name in positive else None,
+                             include_boundaries="neither")
+        if not np.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value}")
+        object.__setattr__(prior, name, float(value))
+
+
 @dataclasses.dataclass(frozen=True)
 class GammaPrior:
-    """Gamma(a, b) prior (shape a, rate b) on a Poisson mean or an Exponential rate."""
+    """Gamma(a, b) prior (shape a > 0, rate b > 0) on a Poisson mean or an Exponential
+    rate."""
 
     a: float
     b: float
 
+    def __post_init__(self):
+        _check_hyper(self, positive=("a", "b"))
+
 
 @dataclasses.dataclass(frozen=True)
 class NormalInverseGamma:
-    """mu | s2 ~ N(mu0, s2 / kappa0), s2 ~ Inv-Gamma(alpha0, beta0) for the Normal."""
+    """mu | s2 ~ N(mu0, s2 / kappa0), s2 ~ Inv-Gamma(alpha0, beta0) for the Normal
+    (kappa0, alpha0, beta0 > 0)."""
 
     mu0: float
     kappa0: float
     alpha0: float
     beta0: float
 
+    def __post_init__(self):
+        _check_hyper(self, finite=("mu0",), positive=("kappa0", "alpha0", "beta0"))
+
 
 @dataclasses.dataclass(frozen=True)
 class NormalInverseWishart:
-    """mu | S ~ N(mu0, S / kappa0), S ~ Inv-Wishart(nu0, psi0) for the multivariate Normal."""
+    """mu | S ~ N(mu0, S / kappa0), S ~ Inv-Wishart(nu0, psi0) for the multivariate Normal:
+    mu0 (d,), kappa0 > 0, nu0 > d - 1, psi0 (d, d) symmetric positive definite."""
 
     mu0: np.ndarray
     kappa0: float
     nu0: float
     psi0: np.ndarray
+
+    def __post_init__(self):
+        mu0 = check_array(self.mu0, "mu0", ndim=1, dtype=np.float64, allow_empty=False)
+        psi0 = check_array(self.psi0, "psi0", ndim=2, dtype=np.float64)
+        d = mu0.size
+        if psi0.shape != (d, d):
+            raise ValueError(f"psi0 must have shape ({d}, {d}) to match mu0, got "
+                             f"{psi0.shape}")
+        if not np.allclose(psi0, psi0.T) or np.linalg.eigvalsh(psi0).min() <= 0:
+            raise ValueError("psi0 must be symmetric positive definite")
+        object.__setattr__(self, "mu0", mu0)
+        object.__setattr__(self, "psi0", psi0)
+        _check_hyper(self, positive=("kappa0",))
+        _check_hyper(self, finite=("nu0",))
+        if self.nu0 <= d - 1:
+            raise ValueError(f"nu0 must be > d - 1 = {d - 1} (the dimension of mu0), got "
+                             f"{self.nu0}")
 
 
 def _special():
@@ -382,9 +420,12 @@ def fit(dist, data, prior=None):
             prior, (GammaPrior, NormalInverseGamma, NormalInverseWishart)):
         raise TypeError(f"prior must be None, a conjugate prior or a callable, got "
                         f"{type(prior).__name__}")
-    for value in dataclasses.astuple(prior) if dataclasses.is_dataclass(prior) else ():
-        if isinstance(value, numbers.Real):
-            check_scalar(value, "prior", numbers.Real, min_val=-np.inf)
+    if isinstance(prior, NormalInverseWishart) and prior.mu0.size != x.shape[1]:
+        raise ValueError(f"prior: mu0 has {prior.mu0.size} entries, data has "
+                         f"{x.shape[1]} columns")
+    if isinstance(prior, GammaPrior) and dist == "poisson" and prior.a + x.sum() <= 1:
+        raise ValueError(f"prior: the posterior mode of the Poisson mean is 0 (a + "
+                         f"sum(data) = {prior.a + x.sum()} <= 1); take a > 1")
     return _fit_core(dist, x, prior)
 
 

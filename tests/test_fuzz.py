@@ -2,7 +2,8 @@
 
 The specs live in ``tests/fuzz_specs/<module>.py`` (see ``tests/fuzz_specs/__init__.py``).
 ``test_every_public_name_has_a_fuzz_spec`` walks ``fastml.__all__``'s submodules and
-their ``__all__`` and fails for a public name with neither a spec nor an exemption.
+their ``__all__`` and fails for a public name with neither a spec nor an exemption;
+``test_every_exemption_gives_a_reason`` fails for an exemption whose reason is "pending".
 
 Each spec gets, for every array argument: an empty array, a 0-d array, one dimension
 more and one less, int/bool/complex/object/float16 dtypes, NaN and +-inf, a
@@ -130,6 +131,19 @@ def test_every_public_name_has_a_fuzz_spec():
                          f"(add one, or an EXEMPT entry with the reason): {missing}")
     stale = [name for name in EXEMPT if name not in _public_names() and _importable(name)]
     assert not stale, f"EXEMPT entries that are not public names: {stale}"
+
+
+# An exemption says why the name needs no fuzzing ("abstract base of ...", "a namedtuple of
+# results"); "pending", "todo" or a bare word is a spec not written, not a reason.
+_NOT_A_REASON = re.compile(r"pending|todo|to ?do|tbd|fixme|still to|not yet|later", re.I)
+
+
+def test_every_exemption_gives_a_reason():
+    unjustified = {name: reason for name, reason in EXEMPT.items()
+                   if not isinstance(reason, str) or len(reason.split()) < 3
+                   or _NOT_A_REASON.search(reason)}
+    assert not unjustified, ("EXEMPT entries without a reason (write the Spec in "
+                             f"tests/fuzz_specs/, or say why none is needed): {unjustified}")
 
 
 # ---------------------------------------------------------------- mutations

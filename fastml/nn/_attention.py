@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from fastml._validation import check_positive_int
+from fastml._validation import check_bool, check_positive_int
 from fastml.nn import functional as F
 from fastml.nn import init
 from fastml.nn._layers import Linear, _dtype
@@ -35,7 +35,8 @@ class MultiheadAttention(Module):
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads "
                              f"({num_heads})")
-        self.causal = bool(causal)
+        bias = check_bool(bias, "bias")
+        self.causal = check_bool(causal, "causal")
         dtype = _dtype(dtype)
         rng = init._rng(random_state)
         E = embed_dim

@@ -13,7 +13,13 @@ import warnings
 
 import numpy as np
 
-from fastml._validation import check_array, check_option, check_positive_int, check_scalar
+from fastml._validation import (
+    check_array,
+    check_bool,
+    check_option,
+    check_positive_int,
+    check_scalar,
+)
 from fastml.nn import init
 from fastml.nn._layers import _dtype, _uniform_parameter
 from fastml.nn._module import Module
@@ -21,12 +27,6 @@ from fastml.nn.functional import _core
 from fastml.nn.functional import _rnn as _F
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
-
-
-def _check_flag(x, name):
-    if not isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {type(x).__name__}")
-    return bool(x)
 
 
 class _RNNBase(Module):
@@ -40,9 +40,9 @@ class _RNNBase(Module):
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.num_layers = check_positive_int(num_layers, "num_layers")
-        self.bias = _check_flag(bias, "bias")
-        self.batch_first = _check_flag(batch_first, "batch_first")
-        self.bidirectional = _check_flag(bidirectional, "bidirectional")
+        self.bias = check_bool(bias, "bias")
+        self.batch_first = check_bool(batch_first, "batch_first")
+        self.bidirectional = check_bool(bidirectional, "bidirectional")
         self.dropout = float(check_scalar(dropout, "dropout", numbers.Real, min_val=0,
                                           max_val=1, include_boundaries="left"))
         self.proj_size = check_positive_int(proj_size, "proj_size", min_val=0)
@@ -195,7 +195,7 @@ class _CellBase(Module):
         self.mode = mode
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
-        self.bias = _check_flag(bias, "bias")
+        self.bias = check_bool(bias, "bias")
         dtype = _dtype(dtype)
         rng = init._rng(random_state)
         self._spec = _F._Spec(mode, self.input_size, self.hidden_size, 1, 1, self.bias, 0,

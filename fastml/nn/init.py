@@ -29,7 +29,9 @@ _GLOBAL_RNG = [np.random.default_rng()]
 
 
 def manual_seed(seed):
-    """Reseed the generator that layers and init functions use by default."""
+    """Reseed the generator that layers and init functions use by default (``seed``: an
+    int >= 0, as ``torch.manual_seed``)."""
+    seed = int(check_scalar(seed, "seed", numbers.Integral, min_val=0))
     _GLOBAL_RNG[0] = np.random.default_rng(seed)
 
 

@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_scalar
+from fastml._validation import check_bool, check_scalar
 from fastml.nn._module import Parameter
 from fastml.nn.functional._core import _ELEMENT_GRAIN
 
@@ -130,6 +130,7 @@ class SGD(Optimizer):
         super()._check_group(group)
         check_scalar(group["momentum"], "momentum", numbers.Real, min_val=0)
         check_scalar(group["dampening"], "dampening", numbers.Real)
+        group["nesterov"] = check_bool(group["nesterov"], "nesterov")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires momentum > 0 and dampening == 0")
 
@@ -167,11 +168,16 @@ class Adam(Optimizer):
     _decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay))
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
     def _check_group(self, group):
         super()._check_group(group)
+        betas = group["betas"]
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__"):
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {type(betas).__name__}")
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {len(betas)} values")
+        group["betas"] = tuple(betas)
         for i, b in enumerate(group["betas"]):
             check_scalar(b, f"betas[{i}]", numbers.Real, min_val=0, max_val=1,
                          include_boundaries="left")
@@ -316,12 +322,19 @@ class SequentialLR(LRScheduler):
 
     def __init__(self, optimizer, schedulers, milestones):
         schedulers = list(schedulers)
-        milestones = [int(m) for m in milestones]
+        if not schedulers:
+            raise ValueError("schedulers must hold at least one LRScheduler")
+        if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__len__"):
+            raise TypeError(f"milestones must be a sequence of ints, got "
+                            f"{type(milestones).__name__}")
+        milestones = [int(check_scalar(m, f"milestones[{i}]", numbers.Integral, min_val=1))
+                      for i, m in enumerate(milestones)]
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"milestones must have {len(schedulers) - 1} entries (one "
                              f"fewer than schedulers), got {len(milestones)}")
-        if milestones != sorted(milestones):
-            raise ValueError(f"milestones must be increasing, got {milestones}")
+        if any(a >= b for a, b in zip(milestones, milestones[1:])):
+            raise ValueError(f"milestones must be strictly increasing (each scheduler runs "
+                             f"for at least one epoch), got {milestones}")
         for s in schedulers:
             if not isinstance(s, LRScheduler) or s.optimizer is not optimizer:
                 raise ValueError("every scheduler must be an LRScheduler of this optimizer")

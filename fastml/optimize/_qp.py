@@ -93,7 +93,7 @@ class _QP:
     def original_error(self, xs, ws):
         """Largest of qpsolvers' primal residual, dual residual and duality gap, unscaled."""
         x, w = self.unscale(xs, ws)
-        return max(qp_residuals(*self.original, x, *self.split(w)).values())
+        return max(_qp_residuals_core(*self.original, x, *self.split(w)).values())
 
 
 def _factor(M):
@@ -483,46 +483,15 @@ def _as_dense(a, name, ndim, n=None):
     return check_array(a, name, ndim=ndim, dtype=np.float64)
 
 
-def solve_qp(P, q, G=None, h=None, A=None, b=None, lb=None, ub=None, *, solver="ipm",
-             tol=1e-9, max_iter=None, time_limit=None, initvals=None):
-    """Solve a convex QP: min 1/2 x^T P x + q^T x s.t. G x <= h, A x = b, lb <= x <= ub.
-
-    Parameters (qpsolvers' names and conventions)
-    ----------
-    P : (n, n) symmetric positive semidefinite (dense or scipy sparse; checked).
-    q : (n,)
-    G, h : (m, n), (m,) inequalities, optional (both or neither); a 1-D G is one row.
-    A, b : (p, n), (p,) equalities, optional.
-    lb, ub : (n,) bounds, optional; entries beyond +-1e20 or infinite mean no bound.
-    solver : "ipm" (default), "active_set" (small dense problems) or "admm".
-    tol : absolute tolerance on the scaled primal and dual residuals (and the gap, IPM).
-    max_iter : default 100 (ipm), 10 (n + m) (active_set), 20000 (admm).
-    time_limit : seconds, optional; the solver stops with status "time_limit" after it.
-    initvals : ignored (accepted for qpsolvers compatibility).
-
-    Returns
-    -------
-    OptimizeResult with x (None unless found), y (equality multipliers), z (inequality
-    multipliers >= 0), z_box (bound multipliers), fun (objective), found, status
-    ("solved", "primal_infeasible", "dual_infeasible", "max_iter", "time_limit"), success,
-    nit, solver, primal_residual, dual_residual, duality_gap (in the original, unscaled problem).
-    """
-    del initvals
-    check_option(solver, "solver", SOLVERS)
+def _check_problem(P, q, G, h, A, b, lb, ub):
+    """Dense float64 (P, q, G, h, A, b, lb, ub) with matching shapes; absent constraints as
+    (0, n) / (0,) arrays, absent bounds as -inf / +inf (see :func:`solve_qp`)."""
     Pm = _as_dense(P, "P", 2)
     qv = _as_dense(q, "q", 1)
     n = qv.size
     if Pm.shape != (n, n):
         raise ValueError(f"P must have shape ({n}, {n}) to match q of length {n}, got "
                          f"{Pm.shape}")
-    sym_tol = 1e-10 * max(1.0, np.abs(Pm).max(initial=0.0))
-    if n and np.abs(Pm - Pm.T).max() > sym_tol:
-        raise ValueError("P must be symmetric (max |P - P^T| = "
-                         f"{np.abs(Pm - Pm.T).max():.3g})")
-    shift = 1e-9 * max(1.0, np.abs(np.diagonal(Pm)).max(initial=0.0))
-    if n and _factor(Pm + shift * np.eye(n)) is None:
-        raise ValueError("P must be positive semidefinite for a convex QP (Cholesky of "
-                         "P + 1e-9 max|P_ii| I failed)")
     parts = {}
     for mat, vec, mname, vname in ((G, h, "G", "h"), (A, b, "A", "b")):
         if (mat is None) != (vec is None):
@@ -549,22 +518,61 @@ def solve_qp(P, q, G=None, h=None, A=None, b=None, lb=None, ub=None, *, solver="
         if v.shape != (n,) or np.isnan(v).any():
             raise ValueError(f"{name} must have shape ({n},) without NaN, got {v.shape}")
         bounds[name] = v
-    bad = np.flatnonzero(bounds["lb"] > bounds["ub"])
+    return (Pm, qv, parts["G"], parts["h"], parts["A"], parts["b"], bounds["lb"],
+            bounds["ub"])
+
+
+def solve_qp(P, q, G=None, h=None, A=None, b=None, lb=None, ub=None, *, solver="ipm",
+             tol=1e-9, max_iter=None, time_limit=None, initvals=None):
+    """Solve a convex QP: min 1/2 x^T P x + q^T x s.t. G x <= h, A x = b, lb <= x <= ub.
+
+    Parameters (qpsolvers' names and conventions)
+    ----------
+    P : (n, n) symmetric positive semidefinite (dense or scipy sparse; checked).
+    q : (n,)
+    G, h : (m, n), (m,) inequalities, optional (both or neither); a 1-D G is one row.
+    A, b : (p, n), (p,) equalities, optional (both or neither); a 1-D A is one row.
+    lb, ub : (n,) bounds, optional; entries beyond +-1e20 or infinite mean no bound.
+    solver : "ipm" (default), "active_set" (small dense problems) or "admm".
+    tol : absolute tolerance on the scaled primal and dual residuals (and the gap, IPM).
+    max_iter : default 100 (ipm), 10 (n + m) (active_set), 20000 (admm).
+    time_limit : seconds, optional; the solver stops with status "time_limit" after it.
+    initvals : ignored (accepted for qpsolvers compatibility).
+
+    Returns
+    -------
+    OptimizeResult with x (None unless found), y (equality multipliers), z (inequality
+    multipliers >= 0), z_box (bound multipliers), fun (objective), found, status
+    ("solved", "primal_infeasible", "dual_infeasible", "max_iter", "time_limit"), success,
+    nit, solver, primal_residual, dual_residual, duality_gap (in the original, unscaled problem).
+    """
+    del initvals
+    check_option(solver, "solver", SOLVERS)
+    Pm, qv, G, h, A, b, lb, ub = _check_problem(P, q, G, h, A, b, lb, ub)
+    n = qv.size
+    sym_tol = 1e-10 * max(1.0, np.abs(Pm).max(initial=0.0))
+    if n and np.abs(Pm - Pm.T).max() > sym_tol:
+        raise ValueError("P must be symmetric (max |P - P^T| = "
+                         f"{np.abs(Pm - Pm.T).max():.3g})")
+    shift = 1e-9 * max(1.0, np.abs(np.diagonal(Pm)).max(initial=0.0))
+    if n and _factor(Pm + shift * np.eye(n)) is None:
+        raise ValueError("P must be positive semidefinite for a convex QP (Cholesky of "
+                         "P + 1e-9 max|P_ii| I failed)")
+    bad = np.flatnonzero(lb > ub)
     if bad.size:
-        raise ValueError(f"lb > ub at index {bad[0]} ({bounds['lb'][bad[0]]} > "
-                         f"{bounds['ub'][bad[0]]}): the bounds are infeasible")
+        raise ValueError(f"lb > ub at index {bad[0]} ({lb[bad[0]]} > {ub[bad[0]]}): the "
+                         "bounds are infeasible")
     tol = float(check_scalar(tol, "tol", numbers.Real, min_val=0.0,
                              include_boundaries="neither"))
     if max_iter is None:
-        max_iter = {"ipm": 100, "active_set": 10 * (n + parts["G"].shape[0] + 2 * n),
+        max_iter = {"ipm": 100, "active_set": 10 * (n + G.shape[0] + 2 * n),
                     "admm": 20_000}[solver]
     max_iter = check_positive_int(max_iter, "max_iter")
     deadline = np.inf
     if time_limit is not None:
         deadline = time.perf_counter() + float(check_scalar(
             time_limit, "time_limit", numbers.Real, min_val=0.0, include_boundaries="neither"))
-    return _solve_qp_core(Pm, qv, parts["G"], parts["h"], parts["A"], parts["b"],
-                          bounds["lb"], bounds["ub"], solver, tol, max_iter, deadline)
+    return _solve_qp_core(Pm, qv, G, h, A, b, lb, ub, solver, tol, max_iter, deadline)
 
 
 #: below this many variables + constraints every BLAS runs on one thread: the O(n^3)
@@ -601,7 +609,7 @@ def _solve_qp_core(P, q, G, h, A, b, lb, ub, solver, tol, max_iter, deadline=np.
     result = OptimizeResult(x=x if found else None, y=y, z=z, z_box=z_box, found=found,
                             status=status, success=status == "solved", nit=int(nit),
                             solver=solver)
-    result.update(qp_residuals(P, q, G, h, A, b, lb, ub, x, y, z, z_box))
+    result.update(_qp_residuals_core(P, q, G, h, A, b, lb, ub, x, y, z, z_box))
     result.fun = float(0.5 * x @ P @ x + q @ x) if found else np.nan
     return result
 
@@ -609,7 +617,29 @@ def _solve_qp_core(P, q, G, h, A, b, lb, ub, solver, tol, max_iter, deadline=np.
 def qp_residuals(P, q, G, h, A, b, lb, ub, x, y, z, z_box):
     """qpsolvers' optimality measures of (x, y, z, z_box): primal residual (largest
     constraint violation), dual residual ||P x + q + G^T z + A^T y + z_box||_inf and
-    duality gap (see the module docstring)."""
+    duality gap (see the module docstring).
+
+    The problem as :func:`solve_qp` takes it (G/h, A/b, lb, ub may be None: absent);
+    x (n,), multipliers y (p,) of A, z (m,) of G, z_box (n,) of the bounds (None: zero).
+    Returns {"primal_residual", "dual_residual", "duality_gap"} (floats).
+    """
+    P, q, G, h, A, b, lb, ub = _check_problem(P, q, G, h, A, b, lb, ub)
+    n = q.size
+    checked = []
+    for name, value, size in (("x", x, n), ("y", y, b.size), ("z", z, h.size),
+                              ("z_box", z_box, n)):
+        if value is None and name != "x":
+            checked.append(np.zeros(size))
+            continue
+        v = check_array(value, name, ndim=1, dtype=np.float64)
+        if v.shape != (size,):
+            raise ValueError(f"{name} must have shape ({size},) to match the problem, got "
+                             f"{v.shape}")
+        checked.append(v)
+    return _qp_residuals_core(P, q, G, h, A, b, lb, ub, *checked)
+
+
+def _qp_residuals_core(P, q, G, h, A, b, lb, ub, x, y, z, z_box):
     lo = np.where(lb > -_BIG, lb, -np.inf)
     hi = np.where(ub < _BIG, ub, np.inf)
     pres = max(np.abs(A @ x - b).max(initial=0.0), np.maximum(G @ x - h, 0).max(initial=0.0),

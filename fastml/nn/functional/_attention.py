@@ -332,8 +332,8 @@ class _MultiHead:
 
     def _heads(self, x):
         """(B, N, E) -> (B, H, N, E / H) view, no copy."""
-        B, N, _ = x.shape
-        return x.reshape(B, N, self.num_heads, -1).transpose(0, 2, 1, 3)
+        B, N, E = x.shape  # head size given explicitly: -1 is ambiguous for B or N = 0
+        return x.reshape(B, N, self.num_heads, E // self.num_heads).transpose(0, 2, 1, 3)
 
     def attention(self):
         """Attention output (B, Nq, E) with heads concatenated, and the row lse."""

@@ -30,7 +30,7 @@ import contextlib
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import _shape_str, check_array, check_option, check_positive_int
+from fastml._validation import _shape_str, check_array, check_bool, check_option, check_positive_int
 
 __all__ = ["gru_cell", "lstm_cell", "rnn", "rnn_backward", "rnn_relu_cell", "rnn_tanh_cell"]
 
@@ -311,7 +311,8 @@ class _Problem:
                  lengths):
         self.mode = check_option(mode, "mode", MODES)
         num_layers = check_positive_int(num_layers, "num_layers")
-        D = 2 if bidirectional else 1
+        batch_first = check_bool(batch_first, "batch_first")
+        D = 2 if check_bool(bidirectional, "bidirectional") else 1
         K = int(num_layers) * D
         weights = [check_array(w, f"weights[{i}]", finite=False) for i, w in enumerate(weights)]
         if not weights or len(weights) % K:
@@ -359,7 +360,7 @@ class _Problem:
                                  f"{dtype}, got {_shape_str(w.shape)} {w.dtype}")
         self.weights = self.spec.split(weights)
         lengths = None if lengths is None else check_lengths(lengths, B, T)
-        self.packing = _Packing(T, B, lengths, bool(batch_first))
+        self.packing = _Packing(T, B, lengths, batch_first)
         self.x = self.packing.pack(x)
         self.hx_given = hx is not None
         self.h0, self.c0 = self._states(hx, B)
