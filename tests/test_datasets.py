@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from fastml import datasets
+from fastml.benchmarks._data import shared_data
 
-DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "planetoid"
+DATA = shared_data("planetoid") or pathlib.Path("../shared/data/planetoid")
 needs_data = pytest.mark.skipif(not (DATA / "ind.cora.graph").is_file(),
                                 reason=f"Planetoid data not found in {DATA}")
 

@@ -12,8 +12,10 @@ import sys
 import numpy as np
 import pytest
 
+from fastml.benchmarks._data import shared_data
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "planetoid"
+DATA = shared_data("planetoid") or ROOT.parent / "shared" / "data" / "planetoid"
 
 pytestmark = pytest.mark.skipif(not (DATA / "ind.cora.graph").is_file(),
                                 reason=f"Planetoid data not found in {DATA}")

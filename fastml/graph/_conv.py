@@ -425,7 +425,8 @@ class GATConv(_GraphLayer):
         self.concat = bool(concat)
         self.negative_slope = float(check_scalar(negative_slope, "negative_slope",
                                                  numbers.Real, min_val=0))
-        self.dropout = _core._check_p(dropout)
+        self.dropout = float(check_scalar(dropout, "dropout", numbers.Real, min_val=0,
+                                          max_val=1))
         self.add_self_loops = bool(add_self_loops)
         self.edge_dim = None if edge_dim is None else check_positive_int(edge_dim, "edge_dim")
         self.fill_value = self._check_fill_value(fill_value)

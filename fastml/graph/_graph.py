@@ -310,6 +310,8 @@ def largest_eigenvalue(matrix, tol=0.0, random_state=0):
     """
     from fastml import linalg
 
+    matrix = _square_matrix(matrix)
+    tol = float(check_scalar(tol, "tol", numbers.Real, min_val=0))
     n = matrix.shape[0]
     if n == 0:
         return 0.0
@@ -330,16 +332,26 @@ def to_scipy(graph):
                           (graph.src, graph.dst)), shape=(n, n))
 
 
-def from_scipy(matrix):
-    """A weighted :class:`Graph` from a square SciPy sparse matrix A[source, target]."""
+def _square_matrix(matrix, name="matrix"):
+    """A square SciPy CSR matrix (float64) from a SciPy sparse matrix or a dense array."""
     import scipy.sparse as sp
 
-    if not sp.issparse(matrix) or matrix.shape[0] != matrix.shape[1]:
-        raise ValueError("matrix must be a square SciPy sparse matrix, "
-                         f"got {type(matrix).__name__} of shape {getattr(matrix, 'shape', ())}")
-    coo = matrix.tocoo()
-    w = check_array(coo.data, "matrix.data", dtype=np.float64)
-    return _build(matrix.shape[0], coo.row.astype(np.int64), coo.col.astype(np.int64), w)
+    if sp.issparse(matrix):
+        check_array(matrix.data, f"{name}.data", dtype=np.float64)
+        A = sp.csr_matrix(matrix, dtype=np.float64)
+    else:
+        A = sp.csr_matrix(check_array(matrix, name, ndim=2, dtype=np.float64))
+    if A.shape[0] != A.shape[1]:
+        raise ValueError(f"{name} must be square, got shape {_shape_str(A.shape)}")
+    return A
+
+
+def from_scipy(matrix):
+    """A weighted :class:`Graph` from a square SciPy sparse matrix (or dense array)
+    A[source, target]; its nonzeros are the edges."""
+    coo = _square_matrix(matrix).tocoo()
+    return _build(coo.shape[0], coo.row.astype(np.int64), coo.col.astype(np.int64),
+                  np.ascontiguousarray(coo.data))
 
 
 def to_networkx(graph):

@@ -8,10 +8,12 @@ full-batch training loop.
   full-batch step per epoch; returns the model and the accuracy on each mask.
 """
 
+import numbers
 import time
 
 import numpy as np
 
+from fastml._validation import check_array, check_positive_int, check_scalar
 from fastml.graph._conv import GATConv, GCNConv
 from fastml.graph._graph import from_edge_index
 from fastml.graph._ops import SparseFeatures, sparse_features
@@ -93,7 +95,7 @@ def _features(x, dtype):
     """Sparse features when x is sparse or has < 10% nonzeros (bag-of-words), else dense."""
     if isinstance(x, SparseFeatures) or type(x).__module__.startswith("scipy.sparse"):
         return sparse_features(x, dtype)
-    x = np.ascontiguousarray(x, dtype=dtype)
+    x = check_array(x, "x", ndim=2, dtype=dtype)
     if np.count_nonzero(x) < 0.1 * x.size:
         return sparse_features(x, dtype)
     return x
@@ -106,8 +108,15 @@ def train_node_classifier(model, x, edge_index, y, train_mask, masks=(), *, epoc
     (``first_layer_decay_only``, as the GCN paper). Returns (accuracies on ``masks``
     in eval mode, training seconds). Features with < 10% nonzeros (or SciPy sparse) run
     the first layer as a sparse product, dropout drawing only for the nonzeros."""
-    graph = from_edge_index(edge_index, x.shape[0])
+    epochs = check_positive_int(epochs, "epochs", min_val=0)
+    lr = float(check_scalar(lr, "lr", numbers.Real, min_val=0, include_boundaries="neither"))
+    weight_decay = float(check_scalar(weight_decay, "weight_decay", numbers.Real, min_val=0))
     x = _features(x, model.dtype)
+    y = np.asarray(y)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x must have one row per node ({y.shape[0]} labels in y), got "
+                         f"{x.shape[0]} rows")
+    graph = from_edge_index(edge_index, x.shape[0])
     train = np.flatnonzero(train_mask)
     if first_layer_decay_only:
         first = model.first_layer_parameters()

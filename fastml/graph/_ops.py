@@ -249,10 +249,13 @@ def sparse_features(x, dtype=None):
     if isinstance(x, SparseFeatures):
         return x if dtype is None or x.dtype == dtype else x.with_values(
             x.values.astype(dtype))
-    csr = sp.csr_matrix(x) if not sp.issparse(x) else x.tocsr()
+    if sp.issparse(x):
+        check_array(x.data, "x", dtype="float" if dtype is None else dtype)
+        csr = x.tocsr()
+    else:
+        csr = sp.csr_matrix(check_array(x, "x", ndim=2,
+                                        dtype="float" if dtype is None else dtype))
     csr.sum_duplicates()
-    if csr.ndim != 2:
-        raise ValueError(f"x must be 2-D, got shape {_shape_str(csr.shape)}")
     values = check_array(csr.data, "x", dtype="float" if dtype is None else dtype)
     return SparseFeatures(csr.indptr.astype(np.int64), csr.indices.astype(np.int64),
                           values, csr.shape)

@@ -21,27 +21,15 @@ import numpy as np
 
 from fastml._validation import check_positive_int, check_scalar
 from fastml.base import BaseEstimator, ClusterMixin
-from fastml.graph._graph import Graph, _inv_power, to_scipy
+from fastml.graph._graph import Graph, _inv_power, _square_matrix, to_scipy
 
 __all__ = ["SpectralClustering", "spectral_embedding"]
 
 
 def _adjacency(adjacency):
     """A symmetric non-negative SciPy CSR adjacency from a Graph, sparse or dense matrix."""
-    import scipy.sparse as sp
-
-    if isinstance(adjacency, Graph):
-        A = to_scipy(adjacency)
-    elif sp.issparse(adjacency):
-        A = sp.csr_matrix(adjacency, dtype=np.float64)
-    else:
-        dense = np.asarray(adjacency, dtype=np.float64)
-        if dense.ndim != 2 or dense.shape[0] != dense.shape[1]:
-            raise ValueError(f"adjacency must be a square matrix or a Graph, got shape "
-                             f"{dense.shape}")
-        A = sp.csr_matrix(dense)
-    if A.shape[0] != A.shape[1]:
-        raise ValueError(f"adjacency must be square, got shape {A.shape}")
+    A = to_scipy(adjacency) if isinstance(adjacency, Graph) else _square_matrix(
+        adjacency, "adjacency")
     if A.nnz and (not np.all(np.isfinite(A.data)) or A.data.min() < 0):
         raise ValueError("adjacency must hold finite non-negative weights")
     asym = abs(A - A.T)
