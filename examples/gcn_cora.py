@@ -18,8 +18,10 @@ import numpy as np
 import fastml
 from fastml import datasets
 from fastml import graph as G
+from fastml.benchmarks._data import shared_data
 
-DEFAULT_ROOT = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "planetoid"
+DEFAULT_ROOT = (shared_data("planetoid")
+                or pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "planetoid")
 
 
 def load(root=DEFAULT_ROOT):
