@@ -27,3 +27,71 @@ def kl_standard_normal(mu, log_var):
         var = np.exp(log_var[..., j])
         out = out + (-0.5 - 0.5 * log_var[..., j] + 0.5 * (mu[..., j] ** 2 + var))
     return out
+
+
+def gaussian_entropy(scale_tril):
+    """H[N(mu, L L^T)] = sum_i log L_ii + d/2 (1 + log 2 pi)."""
+    L = np.asarray(scale_tril, dtype=float)
+    return float(np.sum(np.log(np.diag(L))) + 0.5 * L.shape[0] * (1 + np.log(2 * np.pi)))
+
+
+def elbo(logp, mean, scale_tril, n_draws, rng):
+    """Monte-Carlo ELBO of q = N(mean, L L^T): (1/S) sum_s logp(mean + L eps_s) + H[q]."""
+    mean = np.asarray(mean, dtype=float)
+    L = np.asarray(scale_tril, dtype=float)
+    total = 0.0
+    for _ in range(n_draws):
+        total += logp(mean + L @ rng.standard_normal(mean.shape[0]))
+    return total / n_draws + gaussian_entropy(L)
+
+
+def advi(logp, x0, *, grad, method="meanfield", n_steps=10000, lr=0.01, n_mc=1, seed=None,
+         window=100, init_scale=0.1):
+    """ADVI by Adam on the reparameterised ELBO gradient; returns (mean, scale_tril, elbo).
+
+    q = N(mu, L L^T), L lower triangular with L_ii = exp(w_i) (mean-field: L diagonal).
+    For eps ~ N(0, I), z = mu + L eps and g = grad logp(z):
+    dELBO/dmu = E[g], dELBO/dL_ij = E[g_i eps_j] (i > j),
+    dELBO/dw_i = E[g_i eps_i] L_ii + 1 (the entropy sum_i w_i contributes the 1).
+    Adam: m <- b1 m + (1 - b1) G, v <- b2 v + (1 - b2) G^2,
+    theta <- theta + lr mhat / (sqrt(vhat) + 1e-8). The result averages the iterates of
+    the last ``window`` steps. No convergence test: all ``n_steps`` run.
+    """
+    rng = np.random.default_rng(seed)
+    mu = np.array(x0, dtype=float)
+    d = mu.shape[0]
+    L = np.eye(d) * init_scale
+    tri = np.tril(np.ones((d, d)), -1) if method == "fullrank" else np.zeros((d, d))
+    params = [mu, L]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    history = []
+    avg = [np.zeros_like(p) for p in params]
+    for t in range(1, n_steps + 1):
+        g_mu, g_L, value = np.zeros(d), np.zeros((d, d)), 0.0
+        for _ in range(n_mc):
+            eps = rng.standard_normal(d)
+            z = mu + L @ eps
+            g = grad(z)
+            value += logp(z) / n_mc
+            g_mu += g / n_mc
+            g_L += np.outer(g, eps) / n_mc
+        # chain rule to the log-diagonal w, and the entropy gradient
+        g_w = np.diag(g_L) * np.diag(L) + 1.0
+        grads = [g_mu, g_L * tri + np.diag(g_w)]
+        history.append(value + gaussian_entropy(L))
+        w = np.log(np.diag(L))
+        state = [mu, L * tri + np.diag(w)]
+        for k in range(2):
+            m[k] = 0.9 * m[k] + 0.1 * grads[k]
+            v[k] = 0.999 * v[k] + 0.001 * grads[k] ** 2
+            mhat = m[k] / (1 - 0.9 ** t)
+            vhat = v[k] / (1 - 0.999 ** t)
+            state[k] = state[k] + lr * mhat / (np.sqrt(vhat) + 1e-8)
+        mu = state[0]
+        L = state[1] * tri + np.diag(np.exp(np.diag(state[1])))
+        if t > n_steps - window:
+            avg[0] += mu / min(window, n_steps)
+            avg[1] += (state[1] * tri + np.diag(np.diag(state[1]))) / min(window, n_steps)
+    L_avg = avg[1] * tri + np.diag(np.exp(np.diag(avg[1])))
+    return avg[0], L_avg, np.array(history)

@@ -3,8 +3,12 @@
 * :mod:`fastml.vi._elbo`: Gaussian reparameterisation z = mu + sigma * eps with its
   pathwise gradients, and the analytic KL(N(mu, diag sigma^2) || N(0, I)) with its
   gradient (shared with :class:`fastml.models.VAE`).
+* :func:`advi`: mean-field or full-rank Gaussian ADVI, the whole Adam loop compiled for
+  ``@njit`` densities (same ``logp``/``grad`` as :func:`fastml.mcmc.sample`), minibatch
+  SVI for densities that are sums over data.
 """
 
+from fastml.vi._advi import Approximation, advi
 from fastml.vi._elbo import (
     kl_standard_normal,
     kl_standard_normal_backward,
@@ -12,5 +16,5 @@ from fastml.vi._elbo import (
     reparameterize_backward,
 )
 
-__all__ = ["kl_standard_normal", "kl_standard_normal_backward", "reparameterize",
-           "reparameterize_backward"]
+__all__ = ["Approximation", "advi", "kl_standard_normal", "kl_standard_normal_backward",
+           "reparameterize", "reparameterize_backward"]
