@@ -1,0 +1,104 @@
+"""Class-conditional DDPM on the 8x8 digits with classifier-free guidance (CFG).
+
+The denoiser is fastml.models.DiffusionCNN (32 channels, 2 residual blocks, 10 classes
+plus the null class), trained with fastml.diffusion.train_step (epsilon loss, min-SNR-5
+weighting, T = 1000 linear betas, labels dropped to the null class with probability 0.1,
+Adam). Samples come from 20 DDIM steps (eta = 0, x_0 clipped to [-1, 1]) at guidance
+scales w = 0 (unconditional), 1 (conditional) and 3. A logistic regression
+(fastml.linear_model) trained on the real digits labels the samples; the printed accuracy
+is the fraction labelled as the requested class (chance: 10%). Writes an image grid PNG:
+one panel per w, one row per class.
+
+    python examples/diffusion_digits.py --steps 3000 --out diffusion_digits.png
+"""
+
+import argparse
+
+import numpy as np
+
+from fastml import diffusion, nn
+from fastml.benchmarks.cases.diffusion import digits_images
+from fastml.linear_model import LogisticRegression
+from fastml.models import DiffusionCNN
+
+GUIDANCE_SCALES = (0, 1, 3)
+
+
+def classifier(images, labels):
+    """Logistic regression on the pixels (in [0, 1]) of the real digits."""
+    return LogisticRegression(C=1.0, max_iter=500).fit(pixels(images), labels)
+
+
+def pixels(images):
+    return np.clip((images.reshape(len(images), -1) + 1) / 2, 0, 1)
+
+
+def train(images, labels, *, steps, channels=32, n_blocks=2, batch_size=128, lr=2e-3,
+          seed=0, verbose=True):
+    """A DiffusionCNN trained for ``steps`` Adam steps; returns (model, scheduler)."""
+    rng = np.random.default_rng(seed)
+    model = DiffusionCNN(1, 8, channels=channels, n_blocks=n_blocks, num_classes=10,
+                         random_state=seed)
+    opt = nn.Adam(model.parameters(), lr=lr)
+    schedule = diffusion.DDPMScheduler(clip_sample=False)
+    for step in range(steps):
+        idx = rng.integers(0, len(images), batch_size)
+        loss = diffusion.train_step(model, opt, images[idx], schedule, labels=labels[idx],
+                                    p_uncond=0.1, snr_gamma=5.0, random_state=rng)
+        if verbose and (step % 500 == 0 or step == steps - 1):
+            print(f"step {step:5d}  loss {loss:.4f}")
+    return model
+
+
+def guided_samples(model, per_class, guidance_scale, seed=1):
+    """``per_class`` samples of each digit at guidance scale w; returns (images, labels)."""
+    labels = np.repeat(np.arange(10), per_class)
+    sampler = diffusion.DDIMScheduler(clip_sample=True)
+    images = diffusion.sample(model, sampler, len(labels), num_inference_steps=20,
+                              labels=labels, guidance_scale=guidance_scale,
+                              random_state=seed)
+    return images, labels
+
+
+def main(out="diffusion_digits.png", steps=3000, per_class=20, channels=32, n_blocks=2,
+         seed=0, verbose=True):
+    """Train, sample at each w, score, plot. Returns {w: accuracy}."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images, labels = digits_images()
+    clf = classifier(images, labels)
+    model = train(images, labels, steps=steps, channels=channels, n_blocks=n_blocks,
+                  seed=seed, verbose=verbose)
+    accuracy, grids = {}, {}
+    for w in GUIDANCE_SCALES:
+        samples, requested = guided_samples(model, per_class, w, seed=seed + 1)
+        accuracy[w] = float(np.mean(clf.predict(pixels(samples)) == requested))
+        grids[w] = samples[:, 0].reshape(10, per_class, 8, 8)
+        if verbose:
+            print(f"w = {w}: classifier agrees with the requested digit for "
+                  f"{accuracy[w]:.1%} of {len(requested)} samples")
+    shown = min(per_class, 8)
+    fig, axes = plt.subplots(1, len(GUIDANCE_SCALES), figsize=(4 * len(GUIDANCE_SCALES), 5))
+    for ax, w in zip(axes, GUIDANCE_SCALES):
+        grid = grids[w][:, :shown].transpose(0, 2, 1, 3).reshape(10 * 8, shown * 8)
+        ax.imshow(grid, cmap="gray_r", vmin=-1, vmax=1)
+        ax.set_title(f"w = {w}: {accuracy[w]:.0%} recognised")
+        ax.set_yticks(np.arange(10) * 8 + 3.5, [str(d) for d in range(10)])
+        ax.set_xticks([])
+    fig.suptitle(f"DiffusionCNN, {steps} training steps, 20 DDIM steps, CFG")
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return accuracy
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="diffusion_digits.png", help="image grid (PNG)")
+    parser.add_argument("--steps", type=int, default=3000, help="training steps")
+    parser.add_argument("--per-class", type=int, default=20, help="samples per digit and w")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    main(args.out, args.steps, args.per_class, seed=args.seed)
