@@ -4,7 +4,7 @@ every step) in one compiled call on a toy-text environment's tables.
 The environment is the padded table of :mod:`fastml.rl.envs` (``next_state``,
 cumulative outcome probabilities ``cum`` with padding -1, ``reward``, ``done``, the
 cumulative initial distribution ``init_cum``; ``max_steps`` > 0 truncates an episode).
-One xoshiro256** stream (``fastml.kernels._mcmc_rng``) drives both the environment's
+One xoshiro256** stream (``_mcmc_rng``) drives both the environment's
 outcomes and the epsilon-greedy choices. Episode ``e`` explores with ``epsilon[e]``.
 
 Updates, with TD target ``y`` (no bootstrap after a terminal transition; a truncated
@@ -18,8 +18,9 @@ episode bootstraps, as it did not end):
 and ``Q(s, a) += alpha (y - Q(s, a))``.
 """
 
-from fastml.kernels._mcmc_rng import randint, uniform
 from numba import njit
+
+from ._mcmc_rng import randint, uniform
 
 Q_LEARNING, SARSA, EXPECTED_SARSA, MONTE_CARLO = 0, 1, 2, 3
 

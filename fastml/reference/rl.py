@@ -7,7 +7,8 @@ one). Loops and textbook formulas, no tricks: the oracle for :mod:`fastml.rl`.
 
 import numpy as np
 
-__all__ = ["bellman_q", "gae", "policy_evaluation", "ppo_clip_loss", "q_learning_taxi",
+__all__ = ["bellman_q", "gae", "gaussian_log_prob", "policy_evaluation", "ppo_clip_loss",
+           "q_learning_taxi",
            "reinforce_gradient_logits", "value_iteration"]
 
 
@@ -106,3 +107,16 @@ def q_learning_taxi(env, episodes, alpha=0.1, gamma=0.99, epsilon=0.1, seed=0):
             s, done = s2, terminated or truncated
             steps += 1
     return Q, steps
+
+
+def gaussian_log_prob(actions, mean, log_std):
+    """log N(a; mu, diag sigma^2) summed over the action dimensions, sigma = exp(log_std):
+    sum_j -(a_j - mu_j)^2 / (2 sigma_j^2) - log sigma_j - log(2 pi) / 2."""
+    actions, mean = np.atleast_2d(actions), np.atleast_2d(mean)
+    out = np.zeros(len(actions))
+    for i in range(len(actions)):
+        for j in range(actions.shape[1]):
+            sigma = np.exp(log_std[j])
+            out[i] += -(actions[i, j] - mean[i, j]) ** 2 / (2 * sigma**2) - log_std[j] \
+                - 0.5 * np.log(2 * np.pi)
+    return out

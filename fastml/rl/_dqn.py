@@ -15,14 +15,13 @@ first ``exploration_fraction`` of the run. A truncated episode bootstraps from i
 observation (``infos["final_obs"]``). Hyperparameter names follow Stable-Baselines3.
 """
 
-import json
 import numbers
 
 import numpy as np
 
 from fastml import nn
-from fastml._validation import check_positive_int, check_random_state, check_scalar
-from fastml.rl._nets import EpisodeLog, mlp, vector_env
+from fastml._validation import check_positive_int, check_scalar
+from fastml.rl._nets import Agent, KernelMLP, mlp
 
 __all__ = ["DQN", "ReplayBuffer", "dqn_targets", "huber_loss"]
 
@@ -76,10 +75,15 @@ def huber_loss(q, actions, targets):
     return loss, grad
 
 
-class DQN:
+class DQN(Agent):
     """DQN / double DQN (SB3-like surface: ``learn``, ``predict``, ``save``/``load``,
     ``episode_returns``). ``env``: an id (compiled ``fastml.rl.make_vec``) or a vector env
     autoresetting in the same step."""
+
+    _HPARAMS = ("learning_rate", "buffer_size", "learning_starts", "batch_size", "gamma",
+                "train_freq", "gradient_steps", "target_update_interval",
+                "exploration_fraction", "exploration_initial_eps", "exploration_final_eps",
+                "max_grad_norm", "double_q", "net_arch", "num_envs")
 
     def __init__(self, env, *, learning_rate=1e-4, buffer_size=100_000, learning_starts=1000,
                  batch_size=64, gamma=0.99, train_freq=4, gradient_steps=1,
@@ -87,12 +91,9 @@ class DQN:
                  exploration_initial_eps=1.0, exploration_final_eps=0.05,
                  max_grad_norm=10.0, double_q=True, net_arch=(64, 64), num_envs=1, seed=None):
         real = numbers.Real
-        self.learning_rate = float(check_scalar(learning_rate, "learning_rate", real,
-                                                min_val=0.0, include_boundaries="neither"))
         self.buffer_size = check_positive_int(buffer_size, "buffer_size")
         self.learning_starts = check_positive_int(learning_starts, "learning_starts", min_val=0)
         self.batch_size = check_positive_int(batch_size, "batch_size")
-        self.gamma = float(check_scalar(gamma, "gamma", real, min_val=0.0, max_val=1.0))
         self.train_freq = check_positive_int(train_freq, "train_freq")
         self.gradient_steps = check_positive_int(gradient_steps, "gradient_steps")
         self.target_update_interval = check_positive_int(target_update_interval,
@@ -103,46 +104,34 @@ class DQN:
             exploration_initial_eps, "exploration_initial_eps", real, min_val=0.0, max_val=1.0))
         self.exploration_final_eps = float(check_scalar(
             exploration_final_eps, "exploration_final_eps", real, min_val=0.0, max_val=1.0))
-        self.max_grad_norm = float(check_scalar(max_grad_norm, "max_grad_norm", real,
-                                                min_val=0.0, include_boundaries="neither"))
         self.double_q = bool(double_q)
-        self.net_arch = tuple(check_positive_int(h, "net_arch") for h in net_arch)
-        self.seed = seed
-        self.rng = check_random_state(seed)
-        self.env, self._obs = vector_env(env, num_envs, None if seed is None else int(
-            self.rng.integers(2**31)))
-        self.num_envs = self.env.num_envs
-        space = self.env.single_action_space
-        if type(space).__name__ != "Discrete":
-            raise ValueError(f"DQN handles Discrete action spaces, got {space}")
-        self.obs_dim = int(np.prod(self.env.single_observation_space.shape))
-        self.n_actions = int(space.n)
+        self._setup(env, learning_rate=learning_rate, gamma=gamma, max_grad_norm=max_grad_norm,
+                    net_arch=net_arch, num_envs=num_envs, seed=seed)
+        self.n_actions = self._discrete_actions("DQN")
         self.q_net = mlp((self.obs_dim, *self.net_arch, self.n_actions), 1.0, self.rng)
         self.q_target = mlp((self.obs_dim, *self.net_arch, self.n_actions), 1.0, self.rng)
         self.q_target.load_state_dict(self.q_net.state_dict())
+        self._q, self._q_target = KernelMLP(self.q_net), KernelMLP(self.q_target)
         self.optimizer = nn.Adam(self.q_net.parameters(), lr=self.learning_rate)
         self.buffer = ReplayBuffer(self.buffer_size, self.obs_dim)
-        self._log = EpisodeLog(self.num_envs)
-        self.num_timesteps = 0
         self.last_loss = np.nan
 
-    def _flat(self, obs):
-        return np.ascontiguousarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)
+    _restore = __init__
+
+    def _networks(self):
+        return {"q_net": self.q_net}
+
+    @classmethod
+    def load(cls, path, env=None):
+        model = super().load(path, env)
+        model.q_target.load_state_dict(model.q_net.state_dict())
+        return model
 
     def predict(self, obs, deterministic=True):
         """Greedy actions argmax_a Q(s, a) for obs (obs_dim,) or (n, obs_dim)."""
-        obs = np.asarray(obs)
-        single = obs.ndim == len(self.env.single_observation_space.shape)
-        actions = self.q_net(self._flat(obs)).argmax(axis=1)
+        x, single = self._single(obs)
+        actions = self._q(x).argmax(axis=1)
         return (int(actions[0]) if single else actions), None
-
-    @property
-    def episode_returns(self):
-        return np.array(self._log.returns)
-
-    @property
-    def episode_timesteps(self):
-        return np.array(self._log.timesteps)
 
     def _epsilon(self, progress):
         frac = min(1.0, progress / max(self.exploration_fraction, 1e-12))
@@ -153,16 +142,17 @@ class DQN:
         """Train for ``total_timesteps`` env steps; stop early once the mean return of
         the last ``window`` episodes reaches ``target_return``. Returns self."""
         total_timesteps = check_positive_int(total_timesteps, "total_timesteps")
+        window = check_positive_int(window, "window")
         N = self.num_envs
         n_iters = -(-total_timesteps // N)
         for it in range(n_iters):
-            obs = self._flat(self._obs)
+            obs = self._flat_obs(self._obs)
             eps = self._epsilon(it / n_iters)
-            actions = self.q_net(obs).argmax(axis=1)
+            actions = self._q(obs).argmax(axis=1)
             explore = self.rng.random(N) < eps
             actions[explore] = self.rng.integers(0, self.n_actions, int(explore.sum()))
             self._obs, rewards, term, trunc, infos = self.env.step(actions)
-            next_obs = self._flat(self._obs).copy()
+            next_obs = self._flat_obs(self._obs).copy()
             if "_final_obs" in infos:
                 for i in np.flatnonzero(infos["_final_obs"]):
                     next_obs[i] = np.asarray(infos["final_obs"][i], dtype=np.float32).ravel()
@@ -181,34 +171,14 @@ class DQN:
     def _train_step(self):
         obs, actions, rewards, next_obs, terminated = self.buffer.sample(self.batch_size,
                                                                          self.rng)
-        q_next_target = self.q_target(next_obs).astype(np.float64)
-        q_next_online = self.q_net(next_obs).astype(np.float64) if self.double_q else None
+        q_next_target = self._q_target(next_obs).astype(np.float64)
+        q_next_online = self._q(next_obs).astype(np.float64) if self.double_q else None
         targets = dqn_targets(rewards, terminated, q_next_target, q_next_online, self.gamma)
-        q = self.q_net(obs).astype(np.float64)
+        hidden, deltas = self._q.forward(obs)
+        q = hidden[-1][:len(obs)].astype(np.float64)
         self.last_loss, grad = huber_loss(q, actions, targets)
+        deltas[-1][:len(obs)] = grad
         self.optimizer.zero_grad()
-        self.q_net.backward(grad.astype(np.float32))
+        self._q.backward(obs, hidden, deltas)
         nn.clip_grad_norm_(self.q_net.parameters(), self.max_grad_norm)
         self.optimizer.step()
-
-    _HPARAMS = ("learning_rate", "buffer_size", "learning_starts", "batch_size", "gamma",
-                "train_freq", "gradient_steps", "target_update_interval",
-                "exploration_fraction", "exploration_initial_eps", "exploration_final_eps",
-                "max_grad_norm", "double_q", "net_arch", "num_envs")
-
-    def save(self, path):
-        """Hyperparameters and the online network's weights to ``path`` (``.npz``)."""
-        meta = {"hparams": {k: getattr(self, k) for k in self._HPARAMS},
-                "env": getattr(self.env, "spec_id", None)}
-        np.savez(path, __meta__=np.array(json.dumps(meta)), **self.q_net.state_dict())
-
-    @classmethod
-    def load(cls, path, env=None):
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["__meta__"]))
-            hp = meta["hparams"]
-            hp["net_arch"] = tuple(hp["net_arch"])
-            model = cls(env if env is not None else meta["env"], **hp)
-            model.q_net.load_state_dict({k: data[k] for k in data.files if k != "__meta__"})
-            model.q_target.load_state_dict(model.q_net.state_dict())
-        return model

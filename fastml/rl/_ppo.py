@@ -1,8 +1,11 @@
 """Proximal Policy Optimization (Schulman et al. 2017) with CleanRL's implementation
-details, for discrete actions, on ``fastml.nn`` MLPs with explicit backward.
+details, for discrete (categorical policy) and continuous (diagonal Gaussian policy with
+a state-independent log standard deviation, as CleanRL's ``ppo_continuous_action``)
+actions, on ``fastml.nn`` MLPs run by compiled kernels.
 
-Each update collects ``n_steps`` transitions from each of the ``num_envs`` environments,
-computes GAE(lambda) advantages
+Each update collects ``n_steps`` transitions from each of the ``num_envs`` environments
+(on the compiled classic-control environments the whole rollout, policy included, is one
+kernel call per 32 steps), computes GAE(lambda) advantages
 
     delta_t = r_t + gamma V(s_{t+1}) (1 - d_{t+1}) - V(s_t),
     A_t = delta_t + gamma lambda (1 - d_{t+1}) A_{t+1},   R_t = A_t + V(s_t),
@@ -16,26 +19,29 @@ r = pi(a|s) / pi_old(a|s), with advantages normalised per minibatch, the gradien
 clipped to ``max_grad_norm``, Adam (eps 1e-5) with the learning rate annealed linearly
 to 0, and orthogonal initialisation (gain sqrt(2) hidden, 0.01 policy head, 1 value
 head). Episode ends (terminated or truncated) are not bootstrapped, as in CleanRL.
+Continuous actions are sampled unclipped (the loss sees the sample) and clipped to the
+action space for the environment (Gymnasium's ``ClipAction``).
 
 Hyperparameter names follow Stable-Baselines3's ``PPO``.
 """
 
-import json
 import numbers
 
 import numpy as np
 
 from fastml import _kernels, nn
-from fastml._validation import check_positive_int, check_random_state, check_scalar
-from fastml.rl._nets import EpisodeLog, mlp, vector_env
-from fastml.rl.envs import Discrete
+from fastml._validation import check_positive_int, check_scalar
+from fastml.rl._nets import Agent, KernelMLP, mlp
 
 __all__ = ["A2C", "PPO", "REINFORCE", "ppo_loss"]
+
+_LOSS_STATS = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
 
 
 def ppo_loss(logits, values, actions, old_logp, advantages, returns, old_values, *,
              clip_range=0.2, clip_range_vf=0.2, ent_coef=0.01, vf_coef=0.5):
-    """The PPO loss of a minibatch and its gradient w.r.t. the network outputs.
+    """The PPO loss of a minibatch of categorical policies and its gradient w.r.t. the
+    network outputs.
 
     logits (B, A), values (B,), actions (B,) int, old_logp/advantages/returns/old_values
     (B,). ``clip_range_vf=None`` disables value clipping. Returns (loss, grad_logits,
@@ -43,48 +49,77 @@ def ppo_loss(logits, values, actions, old_logp, advantages, returns, old_values,
     clip_fraction}.
     """
     logits = np.ascontiguousarray(logits, dtype=np.float64)
+    if logits.ndim != 2 or logits.shape[0] < 1 or logits.shape[1] < 1:
+        raise ValueError(f"logits must have shape (batch, n_actions) with both >= 1, got "
+                         f"{logits.shape}")
     B, A = logits.shape
-    arrays = [np.ascontiguousarray(x, dtype=np.float64).reshape(B)
-              for x in (values, old_logp, advantages, returns, old_values)]
+    names = ("values", "old_logp", "advantages", "returns", "old_values")
+    arrays = []
+    for name, x in zip(names, (values, old_logp, advantages, returns, old_values)):
+        x = np.asarray(x, dtype=np.float64)
+        if x.size != B:
+            raise ValueError(f"{name} must have {B} entries (one per logits row), got "
+                             f"shape {x.shape}")
+        arrays.append(np.ascontiguousarray(x).reshape(B))
+    if not all(np.isfinite(x).all() for x in [logits, *arrays]):
+        raise ValueError("logits, values, old_logp, advantages, returns and old_values must "
+                         "be finite")
+    actions = np.asarray(actions)
+    if actions.size != B or actions.dtype.kind not in "iu":
+        raise ValueError(f"actions must be {B} integers, got shape {actions.shape} "
+                         f"{actions.dtype}")
     actions = np.ascontiguousarray(actions, dtype=np.int64).reshape(B)
     if (actions < 0).any() or (actions >= A).any():
         raise ValueError(f"actions must lie in [0, {A})")
+    real = numbers.Real
+    clip_range = check_scalar(clip_range, "clip_range", real, min_val=0.0,
+                              include_boundaries="neither")
+    if clip_range_vf is not None:
+        check_scalar(clip_range_vf, "clip_range_vf", real, min_val=0.0,
+                     include_boundaries="neither")
+    check_scalar(ent_coef, "ent_coef", real, min_val=0.0)
+    check_scalar(vf_coef, "vf_coef", real, min_val=0.0)
     grad_logits, grad_values, stats = np.zeros((B, A)), np.zeros(B), np.zeros(6)
     loss = _kernels.load("_rl_ppo").ppo_loss(
         logits, arrays[0], actions, *arrays[1:], float(clip_range),
         0.0 if clip_range_vf is None else float(clip_range_vf), float(ent_coef), float(vf_coef),
         grad_logits, grad_values, stats)
-    names = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
-    return loss, grad_logits, grad_values, dict(zip(names, stats.tolist()))
+    return loss, grad_logits, grad_values, dict(zip(_LOSS_STATS, stats.tolist()))
 
 
-_HPARAMS = dict(learning_rate=2.5e-4, n_steps=128, batch_size=128, n_epochs=4, gamma=0.99,
-                gae_lambda=0.95, clip_range=0.2, clip_range_vf=0.2, ent_coef=0.01,
-                vf_coef=0.5, max_grad_norm=0.5, normalize_advantage=True, anneal_lr=True,
-                net_arch=(64, 64), num_envs=4)
+class _LogStd(nn.Module):
+    """The state-independent log standard deviation of a Gaussian policy (CleanRL's
+    ``actor_logstd``, initialised to 0)."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.log_std = nn.Parameter(np.zeros(n, dtype=np.float32))
 
 
-class PPO:
-    """PPO for discrete-action vector environments (SB3-like surface).
+class PPO(Agent):
+    """PPO for vector environments with Discrete or one-dimensional Box actions
+    (SB3-like surface).
 
     ``PPO(env, **hparams).learn(total_timesteps)``; ``predict(obs)``; ``save``/``load``;
     ``episode_returns`` / ``episode_lengths`` / ``episode_timesteps`` log every finished
     training episode. ``env``: an environment id (``fastml.rl.make_vec(id, num_envs)``,
     compiled) or a vector env autoresetting in the same step (ours or Gymnasium's).
     Defaults are CleanRL's ``ppo.py`` (4 envs x 128 steps, 4 minibatches, 4 epochs).
+    Box actions get a Gaussian policy N(mu(s), exp(log_std)^2) (``log_std`` a parameter).
     """
+
+    _HPARAMS = ("learning_rate", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda",
+                "clip_range", "clip_range_vf", "ent_coef", "vf_coef", "max_grad_norm",
+                "normalize_advantage", "anneal_lr", "net_arch", "num_envs")
 
     def __init__(self, env, *, learning_rate=2.5e-4, n_steps=128, batch_size=128, n_epochs=4,
                  gamma=0.99, gae_lambda=0.95, clip_range=0.2, clip_range_vf=0.2,
                  ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5, normalize_advantage=True,
                  anneal_lr=True, net_arch=(64, 64), num_envs=4, seed=None):
         real = numbers.Real
-        self.learning_rate = float(check_scalar(learning_rate, "learning_rate", real,
-                                                min_val=0.0, include_boundaries="neither"))
         self.n_steps = check_positive_int(n_steps, "n_steps")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.n_epochs = check_positive_int(n_epochs, "n_epochs")
-        self.gamma = float(check_scalar(gamma, "gamma", real, min_val=0.0, max_val=1.0))
         self.gae_lambda = float(check_scalar(gae_lambda, "gae_lambda", real, min_val=0.0,
                                              max_val=1.0))
         self.clip_range = float(check_scalar(clip_range, "clip_range", real, min_val=0.0,
@@ -94,67 +129,70 @@ class PPO:
                          include_boundaries="neither"))
         self.ent_coef = float(check_scalar(ent_coef, "ent_coef", real, min_val=0.0))
         self.vf_coef = float(check_scalar(vf_coef, "vf_coef", real, min_val=0.0))
-        self.max_grad_norm = float(check_scalar(max_grad_norm, "max_grad_norm", real,
-                                                min_val=0.0, include_boundaries="neither"))
         self.normalize_advantage = bool(normalize_advantage)
         self.anneal_lr = bool(anneal_lr)
-        self.net_arch = tuple(check_positive_int(h, "net_arch") for h in net_arch)
-        self.seed = seed
-        self.rng = check_random_state(seed)
-        self.env, self._obs = vector_env(env, num_envs, None if seed is None else int(
-            self.rng.integers(2**31)))
-        self.num_envs = self.env.num_envs
-        if not isinstance(self.env.single_action_space, Discrete) and \
-                type(self.env.single_action_space).__name__ != "Discrete":
-            raise ValueError(f"PPO here handles Discrete action spaces, got "
-                             f"{self.env.single_action_space}")
-        self.obs_dim = int(np.prod(self.env.single_observation_space.shape))
-        self.n_actions = int(self.env.single_action_space.n)
-        self.actor = mlp((self.obs_dim, *self.net_arch, self.n_actions), 0.01, self.rng)
+        self._setup(env, learning_rate=learning_rate, gamma=gamma, max_grad_norm=max_grad_norm,
+                    net_arch=net_arch, num_envs=num_envs, seed=seed)
+        space = self.env.single_action_space
+        kind = type(space).__name__
+        if kind == "Discrete":
+            self.gaussian, self.act_dim, n_out = False, 1, int(space.n)
+            self._low = self._high = 0.0
+        elif kind == "Box" and len(space.shape) == 1 and space.shape[0] == 1:
+            self.gaussian, self.act_dim, n_out = True, 1, 1
+            self._low, self._high = float(space.low[0]), float(space.high[0])
+        else:
+            raise ValueError(f"PPO handles Discrete and one-dimensional Box action spaces, "
+                             f"got {space}")
+        self.actor = mlp((self.obs_dim, *self.net_arch, n_out), 0.01, self.rng)
         self.critic = mlp((self.obs_dim, *self.net_arch, 1), 1.0, self.rng)
-        self.params = self.actor.parameters() + self.critic.parameters()
+        self.log_std = _LogStd(n_out if self.gaussian else 0)
+        self.params = self.actor.parameters() + self.critic.parameters() + \
+            (self.log_std.parameters() if self.gaussian else [])
         self.optimizer = nn.Adam(self.params, lr=self.learning_rate, eps=1e-5)
-        self._log = EpisodeLog(self.num_envs)
+        self._actor, self._critic = KernelMLP(self.actor), KernelMLP(self.critic)
         self._done = np.zeros(self.num_envs)
-        self.num_timesteps = 0
         self.last_stats = {}
 
-    # ------------------------------------------------------------------ acting
-    def _flat_obs(self, obs):
-        return np.ascontiguousarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)
+    _restore = __init__
 
+    def _networks(self):
+        nets = {"actor": self.actor, "critic": self.critic}
+        return nets | ({"log_std": self.log_std} if self.gaussian else {})
+
+    # ------------------------------------------------------------------ acting
     def predict(self, obs, deterministic=True):
-        """Actions for observations (obs_dim,) or (n, obs_dim): argmax of the policy
-        logits (``deterministic``) or a sample. Returns (actions, None) as SB3."""
-        obs = np.asarray(obs)
-        single = obs.ndim == len(self.env.single_observation_space.shape)
-        logits = self.actor(self._flat_obs(obs)).astype(np.float64)
+        """Actions for observations (obs_dim,) or (n, obs_dim): the most likely action
+        (argmax of the logits, or the Gaussian mean clipped to the action space) when
+        ``deterministic``, else a sample. Returns (actions, None) as SB3."""
+        x, single = self._single(obs)
+        head = self._actor(x)
         if deterministic:
-            actions = logits.argmax(axis=1)
+            actions = head.argmax(axis=1) if not self.gaussian else \
+                np.clip(head, self._low, self._high)
         else:
-            actions, _ = self._sample(logits)
+            actions = self._sample(head)[0]
+            actions = np.clip(actions, self._low, self._high) if self.gaussian else \
+                actions[:, 0].astype(np.int64)
+        if self.gaussian:
+            return (actions[0].astype(np.float32) if single else actions.astype(np.float32)), \
+                None
         return (int(actions[0]) if single else actions), None
 
-    def _sample(self, logits):
-        actions = np.empty(len(logits), dtype=np.int64)
-        logp = np.empty(len(logits))
-        _kernels.load("_rl_ppo").sample_categorical(logits, self.rng.random(len(logits)),
-                                                    actions, logp)
+    def _noise(self, shape):
+        return self.rng.standard_normal(shape + (self.act_dim,)) if self.gaussian else \
+            self.rng.random(shape + (1,))
+
+    def _sample(self, head, noise=None):
+        n = len(head)
+        actions, logp = np.zeros((n, self.act_dim)), np.zeros(n)
+        _kernels.load("_rl_ppo").sample_actions(
+            np.ascontiguousarray(head, dtype=np.float32), n, self.gaussian,
+            self.log_std.log_std.data, self._noise((n,)) if noise is None else noise,
+            actions, logp)
         return actions, logp
 
     # ------------------------------------------------------------------ training
-    @property
-    def episode_returns(self):
-        return np.array(self._log.returns)
-
-    @property
-    def episode_lengths(self):
-        return np.array(self._log.lengths)
-
-    @property
-    def episode_timesteps(self):
-        return np.array(self._log.timesteps)
-
     def learn(self, total_timesteps, *, target_return=None, window=20, callback=None):
         """Train for ``total_timesteps`` env steps (rounded up to whole rollouts of
         ``n_steps * num_envs``). Stops early once the mean undiscounted return of the last
@@ -162,95 +200,113 @@ class PPO:
         ``callback(self)`` returns False after an update. Returns self."""
         total_timesteps = check_positive_int(total_timesteps, "total_timesteps")
         window = check_positive_int(window, "window")
+        if target_return is not None:
+            target_return = float(check_scalar(target_return, "target_return", numbers.Real))
         T, N = self.n_steps, self.num_envs
         batch = T * N
         n_updates = -(-total_timesteps // batch)
         kernels = _kernels.load("_rl_ppo")
-        obs_buf = np.zeros((T, N, self.obs_dim), dtype=np.float32)
-        act_buf = np.zeros((T, N), dtype=np.int64)
-        logp_buf, rew_buf, done_buf, val_buf = (np.zeros((T, N)) for _ in range(4))
+        buffers = dict(obs=np.zeros((T, N, self.obs_dim), dtype=np.float32),
+                       actions=np.zeros((T, N, self.act_dim)), logp=np.zeros((T, N)),
+                       rewards=np.zeros((T, N)), dones=np.zeros((T, N)))
         adv, ret = np.zeros((T, N)), np.zeros((T, N))
         for update in range(n_updates):
             if self.anneal_lr:
                 self.optimizer.param_groups[0]["lr"] = \
                     (1.0 - update / n_updates) * self.learning_rate
-            for t in range(T):
-                obs = self._flat_obs(self._obs)
-                obs_buf[t] = obs
-                done_buf[t] = self._done
-                logits = self.actor(obs).astype(np.float64)
-                actions, logp = self._sample(logits)
-                act_buf[t], logp_buf[t] = actions, logp
-                self._obs, rewards, term, trunc, _ = self.env.step(actions)
-                self._done = (term | trunc).astype(np.float64)
-                rew_buf[t] = rewards
-                self.num_timesteps += N
-                self._log.add(rewards, self._done, self.num_timesteps)
+            self._rollout(buffers)
+            self.num_timesteps += batch
+            # the done flag of step t is dones[t + 1] (the next observation starts anew)
+            self._log.add_rollout(buffers["rewards"],
+                                  np.concatenate([buffers["dones"][1:], self._done[None]]),
+                                  self.num_timesteps)
             # the critic does not change during the rollout: value it in one batch
-            values = self.critic(np.concatenate([obs_buf.reshape(batch, -1),
-                                                 self._flat_obs(self._obs)]))[:, 0]
-            val_buf[:] = values[:batch].reshape(T, N)
-            last_value = values[batch:].astype(np.float64)
-            kernels.gae(rew_buf, val_buf, done_buf, last_value, self._done, self.gamma,
-                        self.gae_lambda, adv, ret)
-            self._update(obs_buf.reshape(batch, -1), act_buf.reshape(-1),
-                         logp_buf.reshape(-1), adv.reshape(-1), ret.reshape(-1),
-                         val_buf.reshape(-1))
+            hidden, _ = self._critic.forward(np.concatenate(
+                [buffers["obs"].reshape(batch, -1), self._flat_obs(self._obs)]))
+            values = hidden[-1][:batch + N, 0].astype(np.float64)
+            val = values[:batch].reshape(T, N)
+            kernels.gae(buffers["rewards"], val, buffers["dones"], values[batch:], self._done,
+                        self.gamma, self.gae_lambda, adv, ret)
+            actions = buffers["actions"].reshape(batch, self.act_dim)
+            self._update(buffers["obs"].reshape(batch, -1),
+                         actions if self.gaussian else actions[:, 0].astype(np.int64),
+                         buffers["logp"].reshape(-1), adv.reshape(-1), ret.reshape(-1),
+                         val.reshape(-1))
             if target_return is not None and self._log.mean_return(window) >= target_return:
                 break
             if callback is not None and callback(self) is False:
                 break
         return self
 
+    def _rollout(self, buf):
+        """Fill the (T, N) buffers with one rollout from the current observations."""
+        T, N = self.n_steps, self.num_envs
+        noise = self._noise((T, N))
+        batch = getattr(self.env, "_batch", None)
+        if batch is not None and batch.family == "classic":
+            kernel = _kernels.load("_rl_ppo").classic_rollout
+            weights, biases = self._actor._tuples()
+            hidden, _ = self._actor.workspace(N)
+            log_std = self.log_std.log_std.data
+
+            def chunk(t0, steps, *env_arrays):
+                kernel(t0, steps, *env_arrays, weights, biases, hidden, self.gaussian, log_std,
+                       self._low, self._high, noise, buf["obs"], buf["actions"], buf["logp"],
+                       buf["rewards"], buf["dones"], self._done)
+
+            batch.run(T, chunk)
+            self._obs = batch.obs.copy()
+            return
+        for t in range(T):
+            obs = self._flat_obs(self._obs)
+            buf["obs"][t] = obs
+            buf["dones"][t] = self._done
+            actions, buf["logp"][t] = self._sample(self._actor(obs), noise[t])
+            buf["actions"][t] = actions
+            env_actions = np.clip(actions, self._low, self._high).astype(np.float32) if \
+                self.gaussian else actions[:, 0].astype(np.int64)
+            self._obs, rewards, term, trunc, _ = self.env.step(env_actions)
+            buf["rewards"][t] = rewards
+            self._done = (np.asarray(term) | np.asarray(trunc)).astype(np.float64)
+
     def _update(self, obs, actions, old_logp, advantages, returns, old_values):
-        batch = len(actions)
+        batch = len(old_logp)
         mb = min(self.batch_size, batch)
         for _ in range(self.n_epochs):
             order = self.rng.permutation(batch)
+            shuffled = [np.ascontiguousarray(x[order]) for x in
+                        (obs, actions, old_logp, advantages, returns, old_values)]
             for start in range(0, batch, mb):
-                idx = order[start:start + mb]
-                adv = advantages[idx]
-                if self.normalize_advantage and len(idx) > 1:
-                    adv = (adv - adv.mean()) / (adv.std(ddof=1) + 1e-8)
-                logits = self.actor(obs[idx])
-                values = self.critic(obs[idx])
-                _, g_logits, g_values, self.last_stats = ppo_loss(
-                    logits, values, actions[idx], old_logp[idx], adv, returns[idx],
-                    old_values[idx], clip_range=self.clip_range,
-                    clip_range_vf=self.clip_range_vf, ent_coef=self.ent_coef,
-                    vf_coef=self.vf_coef)
-                self.optimizer.zero_grad()
-                self.actor.backward(g_logits.astype(np.float32))
-                self.critic.backward(g_values.astype(np.float32)[:, None])
-                nn.clip_grad_norm_(self.params, self.max_grad_norm)
-                self.optimizer.step()
+                self._minibatch(*(x[start:start + mb] for x in shuffled), rows=mb)
 
-    # ------------------------------------------------------------------ persistence
-    def hparams(self):
-        return {k: getattr(self, k) for k in _HPARAMS if k != "num_envs"} | \
-            {"num_envs": self.num_envs}
-
-    def save(self, path):
-        """Write hyperparameters and both networks' weights to ``path`` (``.npz``)."""
-        arrays = {f"actor.{k}": v for k, v in self.actor.state_dict().items()}
-        arrays |= {f"critic.{k}": v for k, v in self.critic.state_dict().items()}
-        meta = {"hparams": self.hparams(), "env": getattr(self.env, "spec_id", None)}
-        np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
-
-    @classmethod
-    def load(cls, path, env=None):
-        """A PPO from :meth:`save`; ``env`` defaults to the saved environment id."""
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["__meta__"]))
-            hp = meta["hparams"]
-            hp["net_arch"] = tuple(hp["net_arch"])
-            model = cls.__new__(cls)      # subclasses only change PPO's defaults
-            PPO.__init__(model, env if env is not None else meta["env"], **hp)
-            model.actor.load_state_dict({k[6:]: data[k] for k in data.files
-                                         if k.startswith("actor.")})
-            model.critic.load_state_dict({k[7:]: data[k] for k in data.files
-                                          if k.startswith("critic.")})
-        return model
+    def _minibatch(self, obs, actions, old_logp, adv, returns, old_values, rows):
+        """One gradient step of the PPO loss on a minibatch (compiled forward, loss and
+        backward; ``fastml.nn``'s gradient clipping and Adam)."""
+        kernels = _kernels.load("_rl_ppo")
+        n = len(old_logp)
+        if self.normalize_advantage and n > 1:
+            adv = (adv - adv.mean()) / (adv.std(ddof=1) + 1e-8)
+        a_hidden, a_deltas = self._actor.forward(obs, rows)
+        c_hidden, c_deltas = self._critic.forward(obs, rows)
+        head, grad_head = a_hidden[-1][:n], a_deltas[-1][:n]
+        values, grad_values = c_hidden[-1][:n, 0], c_deltas[-1][:n, 0]
+        self.optimizer.zero_grad()
+        stats = np.zeros(6)
+        clip_vf = 0.0 if self.clip_range_vf is None else self.clip_range_vf
+        if self.gaussian:
+            kernels.gaussian_ppo_loss(head, self.log_std.log_std.data, values, actions,
+                                      old_logp, adv, returns, old_values, self.clip_range,
+                                      clip_vf, self.ent_coef, self.vf_coef, grad_head,
+                                      self.log_std.log_std.grad, grad_values, stats)
+        else:
+            kernels.ppo_loss(head, values, actions, old_logp, adv, returns, old_values,
+                             self.clip_range, clip_vf, self.ent_coef, self.vf_coef, grad_head,
+                             grad_values, stats)
+        self.last_stats = dict(zip(_LOSS_STATS, stats.tolist()))
+        self._actor.backward(obs, a_hidden, a_deltas)
+        self._critic.backward(obs, c_hidden, c_deltas)
+        nn.clip_grad_norm_(self.params, self.max_grad_norm)
+        self.optimizer.step()
 
 
 class A2C(PPO):

@@ -145,6 +145,20 @@ class _Batch:
                                  self.needs_reset, s.u, s.cursor)
             self.prob_out[mask] = 1.0
 
+    def run(self, n_steps, chunk):
+        """Let a compiled loop step a classic-control batch ``n_steps`` times: calls
+        ``chunk(t0, steps, *arrays)`` for chunks of at most ``_REFILL_EVERY`` steps, each
+        with enough random doubles drawn ahead, ``arrays`` being ``classic_step``'s
+        arguments (the loop writes ``actions`` before each step)."""
+        s = self.streams
+        for t0 in range(0, n_steps, _REFILL_EVERY):
+            steps = min(_REFILL_EVERY, n_steps - t0)
+            s.ensure(self.draws * steps)
+            chunk(t0, steps, self.kind, self.state, self.actions, self.obs, self.reward,
+                  self.terminated, self.truncated, self.elapsed, self.max_steps, self.mode,
+                  self.needs_reset, s.u, s.cursor, self.final_obs, self.has_final, 2.0)
+        self._safe_steps = 0
+
     def step(self):
         """Advance every env with ``self.actions`` (already checked)."""
         s = self.streams
