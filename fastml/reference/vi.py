@@ -95,3 +95,21 @@ def advi(logp, x0, *, grad, method="meanfield", n_steps=10000, lr=0.01, n_mc=1, 
             avg[1] += (state[1] * tri + np.diag(np.diag(state[1]))) / min(window, n_steps)
     L_avg = avg[1] * tri + np.diag(np.exp(np.diag(avg[1])))
     return avg[0], L_avg, np.array(history)
+
+
+def cavi_linear_regression(X, y, *, alpha=1.0, a0=1e-2, b0=1e-2, n_sweeps=200):
+    """CAVI for y = X w + N(0, 1/tau), w ~ N(0, I/alpha), tau ~ Gamma(a0, b0); returns
+    (m, S, a_N, b_N). From log q*(w) = E_tau[log p(y, w, tau)] + c (quadratic in w) and
+    log q*(tau) = E_w[log p(y, w, tau)] + c (Gamma kernel in tau):
+    S = (alpha I + E[tau] X^T X)^-1, m = E[tau] S X^T y,
+    a_N = a0 + n/2, b_N = b0 + (sum_i (y_i - x_i^T m)^2 + sum_i x_i^T S x_i) / 2.
+    """
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    n, d = X.shape
+    e_tau = a0 / b0
+    for _ in range(n_sweeps):
+        S = np.linalg.inv(alpha * np.eye(d) + e_tau * X.T @ X)
+        m = e_tau * S @ X.T @ y
+        b_n = b0 + 0.5 * (sum((y[i] - X[i] @ m) ** 2 + X[i] @ S @ X[i] for i in range(n)))
+        e_tau = (a0 + n / 2) / b_n
+    return m, S, a0 + n / 2, b_n

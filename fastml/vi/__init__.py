@@ -6,9 +6,12 @@
 * :func:`advi`: mean-field or full-rank Gaussian ADVI, the whole Adam loop compiled for
   ``@njit`` densities (same ``logp``/``grad`` as :func:`fastml.mcmc.sample`), minibatch
   SVI for densities that are sums over data.
+* :class:`BayesianLinearRegressionCAVI`: mean-field CAVI for Bayesian linear regression
+  with a Gamma prior on the noise precision.
 """
 
 from fastml.vi._advi import Approximation, advi
+from fastml.vi._cavi import BayesianLinearRegressionCAVI
 from fastml.vi._elbo import (
     kl_standard_normal,
     kl_standard_normal_backward,
@@ -16,5 +19,5 @@ from fastml.vi._elbo import (
     reparameterize_backward,
 )
 
-__all__ = ["Approximation", "advi", "kl_standard_normal", "kl_standard_normal_backward",
-           "reparameterize", "reparameterize_backward"]
+__all__ = ["Approximation", "BayesianLinearRegressionCAVI", "advi", "kl_standard_normal",
+           "kl_standard_normal_backward", "reparameterize", "reparameterize_backward"]

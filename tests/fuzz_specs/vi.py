@@ -4,7 +4,7 @@
 import numpy as np
 
 from fastml import vi
-from fuzz_specs import HUGE, Spec
+from fuzz_specs import HUGE, Spec, estimator
 
 
 def _logp(x):
@@ -24,7 +24,16 @@ def _gauss(rng, dtype, names=("mu", "log_var", "eps")):
     return {n: (0.5 * rng.standard_normal((4, 3))).astype(dtype) for n in names}
 
 
+def _regression(rng, dtype):
+    X = rng.standard_normal((20, 3))
+    return {"X": X.astype(dtype), "y": (X @ [1.0, -0.5, 0.2] + rng.standard_normal(20))
+            .astype(dtype)}
+
+
 SPECS = [
+    estimator("fastml.vi.BayesianLinearRegressionCAVI", vi.BayesianLinearRegressionCAVI,
+              _regression, bad_params={"alpha": [0.0, -1.0, np.nan], "a0": [0.0], "b0": [-1.0],
+                                       "max_iter": [0, 1.5], "tol": [-1.0]}),
     Spec("fastml.vi.advi", lambda rng, dtype: {"x0": np.zeros(2), "method": "fullrank"},
          _advi, also=("fastml.vi.Approximation",), dtypes=("float64",), any_ndim=("x0",),
          huge=False,
