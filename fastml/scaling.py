@@ -56,8 +56,12 @@ _GRID = (np.arange(0.0, 2.01, 0.5), np.arange(0.0, 2.01, 0.5), np.arange(-1.0, 1
 
 def scaling_law(N, D, E, A, B, alpha, beta):
     """L(N, D) = E + A / N^alpha + B / D^beta (broadcasting)."""
-    N = np.asarray(N, dtype=np.float64)
-    D = np.asarray(D, dtype=np.float64)
+    N = check_array(N, "N", dtype=np.float64, finite=False)
+    D = check_array(D, "D", dtype=np.float64, finite=False)
+    try:
+        np.broadcast_shapes(N.shape, D.shape)
+    except ValueError:
+        raise ValueError(f"N {N.shape} and D {D.shape} must broadcast together") from None
     return E + A * N ** -alpha + B * D ** -beta
 
 
@@ -251,7 +255,7 @@ def _fit(log_n, log_d, log_l, delta, n_starts, n_bootstrap, level, rng):
 
 def compute_optimal(C, E, A, B, alpha, beta):
     """(N*(C), D*(C)): the allocation minimising E + A/N^alpha + B/D^beta at C = 6 N D."""
-    C = check_array(np.atleast_1d(np.asarray(C, dtype=np.float64)), "C", ndim=1)
+    C = np.atleast_1d(check_array(C, "C", ndim=(0, 1), dtype=np.float64))
     if C.size and C.min() <= 0:
         raise ValueError("C must be positive")
     for name, value in (("A", A), ("B", B), ("alpha", alpha), ("beta", beta)):
@@ -370,7 +374,9 @@ def train_family(tokens, model_sizes, token_budgets, *, block_size=64, batch_siz
     val_fraction = float(check_scalar(val_fraction, "val_fraction", numbers.Real, min_val=0,
                                       max_val=1, include_boundaries="neither"))
     val_windows = check_positive_int(val_windows, "val_windows")
-    if tokens.size and tokens.min() < 0:
+    if tokens.size == 0:
+        raise ValueError("tokens must not be empty")
+    if tokens.min() < 0:
         raise ValueError("tokens must be non-negative token ids")
     vocab = int(tokens.max()) + 1 if vocab_size is None else \
         check_positive_int(vocab_size, "vocab_size")
@@ -428,7 +434,7 @@ def plot_scaling_law(fit, N, D, L, path=None, *, title=None):
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    N, D, L = (np.asarray(x, dtype=np.float64) for x in (N, D, L))
+    N, D, L = _check_points(N, D, L)
     C = 6 * N * D
     fig, (ax, ax_opt) = plt.subplots(1, 2, figsize=(11, 4.5))
     grid = np.geomspace(C.min() / 2, C.max() * 2, 100)
