@@ -14,7 +14,7 @@ Forward and backward are written out with fastml.nn layers (no tape).
 
 import numpy as np
 
-from fastml._validation import check_array, check_positive_int
+from fastml._validation import MAX_AXIS_LENGTH, check_array, check_positive_int
 from fastml.models._diffusion import sinusoidal_embedding
 from fastml.nn import Conv2d, Embedding, Linear, Module, Sequential, SiLU
 from fastml.nn import init as nn_init
@@ -61,6 +61,7 @@ class DiffusionCNN(Module):
     ``forward(x, t, y=None)``: x (batch, in_channels, H, W), t (batch,) or a scalar
     integer timestep, y (batch,) -> (batch, in_channels, H, W). ``backward(grad_out)``
     -> d loss / d x, parameter grads added. ``sample_shape`` is (in_channels, H, W).
+    NaN and infinity in x propagate (as in the fastml.nn layers).
     """
 
     def __init__(self, in_channels=1, image_size=8, channels=32, n_blocks=2, time_dim=32,
@@ -104,6 +105,10 @@ class DiffusionCNN(Module):
                 f"num_classes={self.num_classes}")
 
     def forward(self, x, t, y=None):
+        shape = np.shape(x)
+        if len(shape) == 4 and shape[0] * self.channels * shape[2] * shape[3] > MAX_AXIS_LENGTH:
+            raise ValueError(f"x: a batch of {shape[0]} images needs activations of more than "
+                             f"{MAX_AXIS_LENGTH} elements; pass fewer images at a time")
         x = self._check_input(x)
         if x.shape[1:] != self.sample_shape or x.ndim != 4:
             raise ValueError(f"x must have shape (batch, {', '.join(map(str, self.sample_shape))})"

@@ -3,7 +3,7 @@
 import numpy as np
 
 from fastml import diffusion, nn
-from fastml.models import DiffusionMLP
+from fastml.models import DiffusionCNN, DiffusionMLP
 from fuzz_specs import HUGE, Spec
 
 
@@ -101,7 +101,23 @@ def _sde_sample_run(x_T, num_steps=4, eps=1e-3, sigma_max=50.0, method="ode"):
                                 method=method, num_steps=num_steps, eps=eps, random_state=0)
 
 
+def _cnn_make(rng, dtype):
+    return {"x": rng.standard_normal((3, 1, 4, 4)).astype(dtype)}
+
+
+def _cnn_run(x, channels=3, n_blocks=1, time_dim=4):
+    dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64) \
+        else np.float64
+    model = DiffusionCNN(1, 4, channels=channels, n_blocks=n_blocks, time_dim=time_dim,
+                         num_classes=2, dtype=dtype, random_state=0)
+    out = model.forward(x, _timesteps(x) if np.ndim(x) else 0)
+    return out, model.backward(np.ones_like(out))
+
+
 SPECS = [
+    Spec("fastml.models.DiffusionCNN", _cnn_make, _cnn_run, aliases={"x": ("dtype", "t")},
+         nonfinite_ok=("x",),
+         bad_params={"channels": [0, -1], "n_blocks": [-1], "time_dim": [0, 3]}),
     Spec("fastml.diffusion.sde_train_step", _train_make, _sde_train_run,
          also=("fastml.diffusion.VPSDE",), aliases={"x0": ("dtype",)},
          bad_params={"eps": [-1.0, 2.0, np.nan], "beta_max": [-1.0, np.nan]}),
