@@ -4,16 +4,31 @@ Environment switches
 --------------------
 FASTML_BUILD_ONLY   comma-separated module names (e.g. ``_linalg,_conv``) to build only
                     those extensions (development; the default builds all of them).
-FASTML_PORTABLE=1   build for a generic x86-64 instead of ``-march=native`` (use it for
-                    wheels that will run on other machines).
+FASTML_NATIVE=1     build every extension once with ``-march=native``: fastest on the
+                    building machine, may not run on others (SIGILL). Without it the build
+                    is portable (below).
 FASTML_NO_OPENMP=1  build without OpenMP; kernels then run serially (``fastml info``).
 FASTML_SANITIZE     comma-separated sanitizers (e.g. ``address,undefined``): compile and
                     link with ``-fsanitize=<list> -fno-omit-frame-pointer -O1 -g`` instead
                     of ``-O3 -march=native`` (``.ci/sanitize`` builds this way in a copy of
                     the tree and runs the kernel tests and the fuzz module under it).
+
+Portable builds and runtime CPU dispatch (the default)
+-----------------------------------------------------
+On x86-64 every extension is built for the baseline ``-march=x86-64-v2`` (SSE4.2, POPCNT:
+every x86-64 CPU since 2009, NumPy's own baseline), and the SIMD-bound extensions listed in
+``DISPATCHED`` are built twice more from the same generated C file, for ``x86-64-v3``
+(AVX2 + FMA, package ``fastml.kernels._avx2``) and ``x86-64-v4`` (AVX-512 F/BW/CD/DQ/VL,
+``fastml.kernels._avx512``). ``fastml._kernels.load`` picks the best build the CPU supports
+when a kernel is first loaded (CPU feature detection, ``FASTML_CPU`` to force a level).
+Whole-extension builds rather than per-function ``target_clones``: the hot loops are
+Cython-generated C spread over many functions, and a whole build lets the compiler
+vectorise and inline across them with one set of flags. Other architectures (aarch64)
+build once for their baseline, without variants.
 """
 
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -26,6 +41,17 @@ from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
 KERNELS = HERE / "kernels"
+
+# Extensions whose time goes to SIMD loops the compiler vectorises (conv, attention, the nn
+# kernels, pooling, recurrent cells, sparse message passing, the unsupervised distance
+# loops). The others call BLAS/LAPACK or branch too much to gain from wider vectors.
+DISPATCHED = ("_attention", "_conv", "_graph", "_gmm", "_kmeans", "_nn", "_pool", "_rnn",
+              "_tsne", "_unsup_kernels")
+# level name -> (subpackage of fastml.kernels, -march value); the baseline has no subpackage
+X86_LEVELS = {"baseline": (None, "x86-64-v2"), "avx2": ("_avx2", "x86-64-v3"),
+              "avx512": ("_avx512", "x86-64-v4")}
+NATIVE = os.environ.get("FASTML_NATIVE") == "1"
+X86 = platform.machine().lower() in ("x86_64", "amd64")
 
 
 def _compiler_accepts(compiler, flags, link_flags=()):
@@ -60,11 +86,23 @@ class BuildExt(build_ext):
                         "-Wno-unreachable-code", "-Wno-maybe-uninitialized"]
         link_args = []
         msvc = self.compiler.compiler_type == "msvc"
+        variants = [ext for ext in self.extensions if getattr(ext, "march", None)]
         if msvc:
             compile_args = ["/O2"]
-        if os.environ.get("FASTML_PORTABLE") != "1" and not msvc:
+            self.extensions = [ext for ext in self.extensions if ext not in variants]
+        elif NATIVE:
             if _compiler_accepts(self.compiler, ["-march=native"]):
                 compile_args.append("-march=native")
+            self._remove_stale_variants()
+        elif X86:
+            compile_args += ["-march=x86-64-v2", "-mtune=generic"]
+            unknown = {ext.march for ext in variants
+                       if not _compiler_accepts(self.compiler, [f"-march={ext.march}"])}
+            if unknown:
+                print(f"fastml: compiler does not know -march={sorted(unknown)}; those CPU "
+                      "levels fall back to the baseline build", file=sys.stderr)
+            self.extensions = [ext for ext in self.extensions
+                               if getattr(ext, "march", None) not in unknown]
         openmp = os.environ.get("FASTML_NO_OPENMP") != "1"
         if openmp:
             omp = ["/openmp"] if msvc else ["-fopenmp"]
@@ -77,28 +115,69 @@ class BuildExt(build_ext):
         sanitize = os.environ.get("FASTML_SANITIZE", "").strip()
         if sanitize and not msvc:
             flags = [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer"]
-            compile_args = [a for a in compile_args if a not in ("-O3", "-march=native")]
+            compile_args = [a for a in compile_args
+                            if a != "-O3" and not a.startswith(("-march", "-mtune"))]
             compile_args += ["-O1", "-g"] + flags
             link_args += flags
         for ext in self.extensions:
             ext.extra_compile_args = compile_args + list(ext.extra_compile_args or [])
             ext.extra_link_args = link_args + list(ext.extra_link_args or [])
+        self._rebuild_if_flags_changed(compile_args)
         super().build_extensions()
+
+    def _rebuild_if_flags_changed(self, compile_args):
+        """setuptools skips an extension whose file is newer than its sources; after a
+        switch between native, portable and sanitized builds that would keep objects
+        built with the other flags, so a changed flag set forces a rebuild."""
+        marker = Path(self.build_temp) / "fastml-compile-flags"
+        flags = " ".join(compile_args)
+        if not marker.exists() or marker.read_text() != flags:
+            self.force = True
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(flags)
+
+    def _remove_stale_variants(self):
+        """A native build replaces the baseline modules; remove the per-level builds of
+        the same extensions left (in the tree or in the build folder) by an earlier
+        portable build, which ``fastml._kernels.load`` would otherwise prefer."""
+        roots = [KERNELS] if self.inplace else [Path(self.build_lib) / "fastml" / "kernels"]
+        for ext in self.extensions:
+            name = ext.name.rpartition(".")[2]
+            for root in roots:
+                for package, _ in X86_LEVELS.values():
+                    for stale in (root / package).glob(f"{name}.*") if package else ():
+                        stale.unlink()
+
+
+def _extension(name, source, march=None):
+    ext = Extension(
+        name, [source],
+        include_dirs=[numpy.get_include(), str(HERE)],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        extra_compile_args=[f"-march={march}"] if march else [],
+    )
+    ext.march = march
+    return ext
 
 
 def extensions():
+    """The baseline extensions (cythonized once) and, for a portable x86-64 build, the
+    per-CPU-level builds of the ``DISPATCHED`` ones compiled from the same C files."""
     only = {s.strip() for s in os.environ.get("FASTML_BUILD_ONLY", "").split(",") if s.strip()}
-    exts = []
-    for pyx in sorted(KERNELS.glob("*.pyx")):
-        if only and pyx.stem not in only:
-            continue
-        exts.append(Extension(
-            f"fastml.kernels.{pyx.stem}",
-            [str(pyx.relative_to(HERE))],
-            include_dirs=[numpy.get_include(), str(HERE)],
-            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
-        ))
-    return cythonize(
+    stems = [pyx.stem for pyx in sorted(KERNELS.glob("*.pyx")) if not only or pyx.stem in only]
+    baseline = _cythonize([_extension(f"fastml.kernels.{stem}", f"kernels/{stem}.pyx")
+                           for stem in stems])
+    if NATIVE or not X86 or os.environ.get("FASTML_SANITIZE", "").strip():
+        return baseline
+    sources = {ext.name.rpartition(".")[2]: ext.sources[0] for ext in baseline}
+    variants = [_extension(f"fastml.kernels.{package}.{stem}", sources[stem], march)
+                for package, march in (v for v in X86_LEVELS.values() if v[0])
+                for stem in stems if stem in DISPATCHED]
+    return baseline + variants
+
+
+def _cythonize(exts):
+    compiled = cythonize(
         exts,
         include_path=[str(HERE)],
         language_level=3,
@@ -111,6 +190,9 @@ def extensions():
             "embedsignature": True,
         },
     )
+    for ext in compiled:  # cythonize returns new Extension objects
+        ext.march = None
+    return compiled
 
 
 setup(

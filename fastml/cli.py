@@ -1,15 +1,21 @@
-"""The ``fastml`` command: ``bench`` (run benchmarks, write a report), ``report``, ``info``."""
+"""The ``fastml`` command: ``bench`` (run benchmarks and write a report, or ``--compare`` two
+runs), ``report``, ``info``."""
 
 import argparse
 import json
+import os
 import sys
 import time
+
+_DEFAULT_OUT = "fastml-bench"
 
 
 def _bench(args):
     from fastml import benchmarks, set_num_threads
     from fastml.benchmarks import report, runner
 
+    if args.compare:
+        return _compare(args)
     if args.threads:
         set_num_threads(args.threads)
     all_suites = benchmarks.suites()
@@ -59,6 +65,27 @@ def _report(args):
     return 0
 
 
+def _compare(args):
+    from fastml.benchmarks import report
+
+    old_path, new_path = args.compare
+    runs = []
+    for path in (old_path, new_path):
+        try:
+            with open(path) as fh:
+                runs.append(json.load(fh))
+        except (OSError, json.JSONDecodeError) as exc:
+            print(f"--compare: cannot read {path}: {exc}", file=sys.stderr)
+            return 2
+    text = report.compare_markdown(report.compare(*runs), old_path, new_path)
+    print(text, end="")
+    if args.out != _DEFAULT_OUT:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "compare.md"), "w") as fh:
+            fh.write(text)
+    return 0
+
+
 def _info(args):
     from fastml.benchmarks.runner import machine_info
 
@@ -72,6 +99,12 @@ def _info(args):
     else:
         print("OpenMP: NOT enabled, kernels run serially" +
               (f" ({omp['error']})" if omp.get("error") else ""))
+    cpu = info.get("cpu_dispatch", {})
+    if "error" in cpu:
+        print(f"kernels: CPU dispatch failed: {cpu['error']}")
+    else:
+        print(f"kernels: {cpu['build']}; loading the {cpu['level']} build "
+              f"({cpu['reason']}; this CPU supports up to {cpu['supported']})")
     pools = info["threadpools"]
     if isinstance(pools, str):
         print(f"BLAS: {pools}")
@@ -92,17 +125,21 @@ def build_parser():
     b.add_argument("--case", help="only cases whose id or name matches this glob")
     b.add_argument("--quick", action="store_true", help="small sizes, short budget (<1 min)")
     b.add_argument("--list", action="store_true", help="list the cases and exit")
-    b.add_argument("--out", default="fastml-bench", help="output folder (default: %(default)s)")
+    b.add_argument("--out", default=_DEFAULT_OUT,
+                   help="output folder (default: %(default)s)")
     b.add_argument("--budget", type=float, help="seconds of timed repeats per measurement")
     b.add_argument("--threads", type=int, help="threads for fastml kernels and BLAS")
     b.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: when stderr is a terminal)")
+    b.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
+                   help="compare two results.json files (per case and size, regressions "
+                        "first) instead of running; with --out also writes compare.md")
     b.set_defaults(func=_bench)
     r = sub.add_parser("report", help="rewrite the report from a results.json")
     r.add_argument("results")
     r.add_argument("--out", default="fastml-bench")
     r.set_defaults(func=_report)
-    i = sub.add_parser("info", help="versions, threads, BLAS and OpenMP status")
+    i = sub.add_parser("info", help="versions, threads, CPU dispatch, BLAS and OpenMP status")
     i.set_defaults(func=_info)
     return parser
 

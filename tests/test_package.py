@@ -99,6 +99,53 @@ def test_ratios_definition():
     assert report.ratios(rows) == (10.0, 0.5, "b")
 
 
+def _record(case, size, x, impl, kind, median_s):
+    return {"suite": "s", "case": case, "size": size, "x": x, "impl": impl, "kind": kind,
+            "status": "ok", "median_s": median_s, "q25_s": median_s, "q75_s": median_s}
+
+
+def _two_runs():
+    old = [_record("a", "small", 10, "fastml", "fastml", 1.0),
+           _record("a", "small", 10, "peer", "peer", 0.5),
+           _record("a", "big", 1000, "fastml", "fastml", 5.0),
+           _record("a", "big", 1000, "peer", "peer", 10.0),
+           _record("b", "n", 5, "fastml", "fastml", 2.0),
+           _record("b", "n", 5, "peer", "peer", 2.02),
+           _record("c", "n", 5, "fastml", "fastml", 3.0)]
+    new = [dict(r, median_s=r["median_s"] * (2.0 if r["case"] == "b" else 1.0)) for r in old]
+    return ({"machine": {}, "config": {"quick": True}, "results": old},
+            {"machine": {}, "config": {"quick": False}, "results": new})
+
+
+def test_report_summary_counts_each_case_at_its_largest_size(tmp_path):
+    old, _ = _two_runs()
+    rows, counts = report.summary(old)
+    assert [(r[0], r[1], r[5]) for r in rows] == [("s/a", "big", "win"), ("s/b", "n", "tie"),
+                                                  ("s/c", "n", "no peer")]
+    assert counts == {"win": 1, "tie": 1, "loss": 0, "no peer": 1}
+    report.write(old, str(tmp_path))
+    md = (tmp_path / "report.md").read_text()
+    assert md.index("## Summary") < md.index("## s/a") and report.QUICK_NOTE in md
+    page = (tmp_path / "report.html").read_text()
+    assert page.index("Summary") < page.index("id='s/a'") and "class='win'" in page
+
+
+def test_bench_compare_lists_regressions_first(tmp_path, capsys):
+    old, new = _two_runs()
+    rows = report.compare(old, new)
+    assert rows[0][:2] == ("s/b", "n") and rows[0][4] == pytest.approx(2.0)
+    assert len(rows) == 4
+    paths = []
+    for name, run in (("old.json", old), ("new.json", new)):
+        (tmp_path / name).write_text(json.dumps(run))
+        paths.append(str(tmp_path / name))
+    assert main(["bench", "--compare", *paths, "--out", str(tmp_path / "cmp")]) == 0
+    out = capsys.readouterr().out
+    assert "1 slower by more than 5 %" in out and out.index("s/b") < out.index("s/a")
+    assert (tmp_path / "cmp" / "compare.md").read_text() == out
+    assert main(["bench", "--compare", paths[0], str(tmp_path / "missing.json")]) == 2
+
+
 def test_case_validation():
     with pytest.raises(ValueError, match="no 'fastml' implementation"):
         benchmarks.register(_toy_case(impls=[Impl("reference", lambda x: x)]))
@@ -132,7 +179,8 @@ def test_cli_list_info_and_errors(capsys):
     assert "linalg/cholesky" in capsys.readouterr().out
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    assert "OpenMP" in out and "fastml" in out
+    assert "OpenMP" in out and "fastml" in out and "CPU dispatch" not in out
+    assert "kernels: " in out and "build" in out
     assert main(["bench", "no-such-suite"]) == 2
     assert main(["bench", "linalg", "--case", "nothing-matches*"]) == 2
 

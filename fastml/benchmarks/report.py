@@ -1,9 +1,15 @@
 """Write a benchmark run as results.json, report.md, a self-contained report.html and plots.
 
-Tables give, per case and size, each implementation's median time (and IQR), the
-speedup of fastml over the reference (t_reference / t_fastml) and fastml's time ratio
-to the best peer (t_fastml / t_best_peer; below 1 means fastml is faster), plus
-GFLOP/s, rates and peak extra memory when known.
+The report opens with a summary: one row per case at its largest measured size with
+fastml's time over the best peer's, marked win (< 0.95), tie (0.95–1.05) or loss
+(> 1.05), and the counts. Then tables give, per case and size, each implementation's
+median time (and IQR), the speedup of fastml over the reference (t_reference / t_fastml)
+and fastml's time ratio to the best peer (t_fastml / t_best_peer; below 1 means fastml is
+faster), plus GFLOP/s, rates and peak extra memory when known; cases with several sizes
+get a plot of time and of the ratio against size.
+
+:func:`compare` sets two runs side by side (``fastml bench --compare old.json new.json``):
+fastml's time change per case and size, regressions first.
 """
 
 import base64
@@ -52,6 +58,49 @@ def ratios(rows):
     best = min(peers, key=lambda r: r["median_s"]) if peers else None
     ratio = fast["median_s"] / best["median_s"] if best else None
     return speedup, ratio, best["impl"] if best else None
+
+
+TIE = (0.95, 1.05)  # fastml / best peer inside this band is a tie (run-to-run noise)
+QUICK_NOTE = ("Quick run: the sizes are tiny, so the times measure per-call overhead "
+              "(validation, dispatch, thread start-up), not throughput.")
+
+
+def _verdict(ratio):
+    if ratio is None:
+        return "no peer"
+    return "win" if ratio < TIE[0] else ("loss" if ratio > TIE[1] else "tie")
+
+
+def summary(results):
+    """One row per case at its largest measured size: (case id, size, fastml / best peer,
+    best peer, speedup vs reference, verdict); and the count of each verdict."""
+    rows = []
+    for case_id, sizes in group(results["results"]).items():
+        measured = [(max((r["x"] for r in recs), default=0), label, recs)
+                    for label, recs in sizes.items()
+                    if any(r["impl"] == "fastml" and r["status"] == "ok" for r in recs)]
+        if not measured:
+            continue
+        _, label, recs = max(measured, key=lambda m: m[0])
+        speedup, ratio, best = ratios(recs)
+        rows.append((case_id, label, ratio, best, speedup, _verdict(ratio)))
+    counts = {v: sum(r[5] == v for r in rows) for v in ("win", "tie", "loss", "no peer")}
+    return rows, counts
+
+
+def _summary_lines(results):
+    rows, counts = summary(results)
+    compared = counts["win"] + counts["tie"] + counts["loss"]
+    lines = [f"**{counts['win'] + counts['tie']} of {compared} cases at or below 1.05× the best "
+             f"peer** ({counts['win']} wins, {counts['tie']} ties, {counts['loss']} losses; "
+             f"{counts['no peer']} without a peer), each at its largest measured size.", "",
+             "| case | size | fastml / best peer | verdict | fastml vs reference |",
+             "|---|---|---|---|---|"]
+    for case_id, label, ratio, best, speedup, verdict in rows:
+        lines.append(f"| {case_id} | {label} | "
+                     f"{f'{ratio:.3g} ({best})' if ratio else '—'} | {verdict} | "
+                     f"{f'{speedup:.3g}×' if speedup else '—'} |")
+    return lines
 
 
 def _case_table(sizes):
@@ -111,6 +160,9 @@ def markdown(results):
               "Times are medians (± interquartile range). `fastml vs reference` is the "
               "reference time over fastml's; `fastml / best peer` is fastml's time over the "
               "fastest peer's (below 1: fastml is faster).", ""]
+    if results["config"].get("quick"):
+        lines += [f"> {QUICK_NOTE}", ""]
+    lines += ["## Summary", "", *_summary_lines(results), ""]
     for case_id, sizes in group(results["results"]).items():
         header, body, notes = _case_table(sizes)
         lines += [f"## {case_id}", ""]
@@ -125,7 +177,8 @@ def markdown(results):
 
 
 def plot_case(case_id, sizes):
-    """PNG bytes of a log-log plot of time against size, one line per implementation."""
+    """PNG bytes of two log-log panels against size: each implementation's time, and
+    fastml's time over the best peer's (below the line at 1 fastml wins)."""
     try:
         import matplotlib
 
@@ -140,7 +193,9 @@ def plot_case(case_id, sizes):
                 series[r["impl"]].append((r["x"], r["median_s"]))
     if not any(len(v) for v in series.values()):
         return None
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=90)
+    ratio_pts = sorted((rows[0]["x"], ratios(rows)[1]) for rows in sizes.values()
+                       if rows and rows[0]["x"] > 0 and ratios(rows)[1])
+    fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=90)
     for name, pts in series.items():
         pts.sort()
         ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", label=name)
@@ -149,6 +204,18 @@ def plot_case(case_id, sizes):
     ax.set_title(case_id, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
+    if ratio_pts:
+        xs, ys = zip(*ratio_pts)
+        ax_ratio.loglog(xs, ys, "o-", color="black")
+        ax_ratio.axhline(1.0, color="grey", lw=1)
+        ax_ratio.fill_between(xs, TIE[0], TIE[1], color="grey", alpha=0.2)
+        for x, y in ratio_pts:
+            ax_ratio.plot(x, y, "o", color="tab:green" if y < TIE[0] else
+                          ("tab:red" if y > TIE[1] else "tab:olive"))
+    ax_ratio.set_xlabel("size")
+    ax_ratio.set_ylabel("fastml / best peer")
+    ax_ratio.set_title("below 1: fastml faster", fontsize=9)
+    ax_ratio.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -162,16 +229,33 @@ def html_report(results, plots):
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>fastml benchmarks"
              "</title><style>body{font-family:sans-serif;max-width:1200px;margin:auto}"
              "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;"
-             "padding:3px 8px;text-align:right}th{background:#eee}</style></head><body>",
+             "padding:3px 8px;text-align:right}th{background:#eee}tr.win td{background:#d9f2d9}"
+             "tr.tie td{background:#f7f2cc}tr.loss td{background:#f6d5d5}"
+             ".note{background:#eef;padding:6px}</style></head><body>",
              "<h1>fastml benchmark report</h1>",
              f"<p>CPU: {esc(str(m.get('cpu')))} ({m.get('cores')} cores), fastml threads "
              f"{m.get('fastml_threads')}, OpenMP {esc(str(m.get('openmp')))}<br>"
              f"versions: {esc(str(m.get('versions')))}<br>BLAS: {esc(_blas_summary(m))}; "
              f"environment: {esc(str(m.get('env') or 'none set'))}<br>git commit: "
              f"{esc(str(m.get('git_commit', 'unknown')))}</p>"]
+    if results["config"].get("quick"):
+        parts.append(f"<p class='note'>{esc(QUICK_NOTE)}</p>")
+    rows, counts = summary(results)
+    compared = counts["win"] + counts["tie"] + counts["loss"]
+    parts.append(f"<h2>Summary</h2><p><b>{counts['win'] + counts['tie']} of {compared} cases "
+                 f"at or below 1.05× the best peer</b>: {counts['win']} wins, {counts['tie']} "
+                 f"ties, {counts['loss']} losses ({counts['no peer']} without a peer), each at "
+                 "its largest measured size.</p><table><tr><th>case</th><th>size</th>"
+                 "<th>fastml / best peer</th><th>verdict</th><th>fastml vs reference</th></tr>")
+    for case_id, label, ratio, best, speedup, verdict in rows:
+        parts.append(f"<tr class='{verdict.replace(' ', '-')}'><td style='text-align:left'>"
+                     f"<a href='#{esc(case_id)}'>{esc(case_id)}</a></td><td>{esc(label)}</td>"
+                     f"<td>{f'{ratio:.3g} ({esc(best)})' if ratio else '—'}</td>"
+                     f"<td>{verdict}</td><td>{f'{speedup:.3g}×' if speedup else '—'}</td></tr>")
+    parts.append("</table>")
     for case_id, sizes in group(results["results"]).items():
         header, body, notes = _case_table(sizes)
-        parts.append(f"<h2>{esc(case_id)}</h2>")
+        parts.append(f"<h2 id='{esc(case_id)}'>{esc(case_id)}</h2>")
         desc = results.get("descriptions", {}).get(case_id)
         if desc:
             parts.append(f"<p>{esc(desc)}</p>")
@@ -209,3 +293,42 @@ def write(results, out_dir):
     with open(os.path.join(out_dir, "report.html"), "w") as fh:
         fh.write(html_report(results, plots))
     return [os.path.join(out_dir, f) for f in ("results.json", "report.md", "report.html")]
+
+
+def compare(old, new):
+    """Rows ``(case id, size, old time, new time, new / old, old ratio, new ratio)`` for
+    every case and size fastml ran in both results, regressions (largest new / old) first.
+    The ratios are fastml / best peer of each run (``None`` without a peer)."""
+    def fastml_rows(results):
+        out = {}
+        for case_id, sizes in group(results["results"]).items():
+            for label, recs in sizes.items():
+                fast = next((r for r in recs if r["impl"] == "fastml" and r["status"] == "ok"),
+                            None)
+                if fast:
+                    out[case_id, label] = (fast["median_s"], ratios(recs)[1])
+        return out
+
+    before, after = fastml_rows(old), fastml_rows(new)
+    rows = []
+    for (case_id, label), (t_old, r_old) in before.items():
+        if (case_id, label) in after:
+            t_new, r_new = after[case_id, label]
+            rows.append((case_id, label, t_old, t_new, t_new / t_old, r_old, r_new))
+    return sorted(rows, key=lambda r: -r[4])
+
+
+def compare_markdown(rows, old_name, new_name):
+    """The :func:`compare` rows as a markdown table (also what ``--compare`` prints)."""
+    slower = sum(r[4] > TIE[1] for r in rows)
+    faster = sum(r[4] < TIE[0] for r in rows)
+    lines = [f"# fastml benchmark comparison: {new_name} against {old_name}", "",
+             f"{len(rows)} case sizes in both runs: {slower} slower by more than 5 %, "
+             f"{faster} faster by more than 5 %, the rest within noise. Regressions first.",
+             "", "| case | size | old | new | new / old | old / best peer | new / best peer |",
+             "|---|---|---|---|---|---|---|"]
+    for case_id, label, t_old, t_new, change, r_old, r_new in rows:
+        lines.append(f"| {case_id} | {label} | {_fmt_time(t_old)} | {_fmt_time(t_new)} | "
+                     f"{change:.3g}× | {f'{r_old:.3g}' if r_old else '—'} | "
+                     f"{f'{r_new:.3g}' if r_new else '—'} |")
+    return "\n".join(lines) + "\n"

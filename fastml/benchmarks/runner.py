@@ -243,6 +243,12 @@ def machine_info():
     except ImportError as exc:
         info["openmp"] = {"enabled": False, "error": str(exc)}
     try:
+        from fastml import _kernels
+
+        info["cpu_dispatch"] = _kernels.cpu_dispatch()
+    except (ImportError, ValueError, RuntimeError) as exc:
+        info["cpu_dispatch"] = {"error": str(exc)}
+    try:
         from threadpoolctl import threadpool_info
 
         info["threadpools"] = [
