@@ -41,7 +41,7 @@ KNOWN_PRIVATE_IMPORTS = {
 }
 # Kernels that still import the public layer (absolute fastml.kernels.* imports run
 # fastml/__init__.py); remove an entry when its import is made relative.
-KNOWN_KERNEL_IMPORTS = {"kernels/_rl_tabular.py"}
+KNOWN_KERNEL_IMPORTS = set()
 
 
 def _module_name(path):
