@@ -88,12 +88,19 @@ def summary(results):
     return rows, counts
 
 
+def _headline(counts):
+    """The summary's first sentence, as (bold part, rest), for report.md and report.html."""
+    compared = counts["win"] + counts["tie"] + counts["loss"]
+    return (f"{counts['win'] + counts['tie']} of {compared} cases at or below "
+            f"{TIE[1]:.2f}× the best peer",
+            f"({counts['win']} wins, {counts['tie']} ties, {counts['loss']} losses; "
+            f"{counts['no peer']} without a peer), each at its largest measured size.")
+
+
 def _summary_lines(results):
     rows, counts = summary(results)
-    compared = counts["win"] + counts["tie"] + counts["loss"]
-    lines = [f"**{counts['win'] + counts['tie']} of {compared} cases at or below 1.05× the best "
-             f"peer** ({counts['win']} wins, {counts['tie']} ties, {counts['loss']} losses; "
-             f"{counts['no peer']} without a peer), each at its largest measured size.", "",
+    lead, rest = _headline(counts)
+    lines = [f"**{lead}** {rest}", "",
              "| case | size | fastml / best peer | verdict | fastml vs reference |",
              "|---|---|---|---|---|"]
     for case_id, label, ratio, best, speedup, verdict in rows:
@@ -193,8 +200,9 @@ def plot_case(case_id, sizes):
                 series[r["impl"]].append((r["x"], r["median_s"]))
     if not any(len(v) for v in series.values()):
         return None
-    ratio_pts = sorted((rows[0]["x"], ratios(rows)[1]) for rows in sizes.values()
-                       if rows and rows[0]["x"] > 0 and ratios(rows)[1])
+    ratio_pts = sorted((x, ratio) for x, ratio in
+                       ((rows[0]["x"], ratios(rows)[1]) for rows in sizes.values() if rows)
+                       if x > 0 and ratio)
     fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=90)
     for name, pts in series.items():
         pts.sort()
@@ -241,11 +249,9 @@ def html_report(results, plots):
     if results["config"].get("quick"):
         parts.append(f"<p class='note'>{esc(QUICK_NOTE)}</p>")
     rows, counts = summary(results)
-    compared = counts["win"] + counts["tie"] + counts["loss"]
-    parts.append(f"<h2>Summary</h2><p><b>{counts['win'] + counts['tie']} of {compared} cases "
-                 f"at or below 1.05× the best peer</b>: {counts['win']} wins, {counts['tie']} "
-                 f"ties, {counts['loss']} losses ({counts['no peer']} without a peer), each at "
-                 "its largest measured size.</p><table><tr><th>case</th><th>size</th>"
+    lead, rest = _headline(counts)
+    parts.append(f"<h2>Summary</h2><p><b>{esc(lead)}</b> {esc(rest)}</p>"
+                 "<table><tr><th>case</th><th>size</th>"
                  "<th>fastml / best peer</th><th>verdict</th><th>fastml vs reference</th></tr>")
     for case_id, label, ratio, best, speedup, verdict in rows:
         parts.append(f"<tr class='{verdict.replace(' ', '-')}'><td style='text-align:left'>"

@@ -15,7 +15,7 @@ Forward and backward are written out with fastml.nn layers (no tape).
 import numpy as np
 
 from fastml._validation import MAX_AXIS_LENGTH, check_array, check_positive_int
-from fastml.models._diffusion import sinusoidal_embedding
+from fastml.models._diffusion import _check_conditioning, sinusoidal_embedding
 from fastml.nn import Conv2d, Embedding, Linear, Module, Sequential, SiLU
 from fastml.nn import init as nn_init
 
@@ -77,12 +77,8 @@ class DiffusionCNN(Module):
             size = (check_positive_int(image_size, "image_size"),) * 2
         self.image_size = size
         self.channels = check_positive_int(channels, "channels")
-        self.n_blocks = check_positive_int(n_blocks, "n_blocks", min_val=0)
-        self.time_dim = check_positive_int(time_dim, "time_dim", min_val=2)
-        if self.time_dim % 2:
-            raise ValueError(f"time_dim must be even, got {time_dim}")
-        self.num_classes = None if num_classes is None else \
-            check_positive_int(num_classes, "num_classes")
+        self.n_blocks, self.time_dim, self.num_classes = _check_conditioning(
+            n_blocks, time_dim, num_classes)
         rng = nn_init._rng(random_state)
         self.time = Linear(time_dim, channels, dtype=dtype, random_state=rng)
         if self.num_classes is not None:

@@ -27,6 +27,17 @@ def sinusoidal_embedding(timesteps, dim, dtype=np.float32):
     return np.concatenate([np.sin(args), np.cos(args)], axis=1).astype(dtype)
 
 
+def _check_conditioning(n_blocks, time_dim, num_classes):
+    """The arguments both denoisers share: ``n_blocks >= 0``, an even ``time_dim >= 2``
+    (sines and cosines in pairs) and ``num_classes`` None or >= 1."""
+    n_blocks = check_positive_int(n_blocks, "n_blocks", min_val=0)
+    time_dim = check_positive_int(time_dim, "time_dim", min_val=2)
+    if time_dim % 2:
+        raise ValueError(f"time_dim must be even, got {time_dim}")
+    num_classes = None if num_classes is None else check_positive_int(num_classes, "num_classes")
+    return n_blocks, time_dim, num_classes
+
+
 class DiffusionMLP(Module):
     """Residual MLP denoiser with a sinusoidal time embedding and optional classes.
 
@@ -50,12 +61,8 @@ class DiffusionMLP(Module):
         super().__init__()
         self.data_dim = check_positive_int(data_dim, "data_dim")
         self.hidden = check_positive_int(hidden, "hidden")
-        self.n_blocks = check_positive_int(n_blocks, "n_blocks", min_val=0)
-        self.time_dim = check_positive_int(time_dim, "time_dim", min_val=2)
-        if self.time_dim % 2:
-            raise ValueError(f"time_dim must be even, got {time_dim}")
-        self.num_classes = None if num_classes is None else \
-            check_positive_int(num_classes, "num_classes")
+        self.n_blocks, self.time_dim, self.num_classes = _check_conditioning(
+            n_blocks, time_dim, num_classes)
         rng = nn_init._rng(random_state)
         self.input = Linear(data_dim + time_dim, hidden, dtype=dtype, random_state=rng)
         self.blocks = Sequential(*[

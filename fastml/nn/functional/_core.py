@@ -98,22 +98,34 @@ def _reduction(reduction):
 
 
 # ---------------------------------------------------------------- elementwise activations
-def relu(x):
-    """max(x, 0); NaN propagates."""
+def _elementwise(kernel, x, *options):
+    """out = f(x) by the fused ``_nn`` kernel ``<kernel>_forward`` (one pass, same shape)."""
     x = _float(x, "x")
     out = np.empty_like(x)
-    _kernels.load("_nn").relu_forward(x.reshape(-1), out.reshape(-1), _threads(x))
+    getattr(_kernels.load("_nn"), f"{kernel}_forward")(x.reshape(-1), out.reshape(-1),
+                                                        *options, _threads(x))
     return out
+
+
+def _elementwise_backward(kernel, grad_out, x, *options):
+    """grad_out * f'(x) by the fused ``_nn`` kernel ``<kernel>_backward``."""
+    x = _float(x, "x")
+    g = _same_shape(grad_out, x)
+    out = np.empty_like(x)
+    getattr(_kernels.load("_nn"), f"{kernel}_backward")(g.reshape(-1), x.reshape(-1),
+                                                         out.reshape(-1), *options,
+                                                         _threads(x))
+    return out
+
+
+def relu(x):
+    """max(x, 0); NaN propagates."""
+    return _elementwise("relu", x)
 
 
 def relu_backward(grad_out, x):
     """grad_out * [x > 0] (the subgradient at 0 is 0, as in PyTorch)."""
-    x = _float(x, "x")
-    g = _same_shape(grad_out, x)
-    out = np.empty_like(x)
-    _kernels.load("_nn").relu_backward(g.reshape(-1), x.reshape(-1), out.reshape(-1),
-                                       _threads(x))
-    return out
+    return _elementwise_backward("relu", grad_out, x)
 
 
 def leaky_relu(x, negative_slope=0.01):
@@ -136,40 +148,22 @@ def _check_approximate(approximate):
 def gelu(x, approximate="none"):
     """GELU(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)); ``approximate="tanh"`` uses
     0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). One fused compiled pass."""
-    tanh_approx = _check_approximate(approximate)
-    x = _float(x, "x")
-    out = np.empty_like(x)
-    _kernels.load("_nn").gelu_forward(x.reshape(-1), out.reshape(-1), tanh_approx, _threads(x))
-    return out
+    return _elementwise("gelu", x, _check_approximate(approximate))
 
 
 def gelu_backward(grad_out, x, approximate="none"):
     """grad_out * GELU'(x), GELU'(x) = Phi(x) + x phi(x) (erf form)."""
-    tanh_approx = _check_approximate(approximate)
-    x = _float(x, "x")
-    g = _same_shape(grad_out, x)
-    out = np.empty_like(x)
-    _kernels.load("_nn").gelu_backward(g.reshape(-1), x.reshape(-1), out.reshape(-1),
-                                       tanh_approx, _threads(x))
-    return out
+    return _elementwise_backward("gelu", grad_out, x, _check_approximate(approximate))
 
 
 def silu(x):
     """SiLU (swish): x sigmoid(x) = x / (1 + exp(-x)). One fused compiled pass."""
-    x = _float(x, "x")
-    out = np.empty_like(x)
-    _kernels.load("_nn").silu_forward(x.reshape(-1), out.reshape(-1), _threads(x))
-    return out
+    return _elementwise("silu", x)
 
 
 def silu_backward(grad_out, x):
     """grad_out * SiLU'(x), SiLU'(x) = s (1 + x (1 - s)), s = sigmoid(x)."""
-    x = _float(x, "x")
-    g = _same_shape(grad_out, x)
-    out = np.empty_like(x)
-    _kernels.load("_nn").silu_backward(g.reshape(-1), x.reshape(-1), out.reshape(-1),
-                                       _threads(x))
-    return out
+    return _elementwise_backward("silu", grad_out, x)
 
 
 def sigmoid(x):
