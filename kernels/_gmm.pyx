@@ -70,7 +70,10 @@ def estep(const floating[:, ::1] X, const floating[:, ::1] means,
     out[i, k] = log p(x_i, k) - log_norm[i] (log responsibilities), or its exp when
     ``exp_out``. ``full``: ``prec_chol`` is (K, d, d), or (1, d, d) for a tied
     covariance, and ``shifted_means[k] = mu_k P_k``; otherwise ``prec_diag`` (K, d)
-    holds 1 / sigma_kf. Returns sum_i log_norm[i] (float64 accumulator).
+    holds 1 / sigma_kf. Returns (sum_i log_norm[i], sum_ik r_ik log r_ik), both float64
+    accumulators; the second (the negative entropy of the responsibilities, used by the
+    variational bound) is summed only when ``exp_out``, from log r_ik = (lp_ik - max_i)
+    - log s_i, so it costs no extra log.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = means.shape[0]
     cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
@@ -81,9 +84,9 @@ def estep(const floating[:, ::1] X, const floating[:, ::1] means,
     cdef floating *y
     cdef floating *lp
     cdef floating mx, s, v
-    cdef double total = 0
+    cdef double total = 0, neg_entropy = 0, e
     if n == 0:
-        return 0.0
+        return 0.0, 0.0
     work = <floating *> thread_scratch(n_threads, CHUNK * d, sizeof(floating))
     with nogil:
         for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
@@ -103,12 +106,17 @@ def estep(const floating[:, ::1] X, const floating[:, ::1] means,
                         mx = lp[i * K + k]
                 s = 0
                 if exp_out:  # keep exp(lp - max): one exp per entry, then scale by 1 / s
+                    e = 0  # sum_k exp(lp_k - max) (lp_k - max), for sum_k r_k log r_k
                     for k in range(K):
-                        lp[i * K + k] = exp(lp[i * K + k] - mx)
+                        v = lp[i * K + k] - mx
+                        lp[i * K + k] = exp(v)
                         s = s + lp[i * K + k]
+                        e = e + lp[i * K + k] * v
                     for k in range(K):
                         lp[i * K + k] = lp[i * K + k] / s
-                    v = mx + log(s)
+                    v = log(s)
+                    neg_entropy += e / s - v
+                    v = mx + v
                 else:
                     for k in range(K):
                         s = s + exp(lp[i * K + k] - mx)
@@ -118,7 +126,7 @@ def estep(const floating[:, ::1] X, const floating[:, ::1] means,
                 log_norm[i0 + i] = v
                 total += v
     free(work)
-    return total
+    return total, neg_entropy
 
 
 def weighted_scatter(const floating[:, ::1] X, const floating[:, ::1] resp,

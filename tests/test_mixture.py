@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fastml
-from fastml.mixture import GaussianMixture
+from fastml.mixture import BayesianGaussianMixture, GaussianMixture
 from fastml.reference.mixture import gaussian_mixture_em
 
 sk_mixture = pytest.importorskip("sklearn.mixture")
@@ -143,13 +143,14 @@ def test_bad_parameters(kwargs, match):
         GaussianMixture(**kwargs).fit(X)
 
 
-def test_bad_data_and_unfitted():
+@pytest.mark.parametrize("Mixture", [GaussianMixture, BayesianGaussianMixture])
+def test_bad_data_and_unfitted(Mixture):
     with pytest.raises(ValueError, match="NaN"):
-        GaussianMixture().fit([[0.0], [np.inf]])
+        Mixture().fit([[0.0], [np.inf]])
     with pytest.raises(ValueError, match="minimum of 2"):
-        GaussianMixture().fit([[0.0, 1.0]])
+        Mixture().fit([[0.0, 1.0]])
     with pytest.raises(fastml.NotFittedError):
-        GaussianMixture().score_samples([[0.0]])
+        Mixture().score_samples([[0.0]])
 
 
 @pytest.mark.parametrize("est", [GaussianMixture(), GaussianMixture(
