@@ -37,7 +37,11 @@ def _describe(obj):
     """Signature of a function; signature of ``__init__`` and public methods of a class."""
     if inspect.isclass(obj):
         members = {"__init__": _signature(obj)}
-        for attr, value in vars(obj).items():
+        # inherited public methods count too (the most derived definition wins)
+        inherited = {}
+        for klass in reversed(obj.__mro__[:-1]):
+            inherited.update(vars(klass))
+        for attr, value in inherited.items():
             if attr.startswith("_"):
                 continue
             if isinstance(value, (staticmethod, classmethod)):
