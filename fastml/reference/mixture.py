@@ -100,8 +100,8 @@ def bayesian_gaussian_mixture_cavi(X, resp, *, weight_concentration_prior_type="
         nu = nu0 + Nk
         W = np.empty((K, d, d))
         for k in range(K):
-            S = sum(r[i, k] * np.outer(X[i] - xbar[k], X[i] - xbar[k]) for i in range(n))
-            S = S / Nk[k] + reg_covar * np.eye(d)
+            R = X - xbar[k]  # sum_n r_nk R_n R_n^T as one product
+            S = (r[:, k, None] * R).T @ R / Nk[k] + reg_covar * np.eye(d)
             dx = xbar[k] - m0
             W[k] = np.linalg.inv(W0_inv + Nk[k] * S
                                  + beta0 * Nk[k] / (beta0 + Nk[k]) * np.outer(dx, dx))
