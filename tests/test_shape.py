@@ -128,6 +128,8 @@ CONTRACT = {
     "fastml.cluster.KMeans": ("fastml.reference.cluster.kmeans_lloyd", "cluster/kmeans_lloyd"),
     "fastml.mixture.GaussianMixture": ("fastml.reference.mixture.gaussian_mixture_em",
                                        "mixture/gmm_full"),
+    "fastml.mixture.BayesianGaussianMixture": (
+        "fastml.reference.mixture.bayesian_gaussian_mixture_cavi", "variational/bgm_digits"),
     "fastml.decomposition.PCA": ("fastml.reference.decomposition.pca", "decomposition/pca"),
     "fastml.decomposition.KernelPCA": ("fastml.reference.decomposition.kernel_pca",
                                        "decomposition/kernel_pca"),
