@@ -1,10 +1,20 @@
 """Shortened run of examples/rlhf_tiny.py (the full pipeline: SFT, reward model, PPO,
-DPO) on two seeds.
+DPO) on three seeds.
 
-Margins from 8 seeds of the example's settings (seeds 0-7): reward-model accuracy vs the
-rule 0.948-1.0; true-rule reward gain of PPO 1.70-3.52 (mean 2.6), of DPO 0.82-1.83;
-held-out DPO implicit-reward margin 0.11-0.23; final KL to the reference 1.9-6.0 for
-target 3 (6 of 8 seeds within 1.5 x target). The bounds below sit below every seed's value.
+Spread over 16 seeds (0-15) of the example's settings (target KL 3, horizon 384, 50 PPO
+iterations of 64 rollouts):
+
+- final KL of the PPO policy to the reference (256 held-out rollouts): 2.25-3.63, mean
+  3.00, sd 0.39; mean training KL over the last 10 iterations 2.75-3.71, sd 0.24. The
+  bound 1.5 x target = 4.5 is 3.8 sd above the mean final KL (0.87 above the worst seed).
+- true-rule reward gain of PPO 1.31-3.27 (mean 2.50, sd 0.47); of DPO 0.25-1.83 (mean
+  1.20; 0.25 on seed 10, whose SFT samples hold 0.19 'a' on average).
+- reward-model accuracy vs the rule 0.948-1.0 on 15 seeds, 0.648 on seed 9 (the SFT
+  backbone of a Markov chain keeps only the last token; a fresh backbone reaches 0.996).
+- held-out DPO implicit-reward margin 0.071-0.288.
+
+The bounds below sit below (above, for KL) every tested seed's value with the margins
+above.
 """
 
 import importlib
@@ -15,16 +25,18 @@ import pytest
 import fastml
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TARGET_KL = 3.0
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_rlhf_tiny_pipeline(monkeypatch, seed):
     monkeypatch.syspath_prepend(str(EXAMPLES))
     example = importlib.import_module("rlhf_tiny")
     with fastml.threads(1):
-        r = example.main(seed=seed, verbose=False)
+        r = example.main(seed=seed, target_kl=TARGET_KL, verbose=False)
     assert r["rm_accuracy"] >= 0.9
     assert r["reward_ppo"] - r["reward_before"] >= 1.0
-    assert r["kl_ppo"] <= 2.5 * 3.0
+    assert r["kl_ppo"] <= 1.5 * TARGET_KL
+    assert r["kl_ppo_last10"] <= 1.5 * TARGET_KL
     assert r["reward_dpo"] - r["reward_before"] >= 0.3
     assert r["dpo_margin"] >= 0.05

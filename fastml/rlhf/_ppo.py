@@ -3,10 +3,13 @@ Details of RLHF with PPO"; Ziegler et al. 2019).
 
 One :meth:`PPOTrainer.step`:
 
-1. rollout: y ~ pi(. | x) with ``GPT.generate`` (KV cache);
-2. scoring: log pi_old(y_t), log pi_ref(y_t), V_old(x, y_<t), reward-model score s(x, y);
-   per-token reward r_t = -kl_coef (log pi_old(y_t) - log pi_ref(y_t)), plus s at the last
-   token; optional reward whitening (scale only); GAE(gamma, lam); advantage whitening;
+1. rollout: y ~ pi(. | x) with ``GPT.generate`` (KV cache); with an ``eos_token_id`` a
+   completion ends at its first EOS (included), the tokens after it are padding;
+2. scoring: log pi_old(y_t), log pi_ref(y_t), V_old(x, y_<t), reward-model score s(x, y)
+   (replaced by the fixed ``missing_eos_score`` for a completion without EOS: the EOS
+   penalty); per-token reward r_t = -kl_coef (log pi_old(y_t) - log pi_ref(y_t)), plus s
+   at the last valid token; optional reward whitening (scale only); GAE(gamma, lam);
+   advantage whitening (all over valid tokens only);
 3. update: ``ppo_epochs`` passes over minibatches of the clipped policy loss +
    ``vf_coef`` x clipped value loss - ``entropy_coef`` x mean entropy, AdamW;
 4. the adaptive KL controller moves kl_coef toward ``target_kl`` (mean sequence KL).
@@ -45,6 +48,9 @@ class PPOTrainer:
     ref_policy : GPT, frozen reference (same vocabulary)
     reward_model : RewardModel, frozen
     max_new_tokens : int, completion length of the rollouts
+    eos_token_id : int or None, the token that ends a completion (None: fixed length)
+    missing_eos_score : float or None, the score of a completion without EOS in place of
+        the reward model's (needs ``eos_token_id``; None: no EOS penalty)
     share_backbone : bool, value head on the policy (True) or a separate value model
     learning_rate, mini_batch_size, ppo_epochs : optimisation
     init_kl_coef, target_kl, horizon : KL controller (``target_kl`` None: fixed coef)
@@ -57,7 +63,8 @@ class PPOTrainer:
     """
 
     def __init__(self, policy, ref_policy, reward_model, *, max_new_tokens,
-                 share_backbone=False, learning_rate=1e-4, mini_batch_size=16, ppo_epochs=4,
+                 eos_token_id=None, missing_eos_score=None, share_backbone=False,
+                 learning_rate=1e-4, mini_batch_size=16, ppo_epochs=4,
                  init_kl_coef=0.1, target_kl=6.0, horizon=10000, gamma=1.0, lam=0.95,
                  cliprange=0.2, cliprange_value=0.2, vf_coef=0.1, entropy_coef=0.0,
                  whiten_rewards=False, max_grad_norm=None, random_state=None):
@@ -72,6 +79,17 @@ class PPOTrainer:
                             f"{type(reward_model).__name__}")
         self.reward_model = reward_model
         self.max_new_tokens = check_positive_int(max_new_tokens, "max_new_tokens")
+        self.eos_token_id = None if eos_token_id is None else int(check_scalar(
+            eos_token_id, "eos_token_id", numbers.Integral, min_val=0,
+            max_val=policy.config.vocab_size - 1))
+        if missing_eos_score is not None:
+            if self.eos_token_id is None:
+                raise ValueError("missing_eos_score needs an eos_token_id")
+            missing_eos_score = float(check_scalar(missing_eos_score, "missing_eos_score",
+                                                   numbers.Real))
+            if not np.isfinite(missing_eos_score):
+                raise ValueError(f"missing_eos_score must be finite, got {missing_eos_score}")
+        self.missing_eos_score = missing_eos_score
         self.share_backbone = check_bool(share_backbone, "share_backbone")
         self.mini_batch_size = check_positive_int(mini_batch_size, "mini_batch_size")
         self.ppo_epochs = check_positive_int(ppo_epochs, "ppo_epochs")
@@ -110,10 +128,18 @@ class PPOTrainer:
         return self.value_model._forward(prompts, completions, mask, True)
 
     def rollout(self, prompts):
-        """Completions (B, max_new_tokens) sampled from the policy after ``prompts``."""
+        """Completions (B, max_new_tokens) sampled from the policy after ``prompts`` and
+        their mask (B, max_new_tokens): all True without ``eos_token_id``; with it, True up
+        to and including each row's first EOS, and the tokens after it set to EOS."""
         seed = int(self._rng.integers(2**63 - 1))
         P = prompts.shape[1]
-        return self.policy.generate(prompts, self.max_new_tokens, seed=seed)[:, P:]
+        completions = self.policy.generate(prompts, self.max_new_tokens, seed=seed)[:, P:]
+        if self.eos_token_id is None:
+            return completions, np.ones(completions.shape, bool)
+        is_eos = completions == self.eos_token_id
+        # valid: no EOS strictly before the position
+        mask = np.cumsum(is_eos, axis=1) - is_eos == 0
+        return np.where(mask, completions, self.eos_token_id), mask
 
     def score(self, prompts, completions, mask):
         """Everything the update needs from the frozen models and the old policy."""
@@ -121,10 +147,14 @@ class PPOTrainer:
         values = self._values(old, prompts, completions, mask)
         ref = SequenceLogprobs(self.ref_policy, prompts, completions, mask)
         scores = self.reward_model._forward(prompts, completions, mask, False)
+        rows = np.arange(len(prompts))
+        last = mask.sum(axis=1) - 1
+        if self.missing_eos_score is not None:
+            no_eos = completions[rows, last] != self.eos_token_id
+            scores = np.where(no_eos, self.missing_eos_score, scores)
         kl = (old.token_logps - ref.token_logps).astype(np.float64)
         rewards = -self.kl_controller.value * kl
-        last = mask.sum(axis=1) - 1
-        rewards[np.arange(len(prompts)), last] += scores
+        rewards[rows, last] += scores
         if self.whiten_rewards:
             rewards = _whiten(rewards, mask, shift_mean=False)
         values = values.astype(np.float64)
@@ -185,7 +215,9 @@ class PPOTrainer:
         to the reference, sum_t log pi_old - log pi_ref), ``kl_coef`` (after the update),
         mean ``policy_loss``, ``value_loss``, ``entropy``, ``clipfrac``,
         ``value_clipfrac``, ``approx_kl``, the ``completions`` and the wall-clock split
-        ``time_generation``, ``time_scoring``, ``time_update`` (seconds).
+        ``time_generation``, ``time_scoring``, ``time_update`` (seconds); with an
+        ``eos_token_id`` also ``mask`` and ``eos_fraction`` (the fraction of completions
+        that reached EOS).
         """
         prompts, _, _ = _check_sequences(
             self.policy, prompts, np.zeros((len(np.asarray(prompts)), self.max_new_tokens),
@@ -193,8 +225,7 @@ class PPOTrainer:
         if len(prompts) == 0:
             raise ValueError("prompts must not be empty")
         t0 = time.perf_counter()
-        completions = self.rollout(prompts)
-        mask = np.ones(completions.shape, bool)
+        completions, mask = self.rollout(prompts)
         t1 = time.perf_counter()
         batch = self.score(prompts, completions, mask)
         t2 = time.perf_counter()
@@ -205,4 +236,7 @@ class PPOTrainer:
                      kl_coef=self.kl_controller.update(kl, len(prompts)),
                      completions=completions, time_generation=t1 - t0,
                      time_scoring=t2 - t1, time_update=t3 - t2)
+        if self.eos_token_id is not None:
+            ended = completions[np.arange(len(prompts)), mask.sum(axis=1) - 1]
+            stats.update(mask=mask, eos_fraction=float(np.mean(ended == self.eos_token_id)))
         return stats

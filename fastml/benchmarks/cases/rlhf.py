@@ -69,7 +69,7 @@ def _fastml_prepare(inputs):
 
 
 def _fastml_generation(trainer, prompts, **_):
-    return trainer.rollout(prompts)
+    return trainer.rollout(prompts)[0]
 
 
 def _fastml_scoring(trainer, prompts, completions, mask, **_):
