@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "base", "bayes", "benchmarks", "cli", "cluster", "datasets", "decomposition", "diffusion",
+    "distributed",
     "gp", "graph",
     "kernels", "linalg", "linear_model", "manifold", "mcmc", "mixture", "model_selection",
     "models", "nn", "optimize", "reference", "rl", "rlhf", "scaling", "stats", "svm",

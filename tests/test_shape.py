@@ -184,6 +184,8 @@ CONTRACT = {
     "fastml.nn.Adam": ("fastml.reference.nn.adam_step", "nn/adam_step"),
     "fastml.nn.Linear": ("fastml.reference.nn.linear_forward", "nn/mlp_train_step"),
     "fastml.nn.Conv2d": ("fastml.reference.nn.small_cnn_train_step", "nn/cnn_train_step"),
+    "fastml.distributed.KMeans": ("fastml.reference.distributed.kmeans_blocks",
+                                  "distributed/kmeans_blobs"),
 }
 
 # public name (or "module.*") -> why it has no reference and/or no benchmark of its own
@@ -212,6 +214,11 @@ EXEMPT = {
     "fastml.nn.optim.*": "Adam/AdamW benchmarked as nn/adam_step; SGD and schedulers are "
                          "a few NumPy lines",
     "fastml.nn.utils.*": "one NumPy norm",
+    "fastml.distributed.sample": "its reference is fastml.mcmc.sample on one machine (the "
+                                 "same draws, tests/test_distributed.py); benchmarked as "
+                                 "distributed/nuts_kidiq_workers",
+    "fastml.distributed.ParallelPostFit": "its reference is the wrapped estimator in memory; "
+                                          "benchmarked as distributed/postfit_predict",
 }
 _NN_SMALL = ("elementwise activations and losses in NumPy (one pass each); the fused "
              "compiled ones (GELU, LayerNorm, cross-entropy, Linear) have cases")

@@ -1,5 +1,6 @@
 """``fastml.mcmc.sample``: validation, per-chain streams and the loop over chains/chunks."""
 
+import dataclasses
 import math
 import numbers
 import sys
@@ -16,6 +17,9 @@ from fastml._validation import (
     check_scalar,
 )
 from fastml.mcmc._trace import Trace
+
+# Cores for internal callers (fastml.distributed runs subsets of chains on workers).
+__cores__ = ("_prepare_chains", "_sample_chains")
 
 METHODS = ("nuts", "hmc", "rwmh", "ensemble", "slice")
 _GRADIENT = ("nuts", "hmc")
@@ -227,6 +231,44 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
         ``samples`` (chains, draws, dim) float64 and ``stats``; a
         :class:`SamplingWarning` is issued for divergences or R-hat > 1.01.
     """
+    chains_ = _prepare_chains(logp, grad, x0, method, draws, tune, chains, seed, options)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    trace = _sample_chains(chains_, logp, grad, progress, _kernels.get_num_threads())
+    trace.check()
+    return trace
+
+
+@dataclasses.dataclass
+class _Chains:
+    """What every chain starts from, checked once: the core's input.
+
+    ``X``, ``LP``, ``G`` (chains, dim) / (chains,): starting points, log-densities and
+    gradients; ``rstate`` (chains + 1, 4) uint64: one random stream per chain (the last
+    row is the ensemble's shared stream). Chain ``c``'s draws depend only on row ``c``,
+    so any subset of chains (:meth:`subset`) runs anywhere with the same draws.
+    """
+
+    method: str
+    X: np.ndarray
+    LP: np.ndarray
+    G: np.ndarray
+    rstate: np.ndarray
+    opts: dict
+    tune: int
+    draws: int
+    combined: bool
+
+    def subset(self, ids):
+        """The chains ``ids`` alone (not for ``ensemble``, whose walkers interact)."""
+        ids = np.asarray(ids, dtype=np.intp)
+        rows = np.concatenate([self.rstate[ids], self.rstate[-1:]])
+        return dataclasses.replace(self, X=self.X[ids].copy(), LP=self.LP[ids].copy(),
+                                   G=self.G[ids].copy(), rstate=rows)
+
+
+def _prepare_chains(logp, grad, x0, method, draws, tune, chains, seed, options):
+    """Check :func:`sample`'s arguments once; the starting state of every chain."""
     if not callable(logp):
         raise TypeError(f"logp must be callable, got {type(logp).__name__}")
     check_option(method, "method", METHODS)
@@ -238,8 +280,6 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
     draws = check_positive_int(draws, "draws")
     tune = check_positive_int(tune, "tune", min_val=0)
     chains = check_positive_int(chains, "chains")
-    if progress is None:
-        progress = sys.stderr.isatty()
     rng = check_random_state(seed)
     X = _initial_points(x0, chains, method, rng)
     dim = X.shape[1]
@@ -251,33 +291,39 @@ def sample(logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=
     LP, G = _check_start(logp, grad, X, method, combined)
     streams = np.random.SeedSequence(rng.integers(0, 2**63, size=4))
     rstate = streams.generate_state((chains + 1) * 4, dtype=np.uint64).reshape(chains + 1, 4)
+    return _Chains(method, X, LP, G, rstate, opts, tune, draws, combined)
 
+
+def _sample_chains(chains_, logp, grad, progress, n_threads):
+    """Run checked chains to the end on ``n_threads`` threads; the unchecked Trace."""
+    method, X, tune, draws = chains_.method, chains_.X, chains_.tune, chains_.draws
     _mcmc = _kernels.load("_mcmc")
     errors = []
     stop = np.zeros(1, dtype=np.int64)
     (lp_addr, gr_addr), _keep = _mcmc.make_callbacks(
-        logp, grad if method in _GRADIENT else None, errors, stop, combined)
-    if combined:  # the kernel takes logp from grad's return value
+        logp, grad if method in _GRADIENT else None, errors, stop, chains_.combined)
+    if chains_.combined:  # the kernel takes logp from grad's return value
         lp_addr = 0
-    nanc = np.zeros(chains, dtype=np.int64)
+    n_chains = X.shape[0]
+    nanc = np.zeros(n_chains, dtype=np.int64)
     total = tune + draws
     n_chunks = min(_N_CHUNKS, total) if progress else 1
     bounds = np.linspace(0, total, n_chunks + 1).astype(np.int64)
-    bar = _Progress(progress, total * (1 if method == "ensemble" else chains), method)
+    bar = _Progress(progress, total * (1 if method == "ensemble" else n_chains), method)
     try:
         if method == "ensemble":
-            trace = _run_ensemble(_mcmc, lp_addr, rstate, X, LP, opts, tune, draws, bounds,
-                                  nanc, stop, bar)
+            trace = _run_ensemble(_mcmc, lp_addr, chains_.rstate, X, chains_.LP, chains_.opts,
+                                  tune, draws, bounds, nanc, stop, bar)
         else:
             # Python callables take the GIL in their callbacks; NumPy releases it inside
             # large array operations, so their chains still overlap on several threads.
-            trace = _run_chains(_mcmc, method, lp_addr, gr_addr, rstate, X, LP, G, opts, tune,
-                                draws, bounds, nanc, stop, bar, _kernels.get_num_threads())
+            trace = _run_chains(_mcmc, method, lp_addr, gr_addr, chains_.rstate, X, chains_.LP,
+                                chains_.G, chains_.opts, tune, draws, bounds, nanc, stop, bar,
+                                n_threads)
     finally:
         bar.close()
     if errors:
         raise errors[0]
-    trace.check()
     return trace
 
 

@@ -6,6 +6,9 @@ import numpy as np
 
 from fastml.mcmc._diagnostics import _as_draws, _ess, _mcse_mean, _mcse_sd, _rhat
 
+# Core for internal callers (fastml.distributed gathers the chains of several workers).
+__cores__ = ("_concatenate_chains",)
+
 
 class SamplingWarning(UserWarning):
     """The chains may not have converged (R-hat > 1.01) or hit divergences."""
@@ -109,3 +112,16 @@ class Trace:
                 warnings.warn(f"R-hat up to {worst:.3f} > 1.01 (dimension "
                               f"{int(np.nanargmax(r))}): the chains have not mixed; run "
                               "longer or tune more", SamplingWarning, stacklevel=3)
+
+
+def _concatenate_chains(traces):
+    """One Trace from Traces of disjoint chains of one run, in the order given."""
+    first = traces[0]
+
+    def join(values):
+        return None if values[0] is None else np.concatenate(values, axis=0)
+
+    return Trace(np.concatenate([t.samples for t in traces], axis=0),
+                 {k: np.concatenate([t.stats[k] for t in traces], axis=0) for k in first.stats},
+                 first.method, step_size=join([t.step_size for t in traces]),
+                 inv_metric=join([t.inv_metric for t in traces]))

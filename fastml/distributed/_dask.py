@@ -1,0 +1,43 @@
+"""Lazy Dask imports and the thread rule of fastml inside Dask tasks."""
+
+import importlib
+
+
+def require(module):
+    """Import ``module`` (``dask.array``, ``distributed``...) or say how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(f"fastml.distributed needs {module.split('.')[0]}: "
+                          'pip install "fastml-kernels[distributed]"') from exc
+
+
+def worker_threads():
+    """The current Dask worker's ``nthreads`` (None outside a worker)."""
+    distributed = require("distributed")
+    try:
+        return distributed.get_worker().state.nthreads
+    except ValueError:
+        return None
+
+
+def is_dask_collection(X):
+    """True for a ``dask.array.Array`` or ``dask.dataframe`` object (without importing Dask)."""
+    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "__dask_graph__")
+
+
+def as_dask_array(X, name, chunk_rows=None):
+    """X as a 2-D or 1-D ``dask.array`` chunked along rows only (one chunk of columns)."""
+    da = require("dask.array")
+    if hasattr(X, "to_dask_array"):  # dask DataFrame / Series
+        X = X.to_dask_array(lengths=True)
+    if not isinstance(X, da.Array):
+        import numpy as np
+
+        X = np.asarray(X)
+        X = da.from_array(X, chunks=(chunk_rows or max(1, X.shape[0]),) + X.shape[1:])
+    if X.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D or 2-D, got {X.ndim}-D")
+    if X.ndim == 2 and len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return X
