@@ -250,7 +250,9 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         return validate_data(self, X, reset=False, dtype=self.means_.dtype)
 
     def score_samples(self, X):
-        """log sum_k exp(log p(x_i, z = k)) for every sample (the E-step's normaliser)."""
+        """log p(x_i) for every sample: log sum_k exp(log p(x_i, z = k)), the E-step's
+        normaliser (for the Bayesian mixture, with its expected log weights and precisions,
+        as scikit-learn)."""
         X = self._check_X(X)
         with _kernels.blas_single_threaded():
             return self._e_step(X, False, _kernels.threads_for(X.shape[0], 512))[1]
