@@ -147,3 +147,80 @@ def bayesian_gaussian_mixture_cavi(X, resp, *, weight_concentration_prior_type="
         weights = conc.copy()
     covariances = np.array([np.linalg.inv(W[k]) / nu[k] for k in range(K)])
     return weights / weights.sum(), m, covariances, bound, n_iter
+
+
+def variational_mixture_elbo(X, resp, weight_concentration, mean_precision, means,
+                             degrees_of_freedom, W, *, weight_concentration_prior_type,
+                             weight_concentration_prior, mean_precision_prior, mean_prior,
+                             degrees_of_freedom_prior, covariance_prior):
+    """The whole mean-field ELBO of a Bayesian Gaussian mixture (full covariances), every
+    term kept (Bishop, PRML 10.70-10.77): q(Z) = prod_n Cat(r_n), q(mu_k, Lambda_k) =
+    N(mu_k | m_k, (beta_k Lambda_k)^-1) Wishart(Lambda_k | W_k, nu_k), and q(pi) = Dir(alpha)
+    or q(v_k) = Beta(a_k, b_k) for the sticks (``weight_concentration`` = alpha or (a, b)).
+
+    L = E[log p(X | Z, mu, Lambda)] + E[log p(Z | pi)] + E[log p(pi)] + E[log p(mu, Lambda)]
+        - E[log q(Z)] - E[log q(pi)] - E[log q(mu, Lambda)], with
+    E[log p(X | Z, mu, Lambda)] = 1/2 sum_k N_k (log Lt_k - d / beta_k - nu_k tr(S_k W_k)
+        - nu_k (xbar_k - m_k)^T W_k (xbar_k - m_k) - d log 2 pi)        (S_k unregularised),
+    E[log p(Z | pi)] = sum_nk r_nk log pt_k, E[log q(Z)] = sum_nk r_nk log r_nk,
+    E[log p(pi)] - E[log q(pi)] = log C(alpha_0) + (alpha_0 - 1) sum_k log pt_k
+        - sum_k (alpha_k - 1) log pt_k - log C(alpha), or for Beta(1, alpha_0) sticks
+        sum_k [log alpha_0 + (alpha_0 - 1) E log(1 - v_k) + log B(a_k, b_k)
+        - (a_k - 1) E log v_k - (b_k - 1) E log(1 - v_k)],
+    E[log p(mu, Lambda)] = 1/2 sum_k (d log(beta_0 / 2 pi) + log Lt_k - d beta_0 / beta_k
+        - beta_0 nu_k (m_k - m_0)^T W_k (m_k - m_0)) + K log B(W_0, nu_0)
+        + (nu_0 - d - 1) / 2 sum_k log Lt_k - 1/2 sum_k nu_k tr(W_0^-1 W_k),
+    E[log q(mu, Lambda)] = sum_k (1/2 log Lt_k + d/2 log(beta_k / 2 pi) - d/2 - H[q(Lambda_k)]),
+    H[Wishart(W, nu)] = -log B(W, nu) - (nu - d - 1) / 2 log Lt + nu d / 2,
+    where log Lt_k = E[log |Lambda_k|], log pt_k = E[log pi_k] (as in
+    :func:`bayesian_gaussian_mixture_cavi`) and log B(W, nu) = -nu/2 log |W|
+    - nu d/2 log 2 - d (d - 1)/4 log pi - sum_{j=1..d} log Gamma((nu + 1 - j) / 2).
+    """
+    from scipy.special import betaln, digamma, gammaln
+
+    X, r = np.asarray(X, dtype=float), np.asarray(resp, dtype=float)
+    n, d = X.shape
+    K = r.shape[1]
+    alpha0, beta0, nu0 = (weight_concentration_prior, mean_precision_prior,
+                          degrees_of_freedom_prior)
+    m0 = np.asarray(mean_prior, dtype=float)
+    W0_inv = np.asarray(covariance_prior, dtype=float)
+
+    def log_B(W, nu):
+        return (-0.5 * nu * np.linalg.slogdet(W)[1] - 0.5 * nu * d * np.log(2)
+                - 0.25 * d * (d - 1) * np.log(np.pi)
+                - sum(gammaln((nu + 1 - j) / 2) for j in range(1, d + 1)))
+
+    def log_C(alpha):
+        return gammaln(alpha.sum()) - gammaln(alpha).sum()
+
+    if weight_concentration_prior_type == "dirichlet_process":
+        a, b = (np.asarray(c, dtype=float) for c in weight_concentration)
+        e_log_v, e_log_1v = digamma(a) - digamma(a + b), digamma(b) - digamma(a + b)
+        e_log_pi = e_log_v + np.concatenate([[0.0], np.cumsum(e_log_1v)[:-1]])
+        total = np.sum(np.log(alpha0) + (alpha0 - 1) * e_log_1v + betaln(a, b)
+                       - (a - 1) * e_log_v - (b - 1) * e_log_1v)
+    else:
+        alpha = np.asarray(weight_concentration, dtype=float)
+        e_log_pi = digamma(alpha) - digamma(alpha.sum())
+        total = (log_C(np.full(K, alpha0)) + (alpha0 - 1) * e_log_pi.sum()
+                 - (alpha - 1) @ e_log_pi - log_C(alpha))
+    total += np.sum(r @ e_log_pi) - np.sum(r[r > 0] * np.log(r[r > 0]))
+    Nk = r.sum(axis=0)
+    for k in range(K):
+        beta, m, nu, Wk = mean_precision[k], means[k], degrees_of_freedom[k], W[k]
+        log_lt = (sum(digamma((nu + 1 - j) / 2) for j in range(1, d + 1)) + d * np.log(2)
+                  + np.linalg.slogdet(Wk)[1])
+        xbar = r[:, k] @ X / Nk[k]
+        R = X - xbar
+        S = (r[:, k, None] * R).T @ R / Nk[k]
+        dx, dm = xbar - m, m - m0
+        total += 0.5 * Nk[k] * (log_lt - d / beta - nu * np.trace(S @ Wk) - nu * dx @ Wk @ dx
+                                - d * np.log(2 * np.pi))
+        total += (0.5 * (d * np.log(beta0 / (2 * np.pi)) + log_lt - d * beta0 / beta
+                         - beta0 * nu * dm @ Wk @ dm)
+                  + log_B(np.linalg.inv(W0_inv), nu0) + 0.5 * (nu0 - d - 1) * log_lt
+                  - 0.5 * nu * np.trace(W0_inv @ Wk))
+        entropy = -log_B(Wk, nu) - 0.5 * (nu - d - 1) * log_lt + 0.5 * nu * d
+        total -= 0.5 * log_lt + 0.5 * d * np.log(beta / (2 * np.pi)) - 0.5 * d - entropy
+    return float(total)
