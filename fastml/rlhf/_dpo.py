@@ -12,7 +12,12 @@ from fastml._validation import (
     check_scalar,
 )
 from fastml.nn import AdamW
-from fastml.rlhf._logprobs import SequenceLogprobs, _check_model, _check_sequences
+from fastml.rlhf._logprobs import (
+    SequenceLogprobs,
+    _check_model,
+    _check_sequences,
+    _infer_logprobs,
+)
 from fastml.rlhf._losses import DPO_LOSS_TYPES, _check_beta, _dpo
 from fastml.rlhf._reward import _check_pairs, _stack_pairs
 
@@ -105,7 +110,7 @@ def _pair_logps(model, pairs, batch_size):
     for start in range(0, len(pairs), batch_size):
         index = np.arange(start, min(start + batch_size, len(pairs)))
         prompts, completions, mask = _stack_pairs(pairs, index)
-        logps = SequenceLogprobs(model, prompts, completions, mask).logps
+        logps = _infer_logprobs(model, prompts, completions, mask)[0].sum(axis=1)
         out.append(logps.astype(np.float64).reshape(2, -1))
     both = np.concatenate(out, axis=1)
     return both[0], both[1]

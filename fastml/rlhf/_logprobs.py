@@ -18,6 +18,7 @@ import numpy as np
 
 from fastml._validation import check_array
 from fastml.models import GPT
+from fastml.models._gpt import _layer_norm
 from fastml.rlhf._task import _completion_mask, _token_array
 
 __all__ = ["SequenceLogprobs", "sequence_logprobs"]
@@ -25,6 +26,8 @@ __all__ = ["SequenceLogprobs", "sequence_logprobs"]
 # The result of the last differentiable forward per model: the layers keep one forward's
 # activations, so only that result may run backward.
 _LAST_FORWARD = weakref.WeakKeyDictionary()
+# Per model: the key/value buffers of the last inference forward's shape (a workspace).
+_INFER_CACHES = weakref.WeakKeyDictionary()
 
 
 def _check_model(model, name="model"):
@@ -66,6 +69,43 @@ def _hidden_forward(model, idx):
     return t.ln_f.forward(t.h.forward(x))
 
 
+def _hidden_infer(model, idx):
+    """The same hidden states as :func:`_hidden_forward`, without dropout and without
+    keeping activations (no backward; a pending backward stays valid): GPT's KV-cache
+    inference path run over the whole window from position 0."""
+    c = model.config
+    B, T = idx.shape
+    shape = (B, c.n_head, T, c.n_embd // c.n_head)
+    caches = _INFER_CACHES.get(model)
+    if caches is None or caches[0][0].shape != shape or caches[0][0].dtype != model.dtype:
+        caches = [(np.empty(shape, model.dtype), np.empty(shape, model.dtype))
+                  for _ in range(c.n_layer)]
+        _INFER_CACHES[model] = caches
+    t = model.transformer
+    x = t.wte.weight.data[idx] + t.wpe.weight.data[:T]
+    return _layer_norm(t.ln_f, model._run_blocks(x, caches, 0))
+
+
+def _token_logprobs(hidden, wte, completions, mask):
+    """Log-softmax of the tied head, hidden @ wte.T (B, C, V), and the masked log-probs of
+    the completion tokens (B, C) (0 at padding)."""
+    logits = hidden @ wte.T
+    logits -= logits.max(axis=-1, keepdims=True)
+    logits -= np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    token = np.take_along_axis(logits, completions[..., None], axis=-1)[..., 0]
+    return logits, np.where(mask, token, 0).astype(logits.dtype)
+
+
+def _infer_logprobs(model, prompts, completions, mask):
+    """(token log-probs (B, C), hidden (B, C, E)) as :class:`SequenceLogprobs` computes
+    them, by the inference forward (for frozen models and old-policy scoring)."""
+    P = prompts.shape[1]
+    window = np.concatenate([prompts, completions[:, :-1]], axis=1)
+    hidden = np.ascontiguousarray(_hidden_infer(model, window)[:, P - 1:])
+    return _token_logprobs(hidden, model.transformer.wte.weight.data, completions,
+                           mask)[1], hidden
+
+
 def _hidden_backward(model, grad):
     """Add d loss / d theta given d loss / d hidden (B, T, E) of the last forward."""
     t = model.transformer
@@ -89,17 +129,12 @@ class SequenceLogprobs:
         window = np.concatenate([prompts, completions[:, :-1]], axis=1)
         hidden_all = _hidden_forward(model, window)
         self.hidden = np.ascontiguousarray(hidden_all[:, P - 1:])
-        wte = model.transformer.wte.weight.data
-        logits = self.hidden @ wte.T
-        logits -= logits.max(axis=-1, keepdims=True)
-        log_norm = np.log(np.exp(logits).sum(axis=-1, keepdims=True))
-        logits -= log_norm  # now log-probabilities of every token
-        self._logp_all = logits
+        logits, self.token_logps = _token_logprobs(
+            self.hidden, model.transformer.wte.weight.data, completions, mask)
+        self._logp_all = logits  # log-probabilities of every token
         self._targets = completions
         self._window = window.shape
         self.mask = mask
-        token = np.take_along_axis(logits, completions[..., None], axis=-1)[..., 0]
-        self.token_logps = np.where(mask, token, 0).astype(logits.dtype)
         self.logps = self.token_logps.sum(axis=1)
         probs = np.exp(logits)
         self._probs = probs

@@ -27,7 +27,12 @@ import numpy as np
 
 from fastml._validation import check_bool, check_positive_int, check_random_state, check_scalar
 from fastml.nn import AdamW, Linear, utils
-from fastml.rlhf._logprobs import SequenceLogprobs, _check_model, _check_sequences
+from fastml.rlhf._logprobs import (
+    SequenceLogprobs,
+    _check_model,
+    _check_sequences,
+    _infer_logprobs,
+)
 from fastml.rlhf._losses import AdaptiveKLController, _gae, _ppo_policy, _ppo_value, _whiten
 from fastml.rlhf._reward import RewardModel
 
@@ -120,12 +125,15 @@ class PPOTrainer:
         self.optimizer = AdamW(self._params, lr=lr, weight_decay=0.0)
 
     # ------------------------------------------------------------ pieces
-    def _values(self, logprobs, prompts, completions, mask):
-        """V(x, y_<t) (B, C) from the shared head on ``logprobs.hidden`` or the value
-        model (its forward runs here)."""
+    def _values(self, hidden, prompts, completions, mask, grad=True):
+        """V(x, y_<t) (B, C) from the shared head on the policy's ``hidden`` or the value
+        model (its forward runs here); ``grad=False``: nothing kept for backward."""
         if self.share_backbone:
-            return self.value_head.forward(logprobs.hidden)[..., 0] * mask
-        return self.value_model._forward(prompts, completions, mask, True)
+            if grad:
+                return self.value_head.forward(hidden)[..., 0] * mask
+            head = self.value_head
+            return (hidden @ head.weight.data[0] + head.bias.data[0]) * mask
+        return self.value_model._forward(prompts, completions, mask, True, grad=grad)
 
     def rollout(self, prompts):
         """Completions (B, max_new_tokens) sampled from the policy after ``prompts`` and
@@ -142,17 +150,18 @@ class PPOTrainer:
         return np.where(mask, completions, self.eos_token_id), mask
 
     def score(self, prompts, completions, mask):
-        """Everything the update needs from the frozen models and the old policy."""
-        old = SequenceLogprobs(self.policy, prompts, completions, mask)
-        values = self._values(old, prompts, completions, mask)
-        ref = SequenceLogprobs(self.ref_policy, prompts, completions, mask)
-        scores = self.reward_model._forward(prompts, completions, mask, False)
+        """Everything the update needs from the frozen models and the old policy (by the
+        inference forward: no dropout, no activations kept)."""
+        old_logps, hidden = _infer_logprobs(self.policy, prompts, completions, mask)
+        values = self._values(hidden, prompts, completions, mask, grad=False)
+        ref_logps, _ = _infer_logprobs(self.ref_policy, prompts, completions, mask)
+        scores = self.reward_model._forward(prompts, completions, mask, False, grad=False)
         rows = np.arange(len(prompts))
         last = mask.sum(axis=1) - 1
         if self.missing_eos_score is not None:
             no_eos = completions[rows, last] != self.eos_token_id
             scores = np.where(no_eos, self.missing_eos_score, scores)
-        kl = (old.token_logps - ref.token_logps).astype(np.float64)
+        kl = (old_logps - ref_logps).astype(np.float64)
         rewards = -self.kl_controller.value * kl
         rewards[rows, last] += scores
         if self.whiten_rewards:
@@ -160,7 +169,7 @@ class PPOTrainer:
         values = values.astype(np.float64)
         advantages, returns = _gae(rewards, values, self.gamma, self.lam, mask)
         advantages = _whiten(advantages, mask)
-        return dict(old_logps=old.token_logps.astype(np.float64), values=values,
+        return dict(old_logps=old_logps.astype(np.float64), values=values,
                     advantages=advantages, returns=returns, scores=scores.astype(np.float64),
                     kl=kl.sum(axis=1), rewards=rewards)
 
@@ -175,7 +184,7 @@ class PPOTrainer:
                 i = order[start:start + self.mini_batch_size]
                 p, c, m = prompts[i], completions[i], mask[i]
                 new = SequenceLogprobs(self.policy, p, c, m)
-                values = self._values(new, p, c, m).astype(np.float64)
+                values = self._values(new.hidden, p, c, m).astype(np.float64)
                 logps = new.token_logps.astype(np.float64)
                 pg = _ppo_policy(logps, batch["old_logps"][i], batch["advantages"][i], m,
                                  self.cliprange)

@@ -20,6 +20,7 @@ from fastml.rlhf._logprobs import (
     _grad,
     _hidden_backward,
     _hidden_forward,
+    _hidden_infer,
 )
 from fastml.rlhf._losses import _bradley_terry
 from fastml.rlhf._task import PreferencePairs
@@ -54,20 +55,26 @@ class RewardModel(Module):
                                                       extra=0 if per_token else 1)
         return self._forward(prompts, completions, mask, bool(per_token))
 
-    def _forward(self, prompts, completions, mask, per_token):
+    def _forward(self, prompts, completions, mask, per_token, grad=True):
+        """Scores of checked inputs; ``grad=False``: the inference forward (no dropout,
+        nothing kept for backward)."""
         P = prompts.shape[1]
         tail = completions[:, :-1] if per_token else completions
         window = np.concatenate([prompts, tail], axis=1)
-        hidden = _hidden_forward(self.backbone, window)
+        hidden = (_hidden_forward if grad else _hidden_infer)(self.backbone, window)
         if per_token:
             rows = (slice(None), slice(P - 1, None))
         else:
             rows = (np.arange(len(prompts)), P + mask.sum(axis=1) - 1)
-        out = self.score.forward(np.ascontiguousarray(hidden[rows]))[..., 0]
+        features = np.ascontiguousarray(hidden[rows])
+        if grad:
+            out = self.score.forward(features)[..., 0]
+            self._cache = (hidden.shape, rows, mask if per_token else None)
+            _LAST_FORWARD[self.backbone] = self
+        else:
+            out = (features @ self.score.weight.data[0] + self.score.bias.data[0])
         if per_token:
             out = np.where(mask, out, 0).astype(out.dtype)
-        self._cache = (hidden.shape, rows, mask if per_token else None)
-        _LAST_FORWARD[self.backbone] = self
         return out
 
     def backward(self, grad):
@@ -181,6 +188,7 @@ def score_pairs(model, pairs, batch_size=256):
     for start in range(0, len(pairs), batch_size):
         index = np.arange(start, min(start + batch_size, len(pairs)))
         prompts, completions, mask = _stack_pairs(pairs, index)
-        out.append(model._forward(prompts, completions, mask, False).astype(np.float64))
+        out.append(model._forward(prompts, completions, mask, False, grad=False)
+                   .astype(np.float64))
     scores = np.concatenate([s.reshape(2, -1) for s in out], axis=1)
     return scores[0], scores[1]

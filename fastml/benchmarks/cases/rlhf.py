@@ -1,8 +1,11 @@
 """Suite ``rlhf``: one PPO iteration split into generation, scoring and update, the whole
 iteration, and one DPO step, on the model of examples/rlhf_tiny.py (char GPT, 1 layer,
 d 32; 4-token prompts, 8-token completions, 64 rollouts) and a larger one (2 layers,
-d 64), vs the same computation in PyTorch (torch model with copied weights, torch ops,
-the same number of threads).
+d 64), vs the same computation in PyTorch: a torch GPT with copied weights, torch ops,
+``torch.set_num_threads`` = fastml's threads; the rollout samples with a KV cache under
+``inference_mode``, scoring runs under ``no_grad``, the updates use plain autograd (no
+anomaly mode). Python loops on both sides are the same: over the generated tokens and
+over the completion's positions in GAE. fastml scores by GPT's inference path too.
 """
 
 import copy
@@ -140,14 +143,14 @@ def _torch_hidden(model, idx):
 
 
 def _torch_logps(model, prompts, completions):
-    """(token log-probs, entropy, hidden) at the positions predicting the completion."""
+    """(token log-probs, hidden) at the positions predicting the completion (no entropy:
+    the update has no entropy bonus, fastml's computes it for its statistics only)."""
     import torch
 
     P = prompts.shape[1]
     hidden = _torch_hidden(model, torch.cat([prompts, completions[:, :-1]], 1))[:, P - 1:]
     logp = torch.log_softmax(model.lm_head(hidden), -1)
-    token = logp.gather(-1, completions[..., None])[..., 0]
-    return token, -(logp.exp() * logp).sum(-1), hidden
+    return logp.gather(-1, completions[..., None])[..., 0], hidden
 
 
 def _torch_generate(state, prompts, new):
@@ -156,7 +159,7 @@ def _torch_generate(state, prompts, new):
     model = state["policy"]
     caches = model.new_caches(len(prompts))
     out = prompts
-    with torch.no_grad():
+    with torch.inference_mode():
         logits, _ = model(prompts, caches=caches, start=0)
         for step in range(new):
             probs = torch.softmax(logits[:, -1].double(), -1)
@@ -178,9 +181,9 @@ def _torch_score(state, completions):
 
     prompts = state["prompts"]
     with torch.no_grad():
-        old, _, hidden = _torch_logps(state["policy"], prompts, completions)
+        old, hidden = _torch_logps(state["policy"], prompts, completions)
         values = state["value_head"](hidden)[..., 0]
-        ref, _, _ = _torch_logps(state["ref"], prompts, completions)
+        ref, _ = _torch_logps(state["ref"], prompts, completions)
         rm_hidden = _torch_hidden(state["rm_backbone"], torch.cat([prompts, completions], 1))
         scores = state["rm_head"](rm_hidden[:, -1])[:, 0]
         rewards = -state["kl_coef"] * (old - ref)
@@ -208,7 +211,7 @@ def _torch_update(state, completions, batch):
         order = torch.randperm(B, generator=state["gen"])
         for start in range(0, B, MINI_BATCH):
             i = order[start:start + MINI_BATCH]
-            token, entropy, hidden = _torch_logps(state["policy"], prompts[i], completions[i])
+            token, hidden = _torch_logps(state["policy"], prompts[i], completions[i])
             values = state["value_head"](hidden)[..., 0]
             ratio = torch.exp(token - batch["old"][i])
             adv = batch["adv"][i]
