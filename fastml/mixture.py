@@ -559,11 +559,12 @@ class BayesianGaussianMixture(_BaseMixture):
             raise ValueError(f"degrees_of_freedom_prior should be greater than {d - 1}, "
                              f"but got {self.degrees_of_freedom_prior:.3f}")
         prior = self.covariance_prior
-        if prior is None:
-            var = np.var(X, axis=0, ddof=1, dtype=np.float64)
-            prior = {"full": lambda: np.atleast_2d(np.cov(X.T)), "tied":
-                     lambda: np.atleast_2d(np.cov(X.T)), "diag": lambda: var,
-                     "spherical": lambda: var.mean()}[ct]()
+        if prior is None:  # the sample covariance (its diagonal, their mean)
+            if ct in ("full", "tied"):
+                prior = np.atleast_2d(np.cov(X.T))
+            else:
+                prior = np.var(X, axis=0, ddof=1, dtype=np.float64)
+                prior = prior if ct == "diag" else prior.mean()
             self.covariance_prior_ = np.asarray(prior, dtype=dtype)
         elif ct == "spherical":
             if not (isinstance(prior, numbers.Real) and 0 < prior < np.inf):
