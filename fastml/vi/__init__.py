@@ -8,6 +8,9 @@
   SVI for densities that are sums over data.
 * :class:`BayesianLinearRegressionCAVI`: mean-field CAVI for Bayesian linear regression
   with a Gamma prior on the noise precision.
+
+CAVI for a Bayesian Gaussian mixture (scikit-learn's ``BayesianGaussianMixture``) lives
+in :class:`fastml.mixture.BayesianGaussianMixture`, on the compiled GaussianMixture steps.
 """
 
 from fastml.vi._advi import Approximation, advi
