@@ -1,6 +1,11 @@
 """Lazy Dask imports and the thread rule of fastml inside Dask tasks."""
 
+import contextlib
 import importlib
+
+from fastml._threads import set_num_threads, threads
+
+_worker_pinned = False  # this process is a Dask worker whose fastml/BLAS run 1 thread
 
 
 def require(module):
@@ -19,6 +24,28 @@ def worker_threads():
         return distributed.get_worker().state.nthreads
     except ValueError:
         return None
+
+
+@contextlib.contextmanager
+def one_thread_per_task():
+    """Run a block task's fastml kernels (and BLAS) on one thread.
+
+    Dask already runs ``nthreads`` block tasks at a time on each worker, so one thread
+    each fills its cores. In a worker process the setting is made once, process-wide
+    (``fastml.set_num_threads(1)``: entering and leaving :func:`fastml.threads` per task
+    costs a BLAS re-scan and two thread-count changes, as much as the task itself for
+    small blocks); elsewhere (Dask's in-process schedulers) the block runs inside
+    ``fastml.threads(1)``.
+    """
+    global _worker_pinned
+    if _worker_pinned or worker_threads() is not None:
+        if not _worker_pinned:
+            set_num_threads(1)
+            _worker_pinned = True
+        yield
+        return
+    with threads(1):
+        yield
 
 
 def is_dask_collection(X):

@@ -12,7 +12,6 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._threads import threads as fastml_threads
 from fastml._validation import (
     ARRAY_LIKE,
     RANDOM_STATE,
@@ -22,7 +21,12 @@ from fastml._validation import (
     check_random_state,
 )
 from fastml.base import BaseEstimator, ClusterMixin, TransformerMixin, check_is_fitted
-from fastml.distributed._dask import as_dask_array, is_dask_collection, require
+from fastml.distributed._dask import (
+    as_dask_array,
+    is_dask_collection,
+    one_thread_per_task,
+    require,
+)
 
 
 # ------------------------------------------------------------------ per-block tasks
@@ -36,7 +40,7 @@ def _nearest(X, centers):
     X = _float_block(X, centers.dtype)
     labels = np.empty(X.shape[0], dtype=np.intc)
     empty2 = np.empty((0, 0), dtype=X.dtype)
-    with fastml_threads(1), _kernels.blas_single_threaded():
+    with _kernels.blas_single_threaded():  # the kernel runs 1 thread (its last int)
         k_.lloyd_iter(X, np.ones(X.shape[0], X.dtype), centers, empty2, np.empty(0, X.dtype),
                       labels, np.empty((0, 0, 0), X.dtype), empty2, 1, False)
     diff = X - centers[labels]
@@ -58,7 +62,7 @@ def _lloyd_block(X, centers):
     sums = np.empty((k, d), dtype=X.dtype)
     counts = np.empty(k, dtype=X.dtype)
     labels = np.empty(n, dtype=np.intc)
-    with fastml_threads(1), _kernels.blas_single_threaded():
+    with _kernels.blas_single_threaded():  # the kernel runs 1 thread (its last int)
         k_.lloyd_iter(X, w, centers, sums, counts, labels, np.empty((1, k, d), X.dtype),
                       np.empty((1, k), X.dtype), 1, True)
         inertia = k_.inertia(X, w, centers, labels, 1)
@@ -97,7 +101,9 @@ def _labels_block(X, centers):
 def _distances_block(X, centers):
     """||x_i - c_j|| for every row and centre, as sqrt(|x|^2 - 2 x.c + |c|^2) (clipped at 0)."""
     X = _float_block(X, centers.dtype)
-    sq = (np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * (X @ centers.T)
+    with one_thread_per_task():
+        cross = X @ centers.T
+    sq = (np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * cross
           + np.einsum("ij,ij->i", centers, centers)[None, :])
     return np.sqrt(np.maximum(sq, 0))
 

@@ -2,9 +2,13 @@
 
 import numpy as np
 
-from fastml._threads import threads as fastml_threads
 from fastml.base import BaseEstimator, check_is_fitted
-from fastml.distributed._dask import as_dask_array, is_dask_collection, require
+from fastml.distributed._dask import (
+    as_dask_array,
+    is_dask_collection,
+    one_thread_per_task,
+    require,
+)
 
 
 def _is_classifier(estimator):
@@ -21,7 +25,7 @@ def _call_block(block, estimator, method, kwargs):
     """``estimator.method(block, **kwargs)`` on one block, fastml on one thread (Dask runs
     ``nthreads`` blocks at a time on each worker). Several outputs (``return_std``) are
     stacked as columns."""
-    with fastml_threads(1):
+    with one_thread_per_task():
         out = getattr(estimator, method)(block, **kwargs)
     if isinstance(out, tuple):
         return np.stack([np.asarray(o) for o in out], axis=-1)
@@ -82,7 +86,7 @@ class ParallelPostFit(BaseEstimator):
             return getattr(estimator, method)(X, **kwargs)
         da = require("dask.array")
         X = as_dask_array(X, "X")
-        probe = _call_block(X[:1].compute(), estimator, method, kwargs)
+        probe = self._probe(X, estimator, method, kwargs)
         chunks = (X.chunks[0],) + probe.shape[1:]
         out = da.map_blocks(_call_block, X, estimator, method, kwargs, dtype=probe.dtype,
                             chunks=chunks, drop_axis=list(range(probe.ndim, X.ndim)),
@@ -91,6 +95,16 @@ class ParallelPostFit(BaseEstimator):
         if n_out > 1:
             return tuple(out[..., i] for i in range(n_out))
         return out
+
+    @staticmethod
+    def _probe(X, estimator, method, kwargs):
+        """The method's output on one row, for the result's dtype and shape: a row of
+        zeros (no round trip to the cluster), or X's first row if zeros are rejected."""
+        try:
+            return _call_block(np.zeros((1,) + X.shape[1:], dtype=X.dtype), estimator, method,
+                               kwargs)
+        except (ValueError, TypeError, ArithmeticError):
+            return _call_block(X[:1].compute(), estimator, method, kwargs)
 
     def predict(self, X, **kwargs):
         """``estimator.predict`` block by block (a dask array for Dask input)."""
