@@ -223,6 +223,18 @@ def check_bool(x, name):
     return bool(x)
 
 
+def check_float_dtype(dtype, name="dtype"):
+    """A float32 or float64 dtype from anything ``numpy.dtype`` parses, returned as a
+    ``numpy.dtype``; a string numpy cannot parse is a TypeError naming ``name`` too."""
+    try:
+        parsed = np.dtype(dtype)
+    except (TypeError, ValueError) as exc:  # numpy: "data type 'x' not understood"
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r} ({exc})") from None
+    if parsed not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {parsed}")
+    return parsed
+
+
 def check_nonneg(x, name):
     """A real number >= 0."""
     return check_scalar(x, name, numbers.Real, min_val=0)

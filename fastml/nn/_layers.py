@@ -11,7 +11,14 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_array, check_option, check_positive_int, check_scalar
+from fastml._validation import (
+    check_array,
+    check_bool,
+    check_float_dtype,
+    check_option,
+    check_positive_int,
+    check_scalar,
+)
 from fastml.nn import functional as F
 from fastml.nn import init
 from fastml.nn._module import Module, Parameter
@@ -23,10 +30,8 @@ __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "Dropo
 
 
 def _dtype(dtype):
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    return dtype
+    """The layers' ``dtype`` argument: float32 or float64, else a TypeError naming it."""
+    return check_float_dtype(dtype, "dtype")
 
 
 def _uniform_parameter(shape, bound, dtype, rng):
@@ -55,6 +60,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = check_positive_int(in_features, "in_features", min_val=0)
         self.out_features = check_positive_int(out_features, "out_features", min_val=0)
+        bias = check_bool(bias, "bias")
         dtype = _dtype(dtype)
         rng = init._rng(random_state)
         bound = 1 / math.sqrt(in_features) if in_features > 0 else 0.0
@@ -231,13 +237,13 @@ class _BatchNorm(Module):
         if momentum is not None:
             check_scalar(momentum, "momentum", numbers.Real, min_val=0, max_val=1)
         self.momentum = momentum
-        self.affine = bool(affine)
-        self.track_running_stats = bool(track_running_stats)
+        self.affine = check_bool(affine, "affine")
+        self.track_running_stats = check_bool(track_running_stats, "track_running_stats")
         dtype = _dtype(dtype)
         c = self.num_features
-        self.weight = Parameter(np.ones(c), dtype) if affine else None
-        self.bias = Parameter(np.zeros(c), dtype) if affine else None
-        if track_running_stats:
+        self.weight = Parameter(np.ones(c), dtype) if self.affine else None
+        self.bias = Parameter(np.zeros(c), dtype) if self.affine else None
+        if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(c, dtype))
             self.register_buffer("running_var", np.ones(c, dtype))
             self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
@@ -305,6 +311,8 @@ class LayerNorm(Module):
         super().__init__()
         self.normalized_shape = _core._normalized_shape(normalized_shape)
         self.eps = check_scalar(eps, "eps", numbers.Real, min_val=0)
+        elementwise_affine = check_bool(elementwise_affine, "elementwise_affine")
+        bias = check_bool(bias, "bias")
         dtype = _dtype(dtype)
         shape = self.normalized_shape
         self.weight = Parameter(np.ones(shape), dtype) if elementwise_affine else None
@@ -447,6 +455,7 @@ class _ConvNd(Module):
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must be divisible by groups ({groups})")
+        bias = check_bool(bias, "bias")
         dtype = _dtype(dtype)
         rng = init._rng(random_state)
         shape = (out_channels, in_channels // groups) + self.kernel_size

@@ -28,9 +28,12 @@ def layer(cls, shape, *, typed=True, also=(), **options):
 
     def run(x, **kw):
         if typed:
-            kw["dtype"] = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+            kw.setdefault("dtype", x.dtype if x.dtype in (np.float32, np.float64)
+                          else np.float64)
         return _forward_backward(cls(**kw), x)
 
+    if typed:
+        options["bad_params"] = {**options.get("bad_params", {}), "dtype": _DTYPE}
     options.setdefault("nonfinite_ok", "all")  # NaN/inf propagate as in PyTorch
     options.setdefault("aliases", _INPUT)
     return Spec(f"fastml.nn.{cls.__name__}", make, run, also=also, **options)
@@ -41,6 +44,7 @@ _SIZE = [0, -1, 2.5, HUGE]
 _INPUT = {"x": ("input", "dtype")}
 _PROB = [-0.1, 1.5, np.nan]
 _FLAG = [1, 0.0, "yes", None]  # truthy/falsy non-bools where a bool is documented
+_DTYPE = ["float16?", np.float16, np.int32, "complex128"]  # unparsable or not float32/64
 _ANY = ("x",)
 
 
@@ -108,7 +112,8 @@ def _mha(x, **kw):
 
 SPECS = [
     layer(nn.Linear, (5, 4), params={"in_features": 4, "out_features": 3, "random_state": 0},
-          any_ndim=_ANY, bad_params={"in_features": _SIZE[1:], "out_features": _SIZE[1:]}),
+          any_ndim=_ANY, bad_params={"in_features": _SIZE[1:], "out_features": _SIZE[1:],
+                                     "bias": _FLAG}),
     layer(nn.Identity, (3, 4), typed=False, arrays=()),  # returns any input unchanged
     layer(nn.ReLU, (3, 4), typed=False, any_ndim=_ANY),
     layer(nn.LeakyReLU, (3, 4), typed=False, any_ndim=_ANY,
@@ -122,15 +127,17 @@ SPECS = [
     layer(nn.Dropout, (4, 5), typed=False, any_ndim=_ANY, params={"random_state": 0},
           bad_params={"p": _PROB}),
     layer(nn.BatchNorm1d, (6, 3), params={"num_features": 3}, any_ndim=_ANY,
-          bad_params={"num_features": _SIZE, "eps": [-1.0], "momentum": [np.nan]}),
+          bad_params={"num_features": _SIZE, "eps": [-1.0], "momentum": [np.nan],
+                      "affine": _FLAG, "track_running_stats": _FLAG}),
     layer(nn.BatchNorm2d, (4, 3, 2, 2), params={"num_features": 3},
           bad_params={"num_features": _SIZE, "eps": [-1.0]}),
     layer(nn.LayerNorm, (3, 5), params={"normalized_shape": 5}, any_ndim=_ANY,
-          bad_params={"normalized_shape": [0, -1, HUGE], "eps": [-1.0]}),
+          bad_params={"normalized_shape": [0, -1, HUGE], "eps": [-1.0],
+                      "elementwise_affine": _FLAG, "bias": _FLAG}),
     layer(nn.Conv1d, (2, 2, 8), params={"in_channels": 2, "out_channels": 3, "kernel_size": 3,
                                         "random_state": 0}, any_ndim=_ANY,
           bad_params={"in_channels": _SIZE, "kernel_size": _SIZE, "stride": [0, HUGE],
-                      "groups": [0, 3]}),
+                      "groups": [0, 3], "bias": _FLAG}),
     layer(nn.Conv2d, (2, 2, 6, 6), params={"in_channels": 2, "out_channels": 4,
                                            "kernel_size": 3, "padding": 1, "random_state": 0},
           any_ndim=_ANY, bad_params={"out_channels": _SIZE, "kernel_size": _SIZE,
@@ -149,7 +156,8 @@ SPECS = [
                              "embedding_dim": 3},
          lambda idx, **kw: _forward_backward(nn.Embedding(random_state=0, **kw), idx),
          arrays=("idx",), dtypes=("float64",), any_ndim=("idx",),
-         bad_params={"num_embeddings": _SIZE, "embedding_dim": _SIZE, "padding_idx": [7]}),
+         bad_params={"num_embeddings": _SIZE, "embedding_dim": _SIZE, "padding_idx": [7],
+                     "dtype": _DTYPE}),
     Spec("fastml.nn.Sequential",
          lambda rng, dtype: {"x": _randn(rng, (4, 3), dtype)},
          lambda x: _forward_backward(nn.Sequential(
