@@ -25,11 +25,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastml import _kernels
 from fastml._validation import check_array, check_positive_int, check_scalar
 from fastml.nn import init
 from fastml.nn._layers import GELU, Dropout, Embedding, LayerNorm, Linear, _dtype
 from fastml.nn._module import Module, Sequential
-from fastml.nn._transformer import PackedSelfAttention, _heads, _packed_heads
+from fastml.nn._transformer import (
+    PackedSelfAttention,
+    _heads,
+    _packed_heads,
+    packed_attention,
+    packed_attention_backward,
+)
 from fastml.nn.functional import _core
 from fastml.nn.functional._attention import _Problem
 from fastml.nn.optim import AdamW
@@ -62,7 +69,8 @@ class GPTConfig:
 
 
 class MLP(Module):
-    """c_proj(gelu(c_fc(x))) with 4 n_embd hidden units, then dropout."""
+    """c_proj(gelu(c_fc(x))) with 4 n_embd hidden units, then dropout. (Inside GPT the
+    block runs these layers' kernels itself, see :class:`Block`.)"""
 
     def __init__(self, config, dtype, rng):
         super().__init__()
@@ -90,13 +98,64 @@ def _data(p):
     return None if p is None else p.data
 
 
+def _layer_norm_saved(ln, x):
+    """(ln(x), mean, rstd) by the LayerNorm kernel."""
+    return _core._layer_norm_forward(x, ln.normalized_shape, ln.weight.data, _data(ln.bias),
+                                     ln.eps)
+
+
 def _layer_norm(ln, x):
-    return _core._layer_norm_forward(x, ln.normalized_shape, ln.weight.data,
-                                     _data(ln.bias), ln.eps)[0]
+    return _layer_norm_saved(ln, x)[0]
+
+
+# The training path of a block calls its layers' kernels directly: the block's input is
+# checked once by GPT.forward (shape, dtype, contiguity follow from it), so re-checking
+# it in each of the ~10 layers per block only costs Python time.
+def _linear(lin, x):
+    return _core._linear_forward(x, lin.weight.data, _data(lin.bias))
+
+
+def _linear_backward(lin, g, x):
+    """d loss / d x of ``lin`` at input ``x``; adds the weight and bias gradients."""
+    return _core._linear_backward_into(g, x, lin.weight.data, lin.weight.grad,
+                                       None if lin.bias is None else lin.bias.grad)
+
+
+def _layer_norm_backward(ln, g, saved):
+    x, mean, rstd = saved
+    return _core._layer_norm_backward_into(g, x, ln.normalized_shape, ln.weight.data, mean,
+                                           rstd, ln.weight.grad,
+                                           None if ln.bias is None else ln.bias.grad)
+
+
+def _dropout(drop, x):
+    """(drop(x), mask): x scaled in place by the layer's mask in training, mask None
+    when the layer is the identity (eval mode or p = 0)."""
+    if not drop.training or drop.p == 0:
+        return x, None
+    mask = _core._dropout_mask(x.shape, drop.p, x.dtype, drop._rng)
+    x *= mask
+    return x, mask
+
+
+def _scatter_add_rows(out, idx, rows):
+    """out[idx[i]] += rows[i] for every i (repeated indices add up): rows sorted by index
+    and summed per run of equal indices (np.add.reduceat), one add per distinct row."""
+    order = np.argsort(idx, kind="stable")
+    sorted_idx = idx[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_idx[1:] != sorted_idx[:-1])))
+    out[sorted_idx[starts]] += np.add.reduceat(rows[order], starts, axis=0)
 
 
 class Block(Module):
-    """x + attn(ln_1(x)), then + mlp(ln_2(.)); backward adds the two paths' gradients."""
+    """x + attn(ln_1(x)), then + mlp(ln_2(.)); backward adds the two paths' gradients.
+
+    forward, with a = c_proj(attention(c_attn(ln_1(x)))) and
+    m = mlp.c_proj(gelu(mlp.c_fc(ln_2(x + a)))):  out = x + a + m (dropout on a and m);
+    backward: g_mid = g + ln_2'(mlp'(g));  g_x = g_mid + ln_1'(attn'(g_mid)).
+    Forward keeps every intermediate backward needs (including attention's row lse, so
+    attention is not recomputed in its forward form).
+    """
 
     def __init__(self, config, dtype, rng):
         super().__init__()
@@ -109,12 +168,32 @@ class Block(Module):
         self.mlp = MLP(config, dtype, rng)
 
     def forward(self, x):
-        x = x + self.attn.forward(self.ln_1.forward(x))
-        return x + self.mlp.forward(self.ln_2.forward(x))
+        attn, mlp = self.attn, self.mlp
+        ln1 = _layer_norm_saved(self.ln_1, x)
+        y, att = packed_attention(_linear(attn.c_attn, ln1[0]), attn.n_head, None, True)
+        a, mask_a = _dropout(attn.resid_dropout, _linear(attn.c_proj, y))
+        a += x
+        ln2 = _layer_norm_saved(self.ln_2, a)
+        f = _linear(mlp.c_fc, ln2[0])
+        act = _core.gelu(f, mlp.gelu.approximate)
+        out, mask_m = _dropout(mlp.dropout, _linear(mlp.c_proj, act))
+        out += a
+        self._cache = ((x,) + ln1[1:], ln1[0], att, y, mask_a, (a,) + ln2[1:], ln2[0], f,
+                       act, mask_m)
+        return out
 
     def backward(self, grad_out):
-        g = grad_out + self.ln_2.backward(self.mlp.backward(grad_out))
-        return g + self.ln_1.backward(self.attn.backward(g))
+        attn, mlp = self.attn, self.mlp
+        saved1, h1, att, y, mask_a, saved2, h2, f, act, mask_m = self._saved()
+        g = grad_out
+        g_m = g if mask_m is None else g * mask_m
+        g_f = _core.gelu_backward(_linear_backward(mlp.c_proj, g_m, act), f,
+                                  mlp.gelu.approximate)
+        g = g + _layer_norm_backward(self.ln_2, _linear_backward(mlp.c_fc, g_f, h2), saved2)
+        g_a = g if mask_a is None else g * mask_a
+        g_qkv = packed_attention_backward(_linear_backward(attn.c_proj, g_a, y), att)
+        return g + _layer_norm_backward(self.ln_1, _linear_backward(attn.c_attn, g_qkv, h1),
+                                        saved1)
 
     def infer(self, x, cache_k, cache_v, start):
         """Inference forward of x (B, T, E) at positions start .. start+T-1 (a prefill
@@ -262,33 +341,37 @@ class GPT(Module):
                                  f"got {targets.shape}")
         t = self.transformer
         B, T = idx.shape
-        x = t.drop.forward(t.wte.forward(idx) + t.wpe.forward(np.arange(T)))
-        x = t.ln_f.forward(t.h.forward(x))
+        # one BLAS pin for the whole pass: the kernels' nested pins then cost nothing
+        with _kernels.blas_single_threaded():
+            x = t.drop.forward(t.wte.weight.data[idx] + t.wpe.weight.data[:T])
+            x = t.ln_f.forward(t.h.forward(x))
         wte = t.wte.weight.data
         if targets is None:
             self._cache = None
             return _core._linear_forward(np.ascontiguousarray(x[:, -1:]), wte, None), None
-        logits = _core._linear_forward(x, wte, None)
+        with _kernels.blas_single_threaded():
+            logits = _core._linear_forward(x, wte, None)
         flat_logits = logits.reshape(B * T, -1)
         flat_targets = targets.reshape(-1)
         count = int(np.count_nonzero(flat_targets != -1))
         loss, lse = _core._cross_entropy_forward(flat_logits, flat_targets, count, -1, 0.0,
                                                  "mean")
-        self._cache = (x, flat_logits, flat_targets, count, lse)
+        self._cache = (idx, x, flat_logits, flat_targets, count, lse)
         return logits, float(loss)
 
     def backward(self, grad=1.0):
         """Add d (grad * loss) / d theta to every parameter's ``grad`` (after a forward
         with targets)."""
-        x, logits, targets, count, lse = self._saved()
+        idx, x, logits, targets, count, lse = self._saved()
         t = self.transformer
         g_logits = _core._cross_entropy_backward(logits, targets, count, lse, -1, 0.0,
                                                  "mean", grad)
         B, T, E = x.shape
-        g = _core._linear_backward_into(g_logits, x.reshape(B * T, E), t.wte.weight.data,
-                                        t.wte.weight.grad, None).reshape(B, T, E)
-        g = t.drop.backward(t.h.backward(t.ln_f.backward(g)))
-        t.wte.backward(g)
+        with _kernels.blas_single_threaded():
+            g = _core._linear_backward_into(g_logits, x.reshape(B * T, E), t.wte.weight.data,
+                                            t.wte.weight.grad, None).reshape(B, T, E)
+            g = t.drop.backward(t.h.backward(t.ln_f.backward(g)))
+        _scatter_add_rows(t.wte.weight.grad, idx.reshape(-1), g.reshape(B * T, E))
         t.wpe.weight.grad[:T] += g.sum(axis=0)
 
     def configure_optimizers(self, weight_decay, learning_rate, betas=(0.9, 0.95),

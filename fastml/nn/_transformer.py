@@ -24,7 +24,13 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_array, check_option, check_positive_int, check_scalar
+from fastml._validation import (
+    check_array,
+    check_bool,
+    check_option,
+    check_positive_int,
+    check_scalar,
+)
 from fastml.nn import init
 from fastml.nn._attention import MultiheadAttention
 from fastml.nn._layers import GELU, Dropout, LayerNorm, Linear, ReLU, _dtype
@@ -163,17 +169,22 @@ class PackedSelfAttention(Module):
         self.n_head = check_positive_int(n_head, "n_head")
         if n_embd % n_head:
             raise ValueError(f"n_embd ({n_embd}) must be divisible by n_head ({n_head})")
-        self.causal = bool(causal)
+        self.causal = check_bool(causal, "causal")
+        bias = check_bool(bias, "bias")
         rng = init._rng(random_state)
         self.c_attn = Linear(n_embd, 3 * n_embd, bias=bias, dtype=dtype, random_state=rng)
         self.c_proj = Linear(n_embd, n_embd, bias=bias, dtype=dtype, random_state=rng)
-        self.resid_dropout = Dropout(dropout, random_state=rng)
+        self.resid_dropout = Dropout(_check_dropout(dropout), random_state=rng)
         self._cache = None
 
     def extra_repr(self):
         return f"n_embd={self.n_embd}, n_head={self.n_head}, causal={self.causal}"
 
     def forward(self, x, mask=None, rotary=None):
+        x = self._check_input(x)
+        if x.ndim != 3 or x.shape[-1] != self.n_embd:
+            raise ValueError(f"PackedSelfAttention: x must be (B, T, {self.n_embd}), "
+                             f"got shape {x.shape}")
         y, self._cache = packed_attention(self.c_attn.forward(x), self.n_head, mask,
                                           self.causal, rotary)
         return self.resid_dropout.forward(self.c_proj.forward(y))
@@ -181,6 +192,10 @@ class PackedSelfAttention(Module):
     def backward(self, grad_out):
         g = self.c_proj.backward(self.resid_dropout.backward(grad_out))
         return self.c_attn.backward(packed_attention_backward(g, self._saved()))
+
+
+def _check_dropout(dropout):
+    return check_scalar(dropout, "dropout", numbers.Real, min_val=0, max_val=1)
 
 
 # ---------------------------------------------------------------- torch-style layers
@@ -246,8 +261,10 @@ class _TransformerLayer(Module):
             raise ValueError(f"d_model ({d_model}) must be divisible by nhead ({nhead})")
         check_positive_int(dim_feedforward, "dim_feedforward")
         check_scalar(layer_norm_eps, "layer_norm_eps", numbers.Real, min_val=0)
-        self.batch_first = bool(batch_first)
-        self.norm_first = bool(norm_first)
+        self.batch_first = check_bool(batch_first, "batch_first")
+        self.norm_first = check_bool(norm_first, "norm_first")
+        bias = check_bool(bias, "bias")
+        dropout = _check_dropout(dropout)
         self.self_attn = MultiheadAttention(d_model, nhead, bias=bias, dtype=dtype,
                                             random_state=rng)
         self._extra_attention(d_model, nhead, bias, dtype, rng)
@@ -454,10 +471,11 @@ class TransformerEncoder(Module):
         self._cache = None
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        is_causal = False if is_causal is None else check_bool(is_causal, "is_causal")
         x = src
         for layer in self.layers:
             x = layer.forward(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
-                              is_causal=bool(is_causal))
+                              is_causal=is_causal)
         self._cache = True
         return x if self.norm is None else self.norm.forward(x)
 

@@ -37,6 +37,7 @@ __all__ = ["multi_head_attention", "multi_head_attention_backward",
 _KEY_TILE = 512
 _QUERY_TILE = 256
 _BACKWARD_TILES = (256, 256)
+_ATTENTION_GRAIN = 1 << 21  # multiply-adds per thread (score and output products)
 
 
 def _query_tile(bh, nq, n_threads):
@@ -158,6 +159,14 @@ class _Problem:
             return self.mask, True
         return np.zeros((1, 1, 1, 1), self.dtype), False
 
+    def n_threads(self, passes):
+        """Threads worth waking for ``passes`` products of size B H Nq Nk (d + dv) / 2
+        (causal) or B H Nq Nk (d + dv): forward 1, backward 2 (recomputed P, dP, dQ,
+        dK, dV). A small problem runs serially instead of waking an OpenMP team."""
+        B, H, nq, d = self.q.shape
+        work = B * H * nq * self.k.shape[2] * (d + self.v.shape[-1]) * passes
+        return _kernels.threads_for(work // 2 if self.causal else work, _ATTENTION_GRAIN)
+
     def forward(self, out4):
         """Fill ``out4`` (4-D, unit feature stride) and return lse, shape (B*H*Nq,)."""
         B, H, nq, _ = self.q.shape
@@ -168,7 +177,7 @@ class _Problem:
         q, k, v = self.padded()
         o = out4 if v is self.v else np.empty(v.shape[:2] + (nq, 1), self.dtype)
         mask, has_mask = self.kernel_mask()
-        n_threads = _kernels.get_num_threads()
+        n_threads = self.n_threads(1)
         # loading the kernel loads SciPy's BLAS before threadpoolctl looks for it
         kernels = _kernels.load("_attention")
         with _kernels.blas_single_threaded():
@@ -185,7 +194,7 @@ class _Problem:
         if q is not self.q:
             gq, gk = np.zeros_like(q), np.zeros_like(k)
         mask, has_mask = self.kernel_mask()
-        n_threads = _kernels.get_num_threads()
+        n_threads = self.n_threads(2)
         kernels = _kernels.load("_attention")
         with _kernels.blas_single_threaded():
             kernels.backward(gout4, q, k, v, mask, has_mask, self.causal, self.scale,
