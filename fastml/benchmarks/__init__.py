@@ -96,6 +96,8 @@ class Case:
         compares with ``numpy.testing.assert_allclose(rtol, atol)``.
     compare : False for stochastic answers that no two implementations share.
     size_key : ``size -> float`` used for ``max_size`` and as the x axis of plots.
+    min_repeats : fewer timed repeats than the runner's default (full runs: 5) for a
+        case whose peers take minutes per call (the median of fewer repeats).
     """
 
     suite: str
@@ -115,6 +117,7 @@ class Case:
     size_label: Callable[[Any], str] | None = None
     description: str = ""
     seed: int = 0
+    min_repeats: int | None = None
 
     @property
     def id(self):

@@ -190,11 +190,13 @@ def run(cases, *, quick=False, budget=None, progress=None, log=None):
                 if not case.applies(impl, size):
                     rec.status = "skipped: size above max_size"
                     continue
+                case_settings = settings if case.min_repeats is None else \
+                    {**settings, "min_repeats": min(settings["min_repeats"], case.min_repeats)}
                 try:
                     args = impl.arguments(inputs)
                     answer, rec.first_call_s, rec.median_s, rec.q25_s, rec.q75_s, \
                         rec.repeats, rec.peak_mem_bytes = _measure(
-                            lambda impl=impl, args=args: impl.call(args), settings, probe)
+                            lambda impl=impl, args=args: impl.call(args), case_settings, probe)
                 except Exception as exc:  # a failing peer must not stop the report
                     rec.status = f"error: {type(exc).__name__}: {exc}"
                     if log is not None:

@@ -174,7 +174,7 @@ register(Case(
     sizes=[(2_000_000, 20, 8, 250_000)], quick_sizes=[(200_000, 20, 8, 25_000)],
     test_sizes=[(3000, 4, 3, 1000)], check=_same_optimum,
     size_key=lambda s: s[0], size_label=lambda s: f"{s[0]}x{s[1]} k={s[2]} blocks of {s[3]}",
-    rates=lambda s, answer: {"rows": s[0]},
+    rates=lambda s, answer: {"rows": s[0]}, min_repeats=2,
     description="k-means|| + Lloyd over row blocks on 2 workers",
     impls=[Impl("fastml", _fastml_kmeans, prepare=_on_cluster, to_numpy=_inertia_of,
                 requires=("distributed",)),
