@@ -175,6 +175,8 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         offset = (self._log_weight_terms(d) + _log_det_chol(P, ct, d)
                   - 0.5 * d * np.log(2 * np.pi)).astype(dtype)
         full = ct in ("full", "tied")
+        # P = L^-T is upper triangular; the Cholesky factor of a given precision is lower
+        upper = full and not np.any(np.tril(P, -1))
         dummy3 = np.empty((1, 1, 1), dtype=dtype)
         dummy2 = np.empty((1, 1), dtype=dtype)
         if ct == "full":
@@ -192,8 +194,8 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         out = np.empty((X.shape[0], mu.shape[0]), dtype=dtype)
         log_norm = np.empty(X.shape[0], dtype=dtype)
         total, neg_entropy = _kernels.load("_gmm").estep(
-            X, np.ascontiguousarray(mu, dtype=dtype), chol, shifted, diag, offset, full, out,
-            log_norm, exp_out, n_threads)
+            X, np.ascontiguousarray(mu, dtype=dtype), chol, shifted, diag, offset, full, upper,
+            out, log_norm, exp_out, n_threads)
         return total / max(X.shape[0], 1), log_norm, out, neg_entropy
 
     def fit(self, X, y=None):

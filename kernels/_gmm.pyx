@@ -7,28 +7,45 @@ is merged once at the end). BLAS is called inside ``prange``: the caller pins it
 thread.
 """
 
+cimport scipy.linalg.cython_blas as blas
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, log, sqrt
 from libc.stdlib cimport free
+from libc.string cimport memcpy
 
-from kernels._blas cimport gemm_rm, syrk_rm
+from kernels._blas cimport syrk_rm
 from kernels._parallel cimport thread_id, thread_scratch
 
 cdef enum:
     CHUNK = 128
 
 
+cdef inline void _x_times_tri(int m, int d, const floating *x, const floating *p, bint upper,
+                              floating *y) noexcept nogil:
+    """y = x P (row-major, x and y m x d) for a triangular d x d P: copy, then one TRMM
+    (half the GEMM flops). Column-major, y^T = P^T x^T with P^T lower when P is upper.
+    Called here directly (not a kernels._blas wrapper: no other kernel needs it)."""
+    cdef char side = b'L', uplo = b'L' if upper else b'U', trans = b'N', diag = b'N'
+    cdef floating one = 1.0
+    memcpy(y, x, m * d * sizeof(floating))
+    if floating is float:
+        blas.strmm(&side, &uplo, &trans, &diag, &d, &m, &one, <float *> p, &d, y, &d)
+    else:
+        blas.dtrmm(&side, &uplo, &trans, &diag, &d, &m, &one, <double *> p, &d, y, &d)
+
+
 cdef void _log_prob_chunk(const floating *x, Py_ssize_t m, Py_ssize_t d, Py_ssize_t K,
                           const floating *means, const floating *prec_chol,
                           Py_ssize_t chol_stride, const floating *shifted_means,
                           const floating *prec_diag, const floating *offset, bint full,
-                          floating *y, floating *lp) noexcept nogil:
+                          bint upper, floating *y, floating *lp) noexcept nogil:
     """lp[i, k] = offset_k - ||P_k^T (x_i - mu_k)||^2 / 2 for the m rows of ``x``.
 
-    full: y = x P_k (one GEMM), then ||y_i - mu_k P_k||^2 (``shifted_means`` holds
-    mu_k P_k); the precision Cholesky of component k starts at prec_chol + k *
-    chol_stride (stride 0 for a tied covariance). diag: sum_f ((x_f - mu_f) p_f)^2.
+    full: y = x P_k (P_k upper or lower triangular: one TRMM), then ||y_i - mu_k P_k||^2
+    (``shifted_means`` holds mu_k P_k); the precision Cholesky of component k starts at
+    prec_chol + k * chol_stride (stride 0 for a tied covariance).
+    diag: sum_f ((x_f - mu_f) p_f)^2.
     """
     cdef Py_ssize_t i, k, f
     cdef floating s, t
@@ -37,8 +54,7 @@ cdef void _log_prob_chunk(const floating *x, Py_ssize_t m, Py_ssize_t d, Py_ssiz
     cdef const floating *p
     for k in range(K):
         if full:
-            gemm_rm(False, False, <int> m, <int> d, <int> d, 1.0, x, <int> d,
-                    prec_chol + k * chol_stride, <int> d, 0.0, y, <int> d)
+            _x_times_tri(<int> m, <int> d, x, prec_chol + k * chol_stride, upper, y)
             b = shifted_means + k * d
             for i in range(m):
                 s = 0
@@ -59,7 +75,7 @@ cdef void _log_prob_chunk(const floating *x, Py_ssize_t m, Py_ssize_t d, Py_ssiz
 
 def estep(const floating[:, ::1] X, const floating[:, ::1] means,
           const floating[:, :, ::1] prec_chol, const floating[:, ::1] shifted_means,
-          const floating[:, ::1] prec_diag, const floating[::1] offset, bint full,
+          const floating[:, ::1] prec_diag, const floating[::1] offset, bint full, bint upper,
           floating[:, ::1] out, floating[::1] log_norm, bint exp_out, int n_threads):
     """E-step: log p(x_i, z = k) for every sample and component, normalised by log-sum-exp.
 
@@ -69,7 +85,9 @@ def estep(const floating[:, ::1] X, const floating[:, ::1] means,
     log_norm[i] = log sum_k exp(log p(x_i, k)) (stable: the row maximum is taken out);
     out[i, k] = log p(x_i, k) - log_norm[i] (log responsibilities), or its exp when
     ``exp_out``. ``full``: ``prec_chol`` is (K, d, d), or (1, d, d) for a tied
-    covariance, and ``shifted_means[k] = mu_k P_k``; otherwise ``prec_diag`` (K, d)
+    covariance, every factor upper triangular if ``upper`` (P = L^-T from a covariance
+    Cholesky L), else lower (the Cholesky of a given precision), and
+    ``shifted_means[k] = mu_k P_k``; otherwise ``prec_diag`` (K, d)
     holds 1 / sigma_kf. Returns (sum_i log_norm[i], sum_ik r_ik log r_ik), both float64
     accumulators; the second (the negative entropy of the responsibilities, used by the
     variational bound) is summed only when ``exp_out``, from log r_ik = (lp_ik - max_i)
@@ -98,7 +116,8 @@ def estep(const floating[:, ::1] X, const floating[:, ::1] means,
             _log_prob_chunk(&X[i0, 0], m, d, K, &means[0, 0],
                             &prec_chol[0, 0, 0] if full else NULL, chol_stride,
                             &shifted_means[0, 0] if full else NULL,
-                            NULL if full else &prec_diag[0, 0], &offset[0], full, y, lp)
+                            NULL if full else &prec_diag[0, 0], &offset[0], full, upper,
+                            y, lp)
             for i in range(m):
                 mx = lp[i * K]
                 for k in range(1, K):
@@ -133,13 +152,13 @@ def weighted_scatter(const floating[:, ::1] X, const floating[:, ::1] resp,
                      const floating[:, ::1] means, floating[:, :, ::1] out, int n_threads):
     """out[k] = sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T for every component (full M-step).
 
-    Per chunk and component the rows z_i = sqrt(r_ik) (x_i - mu_k) are formed and added
-    with one SYRK (z^T z) into the thread's accumulator; the accumulators are summed and
-    the lower triangle mirrored at the end.
+    Per chunk and component the rows z_i = sqrt(r_ik) (x_i - mu_k) with r_ik > 0 are
+    formed and added with one SYRK (z^T z) into the thread's accumulator; the
+    accumulators are summed and the lower triangle mirrored at the end.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = means.shape[0]
     cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
-    cdef Py_ssize_t c, i, i0, m, k, f, g, tt
+    cdef Py_ssize_t c, i, i0, m, mz, k, f, g, tt
     cdef int t
     cdef floating *acc
     cdef floating *zbuf
@@ -154,13 +173,16 @@ def weighted_scatter(const floating[:, ::1] X, const floating[:, ::1] resp,
             m = min(CHUNK, n - i0)
             z = zbuf + t * CHUNK * d
             for k in range(K):
+                mz = 0
                 for i in range(m):
-                    r = sqrt(resp[i0 + i, k])
-                    for f in range(d):
-                        z[i * d + f] = r * (X[i0 + i, f] - means[k, f])
-                # lower triangle of z^T z (d x d) += ...
-                syrk_rm(True, True, <int> d, <int> m, 1.0, z, <int> d, 1.0,
-                        acc + (t * K + k) * d * d, <int> d)
+                    if resp[i0 + i, k] > 0:  # rows with r_ik = 0 add exactly nothing
+                        r = sqrt(resp[i0 + i, k])
+                        for f in range(d):
+                            z[mz * d + f] = r * (X[i0 + i, f] - means[k, f])
+                        mz = mz + 1
+                if mz > 0:  # lower triangle of z^T z (d x d) += ...
+                    syrk_rm(True, True, <int> d, <int> mz, 1.0, z, <int> d, 1.0,
+                            acc + (t * K + k) * d * d, <int> d)
         for k in range(K):
             for f in range(d):
                 for g in range(f + 1):
