@@ -98,6 +98,32 @@ def test_finite_differences():
             assert abs((up - down) / 2e-6 - grad[i]) < 1e-6, name
 
 
+def test_dropout_gradient_is_the_derivative_with_the_masks_fixed():
+    """With dropout (embeddings, attention output, MLP output) the backward is the
+    derivative of the loss for the masks the forward drew: a directional difference
+    quotient of copies of the model (same generator states, so the same masks)."""
+    import copy
+
+    model = _model(dropout=0.3)
+    idx, targets = _batch(B=2, T=6)
+    start = copy.deepcopy(model)
+    model.zero_grad()
+    model(idx, targets)
+    model.backward()
+    rng = np.random.default_rng(3)
+    direction = [rng.standard_normal(p.shape) for p in model.parameters()]
+    slope = sum(float(np.sum(p.grad * v)) for p, v in zip(model.parameters(), direction))
+    losses = []
+    for eps in (1e-6, -1e-6):
+        shifted = copy.deepcopy(start)
+        for p, v in zip(shifted.parameters(), direction):
+            p.data += eps * v
+        losses.append(shifted(idx, targets)[1])
+    assert abs((losses[0] - losses[1]) / 2e-6 - slope) < 1e-6 * max(1.0, abs(slope))
+    # the masks are live: without dropout the loss differs
+    assert abs(start.eval()(idx, targets)[1] - losses[0]) > 1e-3
+
+
 @pytest.mark.parametrize("options", [dict(top_k=3), dict(top_k=4, top_p=0.9, temperature=1.3)])
 def test_generate_with_cache_equals_recomputation(options):
     model = _model()
