@@ -209,8 +209,8 @@ class Block(Module):
         cache_v[:, :, start:end] = v
         y = np.empty(x.shape, x.dtype)
         # Prefill (start = 0) is causal; one new token (decode) sees every cached key.
-        _Problem(q, cache_k[:, :, :end], cache_v[:, :, :end], None, T > 1,
-                 None).forward(_heads(y, attn.n_head))
+        _Problem(q, cache_k[:, :, :end], cache_v[:, :, :end], None, T > 1, None,
+                 finite=False).forward(_heads(y, attn.n_head))
         x = x + _core._linear_forward(y, attn.c_proj.weight.data, _data(attn.c_proj.bias))
         return x + self.mlp.infer(_layer_norm(self.ln_2, x))
 

@@ -126,7 +126,7 @@ def packed_attention(qkv, num_heads, mask=None, causal=False, rotary=None):
     q, k, v = _packed_heads(qkv, num_heads)
     if rotary is not None:
         q, k = _rotate(q, *rotary), _rotate(k, *rotary)
-    prob = _Problem(q, k, v, mask, causal, None)
+    prob = _Problem(q, k, v, mask, causal, None, finite=False)
     B, T, E3 = qkv.shape
     y = np.empty((B, T, E3 // 3), prob.dtype)
     lse = prob.forward(_heads(y, num_heads))
@@ -298,6 +298,14 @@ class _TransformerLayer(Module):
             return x[None]
         return x if self.batch_first else np.ascontiguousarray(x.transpose(1, 0, 2))
 
+    @staticmethod
+    def _finite(x, name):
+        """Forward inputs: NaN/inf rejected here, naming the layer's argument (the
+        attention would reject them as its projections)."""
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} must not contain NaN or infinity")
+        return x
+
     def _out(self, y, like):
         if like.ndim == 2:
             return y[0]
@@ -353,7 +361,7 @@ class TransformerEncoderLayer(_TransformerLayer):
                           init._rng(random_state))
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
-        x = self._in(src, "src")
+        x = self._finite(self._in(src, "src"), "src")
         B, S, _ = x.shape
         mask = _attention_mask(src_mask, src_key_padding_mask, is_causal, B, self.nhead, S,
                                S, x.dtype, ("src_mask", "src_key_padding_mask"))
@@ -397,8 +405,8 @@ class TransformerDecoderLayer(_TransformerLayer):
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
-        x = self._in(tgt, "tgt")
-        mem = self._in(memory, "memory")
+        x = self._finite(self._in(tgt, "tgt"), "tgt")
+        mem = self._finite(self._in(memory, "memory"), "memory")
         if mem.shape[0] != x.shape[0]:
             raise ValueError(f"tgt and memory must have the same batch size, got "
                              f"{x.shape[0]} and {mem.shape[0]}")

@@ -152,15 +152,6 @@ def _packed_attention(x, **kw):
     return out, m.backward(np.ones_like(out)), [p.grad for p in m.parameters()]
 
 
-# Finding in fastml/nn/functional/_attention.py (the attention checks its q, k, v):
-_NONFINITE = "NaN/inf rejected by the attention as x_q/x_kv, not naming the layer's input"
-
-
-def _known(inputs):
-    return {f"{name}:{label}": _NONFINITE for name in inputs
-            for label in ("nan", "+inf", "-inf")}
-
-
 SPECS += [
     Spec("fastml.nn.functional.rnn", _rnn_inputs,
          lambda **kw: F.rnn(**kw), arrays=("x", "hx"), any_ndim=("x", "hx"),
@@ -173,16 +164,12 @@ SPECS += [
          lambda rng, dtype: {"x": rng.standard_normal((2, 5, 6)).astype(dtype)},
          _packed_attention, nonfinite_ok="all", aliases=_INPUT, any_ndim=("x",),
          bad_params={"n_embd": _SIZE, "n_head": [0, 4, -1], "dropout": [-0.1, 1.5],
-                     "causal": _FLAG, "bias": _FLAG},
-         known=_known(("x",))),
-    _transformer_layer(nn.TransformerEncoderLayer, ("src",),
-                       known=_known(("src",))),
+                     "causal": _FLAG, "bias": _FLAG}),
+    _transformer_layer(nn.TransformerEncoderLayer, ("src",)),
     _transformer_layer(nn.TransformerDecoderLayer, ("tgt", "memory"),
-                       same_length=(("tgt", "memory"),),
-                       known=_known(("tgt", "memory"))),
+                       same_length=(("tgt", "memory"),)),
     Spec("fastml.nn.TransformerEncoder",
          lambda rng, dtype: {"src": rng.standard_normal((2, 5, 8)).astype(dtype)},
          _encoder, nonfinite_ok="all", aliases={"src": ("input", "dtype")},
-         any_ndim=("src",), bad_params={"num_layers": _SIZE},
-         known=_known(("src",))),
+         any_ndim=("src",), bad_params={"num_layers": _SIZE}),
 ]

@@ -55,10 +55,12 @@ class _Problem:
     (B, H, Nq, Nk) or a dummy, ``causal``, ``scale``, the dtype and the output shape.
     """
 
-    def __init__(self, q, k, v, mask, causal, scale, names=("q", "k", "v")):
-        q = check_array(q, names[0], ndim=(3, 4), order=None)
-        k = check_array(k, names[1], ndim=(3, 4), order=None)
-        v = check_array(v, names[2], ndim=(3, 4), order=None)
+    def __init__(self, q, k, v, mask, causal, scale, names=("q", "k", "v"), finite=True):
+        # finite=False: internal callers whose q, k, v come from checked layer inputs
+        # (NaN/inf then propagate to the output instead of being named as q, k, v)
+        q = check_array(q, names[0], ndim=(3, 4), order=None, finite=finite)
+        k = check_array(k, names[1], ndim=(3, 4), order=None, finite=finite)
+        v = check_array(v, names[2], ndim=(3, 4), order=None, finite=finite)
         shapes = (f"got {names[0]} {_shape_str(q.shape)}, {names[1]} {_shape_str(k.shape)}, "
                   f"{names[2]} {_shape_str(v.shape)}")
         if not q.ndim == k.ndim == v.ndim:
