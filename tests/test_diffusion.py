@@ -252,6 +252,64 @@ def test_ddim_eta0_is_deterministic_given_x_T():
     assert not np.array_equal(a, c)
 
 
+def _step_loop(model, s, x, steps, labels=None, w=None, phi=0.0, eta=0.0, seed=0):
+    """DDIM by hand: the public forward and scheduler.step per timestep (CFG as
+    guided_output), the noise of each step drawn as sample() draws it."""
+    rng = np.random.default_rng(seed)
+    s.set_timesteps(steps)
+    for t in s.timesteps:
+        if w is None:
+            out = model.forward(x, int(t), labels)
+        else:
+            null = np.full(len(x), model.num_classes)
+            out = diffusion.guided_output(model.forward(x, int(t), null),
+                                          model.forward(x, int(t), labels), w, phi)
+        noise = rng.standard_normal(x.shape).astype(x.dtype) if eta > 0 else None
+        x = s.step(out, t, x, eta=eta, variance_noise=noise).prev_sample
+    return x
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-3)])
+@pytest.mark.parametrize("prediction", PREDICTIONS)
+@pytest.mark.parametrize("case", ["plain", "labels-eta", "cfg", "cfg-rescale", "no-blocks"])
+def test_fused_mlp_ddim_matches_step_loop(dtype, tol, prediction, case):
+    """The fused DiffusionMLP DDIM kernel is the forward + step loop (float64: to rounding).
+    float32: the first steps divide the output by sqrt(abar_t) >= 0.0064 (epsilon) and
+    guidance multiplies it by w, so the output's rounding (1e-7 relative, summation order
+    of the GEMMs) grows by up to ~500 per step before the clipping and the contraction of
+    the later steps; seen: 7e-4 at w = 3, <= 5e-5 otherwise."""
+    kw = {"plain": {}, "labels-eta": dict(eta=0.6), "cfg": dict(w=3.0),
+          "cfg-rescale": dict(w=2.0, phi=0.7), "no-blocks": {}}[case]
+    model = DiffusionMLP(3, hidden=16, n_blocks=0 if case == "no-blocks" else 2, time_dim=8,
+                         num_classes=None if case == "plain" else 3, dtype=dtype,
+                         random_state=1)
+    rng = np.random.default_rng(2)
+    for p in model.parameters():    # away from the near-zero output of the initialisation
+        p.data += (0.3 * rng.standard_normal(p.data.shape)).astype(dtype)
+    s = diffusion.DDIMScheduler(prediction_type=prediction, clip_sample_range=2.0)
+    x_T = rng.standard_normal((300, 3)).astype(dtype)   # more rows than one kernel tile
+    labels = None if case in ("plain", "no-blocks") else np.arange(300) % 3
+    expected = _step_loop(model, s, x_T.copy(), 20, labels, seed=5, **kw)
+    got = diffusion.sample(model, s, x_T=x_T, num_inference_steps=20, labels=labels,
+                           guidance_scale=kw.get("w"), guidance_rescale=kw.get("phi", 0.0),
+                           eta=kw.get("eta", 0.0), random_state=5)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, expected, rtol=0, atol=tol * max(1, np.abs(expected).max()))
+
+
+def test_forward_accepts_one_timestep():
+    """diffusers' models take a Python int or a 0-d tensor as the timestep of the batch."""
+    model = DiffusionMLP(2, hidden=8, n_blocks=1, num_classes=2, random_state=0)
+    x = np.random.default_rng(0).standard_normal((4, 2)).astype(np.float32)
+    expected = model.forward(x, np.full(4, 7))
+    for t in (7, np.int64(7), np.array(7), 7.0):
+        np.testing.assert_array_equal(model.forward(x, t), expected)
+    with pytest.raises(ValueError, match="t must"):
+        model.forward(x, [7, 7])
+    with pytest.raises(ValueError, match="y must"):
+        model.forward(x, 7, np.array([0, 1, 3, 0]))
+
+
 def test_training_recovers_mixture_weights_and_means():
     rng = np.random.default_rng(6)
     X, means = _mixture(4096, rng)

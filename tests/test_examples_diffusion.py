@@ -1,4 +1,5 @@
-"""Shortened run of examples/diffusion_swissroll.py: train briefly, sample, plot."""
+"""Shortened runs of examples/diffusion_swissroll.py and examples/diffusion_digits.py,
+and the digits example's classifier-free guidance accuracy."""
 
 import importlib
 from pathlib import Path
@@ -24,13 +25,8 @@ def test_swissroll_quick(monkeypatch, tmp_path):
 
 
 def test_digits_quick(monkeypatch, tmp_path):
-    """A short run of examples/diffusion_digits.py: train, sample at w = 0, 1, 3, score, plot.
-
-    Only the pipeline is checked: the >= 90% agreement at w = 3 needs the example's full
-    training (3000 steps of the 32-channel model), far beyond this file's time budget, and
-    400 steps of a 16-channel model reached only 17% (chance 10%) in one run, too close to
-    chance for a margin that holds over seeds.
-    """
+    """A short run of examples/diffusion_digits.py with the CNN: train, sample at
+    w = 0, 1, 3, score, plot (the pipeline only; the accuracy is tested with the MLP)."""
     pytest.importorskip("matplotlib")
     pytest.importorskip("sklearn")
     monkeypatch.syspath_prepend(str(EXAMPLES))
@@ -41,3 +37,19 @@ def test_digits_quick(monkeypatch, tmp_path):
     assert out.stat().st_size > 10_000
     assert sorted(accuracy) == [0, 1, 3]
     assert all(0 <= a <= 1 for a in accuracy.values())
+
+
+def test_digits_guided_samples_are_recognised(monkeypatch, tmp_path):
+    """Classifier-free guidance: a class-conditional DiffusionMLP (128 wide, 2 blocks) trained
+    for 1000 steps on the digits; at w = 3, a fastml logistic regression trained on the real
+    digits labels >= 90% of 500 samples as the requested class (seen over seeds 0-4:
+    96.6-99.6%, binomial standard error <= 0.8%; w = 1: 84-92%; w = 0: chance, 9-11%).
+    About 15 s on two loaded cores."""
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("sklearn")
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    example = importlib.import_module("diffusion_digits")
+    accuracy = example.main(out=tmp_path / "digits.png", steps=1000, per_class=50,
+                            channels=128, n_blocks=2, denoiser="mlp", verbose=False)
+    assert accuracy[3] >= 0.9
+    assert accuracy[0] < 0.3     # unguided samples are not steered to the requested class

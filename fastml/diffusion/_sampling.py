@@ -2,13 +2,17 @@
 (two halves of one call under classifier-free guidance), the update vectorised.
 
 DDPM (ancestral) or DDIM (eta) per the scheduler's ``step`` (see the schedulers); x_T ~ N(0, I)
-unless given.
+unless given. DDIM with a :class:`fastml.models.DiffusionMLP` runs fused: one kernel call
+takes tiles of the batch through every step (``fastml.kernels._diffusion``), the same
+update as the scheduler's ``step``.
 """
 
+import math
 import numbers
 
 import numpy as np
 
+from fastml import _kernels
 from fastml._validation import (
     check_array,
     check_positive_int,
@@ -18,6 +22,7 @@ from fastml._validation import (
 from fastml.diffusion._guidance import _guided_core
 from fastml.diffusion._schedulers import DDIMScheduler, DDPMScheduler
 from fastml.diffusion._training import _check_scheduler
+from fastml.models._diffusion import DiffusionMLP, sinusoidal_embedding
 
 __all__ = ["sample"]
 
@@ -34,8 +39,57 @@ def _model_output(model, x, t, labels, guidance_scale, guidance_rescale):
     return _guided_core(both[n:], both[:n], guidance_scale, guidance_rescale)
 
 
+_TILE = 128  # rows per task of the fused sampler: 3 x 128 x H activations stay in L2
+_PREDICTION = {"epsilon": 0, "sample": 1, "v_prediction": 2}
+
+
+def _fused_mlp_ddim(model, scheduler, x, rng, labels, guidance_scale, guidance_rescale, eta):
+    """All DDIM steps of a DiffusionMLP in one kernel call (kernels/_diffusion.pyx); x is
+    updated in place. The time embedding enters as a per-step bias of the input layer."""
+    kernel = _kernels.load("_diffusion")
+    dtype, (n, d), ts = x.dtype, x.shape, scheduler.timesteps
+    w_in, b_in = model.input.weight.data, model.input.bias.data
+    emb = sinusoidal_embedding(ts, model.time_dim, dtype)
+    bias = np.ascontiguousarray(emb @ w_in[:, d:].T + b_in, dtype=dtype)
+    blocks = [block.block for block in model.blocks]
+    hidden = model.hidden
+    lns = [b[0] for b in blocks] + [model.head[0]]
+    placeholder = [np.zeros((1, hidden, hidden), dtype), np.zeros((1, hidden), dtype)]
+
+    def stack(arrays, empty):
+        return np.ascontiguousarray(np.stack(arrays)) if arrays else empty
+    coef = np.array([[math.sqrt(a), math.sqrt(1 - a), sp, dr, sd] for a, sp, dr, sd in
+                     (scheduler._step_coefficients(int(t), eta) for t in ts)])
+    conditional = model.num_classes is not None
+    guided = labels is not None and guidance_scale is not None and guidance_scale != 0
+    if labels is None or guidance_scale == 0:     # the null class (or no classes)
+        labels = np.full(n, model.num_classes or 0, dtype=np.int64)
+    table = model.class_embedding.weight.data if conditional else placeholder[1]
+    noise = rng.standard_normal((len(ts), n, d)).astype(dtype) if eta > 0 else \
+        np.zeros((1, 1, 1), dtype)
+    with _kernels.blas_single_threaded() as pinned:
+        n_threads = _kernels.threads_for(n, _TILE) if pinned else 1
+        work = np.empty((n_threads, 3 * _TILE * hidden + 2 * _TILE * d), dtype)
+        kernel.ddim_mlp(
+            x, np.ascontiguousarray(w_in[:, :d].T), bias, table,
+            np.ascontiguousarray(labels, dtype=np.int64), conditional, guided,
+            float(guidance_scale or 0), guidance_rescale, model.num_classes or 0,
+            np.stack([ln.weight.data for ln in lns]), np.stack([ln.bias.data for ln in lns]),
+            stack([b[1].weight.data for b in blocks], placeholder[0]),
+            stack([b[1].bias.data for b in blocks], placeholder[1]),
+            stack([b[3].weight.data for b in blocks], placeholder[0]),
+            stack([b[3].bias.data for b in blocks], placeholder[1]),
+            model.head[2].weight.data, model.head[2].bias.data, len(blocks), lns[-1].eps, coef,
+            _PREDICTION[scheduler.prediction_type], scheduler.clip_sample,
+            float(scheduler.clip_sample_range), False, noise, eta > 0, work, _TILE, n_threads)
+    return x
+
+
 def _sample_core(model, scheduler, x, rng, labels, guidance_scale, guidance_rescale, eta):
     ddim = isinstance(scheduler, DDIMScheduler)
+    if ddim and isinstance(model, DiffusionMLP):
+        return _fused_mlp_ddim(model, scheduler, x, rng, labels, guidance_scale,
+                               guidance_rescale, eta)
     for t in scheduler.timesteps:
         t = int(t)
         out = _model_output(model, x, t, labels, guidance_scale, guidance_rescale)

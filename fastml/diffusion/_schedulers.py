@@ -376,19 +376,24 @@ class DDIMScheduler(NoiseSchedule):
             if eta > 0 else None
         return self._step(model_output, t, sample, eta, noise, use_clipped)
 
-    def _step(self, model_output, t, sample, eta=0.0, noise=None, use_clipped=False):
+    def _step_coefficients(self, t, eta):
+        """(abar_t, sqrt(abar_prev), sqrt(1 - abar_prev - sigma_t^2), sigma_t) of step t."""
         prev_t = t - self.num_train_timesteps // self.num_inference_steps
         abar_t = float(self.alphas_cumprod[t])
         abar_prev = float(self.alphas_cumprod[prev_t]) if prev_t >= 0 else \
             self.final_alpha_cumprod
+        variance = (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)
+        std = eta * math.sqrt(variance)
+        return abar_t, math.sqrt(abar_prev), math.sqrt(max(1 - abar_prev - std**2, 0.0)), std
+
+    def _step(self, model_output, t, sample, eta=0.0, noise=None, use_clipped=False):
+        abar_t, sqrt_prev, direction, std = self._step_coefficients(t, eta)
         x0, eps = self._predict_x0_eps(model_output, sample, abar_t)
         if self.clip_sample:
             x0 = np.clip(x0, -self.clip_sample_range, self.clip_sample_range)
-        variance = (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)
-        std = eta * math.sqrt(variance)
         if use_clipped:
             eps = (sample - math.sqrt(abar_t) * x0) / math.sqrt(1 - abar_t)
-        prev = math.sqrt(abar_prev) * x0 + math.sqrt(max(1 - abar_prev - std**2, 0.0)) * eps
+        prev = sqrt_prev * x0 + direction * eps
         if eta > 0:
             prev = prev + std * noise
         dtype = sample.dtype

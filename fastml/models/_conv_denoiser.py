@@ -14,8 +14,8 @@ Forward and backward are written out with fastml.nn layers (no tape).
 
 import numpy as np
 
-from fastml._validation import MAX_AXIS_LENGTH, check_array, check_positive_int
-from fastml.models._diffusion import _check_conditioning, sinusoidal_embedding
+from fastml._validation import MAX_AXIS_LENGTH, check_positive_int
+from fastml.models._diffusion import _check_conditioning, _check_t_y, sinusoidal_embedding
 from fastml.nn import Conv2d, Embedding, Linear, Module, Sequential, SiLU
 from fastml.nn import init as nn_init
 
@@ -109,21 +109,8 @@ class DiffusionCNN(Module):
         if x.shape[1:] != self.sample_shape or x.ndim != 4:
             raise ValueError(f"x must have shape (batch, {', '.join(map(str, self.sample_shape))})"
                              f", got {x.shape}")
-        t = np.asarray(t)
-        if t.shape not in ((), (x.shape[0],)) or t.dtype.kind not in "iuf" or \
-                not np.all(np.isfinite(t)):
-            raise ValueError(f"t must be a finite number or of shape ({x.shape[0]},), got "
-                             f"shape {t.shape}")
-        if y is not None and self.num_classes is None:
-            raise ValueError("y given but the model has no class conditioning "
-                             "(num_classes=None)")
-        if y is not None:
-            y = check_array(y, "y", dtype=None)
-            if y.shape != (x.shape[0],) or y.dtype.kind not in "iu" or \
-                    y.min() < 0 or y.max() > self.num_classes:
-                raise ValueError(f"y must be {x.shape[0]} integers in [0, {self.num_classes}]"
-                                 f", got shape {y.shape}")
-        return self._forward(x, np.broadcast_to(t, x.shape[:1]), y)
+        t, y = _check_t_y(self.num_classes, x.shape[0], t, y)
+        return self._forward(x, t, y)
 
     def _forward(self, x, t, y=None):
         """Forward on checked arrays; y None means the null class when conditioned."""

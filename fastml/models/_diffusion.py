@@ -38,6 +38,26 @@ def _check_conditioning(n_blocks, time_dim, num_classes):
     return n_blocks, time_dim, num_classes
 
 
+def _check_t_y(num_classes, batch, t, y):
+    """The denoisers' forward arguments: t a finite number (a Python int or a 0-d array,
+    broadcast to the batch) or of shape (batch,), y None or ``batch`` integers in
+    [0, num_classes] (``num_classes`` the null class). Returns (t of shape (batch,), y)."""
+    t = np.asarray(t)
+    if t.shape not in ((), (batch,)) or t.dtype.kind not in "iuf" or \
+            not np.all(np.isfinite(t)):
+        raise ValueError(f"t must be a finite number or of shape ({batch},), got shape "
+                         f"{t.shape}")
+    if y is not None and num_classes is None:
+        raise ValueError("y given but the model has no class conditioning (num_classes=None)")
+    if y is not None:
+        y = check_array(y, "y", dtype=None)
+        if y.shape != (batch,) or y.dtype.kind not in "iu" or y.min() < 0 or \
+                y.max() > num_classes:
+            raise ValueError(f"y must be {batch} integers in [0, {num_classes}], got shape "
+                             f"{y.shape}")
+    return np.broadcast_to(t, (batch,)), y
+
+
 class DiffusionMLP(Module):
     """Residual MLP denoiser with a sinusoidal time embedding and optional classes.
 
@@ -51,7 +71,8 @@ class DiffusionMLP(Module):
         [0, num_classes], ``num_classes`` meaning "no label" (the null class)
     dtype : float32 or float64; random_state : seed of the initialisation
 
-    ``forward(x, t, y=None)``: x (batch, data_dim), t (batch,) integer timesteps, y (batch,)
+    ``forward(x, t, y=None)``: x (batch, data_dim), t (batch,) timesteps or one timestep
+    (a Python int or a 0-d array, broadcast to the batch, as in diffusers), y (batch,)
     -> (batch, data_dim). ``backward(grad_out)`` -> d loss / d x, parameter grads added.
     ``sample_shape`` is (data_dim,).
     """
@@ -88,17 +109,8 @@ class DiffusionMLP(Module):
         x = self._check_input(x)
         if x.ndim != 2 or x.shape[1] != self.data_dim:
             raise ValueError(f"x must have shape (batch, {self.data_dim}), got {x.shape}")
-        t = check_array(t, "t", dtype=None)
-        if t.shape not in ((), (x.shape[0],)):
-            raise ValueError(f"t must be a scalar or of shape ({x.shape[0]},), got {t.shape}")
-        if y is not None and self.num_classes is None:
-            raise ValueError("y given but the model has no class conditioning "
-                             "(num_classes=None)")
-        if y is not None:
-            y = check_array(y, "y", dtype=None)
-            if y.shape != (x.shape[0],):
-                raise ValueError(f"y must have shape ({x.shape[0]},), got {y.shape}")
-        return self._forward(x, np.broadcast_to(t, x.shape[:1]), y)
+        t, y = _check_t_y(self.num_classes, x.shape[0], t, y)
+        return self._forward(x, t, y)
 
     def _forward(self, x, t, y=None):
         """Forward on checked arrays; y None means the null class when conditioned."""
