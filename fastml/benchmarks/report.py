@@ -154,16 +154,34 @@ def _blas_summary(machine):
                      if p.get("user_api") == "blas") or "unknown"
 
 
+def _machine_lines(results):
+    """(label, text) pairs of the run's setting, shared by report.md and report.html:
+    CPU and threads, the kernel build and the CPU level it dispatched to, BLAS, package
+    versions, git commit and mode."""
+    m = results["machine"]
+    omp = m.get("openmp") or {}
+    omp_text = (f"on, {omp.get('max_threads')} threads" if omp.get("enabled")
+                else f"off{' (' + omp['error'] + ')' if omp.get('error') else ''}")
+    cpu = m.get("cpu_dispatch") or {}
+    kernels = (cpu["error"] if "error" in cpu else
+               f"{cpu.get('build')}; level {cpu.get('level')} ({cpu.get('reason')})"
+               if cpu else "unknown")
+    versions = m.get("versions")
+    if isinstance(versions, dict):
+        versions = ", ".join(f"{name} {v}" for name, v in versions.items())
+    return [("CPU", f"{m.get('cpu')} ({m.get('cores')} cores), fastml threads "
+                    f"{m.get('fastml_threads')}, OpenMP {omp_text}"),
+            ("kernels", kernels),
+            ("BLAS", f"{_blas_summary(m)}; environment: {m.get('env') or 'none set'}"),
+            ("versions", str(versions)),
+            ("git commit", f"{m.get('git_commit', 'unknown')}; mode: "
+                           f"{'quick' if results['config'].get('quick') else 'full'}")]
+
+
 def markdown(results):
     lines = ["# fastml benchmark report", ""]
-    m = results["machine"]
-    lines += [f"- CPU: {m.get('cpu')} ({m.get('cores')} cores), fastml threads: "
-              f"{m.get('fastml_threads')}, OpenMP: {m.get('openmp')}",
-              f"- versions: {m.get('versions')}",
-              f"- BLAS: {_blas_summary(m)}; environment: {m.get('env') or 'none set'}",
-              f"- git commit: {m.get('git_commit', 'unknown')}; mode: "
-              f"{'quick' if results['config'].get('quick') else 'full'}",
-              "",
+    lines += [f"- {label}: {text}" for label, text in _machine_lines(results)]
+    lines += ["",
               "Times are medians (± interquartile range). `fastml vs reference` is the "
               "reference time over fastml's; `fastml / best peer` is fastml's time over the "
               "fastest peer's (below 1: fastml is faster).", ""]
@@ -233,19 +251,16 @@ def plot_case(case_id, sizes):
 
 def html_report(results, plots):
     esc = html.escape
-    m = results["machine"]
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>fastml benchmarks"
              "</title><style>body{font-family:sans-serif;max-width:1200px;margin:auto}"
              "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;"
-             "padding:3px 8px;text-align:right}th{background:#eee}tr.win td{background:#d9f2d9}"
+             "padding:3px 8px;text-align:right}td{white-space:nowrap}th{background:#eee}"
+             "tr.win td{background:#d9f2d9}"
              "tr.tie td{background:#f7f2cc}tr.loss td{background:#f6d5d5}"
              ".note{background:#eef;padding:6px}</style></head><body>",
              "<h1>fastml benchmark report</h1>",
-             f"<p>CPU: {esc(str(m.get('cpu')))} ({m.get('cores')} cores), fastml threads "
-             f"{m.get('fastml_threads')}, OpenMP {esc(str(m.get('openmp')))}<br>"
-             f"versions: {esc(str(m.get('versions')))}<br>BLAS: {esc(_blas_summary(m))}; "
-             f"environment: {esc(str(m.get('env') or 'none set'))}<br>git commit: "
-             f"{esc(str(m.get('git_commit', 'unknown')))}</p>"]
+             "<p>" + "<br>".join(f"{esc(label)}: {esc(text)}"
+                                 for label, text in _machine_lines(results)) + "</p>"]
     if results["config"].get("quick"):
         parts.append(f"<p class='note'>{esc(QUICK_NOTE)}</p>")
     rows, counts = summary(results)
