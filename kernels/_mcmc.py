@@ -24,6 +24,7 @@ with Stan's dual averaging and windowed metric adaptation.
 
 import ctypes
 import math
+from collections import namedtuple
 
 import numpy as np
 from llvmlite import ir
@@ -46,6 +47,35 @@ S_ACCEPT, S_EPS, S_ENERGY, S_LP = 0, 1, 2, 3
 S_DEPTH, S_NSTEPS, S_DIV, S_NAN = 0, 1, 2, 3
 # Plan bits for a tuning iteration: collect a metric sample / close a window.
 COLLECT, WINDOW_END = 1, 2
+N_OPT_F, N_OPT_I, N_STATS = 4, 4, 4
+# A transition's results ``res``: accept stat, energy, divergent, tree depth, leapfrog
+# steps (slice sampling: res[0] = log-density evaluations, res[1 + i] = |move_i|).
+R_ACCEPT, R_ENERGY, R_DIV, R_DEPTH, R_NSTEPS = 0, 1, 2, 3, 4
+N_RESULTS = 5
+# Workspace rows of length d: W[0:3] the moving point (q, p, g); W[3:26] the NUTS
+# trajectory's ends, proposals, momenta and rho sums (named in _nuts_step); W[W_TMP] scratch.
+W_TMP = 26
+N_WORK = 27
+# Per tree depth: 10 rows of a subtree's saved state (named in _build_tree).
+N_SUBTREE = 10
+# NUTS scratch scalars: n_leapfrog, sum of Metropolis probabilities, divergent, current
+# log-density (the tree's C), then the proposal's log-density.
+N_TREE_SCALARS = 5
+
+# The bundles run_chain takes (NamedTuples of arrays, row c = chain c):
+Density = namedtuple("Density", ["lp_addr", "gr_addr"])
+"""Function pointers of logp and grad (lp_addr 0: grad returns the value too)."""
+Chains = namedtuple("Chains", ["rng", "X", "LP", "G", "nanc"])
+"""Random streams (chains + 1, 4), points (chains, d), their log-densities and
+gradients, and NaN counts: the state every transition reads and writes."""
+Adaptation = namedtuple("Adaptation", ["scale", "cov", "chol", "ad", "wmean", "wm2"])
+"""Diagonal inverse metric (or slice widths) (chains, d); dense inverse metric and its
+Cholesky factor (chains, d, d) or (chains, 1, 1); step-size state (chains, N_AD);
+Welford mean and second moments of the window."""
+Settings = namedtuple("Settings", ["method", "tune", "plan", "opt_f", "opt_i"])
+"""Method code, tuning iterations, per-iteration plan bits, float and int options."""
+Draws = namedtuple("Draws", ["out", "st_f", "st_i"])
+"""Kept draws (chains, draws, d) and stats (chains, N_STATS, draws), float and int."""
 
 
 # ----------------------------------------------------------------- calling user code
@@ -381,7 +411,7 @@ def _cholesky(a, out):
 @njit(cache=True, nogil=True)
 def _init_stepsize(lp_addr, gr_addr, rng, q, lp, g, ad, W, scale, cov, chol, dense, nanc, c):
     """Stan's heuristic: double or halve eps until one leapfrog step crosses 80% acceptance."""
-    qq, pp, gg, tmp = W[0], W[1], W[2], W[26]
+    qq, pp, gg, tmp = W[0], W[1], W[2], W[W_TMP]
     direction = 0
     for _ in range(100):
         _copy(qq, q)
@@ -429,7 +459,7 @@ def _rwmh_step(lp_addr, rng, q, lp, eps, W, scale, chol, dense, nanc, c):
 def _hmc_step(lp_addr, gr_addr, rng, q, lp, g, eps, n_steps, max_dh, W, scale, cov, chol,
               dense, nanc, c, res):
     """Static HMC: ``n_steps`` leapfrogs, Metropolis accept; res = (accept, energy, div)."""
-    qq, pp, gg, tmp = W[0], W[1], W[2], W[26]
+    qq, pp, gg, tmp = W[0], W[1], W[2], W[W_TMP]
     _copy(qq, q)
     _copy(gg, g)
     _sample_momentum(rng, pp, scale, chol, dense)
@@ -443,15 +473,15 @@ def _hmc_step(lp_addr, gr_addr, rng, q, lp, g, eps, n_steps, max_dh, W, scale, c
             break
     h1 = _hamiltonian(lp1, pp, tmp, scale, cov, dense)
     accept = 0.0 if diverged else min(1.0, math.exp(h0 - h1))
-    res[2] = 1.0 if diverged else 0.0
+    res[R_DIV] = 1.0 if diverged else 0.0
     if not diverged and uniform(rng) < accept:
         _copy(q, qq)
         _copy(g, gg)
-        res[0] = accept
-        res[1] = h1
+        res[R_ACCEPT] = accept
+        res[R_ENERGY] = h1
         return lp1
-    res[0] = accept
-    res[1] = h0
+    res[R_ACCEPT] = accept
+    res[R_ENERGY] = h0
     return lp
 
 
@@ -463,7 +493,7 @@ def _build_tree(depth, zq, zp, zg, zlp, ps_beg, ps_end, rho, p_beg, p_end, h0, e
     Returns (valid, log sum of weights of the subtree); the subtree's multinomial
     proposal lands in (zq, zp, zg, zlp[0]). C = [n_leapfrog, sum_metro_prob, divergent, lp].
     """
-    q, p, g, tmp = W[0], W[1], W[2], W[26]
+    q, p, g, tmp = W[0], W[1], W[2], W[W_TMP]
     if depth == 0:
         C[3] = _leapfrog(lp_addr, gr_addr, q, p, g, eps, tmp, scale, cov, dense, nanc, c)
         C[0] += 1.0
@@ -524,13 +554,13 @@ def _nuts_step(lp_addr, gr_addr, rng, q, lp, g, eps, max_depth, max_dh, W, T, Ts
     res = (accept stat, energy, divergent, depth, n_leapfrog); returns the new log-density
     and leaves the new point in q, g.
     """
-    cq, cp, cg, tmp = W[0], W[1], W[2], W[26]
+    cq, cp, cg, tmp = W[0], W[1], W[2], W[W_TMP]
     fq, fp, fg, bq, bp, bg = W[3], W[4], W[5], W[6], W[7], W[8]
     sq, sp, sg, pq, pp, pg = W[9], W[10], W[11], W[12], W[13], W[14]
     p_ff, ps_ff, p_fb, ps_fb = W[15], W[16], W[17], W[18]
     p_bf, ps_bf, p_bb, ps_bb = W[19], W[20], W[21], W[22]
     rho, rho_f, rho_b = W[23], W[24], W[25]
-    C = scr[0:4]
+    C = scr[0:4]  # n_leapfrog, sum of Metropolis probabilities, divergent, lp
     C[:] = 0.0
     prop_lp = scr[4:5]
     _copy(cq, q)
@@ -603,11 +633,11 @@ def _nuts_step(lp_addr, gr_addr, rng, q, lp, g, eps, max_depth, max_dh, W, T, Ts
             break
     _copy(q, sq)
     _copy(g, sg)
-    res[0] = C[1] / max(C[0], 1.0)
-    res[1] = _hamiltonian(lp_s, sp, tmp, scale, cov, dense)
-    res[2] = C[2]
-    res[3] = depth
-    res[4] = C[0]
+    res[R_ACCEPT] = C[1] / max(C[0], 1.0)
+    res[R_ENERGY] = _hamiltonian(lp_s, sp, tmp, scale, cov, dense)
+    res[R_DIV] = C[2]
+    res[R_DEPTH] = depth
+    res[R_NSTEPS] = C[0]
     return lp_s
 
 
@@ -667,31 +697,36 @@ def _slice_step(lp_addr, rng, q, lp, width, max_out, nanc, c, res):
 
 # ---------------------------------------------------------------------- chain driver
 @njit(cache=True, nogil=True)
-def run_chain(method, c, lp_addr, gr_addr, rng, X, LP, G, scale, cov, chol, ad, wmean, wm2,
-              plan, tune, i0, i1, opt_f, opt_i, out, st_f, st_i, nanc, stop):
-    """Advance chain ``c`` over iterations [i0, i1) (tuning while i < tune).
+def run_chain(c, density, chains, adapt, settings, draws, i0, i1, stop):
+    """Advance chain ``c`` over iterations [i0, i1) (tuning while i < settings.tune).
 
-    State in/out: rng[c], X[c], LP[c], G[c], scale[c] (diagonal inverse metric, or slice
-    widths), cov[c]/chol[c] (dense inverse metric and its Cholesky factor), ad[c]
-    (step size and dual-averaging state), wmean[c]/wm2[c] (Welford sums). Draws
-    i >= tune go to out[c, i - tune] and stats to st_f/st_i[c, :, i - tune].
+    Reads and writes row ``c`` of every array of ``chains`` and ``adapt`` (the bundles
+    above); draws i >= tune go to draws.out[c, i - tune] and their statistics to
+    draws.st_f / draws.st_i[c, :, i - tune]. ``stop[0] != 0`` (a Python callback failed)
+    ends the loop.
     """
-    d = X.shape[1]
+    lp_addr, gr_addr = density.lp_addr, density.gr_addr
+    method, tune, plan = settings.method, settings.tune, settings.plan
+    opt_f, opt_i = settings.opt_f, settings.opt_i
+    nanc = chains.nanc
+    d = chains.X.shape[1]
     dense = opt_i[DENSE] != 0
     max_depth = opt_i[MAX_DEPTH]
-    r = rng[c]
-    q = X[c]
-    g = G[c]
-    sc = scale[c]
-    cv = cov[c]
-    ch = chol[c]
-    a = ad[c]
-    W = np.empty((27, d))
-    T = np.empty((max_depth + 1, 10, d)) if method == NUTS else np.empty((1, 10, d))
+    r = chains.rng[c]
+    q = chains.X[c]
+    g = chains.G[c]
+    sc = adapt.scale[c]
+    cv = adapt.cov[c]
+    ch = adapt.chol[c]
+    a = adapt.ad[c]
+    wmean = adapt.wmean[c]
+    wm2 = adapt.wm2[c]
+    W = np.empty((N_WORK, d))
+    T = np.empty((max_depth + 1 if method == NUTS else 1, N_SUBTREE, d))
     Ts = np.zeros(max_depth + 1)
-    scr = np.zeros(8)
-    res = np.zeros(max(5, d + 1))
-    lp = LP[c]
+    scr = np.zeros(N_TREE_SCALARS)
+    res = np.zeros(max(N_RESULTS, d + 1))
+    lp = chains.LP[c]
     for it in range(i0, i1):
         if stop[0] != 0:
             break
@@ -710,15 +745,15 @@ def run_chain(method, c, lp_addr, gr_addr, rng, X, LP, G, scale, cov, chol, ad, 
                 eps_j = a[EPS] * (0.85 + 0.3 * uniform(r))
                 lp = _hmc_step(lp_addr, gr_addr, r, q, lp, g, eps_j, n_steps, opt_f[MAX_DH],
                                W, sc, cv, ch, dense, nanc, c, res)
-                res[3] = 0.0
-                res[4] = n_steps
+                res[R_DEPTH] = 0.0
+                res[R_NSTEPS] = n_steps
         elif method == RWMH:
             lp, acc = _rwmh_step(lp_addr, r, q, lp, a[EPS], W, sc, ch, dense, nanc, c)
-            res[0] = acc
-            res[1] = 0.0
-            res[2] = 0.0
-            res[3] = 0.0
-            res[4] = 1.0
+            res[R_ACCEPT] = acc
+            res[R_ENERGY] = 0.0
+            res[R_DIV] = 0.0
+            res[R_DEPTH] = 0.0
+            res[R_NSTEPS] = 1.0
         else:
             lp = _slice_step(lp_addr, r, q, lp, sc, opt_i[MAX_STEPS_OUT], nanc, c, res)
             n_evals = res[0]
@@ -727,22 +762,22 @@ def run_chain(method, c, lp_addr, gr_addr, rng, X, LP, G, scale, cov, chol, ad, 
                 for i in range(d):
                     sc[i] += (2.0 * res[1 + i] - sc[i]) / (a[COUNT] + 1.0)
                     sc[i] = max(sc[i], 1e-8)
-            res[0] = 1.0
-            res[1] = 0.0
-            res[2] = 0.0
-            res[3] = 0.0
-            res[4] = n_evals
+            res[R_ACCEPT] = 1.0
+            res[R_ENERGY] = 0.0
+            res[R_DIV] = 0.0
+            res[R_DEPTH] = 0.0
+            res[R_NSTEPS] = n_evals
         eps_used = a[EPS]
         if it < tune and method != SLICE:
             if method == RWMH:  # Robbins–Monro on log scale: noisy 0/1-like accept stats
                 a[COUNT] += 1.0
-                a[EPS] *= math.exp((res[0] - opt_f[TARGET]) / a[COUNT] ** 0.6)
+                a[EPS] *= math.exp((res[R_ACCEPT] - opt_f[TARGET]) / a[COUNT] ** 0.6)
             else:
-                _dual_average(a, res[0], opt_f[TARGET])
+                _dual_average(a, res[R_ACCEPT], opt_f[TARGET])
             if plan[it] & COLLECT:
-                _welford_add(a, wmean[c], wm2[c], q, dense)
+                _welford_add(a, wmean, wm2, q, dense)
             if plan[it] & WINDOW_END:
-                _metric_update(a, wmean[c], wm2[c], sc, cv, ch, dense)
+                _metric_update(a, wmean, wm2, sc, cv, ch, dense)
                 if method != RWMH:
                     _init_stepsize(lp_addr, gr_addr, r, q, lp, g, a, W, sc, cv, ch, dense,
                                    nanc, c)
@@ -752,16 +787,16 @@ def run_chain(method, c, lp_addr, gr_addr, rng, X, LP, G, scale, cov, chol, ad, 
         if it >= tune:
             j = it - tune
             for i in range(d):
-                out[c, j, i] = q[i]
-            st_f[c, S_ACCEPT, j] = res[0]
-            st_f[c, S_EPS, j] = eps_used
-            st_f[c, S_ENERGY, j] = res[1] if method != SLICE else -lp
-            st_f[c, S_LP, j] = lp
-            st_i[c, S_DEPTH, j] = int(res[3])
-            st_i[c, S_NSTEPS, j] = int(res[4])
-            st_i[c, S_DIV, j] = int(res[2])
-            st_i[c, S_NAN, j] = nanc[c] - nan0
-    LP[c] = lp
+                draws.out[c, j, i] = q[i]
+            draws.st_f[c, S_ACCEPT, j] = res[R_ACCEPT]
+            draws.st_f[c, S_EPS, j] = eps_used
+            draws.st_f[c, S_ENERGY, j] = res[R_ENERGY] if method != SLICE else -lp
+            draws.st_f[c, S_LP, j] = lp
+            draws.st_i[c, S_DEPTH, j] = int(res[R_DEPTH])
+            draws.st_i[c, S_NSTEPS, j] = int(res[R_NSTEPS])
+            draws.st_i[c, S_DIV, j] = int(res[R_DIV])
+            draws.st_i[c, S_NAN, j] = nanc[c] - nan0
+    chains.LP[c] = lp
 
 
 # ------------------------------------------------------------------ ensemble sampler

@@ -432,3 +432,45 @@ def test_diagnostics_shapes_and_edge_cases():
     assert mcmc.ess(_ar1(4, 1000, 1, 0.0, 2, offset=0.0))[0] > 3000
     assert mcmc.ess(_ar1(4, 1000, 1, 0.95, 2, offset=0.0))[0] < 300
     assert mcmc.rhat(_ar1(4, 1000, 1, 0.0, 2, offset=1.0))[0] > 1.1
+
+
+# The last draw of chains 0 and 1 (seed 5, tune 30, draws 5) recorded before run_chain
+# took named bundles instead of 25 positional arrays (issue 14): the refactor must keep
+# every draw. Short runs, so a last-ulp difference of libm between machines cannot grow
+# into a different trajectory; rtol 1e-9 is far above such a difference.
+_DRAWS_BEFORE_BUNDLES = {
+    ("nuts", "diag"): [[1.477084366267, 0.186390935005, 1.255460844896],
+                       [2.621150392867, -0.720958868616, 1.656528832916]],
+    ("nuts", "dense"): [[0.338272914388, -0.698103743204, 0.595303422202],
+                        [-0.071719234917, 0.403512526243, -0.120389564875]],
+    ("hmc", "diag"): [[-2.775003045689, 0.306354705961, 0.468064181602],
+                      [-0.493566569525, 0.24848979625, 1.50023304624]],
+    ("rwmh", "diag"): [[-0.362989200915, -0.777463275308, 1.32751461997],
+                       [-0.883921632763, 0.256491089019, 0.038961623406]],
+    ("slice", None): [[1.325330911669, -0.102649762572, 1.275448153801],
+                      [-2.04310425986, -0.128431921754, -0.923426353797]],
+    ("ensemble", None): [[-0.101096338971, -0.584310891749, 0.071743465019],
+                         [0.634034734065, 0.516378078826, 0.274979337347]],
+}
+
+
+@njit
+def _tilted_logp(x):
+    return -0.5 * (x[0] ** 2 + 4 * x[1] ** 2 + (x[2] - 1) ** 2) - 0.3 * x[0] * x[1]
+
+
+@njit
+def _tilted_grad(x):
+    return np.array([-x[0] - 0.3 * x[1], -4 * x[1] - 0.3 * x[0], -(x[2] - 1)])
+
+
+@pytest.mark.filterwarnings("ignore::fastml.mcmc.SamplingWarning")
+@pytest.mark.parametrize("method, metric", sorted(_DRAWS_BEFORE_BUNDLES, key=str))
+def test_same_draws_as_before_the_driver_bundles(method, metric):
+    kw = {} if metric is None else {"metric": metric}
+    trace = mcmc.sample(_tilted_logp, np.full(3, 0.1),
+                        grad=_tilted_grad if method in ("nuts", "hmc") else None,
+                        method=method, chains=8 if method == "ensemble" else 2, draws=5,
+                        tune=30, seed=5, **kw)
+    np.testing.assert_allclose(trace.samples[:2, -1], _DRAWS_BEFORE_BUNDLES[method, metric],
+                               rtol=1e-9, atol=1e-11)

@@ -347,19 +347,27 @@ def _run_chains(_mcmc, method, lp_addr, gr_addr, rstate, X, LP, G, opts, tune, d
     wm2 = np.zeros((chains, dim, dim) if dense else (chains, 1, dim))
     adapt_metric = method != "slice" and opts.get("metric") != "unit"
     plan = adaptation_plan(tune) if adapt_metric else np.zeros(tune, dtype=np.int64)
-    opt_f = np.array([opts.get("target_accept", 0.8), opts.get("path_length", 1.0),
-                      opts.get("max_energy_error", 1000.0), mu_factor])
-    opt_i = np.array([opts.get("max_treedepth", 10), opts.get("max_steps", 1),
-                      int(dense), opts.get("max_steps_out", 1)], dtype=np.int64)
-    out = np.empty((chains, draws, dim))
-    st_f = np.zeros((chains, 4, draws))
-    st_i = np.zeros((chains, 4, draws), dtype=np.int64)
-    mid = getattr(_mcmc, method.upper())  # the kernel's codes: RWMH, HMC, NUTS, SLICE
+    opt_f = np.empty(_mcmc.N_OPT_F)
+    opt_f[_mcmc.TARGET] = opts.get("target_accept", 0.8)
+    opt_f[_mcmc.PATH_LENGTH] = opts.get("path_length", 1.0)
+    opt_f[_mcmc.MAX_DH] = opts.get("max_energy_error", 1000.0)
+    opt_f[_mcmc.MU_FACTOR] = mu_factor
+    opt_i = np.empty(_mcmc.N_OPT_I, dtype=np.int64)
+    opt_i[_mcmc.MAX_DEPTH] = opts.get("max_treedepth", 10)
+    opt_i[_mcmc.MAX_STEPS] = opts.get("max_steps", 1)
+    opt_i[_mcmc.DENSE] = int(dense)
+    opt_i[_mcmc.MAX_STEPS_OUT] = opts.get("max_steps_out", 1)
+    st_f = np.zeros((chains, _mcmc.N_STATS, draws))
+    st_i = np.zeros((chains, _mcmc.N_STATS, draws), dtype=np.int64)
+    density = _mcmc.Density(lp_addr, gr_addr)
+    state = _mcmc.Chains(rstate, X, LP, G, nanc)
+    adapt = _mcmc.Adaptation(scale, cov, chol, ad, wmean, wm2)
+    # the kernel's method codes: RWMH, HMC, NUTS, SLICE
+    settings = _mcmc.Settings(getattr(_mcmc, method.upper()), tune, plan, opt_f, opt_i)
+    out = _mcmc.Draws(np.empty((chains, draws, dim)), st_f, st_i)
 
     def advance(c, i0, i1):
-        _mcmc.run_chain(mid, c, lp_addr, gr_addr, rstate, X, LP, G, scale, cov, chol, ad,
-                        wmean, wm2, plan, tune, i0, i1, opt_f, opt_i, out, st_f, st_i, nanc,
-                        stop)
+        _mcmc.run_chain(c, density, state, adapt, settings, out, i0, i1, stop)
 
     workers = min(n_threads, chains)
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
@@ -374,24 +382,20 @@ def _run_chains(_mcmc, method, lp_addr, gr_addr, rstate, X, LP, G, opts, tune, d
     finally:
         if pool is not None:
             pool.shutdown()
-    stats = {"lp": st_f[:, 3].copy(), "n_nan": st_i[:, 3].copy()}
+    stats = {"lp": st_f[:, _mcmc.S_LP].copy(), "n_nan": st_i[:, _mcmc.S_NAN].copy()}
     if method != "slice":
-        stats["acceptance_rate"] = st_f[:, 0].copy()
-        stats["step_size"] = st_f[:, 1].copy()
+        stats["acceptance_rate"] = st_f[:, _mcmc.S_ACCEPT].copy()
+        stats["step_size"] = st_f[:, _mcmc.S_EPS].copy()
+    if method in _GRADIENT or method == "slice":  # slice: log-density evaluations
+        stats["n_steps"] = st_i[:, _mcmc.S_NSTEPS].copy()
     if method in _GRADIENT:
-        stats["n_steps"] = st_i[:, 1].copy()
-        stats["diverging"] = st_i[:, 2].copy()
-        stats["energy"] = st_f[:, 2].copy()
+        stats["diverging"] = st_i[:, _mcmc.S_DIV].copy()
+        stats["energy"] = st_f[:, _mcmc.S_ENERGY].copy()
     if method == "nuts":
-        stats["tree_depth"] = st_i[:, 0].copy()
-    if method == "slice":
-        stats["n_steps"] = st_i[:, 1].copy()
-    if dense:
-        metric = cov.copy()
-    else:
-        metric = scale.copy()
-    return Trace(out, stats, method, step_size=None if method == "slice" else ad[:, 0].copy(),
-                 inv_metric=metric)
+        stats["tree_depth"] = st_i[:, _mcmc.S_DEPTH].copy()
+    metric = cov.copy() if dense else scale.copy()
+    step_size = None if method == "slice" else ad[:, _mcmc.EPS].copy()
+    return Trace(out.out, stats, method, step_size=step_size, inv_metric=metric)
 
 
 def _run_ensemble(_mcmc, lp_addr, rstate, X, LP, opts, tune, draws, bounds, nanc, stop, bar):
