@@ -20,17 +20,28 @@ at run time (2.0), so LLVM cannot fold it into a multiplication.
 Autoreset (``mode``): 0 = next step (an env that ended is reset by the next call, which
 returns reward 0 and no flags), 1 = same step (reset at once; the last observation goes
 to ``final_obs``), 2 = disabled (single environments).
+
+Threads: ``classic_step_parallel`` / ``toy_step_parallel`` share the envs of a batch among
+``n_threads`` threads (``prange``); the Python layer calls the serial ``classic_step`` /
+``toy_step`` when the batch is below ``STEP_GRAIN`` envs per thread. Env ``i`` touches
+only row ``i`` of every array, so the answer is the same for every thread count.
 """
 
 import math
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 CARTPOLE, ACROBOT, MOUNTAIN_CAR, MOUNTAIN_CAR_CONTINUOUS, PENDULUM = 0, 1, 2, 3, 4
 NEXT_STEP, SAME_STEP, DISABLED = 0, 1, 2
 # Doubles drawn by one reset / one step, per kind (the Python layer keeps that many ahead).
 RESET_DRAWS = (4, 4, 1, 1, 2)
+# Envs per thread below which a step runs serially (classic kinds in order, then toy text),
+# estimated from ~10 ns (toy text) to ~0.5 us (Acrobot's RK4) per env step against ~5 us to
+# wake a thread (the crossover could not be timed on the loaded 2-core dev machine).
+STEP_GRAIN = (512, 16, 512, 512, 256)
+TOY_STEP_GRAIN = 1024
 
 _PI = math.pi
 _F32_0015 = np.float32(0.0015)
@@ -253,34 +264,58 @@ def classic_step_one(kind, state, i, action, two):
 
 
 @njit(cache=True, nogil=True)
+def _classic_step_env(kind, state, i, actions, obs, reward, terminated, truncated, elapsed,
+                      max_steps, mode, needs_reset, u, cursor, final_obs, has_final, two):
+    """Step env ``i`` of the batch (autoreset by ``mode``)."""
+    has_final[i] = False
+    if mode == NEXT_STEP and needs_reset[i]:
+        classic_reset(kind, state, i, u, cursor)
+        elapsed[i] = 0
+        reward[i] = 0.0
+        terminated[i] = False
+        truncated[i] = False
+        classic_obs(kind, state, i, obs)
+    else:
+        r, term = classic_step_one(kind, state, i, actions[i], two)
+        elapsed[i] += 1
+        reward[i] = r
+        terminated[i] = term
+        truncated[i] = max_steps > 0 and elapsed[i] >= max_steps
+        classic_obs(kind, state, i, obs)
+        if mode == SAME_STEP and (term or truncated[i]):
+            has_final[i] = True
+            for j in range(obs.shape[1]):
+                final_obs[i, j] = obs[i, j]
+            classic_reset(kind, state, i, u, cursor)
+            elapsed[i] = 0
+            classic_obs(kind, state, i, obs)
+    needs_reset[i] = terminated[i] or truncated[i]
+
+
+@njit(cache=True, nogil=True)
 def classic_step(kind, state, actions, obs, reward, terminated, truncated, elapsed,
                  max_steps, mode, needs_reset, u, cursor, final_obs, has_final, two):
     """Step every env of the batch (actions (n,) float64: discrete actions as floats)."""
-    n = state.shape[0]
-    for i in range(n):
-        has_final[i] = False
-        if mode == NEXT_STEP and needs_reset[i]:
-            classic_reset(kind, state, i, u, cursor)
-            elapsed[i] = 0
-            reward[i] = 0.0
-            terminated[i] = False
-            truncated[i] = False
-            classic_obs(kind, state, i, obs)
-        else:
-            r, term = classic_step_one(kind, state, i, actions[i], two)
-            elapsed[i] += 1
-            reward[i] = r
-            terminated[i] = term
-            truncated[i] = max_steps > 0 and elapsed[i] >= max_steps
-            classic_obs(kind, state, i, obs)
-            if mode == SAME_STEP and (term or truncated[i]):
-                has_final[i] = True
-                for j in range(obs.shape[1]):
-                    final_obs[i, j] = obs[i, j]
-                classic_reset(kind, state, i, u, cursor)
-                elapsed[i] = 0
-                classic_obs(kind, state, i, obs)
-        needs_reset[i] = terminated[i] or truncated[i]
+    for i in range(state.shape[0]):
+        _classic_step_env(kind, state, i, actions, obs, reward, terminated, truncated,
+                          elapsed, max_steps, mode, needs_reset, u, cursor, final_obs,
+                          has_final, two)
+
+
+def classic_step_parallel(n_threads, *arrays):
+    """:func:`classic_step` with the envs shared among ``n_threads`` threads (each env
+    reads only its own stream, so the answer does not depend on the thread count)."""
+    numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+    _classic_step_prange(*arrays)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _classic_step_prange(kind, state, actions, obs, reward, terminated, truncated, elapsed,
+                         max_steps, mode, needs_reset, u, cursor, final_obs, has_final, two):
+    for i in prange(state.shape[0]):
+        _classic_step_env(kind, state, i, actions, obs, reward, terminated, truncated,
+                          elapsed, max_steps, mode, needs_reset, u, cursor, final_obs,
+                          has_final, two)
 
 
 @njit(cache=True, nogil=True)
@@ -304,40 +339,63 @@ def _categorical(cum, u):
 
 
 @njit(cache=True, nogil=True)
+def _toy_step_env(next_state, prob_table, cum_prob, reward_table, done_table, init_cum, state,
+                  i, actions, reward, terminated, truncated, elapsed, max_steps, mode,
+                  needs_reset, u, cursor, final_obs, has_final, prob_out):
+    """Step toy-text env ``i``: outcome k of (s, a) drawn with one double (cumsum > u;
+    padding outcomes have cumulative probability -1)."""
+    has_final[i] = False
+    if mode == NEXT_STEP and needs_reset[i]:
+        state[i] = _categorical(init_cum, _draw(u, cursor, i))
+        elapsed[i] = 0
+        reward[i] = 0.0
+        terminated[i] = False
+        truncated[i] = False
+        prob_out[i] = 1.0
+    else:
+        s, a = state[i], actions[i]
+        k = _categorical(cum_prob[s, a], _draw(u, cursor, i))
+        prob_out[i] = prob_table[s, a, k]
+        state[i] = next_state[s, a, k]
+        reward[i] = reward_table[s, a, k]
+        terminated[i] = done_table[s, a, k]
+        elapsed[i] += 1
+        truncated[i] = max_steps > 0 and elapsed[i] >= max_steps
+        if mode == SAME_STEP and (terminated[i] or truncated[i]):
+            has_final[i] = True
+            final_obs[i] = state[i]
+            state[i] = _categorical(init_cum, _draw(u, cursor, i))
+            elapsed[i] = 0
+    needs_reset[i] = terminated[i] or truncated[i]
+
+
+@njit(cache=True, nogil=True)
 def toy_step(next_state, prob_table, cum_prob, reward_table, done_table, init_cum, state,
              actions, reward, terminated, truncated, elapsed, max_steps, mode, needs_reset, u,
              cursor, final_obs, has_final, prob_out):
-    """Step every toy-text env: outcome k of (s, a) drawn with one double (cumsum > u;
-    padding outcomes have cumulative probability -1).
+    """Step every toy-text env. ``state`` doubles as the observation array (int64);
+    ``prob_out`` receives the probability of the drawn outcome (Gymnasium's
+    ``info["prob"]``)."""
+    for i in range(state.shape[0]):
+        _toy_step_env(next_state, prob_table, cum_prob, reward_table, done_table, init_cum,
+                      state, i, actions, reward, terminated, truncated, elapsed, max_steps,
+                      mode, needs_reset, u, cursor, final_obs, has_final, prob_out)
 
-    ``state`` doubles as the observation array (int64). ``prob_out`` receives the
-    probability of the drawn outcome (Gymnasium's ``info["prob"]``).
-    """
-    n = state.shape[0]
-    for i in range(n):
-        has_final[i] = False
-        if mode == NEXT_STEP and needs_reset[i]:
-            state[i] = _categorical(init_cum, _draw(u, cursor, i))
-            elapsed[i] = 0
-            reward[i] = 0.0
-            terminated[i] = False
-            truncated[i] = False
-            prob_out[i] = 1.0
-        else:
-            s, a = state[i], actions[i]
-            k = _categorical(cum_prob[s, a], _draw(u, cursor, i))
-            prob_out[i] = prob_table[s, a, k]
-            state[i] = next_state[s, a, k]
-            reward[i] = reward_table[s, a, k]
-            terminated[i] = done_table[s, a, k]
-            elapsed[i] += 1
-            truncated[i] = max_steps > 0 and elapsed[i] >= max_steps
-            if mode == SAME_STEP and (terminated[i] or truncated[i]):
-                has_final[i] = True
-                final_obs[i] = state[i]
-                state[i] = _categorical(init_cum, _draw(u, cursor, i))
-                elapsed[i] = 0
-        needs_reset[i] = terminated[i] or truncated[i]
+
+def toy_step_parallel(n_threads, *arrays):
+    """:func:`toy_step` with the envs shared among ``n_threads`` threads."""
+    numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+    _toy_step_prange(*arrays)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _toy_step_prange(next_state, prob_table, cum_prob, reward_table, done_table, init_cum,
+                     state, actions, reward, terminated, truncated, elapsed, max_steps, mode,
+                     needs_reset, u, cursor, final_obs, has_final, prob_out):
+    for i in prange(state.shape[0]):
+        _toy_step_env(next_state, prob_table, cum_prob, reward_table, done_table, init_cum,
+                      state, i, actions, reward, terminated, truncated, elapsed, max_steps,
+                      mode, needs_reset, u, cursor, final_obs, has_final, prob_out)
 
 
 @njit(cache=True, nogil=True)

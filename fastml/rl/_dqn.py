@@ -20,7 +20,12 @@ import numbers
 import numpy as np
 
 from fastml import nn
-from fastml._validation import check_positive_int, check_scalar
+from fastml._validation import (
+    check_array,
+    check_consistent_length,
+    check_positive_int,
+    check_scalar,
+)
 from fastml.rl._nets import Agent, KernelMLP, mlp
 
 __all__ = ["DQN", "ReplayBuffer", "dqn_targets", "huber_loss"]
@@ -32,16 +37,36 @@ class ReplayBuffer:
 
     def __init__(self, capacity, obs_dim):
         self.capacity = check_positive_int(capacity, "capacity")
-        self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
-        self.next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)
-        self.actions = np.zeros(capacity, dtype=np.int64)
-        self.rewards = np.zeros(capacity)
-        self.terminated = np.zeros(capacity)
+        self.obs_dim = check_positive_int(obs_dim, "obs_dim")
+        self.obs = np.zeros((self.capacity, self.obs_dim), dtype=np.float32)
+        self.next_obs = np.zeros((self.capacity, self.obs_dim), dtype=np.float32)
+        self.actions = np.zeros(self.capacity, dtype=np.int64)
+        self.rewards = np.zeros(self.capacity)
+        self.terminated = np.zeros(self.capacity)
         self.size = 0
         self.pos = 0
 
     def add(self, obs, actions, rewards, next_obs, terminated):
-        """Append a batch of transitions (one per env)."""
+        """Append a batch of n transitions (one per env): obs and next_obs (n, obs_dim),
+        integer actions, rewards and terminated flags (n,)."""
+        obs, next_obs = (check_array(x, name, ndim=2, allow_empty=False)
+                         for name, x in (("obs", obs), ("next_obs", next_obs)))
+        rewards, terminated = (check_array(x, name, ndim=1)
+                               for name, x in (("rewards", rewards),
+                                               ("terminated", terminated)))
+        actions = np.asarray(actions)
+        if actions.ndim != 1 or actions.dtype.kind not in "iu":
+            raise ValueError(f"actions must be a 1-D integer array, got {actions.dtype} "
+                             f"of shape {actions.shape}")
+        for name, x in (("obs", obs), ("next_obs", next_obs)):
+            if x.shape[1] != self.obs_dim:
+                raise ValueError(f"{name} must have shape (n, obs_dim={self.obs_dim}), got "
+                                 f"{x.shape}")
+        check_consistent_length(("obs", obs), ("actions", actions), ("rewards", rewards),
+                                ("next_obs", next_obs), ("terminated", terminated))
+        self._add(obs, actions, rewards, next_obs, terminated)
+
+    def _add(self, obs, actions, rewards, next_obs, terminated):
         idx = (self.pos + np.arange(len(actions))) % self.capacity
         self.obs[idx], self.next_obs[idx] = obs, next_obs
         self.actions[idx], self.rewards[idx], self.terminated[idx] = actions, rewards, terminated
@@ -49,14 +74,42 @@ class ReplayBuffer:
         self.size = min(self.capacity, self.size + len(actions))
 
     def sample(self, batch_size, rng):
+        """``batch_size`` transitions drawn uniformly with replacement by Generator ``rng``."""
+        batch_size = check_positive_int(batch_size, "batch_size")
+        if self.size == 0:
+            raise ValueError("the buffer is empty: add transitions before sampling")
         idx = rng.integers(0, self.size, batch_size)
         return (self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
                 self.terminated[idx])
 
 
+def _q_batch(q, name, B):
+    q = check_array(q, name, ndim=2, allow_empty=False)
+    if q.shape[0] != B:
+        raise ValueError(f"{name} must have one row per transition ({B}), got {q.shape}")
+    return q
+
+
 def dqn_targets(rewards, terminated, q_next_target, q_next_online=None, gamma=0.99):
     """y = r + gamma (1 - terminated) Q_target(s', a*), a* from the online net (double Q)
-    when ``q_next_online`` is given, else from the target net."""
+    when ``q_next_online`` is given, else from the target net.
+
+    rewards, terminated : (B,); q_next_target, q_next_online : (B, A). Returns y (B,).
+    """
+    rewards = check_array(rewards, "rewards", ndim=1, allow_empty=False)
+    terminated = check_array(terminated, "terminated", ndim=1)
+    check_consistent_length(("rewards", rewards), ("terminated", terminated))
+    q_next_target = _q_batch(q_next_target, "q_next_target", len(rewards))
+    if q_next_online is not None:
+        q_next_online = _q_batch(q_next_online, "q_next_online", len(rewards))
+        if q_next_online.shape != q_next_target.shape:
+            raise ValueError(f"q_next_online must have the shape of q_next_target "
+                             f"{q_next_target.shape}, got {q_next_online.shape}")
+    gamma = float(check_scalar(gamma, "gamma", numbers.Real, min_val=0.0, max_val=1.0))
+    return _dqn_targets(rewards, terminated, q_next_target, q_next_online, gamma)
+
+
+def _dqn_targets(rewards, terminated, q_next_target, q_next_online, gamma):
     chooser = q_next_target if q_next_online is None else q_next_online
     best = np.argmax(chooser, axis=1)
     bootstrap = q_next_target[np.arange(len(best)), best]
@@ -65,7 +118,22 @@ def dqn_targets(rewards, terminated, q_next_target, q_next_online=None, gamma=0.
 
 def huber_loss(q, actions, targets):
     """mean_i huber(Q(s_i, a_i) - y_i) (delta 1, as ``smooth_l1_loss``) and its gradient
-    w.r.t. the (B, A) Q-values (nonzero only at the taken actions)."""
+    w.r.t. the (B, A) Q-values (nonzero only at the taken actions).
+
+    q : (B, A); actions : (B,) integers in [0, A); targets : (B,). Returns (loss, grad).
+    """
+    targets = check_array(targets, "targets", ndim=1, allow_empty=False)
+    q = _q_batch(q, "q", len(targets))
+    actions = np.asarray(actions)
+    if actions.shape != targets.shape or actions.dtype.kind not in "iu":
+        raise ValueError(f"actions must be {len(targets)} integers (one per target), got "
+                         f"{actions.dtype} of shape {actions.shape}")
+    if (actions < 0).any() or (actions >= q.shape[1]).any():
+        raise ValueError(f"actions must lie in [0, {q.shape[1]})")
+    return _huber_loss(q, actions, targets)
+
+
+def _huber_loss(q, actions, targets):
     B = len(actions)
     diff = q[np.arange(B), actions] - targets
     small = np.abs(diff) <= 1.0
@@ -156,7 +224,7 @@ class DQN(Agent):
             if "_final_obs" in infos:
                 for i in np.flatnonzero(infos["_final_obs"]):
                     next_obs[i] = np.asarray(infos["final_obs"][i], dtype=np.float32).ravel()
-            self.buffer.add(obs, actions, rewards, next_obs, term.astype(np.float64))
+            self.buffer._add(obs, actions, rewards, next_obs, term.astype(np.float64))
             self.num_timesteps += N
             self._log.add(rewards, term | trunc, self.num_timesteps)
             if self.num_timesteps > self.learning_starts and it % self.train_freq == 0:
@@ -173,10 +241,10 @@ class DQN(Agent):
                                                                          self.rng)
         q_next_target = self._q_target(next_obs).astype(np.float64)
         q_next_online = self._q(next_obs).astype(np.float64) if self.double_q else None
-        targets = dqn_targets(rewards, terminated, q_next_target, q_next_online, self.gamma)
+        targets = _dqn_targets(rewards, terminated, q_next_target, q_next_online, self.gamma)
         hidden, deltas = self._q.forward(obs)
         q = hidden[-1][:len(obs)].astype(np.float64)
-        self.last_loss, grad = huber_loss(q, actions, targets)
+        self.last_loss, grad = _huber_loss(q, actions, targets)
         deltas[-1][:len(obs)] = grad
         self.optimizer.zero_grad()
         self._q.backward(obs, hidden, deltas)

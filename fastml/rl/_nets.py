@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from fastml import _kernels, nn
-from fastml._validation import check_positive_int, check_random_state, check_scalar
+from fastml._validation import check_array, check_positive_int, check_random_state, check_scalar
 
 __all__ = ["Agent", "EpisodeLog", "KernelMLP", "mlp", "orthogonal_", "vector_env"]
 
@@ -173,9 +173,14 @@ class Agent:
         return np.ascontiguousarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)
 
     def _single(self, obs):
-        """(observations as a float32 batch, whether ``obs`` was one observation)."""
-        obs = np.asarray(obs)
-        return self._flat_obs(obs), obs.ndim == len(self.env.single_observation_space.shape)
+        """(observations as a float32 batch, whether ``obs`` was one observation): ``obs``
+        is one observation of the env's shape or a batch (n, *shape), finite."""
+        shape = tuple(self.env.single_observation_space.shape)
+        obs = check_array(obs, "obs", ndim=(len(shape), len(shape) + 1), dtype=np.float32)
+        single = obs.ndim == len(shape)
+        if obs.shape[0 if single else 1:] != shape:
+            raise ValueError(f"obs must have shape {shape} or (n, *{shape}), got {obs.shape}")
+        return self._flat_obs(obs), single
 
     @property
     def episode_returns(self):

@@ -30,7 +30,7 @@ import numbers
 import numpy as np
 
 from fastml import _kernels, nn
-from fastml._validation import check_positive_int, check_scalar
+from fastml._validation import check_array, check_positive_int, check_scalar
 from fastml.rl._nets import Agent, KernelMLP, mlp
 
 __all__ = ["A2C", "PPO", "REINFORCE", "ppo_loss"]
@@ -48,27 +48,21 @@ def ppo_loss(logits, values, actions, old_logp, advantages, returns, old_values,
     grad_values, stats) with stats = {loss, policy_loss, value_loss, entropy, approx_kl,
     clip_fraction}.
     """
-    logits = np.ascontiguousarray(logits, dtype=np.float64)
-    if logits.ndim != 2 or logits.shape[0] < 1 or logits.shape[1] < 1:
-        raise ValueError(f"logits must have shape (batch, n_actions) with both >= 1, got "
-                         f"{logits.shape}")
+    logits = check_array(logits, "logits", ndim=2, dtype=np.float64, allow_empty=False)
     B, A = logits.shape
     names = ("values", "old_logp", "advantages", "returns", "old_values")
     arrays = []
     for name, x in zip(names, (values, old_logp, advantages, returns, old_values)):
-        x = np.asarray(x, dtype=np.float64)
-        if x.size != B:
-            raise ValueError(f"{name} must have {B} entries (one per logits row), got "
-                             f"shape {x.shape}")
-        arrays.append(np.ascontiguousarray(x).reshape(B))
-    if not all(np.isfinite(x).all() for x in [logits, *arrays]):
-        raise ValueError("logits, values, old_logp, advantages, returns and old_values must "
-                         "be finite")
+        x = check_array(x, name, ndim=1, dtype=np.float64)
+        if x.shape != (B,):
+            raise ValueError(f"{name} must have shape ({B},) (one entry per logits row), got "
+                             f"{x.shape}")
+        arrays.append(x)
     actions = np.asarray(actions)
-    if actions.size != B or actions.dtype.kind not in "iu":
+    if actions.shape != (B,) or actions.dtype.kind not in "iu":
         raise ValueError(f"actions must be {B} integers, got shape {actions.shape} "
                          f"{actions.dtype}")
-    actions = np.ascontiguousarray(actions, dtype=np.int64).reshape(B)
+    actions = np.ascontiguousarray(actions, dtype=np.int64)
     if (actions < 0).any() or (actions >= A).any():
         raise ValueError(f"actions must lie in [0, {A})")
     real = numbers.Real
@@ -320,12 +314,21 @@ class A2C(PPO):
                  ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5, normalize_advantage=False,
                  anneal_lr=False, net_arch=(64, 64), num_envs=8, seed=None):
         super().__init__(env, learning_rate=learning_rate, n_steps=n_steps,
-                         batch_size=n_steps * (num_envs if isinstance(env, str)
-                                               else env.num_envs),
+                         batch_size=check_positive_int(n_steps, "n_steps") * _num_envs(
+                             env, num_envs),
                          n_epochs=1, gamma=gamma, gae_lambda=gae_lambda, clip_range=0.2,
                          clip_range_vf=None, ent_coef=ent_coef, vf_coef=vf_coef,
                          max_grad_norm=max_grad_norm, normalize_advantage=normalize_advantage,
                          anneal_lr=anneal_lr, net_arch=net_arch, num_envs=num_envs, seed=seed)
+
+
+def _num_envs(env, num_envs):
+    """Envs per rollout: ``num_envs`` for an id, else the vector env's own count."""
+    if isinstance(env, str):
+        return check_positive_int(num_envs, "num_envs")
+    if not isinstance(getattr(env, "num_envs", None), int):
+        raise TypeError(f"env must be an environment id or a vector environment, got {env!r}")
+    return env.num_envs
 
 
 class REINFORCE(A2C):

@@ -42,6 +42,7 @@ class TabularResult:
 def linear_schedule(start, end, n_episodes, fraction=1.0):
     """epsilon falling linearly from ``start`` to ``end`` over the first ``fraction`` of
     ``n_episodes`` episodes, then constant (one value per episode)."""
+    start, end = _check_epsilon_bounds(start, end)
     n = check_positive_int(n_episodes, "n_episodes")
     span = max(1.0, float(check_scalar(fraction, "fraction", numbers.Real, min_val=0.0,
                                        max_val=1.0)) * n)
@@ -50,8 +51,16 @@ def linear_schedule(start, end, n_episodes, fraction=1.0):
 
 def exponential_schedule(start, end, n_episodes, decay=0.99):
     """epsilon_e = max(end, start decay^e), one value per episode."""
+    start, end = _check_epsilon_bounds(start, end)
     n = check_positive_int(n_episodes, "n_episodes")
-    return np.maximum(end, start * float(decay) ** np.arange(n))
+    decay = float(check_scalar(decay, "decay", numbers.Real, min_val=0.0, max_val=1.0,
+                               include_boundaries="right"))
+    return np.maximum(end, start * decay ** np.arange(n))
+
+
+def _check_epsilon_bounds(start, end):
+    return tuple(float(check_scalar(x, name, numbers.Real, min_val=0.0, max_val=1.0))
+                 for name, x in (("start", start), ("end", end)))
 
 
 def _tables(env):
@@ -149,6 +158,10 @@ def evaluate_greedy(env, Q, n_episodes=100, seed=None):
     """Undiscounted returns (n_episodes,) of the greedy policy argmax_a Q(s, a) on ``env``."""
     batch = _tables(env)
     Q = check_array(Q, "Q", ndim=2, dtype=np.float64)
+    S, A = batch.next_state.shape[:2]
+    if Q.shape != (S, A):
+        raise ValueError(f"Q must have shape ({S}, {A}) for {batch.observation_space} states "
+                         f"and {batch.action_space} actions, got {Q.shape}")
     n_episodes = check_positive_int(n_episodes, "n_episodes")
     returns = np.zeros(n_episodes)
     _kernels.load("_rl_tabular").evaluate_greedy(

@@ -166,17 +166,25 @@ class _Batch:
             s.ensure(self.draws * _REFILL_EVERY)
             self._safe_steps = _REFILL_EVERY
         self._safe_steps -= 1
+        k = self.k
         if self.family == "classic":
-            self.k.classic_step(self.kind, self.state, self.actions, self.obs, self.reward,
-                                self.terminated, self.truncated, self.elapsed, self.max_steps,
-                                self.mode, self.needs_reset, s.u, s.cursor, self.final_obs,
-                                self.has_final, 2.0)
+            arrays = (self.kind, self.state, self.actions, self.obs, self.reward,
+                      self.terminated, self.truncated, self.elapsed, self.max_steps, self.mode,
+                      self.needs_reset, s.u, s.cursor, self.final_obs, self.has_final, 2.0)
+            serial, parallel = k.classic_step, k.classic_step_parallel
+            grain = k.STEP_GRAIN[self.kind]
         else:
-            self.k.toy_step(self.next_state, self.prob, self.cum, self.reward_table, self.done,
-                            self.init_cum, self.state, self.actions, self.reward,
-                            self.terminated, self.truncated, self.elapsed, self.max_steps,
-                            self.mode, self.needs_reset, s.u, s.cursor, self.final_obs,
-                            self.has_final, self.prob_out)
+            arrays = (self.next_state, self.prob, self.cum, self.reward_table, self.done,
+                      self.init_cum, self.state, self.actions, self.reward, self.terminated,
+                      self.truncated, self.elapsed, self.max_steps, self.mode,
+                      self.needs_reset, s.u, s.cursor, self.final_obs, self.has_final,
+                      self.prob_out)
+            serial, parallel, grain = k.toy_step, k.toy_step_parallel, k.TOY_STEP_GRAIN
+        n_threads = _kernels.threads_for(self.n, grain)
+        if n_threads == 1:
+            serial(*arrays)
+        else:
+            parallel(n_threads, *arrays)
 
 
 def _check_seed(seed):
@@ -260,9 +268,12 @@ def _check_action(action, space):
         if not space.contains(action):
             raise ValueError(f"action {action!r} is not in the action space {space}")
         return int(action)
-    a = np.asarray(action, dtype=np.float32).reshape(-1)
-    if a.shape != space.shape or not np.isfinite(a).all():
-        raise ValueError(f"action must be a finite array of shape {space.shape}, got {action!r}")
+    a = np.asarray(action)
+    if a.shape != space.shape or a.dtype.kind not in "iuf":
+        raise ValueError(f"action must be a real array of shape {space.shape}, got {action!r}")
+    a = a.astype(np.float32)
+    if not np.isfinite(a).all():
+        raise ValueError(f"action must be finite, got {action!r}")
     return float(a[0])
 
 
@@ -332,10 +343,13 @@ class VectorEnv:
                                  f"[{a.min()}, {a.max()}]")
             b.actions[:] = a
         else:
-            a = np.asarray(actions, dtype=np.float32)
-            if a.shape != (self.num_envs,) + b.action_space.shape or not np.isfinite(a).all():
-                raise ValueError(f"actions must be a finite array of shape "
-                                 f"({self.num_envs}, {b.action_space.shape[0]}), got {a.shape}")
+            a = np.asarray(actions)
+            if a.shape != (self.num_envs,) + b.action_space.shape or a.dtype.kind not in "iuf":
+                raise ValueError(f"actions must be a real array of shape ({self.num_envs}, "
+                                 f"{b.action_space.shape[0]}), got {a.dtype} {a.shape}")
+            a = a.astype(np.float32)
+            if not np.isfinite(a).all():
+                raise ValueError("actions must be finite")
             b.actions[:] = a[:, 0]
         b.step()
         infos = {}
@@ -388,6 +402,8 @@ def make_vec(env_id, num_envs=1, autoreset_mode="next_step", seed=None, max_epis
     call ``reset`` first as with Gymnasium. An id not compiled here is built with
     ``gymnasium.make_vec`` (a ``SyncVectorEnv``, Python speed) when Gymnasium is installed.
     """
+    if not isinstance(env_id, str):
+        raise TypeError(f"env_id must be a string, got {env_id!r}")
     num_envs = check_positive_int(num_envs, "num_envs")
     check_option(autoreset_mode, "autoreset_mode", ("next_step", "same_step"))
     if max_episode_steps is not None:
@@ -409,6 +425,10 @@ def _gymnasium_vector(env_id, num_envs, autoreset_mode, max_episode_steps, kwarg
     from gymnasium.vector import AutoresetMode
 
     mode = AutoresetMode.NEXT_STEP if autoreset_mode == "next_step" else AutoresetMode.SAME_STEP
-    return gymnasium.make_vec(env_id, num_envs, vectorization_mode="sync",
-                              vector_kwargs={"autoreset_mode": mode},
-                              max_episode_steps=max_episode_steps, **kwargs)
+    try:
+        return gymnasium.make_vec(env_id, num_envs, vectorization_mode="sync",
+                                  vector_kwargs={"autoreset_mode": mode},
+                                  max_episode_steps=max_episode_steps, **kwargs)
+    except gymnasium.error.Error as exc:
+        raise ValueError(f"env_id {env_id!r} is neither compiled here ({', '.join(registry)}) "
+                         f"nor a Gymnasium id: {exc}") from None

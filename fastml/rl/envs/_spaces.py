@@ -5,7 +5,11 @@ Same constructors, ``sample()``, ``contains()``, ``seed()`` and sampling algorit
 code written for Gymnasium runs unchanged and the spaces do not need Gymnasium installed.
 """
 
+import numbers
+
 import numpy as np
+
+from fastml._validation import check_array, check_positive_int, check_scalar
 
 __all__ = ["Box", "Discrete", "MultiDiscrete", "Space"]
 
@@ -40,8 +44,8 @@ class Discrete(Space):
     """Integers ``start, ..., start + n - 1``."""
 
     def __init__(self, n, seed=None, start=0):
-        self.n = np.int64(n)
-        self.start = np.int64(start)
+        self.n = np.int64(check_positive_int(n, "n"))
+        self.start = np.int64(check_scalar(start, "start", numbers.Integral))
         super().__init__((), np.int64, seed)
 
     def sample(self):
@@ -86,18 +90,32 @@ class MultiDiscrete(Space):
         return f"MultiDiscrete({self.nvec})"
 
 
+def _bound(x, name):
+    """A Box bound as a real array (infinite entries allowed, NaN not)."""
+    x = check_array(x, name, dtype=None, finite=False, order=None)
+    if np.isnan(x).any():
+        raise ValueError(f"{name} must not contain NaN")
+    return x
+
+
 class Box(Space):
     """A (possibly unbounded) box in R^n: ``low <= x <= high`` elementwise."""
 
     def __init__(self, low, high, shape=None, dtype=np.float32, seed=None):
         dtype = np.dtype(dtype)
+        low, high = (_bound(x, name) for name, x in (("low", low), ("high", high)))
         if shape is None:
-            shape = np.shape(low) if np.ndim(low) else np.shape(high)
-        shape = tuple(shape)
-        self.low = np.full(shape, low, dtype=dtype) if np.ndim(low) == 0 else \
-            np.asarray(low, dtype=dtype).copy()
-        self.high = np.full(shape, high, dtype=dtype) if np.ndim(high) == 0 else \
-            np.asarray(high, dtype=dtype).copy()
+            shape = low.shape if low.ndim else high.shape
+        shape = tuple(check_positive_int(k, "shape", min_val=0) for k in shape)
+        for name, x in (("low", low), ("high", high)):
+            if x.ndim and x.shape != shape:
+                raise ValueError(f"{name} must be a scalar or have shape {shape}, got "
+                                 f"{x.shape}")
+        self.low = np.full(shape, low, dtype=dtype) if low.ndim == 0 else low.astype(dtype)
+        self.high = np.full(shape, high, dtype=dtype) if high.ndim == 0 else \
+            high.astype(dtype)
+        if (self.low > self.high).any():
+            raise ValueError("low must not exceed high")
         self.bounded_below = -np.inf < self.low
         self.bounded_above = np.inf > self.high
         super().__init__(shape, dtype, seed)
