@@ -15,7 +15,6 @@ numba = pytest.importorskip("numba")
 import fastml  # noqa: E402
 from fastml import distributed as fd  # noqa: E402
 from fastml.distributed._dask import worker_threads  # noqa: E402
-from fastml.distributed._sample import _shares  # noqa: E402
 from fastml.reference import distributed as ref  # noqa: E402
 
 
@@ -88,8 +87,6 @@ def test_errors_reach_the_caller(client):
                   seed=0)
     with pytest.raises(TypeError, match="client"):
         fd.sample(object(), _gauss_logp, np.zeros(3), grad=_gauss_grad)
-    with pytest.raises(ValueError, match="threads"):
-        fd.sample(client, _gauss_logp, np.zeros(3), grad=_gauss_grad, threads=0)
     with pytest.raises(ValueError, match="needs grad"):
         fd.sample(client, _gauss_logp, np.zeros(3))
     with pytest.raises(ValueError, match="workers"):
@@ -107,15 +104,6 @@ def test_sample_on_chosen_workers(client):
 def test_workers_run_fastml_on_their_own_threads(client):
     assert client.submit(worker_threads, pure=False).result() == 1
     assert worker_threads() is None  # the client process is no worker
-
-
-def test_chains_are_shared_in_proportion_to_threads():
-    shares = _shares(5, {"tcp://b": 1, "tcp://a": 1})
-    assert [(a, ids.tolist()) for a, ids in shares] == [("tcp://a", [0, 1, 2]),
-                                                        ("tcp://b", [3, 4])]
-    shares = _shares(8, {"a": 3, "b": 1})
-    assert [len(ids) for _, ids in shares] == [6, 2]
-    assert [len(ids) for _, ids in _shares(1, {"a": 1, "b": 1})] == [1]
 
 
 # -------------------------------------------------------------------- ParallelPostFit

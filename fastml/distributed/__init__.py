@@ -11,10 +11,9 @@ A ``distributed.Client`` connects to any cluster: ``LocalCluster`` on a laptop,
 line that creates the cluster changes. Dask is optional
 (``pip install "fastml-kernels[distributed]"``) and imported on first use.
 
-Threads: a task that owns a whole worker (a share of MCMC chains) runs fastml's kernels
-on the worker's ``nthreads``; block-wise tasks, which Dask already runs ``nthreads`` at
-a time on each worker, run fastml on one thread each. So Dask's threads and OpenMP's
-never oversubscribe the cores.
+Threads: every task (one MCMC chain, one row block) runs fastml's kernels on one
+thread, and Dask runs ``nthreads`` tasks at a time on each worker, so Dask's threads
+and OpenMP's never oversubscribe the cores.
 """
 
 from fastml.distributed._kmeans import KMeans

@@ -2,10 +2,7 @@
 
 import sys
 
-import numpy as np
-
-from fastml._validation import check_positive_int
-from fastml.distributed._dask import require, worker_threads
+from fastml.distributed._dask import require
 from fastml.mcmc._sample import _prepare_chains, _sample_chains
 from fastml.mcmc._trace import _concatenate_chains
 
@@ -18,38 +15,23 @@ class _Density:
         self.grad = grad
 
 
-def _run_share(density, chains, threads):
-    """On a worker: its share of the chains, on ``threads`` (default: the worker's)."""
-    n_threads = threads or worker_threads() or 1
-    return _sample_chains(chains, density.logp, density.grad, False, n_threads)
-
-
-def _shares(n_chains, workers):
-    """Contiguous runs of chain ids per worker, in proportion to the workers' threads."""
-    addresses = sorted(workers)
-    nthreads = np.array([workers[a] for a in addresses], dtype=float)
-    used = min(len(addresses), n_chains)
-    addresses, nthreads = addresses[:used], nthreads[:used]
-    counts = np.floor(n_chains * nthreads / nthreads.sum()).astype(int)
-    counts = np.maximum(counts, 1)
-    while counts.sum() > n_chains:
-        counts[np.argmax(counts)] -= 1
-    for i in np.argsort(-nthreads, kind="stable")[:n_chains - counts.sum()]:
-        counts[i] += 1
-    edges = np.concatenate([[0], np.cumsum(counts)])
-    return [(a, np.arange(edges[i], edges[i + 1])) for i, a in enumerate(addresses)]
+def _run_chain(density, chain):
+    """On a worker: one chain to the end (a chain is sequential: one thread; Dask runs
+    ``nthreads`` chain tasks at a time on each worker)."""
+    return _sample_chains(chain, density.logp, density.grad, False, 1)
 
 
 def sample(client, logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000, chains=4,
-           seed=None, progress=None, threads=None, workers=None, **options):
+           seed=None, progress=None, workers=None, **options):
     """:func:`fastml.mcmc.sample` with the chains spread over the workers of ``client``.
 
     Every chain ``c`` draws from its own stream, spawned from ``seed`` exactly as on one
     machine, and advances independently of the others, so the returned Trace equals
     ``fastml.mcmc.sample(logp, x0, ..., seed=seed)`` draw for draw, whatever the number
-    of workers. Worker ``w`` with ``t_w`` threads gets about ``chains * t_w / sum t``
-    chains (contiguous ids) and runs them on ``threads`` threads (default ``t_w``).
-    ``method="ensemble"`` (the walkers interact) runs on one worker.
+    of workers. Each chain is one Dask task on one thread (a chain is sequential), so a
+    worker with ``t`` threads runs ``t`` chains at a time and the scheduler hands the
+    next chain to whichever worker frees up first (chains of unequal cost balance
+    themselves). ``method="ensemble"`` (the walkers interact) is a single task.
 
     Shipping the density: ``logp`` and ``grad`` are pickled once and scattered to every
     worker (``client.scatter(..., broadcast=True)``). A Numba ``@njit`` function pickles
@@ -66,9 +48,7 @@ def sample(client, logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000,
     logp, x0, grad, method, draws, tune, chains, seed, **options
         As :func:`fastml.mcmc.sample`.
     progress : bool, optional
-        A progress bar over finished workers' shares (default: when stderr is a terminal).
-    threads : int, optional
-        fastml threads per worker task (default: the worker's ``nthreads``).
+        Dask's progress bar over finished chains (default: when stderr is a terminal).
     workers : list of str, optional
         Addresses of the workers to use (default: every worker of ``client``).
 
@@ -81,10 +61,8 @@ def sample(client, logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000,
     distributed = require("distributed")
     if not isinstance(client, distributed.Client):
         raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}")
-    if threads is not None:
-        threads = check_positive_int(threads, "threads")
     problem = _prepare_chains(logp, grad, x0, method, draws, tune, chains, seed, options)
-    available = {a: w["nthreads"] for a, w in client.scheduler_info()["workers"].items()}
+    available = set(client.scheduler_info()["workers"])
     if not available:
         raise ValueError("client has no workers: start some (cluster.scale(n)) first")
     if workers is not None:
@@ -92,16 +70,15 @@ def sample(client, logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000,
         if unknown or not workers:
             raise ValueError(f"workers must be addresses of the client's workers "
                              f"{sorted(available)}, got {list(workers)}")
-        available = {a: available[a] for a in workers}
-    if method == "ensemble":
-        shares = [(sorted(available)[0], None)]
+        available = set(workers)
+    if method == "ensemble":  # the walkers interact: one task
+        tasks = [problem]
     else:
-        shares = _shares(problem.X.shape[0], available)
-    [density] = client.scatter([_Density(logp, grad)], broadcast=True, hash=False)
-    futures = [client.submit(_run_share, density,
-                             problem if ids is None else problem.subset(ids), threads,
-                             workers=[address], allow_other_workers=False, pure=False)
-               for address, ids in shares]
+        tasks = [problem.subset([c]) for c in range(problem.X.shape[0])]
+    [density] = client.scatter([_Density(logp, grad)], broadcast=True, hash=False,
+                               workers=sorted(available))
+    futures = [client.submit(_run_chain, density, task, workers=sorted(available),
+                             allow_other_workers=False, pure=False) for task in tasks]
     if progress is None:
         progress = sys.stderr.isatty()
     if progress:
