@@ -138,9 +138,6 @@ def test_every_public_name_has_a_fuzz_spec():
 _NOT_A_REASON = re.compile(r"pending|todo|to ?do|tbd|fixme|still to|not yet|later", re.I)
 
 
-@pytest.mark.xfail(strict=True, reason="fastml.rl: 32 names are still exempt as 'spec still "
-                   "to write' (issue 13 part 2 / issue 20 follow-up); strict, so the mark must "
-                   "go when they get specs")
 def test_every_exemption_gives_a_reason():
     unjustified = {name: reason for name, reason in EXEMPT.items()
                    if not isinstance(reason, str) or len(reason.split()) < 3
