@@ -87,7 +87,7 @@ def _fused_mlp_ddim(model, scheduler, x, rng, labels, guidance_scale, guidance_r
 
 def _sample_core(model, scheduler, x, rng, labels, guidance_scale, guidance_rescale, eta):
     ddim = isinstance(scheduler, DDIMScheduler)
-    if ddim and isinstance(model, DiffusionMLP):
+    if ddim and isinstance(model, DiffusionMLP) and type(model)._forward is DiffusionMLP._forward:
         return _fused_mlp_ddim(model, scheduler, x, rng, labels, guidance_scale,
                                guidance_rescale, eta)
     for t in scheduler.timesteps:
