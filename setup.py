@@ -45,8 +45,8 @@ KERNELS = HERE / "kernels"
 # Extensions whose time goes to SIMD loops the compiler vectorises (conv, attention, the nn
 # kernels, pooling, recurrent cells, sparse message passing, the unsupervised distance
 # loops). The others call BLAS/LAPACK or branch too much to gain from wider vectors.
-DISPATCHED = ("_attention", "_conv", "_graph", "_gmm", "_kmeans", "_nn", "_pool", "_rnn",
-              "_tsne", "_unsup_kernels")
+DISPATCHED = ("_attention", "_conv", "_decomposition", "_graph", "_gmm", "_kmeans", "_nn",
+              "_pool", "_rnn", "_tsne")
 # level name -> (subpackage of fastml.kernels, -march value); the baseline has no subpackage
 X86_LEVELS = {"baseline": (None, "x86-64-v2"), "avx2": ("_avx2", "x86-64-v3"),
               "avx512": ("_avx512", "x86-64-v4")}
@@ -164,7 +164,11 @@ def extensions():
     """The baseline extensions (cythonized once) and, for a portable x86-64 build, the
     per-CPU-level builds of the ``DISPATCHED`` ones compiled from the same C files."""
     only = {s.strip() for s in os.environ.get("FASTML_BUILD_ONLY", "").split(",") if s.strip()}
-    stems = [pyx.stem for pyx in sorted(KERNELS.glob("*.pyx")) if not only or pyx.stem in only]
+    every = [pyx.stem for pyx in sorted(KERNELS.glob("*.pyx"))]
+    if set(DISPATCHED) - set(every):  # a renamed kernel would silently lose its SIMD builds
+        raise SystemExit(f"setup.py: DISPATCHED names no kernels/*.pyx: "
+                         f"{sorted(set(DISPATCHED) - set(every))}")
+    stems = [stem for stem in every if not only or stem in only]
     baseline = _cythonize([_extension(f"fastml.kernels.{stem}", f"kernels/{stem}.pyx")
                            for stem in stems])
     if NATIVE or not X86 or os.environ.get("FASTML_SANITIZE", "").strip():
