@@ -190,71 +190,125 @@ def _direction(saddle, C, s, z, residuals, rc):
     right-hand side rc: P dx + A^T dy + C^T dz = -rd, A dx = -rp, C dx + ds = -ri,
     Z ds + S dz = rc, by eliminating ds and dz."""
     rd, rp, ri = residuals
-    dx, dy = saddle.solve(-rd - C.T @ ((rc + z * ri) / s), -rp)
-    ds = -ri - C @ dx
+    dx, dy = saddle.solve(-rd - C.tdot((rc + z * ri) / s), -rp)
+    ds = -ri - C.dot(dx)
     dz = (rc - z * ds) / s
     return dx, dy, ds, dz
+
+
+class _Inequalities:
+    """The IPM's inequalities C x <= d: the rows of K with a finite upper bound (+K_r,
+    d = u_r) and with a finite lower bound (-K_r, d = -l_r).
+
+    General rows are a dense block; bound rows are (scaled) unit vectors, kept as a
+    column index and a coefficient, so C x, C^T v and C^T diag(w) C cost O(n) for them
+    instead of O(n^2) / O(n^3): bounds are most of the rows of many problems.
+    """
+
+    def __init__(self, qp):
+        me, K = qp.n_eq, qp.K
+        general = np.arange(me, me + qp.n_g)
+        box = np.arange(me + qp.n_g, K.shape[0])
+        parts = [r[np.isfinite(bound[r])] for r in (general, box) for bound in (qp.hi, qp.lo)]
+        self.rows = np.concatenate(parts)
+        self.sign = np.concatenate([np.full(r.size, 1.0 - 2.0 * (i % 2))
+                                    for i, r in enumerate(parts)])
+        self.d = self.sign * np.where(self.sign > 0, qp.hi[self.rows], qp.lo[self.rows])
+        n_dense = parts[0].size + parts[1].size
+        self.dense = self.sign[:n_dense, None] * K[self.rows[:n_dense]]
+        self.col = qp.box[self.rows[n_dense:] - me - qp.n_g]
+        self.coef = self.sign[n_dense:] * K[self.rows[n_dense:], self.col]
+        self.n_dense, self.n, self.m = n_dense, qp.n, self.rows.size
+
+    def dot(self, x):
+        """C x."""
+        return np.concatenate([self.dense @ x, self.coef * x[self.col]])
+
+    def tdot(self, v):
+        """C^T v."""
+        nd = self.n_dense
+        return self.dense.T @ v[:nd] + np.bincount(self.col, self.coef * v[nd:],
+                                                    minlength=self.n)
+
+    def gram(self, w):
+        """C^T diag(w) C."""
+        nd = self.n_dense
+        M = (self.dense.T * w[:nd]) @ self.dense
+        M[np.diag_indices_from(M)] += np.bincount(self.col, self.coef ** 2 * w[nd:],
+                                                  minlength=self.n)
+        return M
+
+    def multipliers(self, qp, y, z):
+        """Row multipliers of l <= K x <= u from (y, z) of A x = b, C x <= d."""
+        w = np.zeros(qp.K.shape[0])
+        w[:qp.n_eq] = y
+        np.add.at(w, self.rows, self.sign * z)
+        return w
+
+
+#: IPM iterations without a better unscaled error before it stops (status max_iter)
+_STALL = 15
 
 
 def _ipm(qp, tol, max_iter, deadline):
     """Mehrotra predictor-corrector on the scaled problem; returns (x, w, status, nit)."""
     me = qp.n_eq
     A, b = qp.K[:me], qp.lo[:me]
-    rows = np.arange(me, qp.K.shape[0])
-    up = rows[np.isfinite(qp.hi[me:])]
-    low = rows[np.isfinite(qp.lo[me:])]
-    C = np.vstack([qp.K[up], -qp.K[low]])  # C x <= d
-    d = np.concatenate([qp.hi[up], -qp.lo[low]])
-    m = d.size
+    C = _Inequalities(qp)
+    d, m = C.d, C.m
     P, q = qp.P, qp.q
     # start: minimise 1/2 x^T P x + q^T x + 1/2 ||C x - d||^2 s.t. A x = b, then shift s, z
-    saddle = _Saddle(P + C.T @ C, A)
-    x, y = saddle.solve(-q + C.T @ d, b)
-    s = d - C @ x
+    saddle = _Saddle(P + C.gram(np.ones(m)), A)
+    x, y = saddle.solve(-q + C.tdot(d), b)
+    s = d - C.dot(x)
     z = -s.copy()
     if m:
         s += max(0.0, 1.0 - s.min())
         z += max(0.0, 1.0 - z.min())
     status = "max_iter"
     converged_at = max_iter + 1
-    best = (np.inf, x, y, z)
+    best = (np.inf, x, y, z, 0)
     for it in range(max_iter + 1):
-        rd = P @ x + q + A.T @ y + C.T @ z
+        rd = P @ x + q + A.T @ y + C.tdot(z)
         rp = A @ x - b
-        ri = C @ x + s - d
+        ri = C.dot(x) + s - d
         mu = float(s @ z) / m if m else 0.0
         pres = max(np.abs(rp).max(initial=0.0), np.abs(ri).max(initial=0.0))
         dres = np.abs(rd).max(initial=0.0)
         gap = abs(float(x @ P @ x + q @ x + b @ y + d @ z))
+        # the best iterate by the unscaled error is the answer: steps at tiny mu can
+        # lose accuracy (the Newton systems become ill-conditioned), and then it stalls
+        error = qp.original_error(x, C.multipliers(qp, y, z))
+        if error < best[0]:
+            best = (error, x, y, z, it)
+        if error <= tol:
+            status = "solved"
+            break
         if max(pres, dres) <= tol and (gap <= tol or mu * m <= tol):
             # converged on the scaled problem: up to 5 more steps for the unscaled
-            # tolerance, keeping the best iterate (steps at tiny mu can lose accuracy)
+            # tolerance
             converged_at = min(converged_at, it)
-            error = qp.original_error(x, _ipm_multipliers(qp, y, z, up, low))
-            if error < best[0]:
-                best = (error, x, y, z)
-            if error <= tol or error > 10 * best[0] or it >= converged_at + 5:
-                _, x, y, z = best
+            if error > 10 * best[0] or it >= converged_at + 5:
                 status = "solved"
                 break
         # infeasibility certificates (normalised by the certificate's own size)
         dual_obj = -float(b @ y + d @ z)
-        if m and dual_obj > 0 and np.abs(A.T @ y + C.T @ z).max() <= 1e-9 * dual_obj \
+        if m and dual_obj > 0 and np.abs(A.T @ y + C.tdot(z)).max() <= 1e-9 * dual_obj \
                 and z.max() > 1e6:
             status = "primal_infeasible"
             break
         qx = float(q @ x)
         if qx < 0 and np.abs(P @ x).max() <= 1e-9 * -qx \
                 and np.abs(A @ x).max(initial=0.0) <= 1e-9 * -qx \
-                and (C @ x).max(initial=0.0) <= 1e-9 * -qx and np.abs(x).max() > 1e6:
+                and C.dot(x).max(initial=0.0) <= 1e-9 * -qx and np.abs(x).max() > 1e6:
             status = "dual_infeasible"
             break
-        if it == max_iter:
-            break
+        if it == max_iter or it >= best[4] + _STALL:
+            break  # (no better unscaled error in _STALL iterations: keep the best)
         if time.perf_counter() > deadline:
             status = "time_limit"
             break
-        saddle = _Saddle(P + (C.T * (z / s)) @ C, A)
+        saddle = _Saddle(P + C.gram(z / s), A)
         residuals = (rd, rp, ri)
         dx, dy, ds, dz = _direction(saddle, C, s, z, residuals, -s * z)
         if m:
@@ -270,16 +324,9 @@ def _ipm(qp, tol, max_iter, deadline):
             # keep strict positivity after round-off
             s = np.maximum(s, 1e-300)
             z = np.maximum(z, 1e-300)
-    return x, _ipm_multipliers(qp, y, z, up, low), status, it
-
-
-def _ipm_multipliers(qp, y, z, up, low):
-    """Row multipliers of l <= K x <= u from the IPM's (y, z) of A x = b, C x <= d."""
-    w = np.zeros(qp.K.shape[0])
-    w[:qp.n_eq] = y
-    w[up] += z[:up.size]
-    w[low] -= z[up.size:]
-    return w
+    if status not in ("primal_infeasible", "dual_infeasible"):
+        _, x, y, z, _ = best
+    return x, C.multipliers(qp, y, z), status, it
 
 
 def _project(v, lo, hi):
