@@ -158,6 +158,21 @@ class TransformerMixin:
         return self.fit(X, y, **fit_params).transform(X)
 
 
+class ClassNamePrefixFeaturesOutMixin:
+    """``get_feature_names_out`` for transformers whose outputs are new features named
+    ``<lowercase class name><i>`` (as scikit-learn's mixin of this name): ``kmeans0``,
+    ``pca1``, ...; the subclass gives their number as ``_n_features_out``."""
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names, an object array of ``_n_features_out`` strings."""
+        check_is_fitted(self)
+        if input_features is not None and len(input_features) != self.n_features_in_:
+            raise ValueError(f"input_features should have length equal to number of "
+                             f"features ({self.n_features_in_}), got {len(input_features)}")
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(self._n_features_out)], dtype=object)
+
+
 class ClusterMixin:
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -41,8 +41,10 @@ from fastml._validation import (
 )
 from fastml.base import (
     BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
     ClusterMixin,
     TransformerMixin,
+    _also_sklearns,
     check_is_fitted,
     validate_data,
 )
@@ -211,7 +213,8 @@ def _labels_inertia(X, w, centers, n_threads):
     return labels, k_.inertia(X, w, centers, labels, n_threads)
 
 
-class _BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
+                  BaseEstimator):
     """Parameter checks, initialisation and the predict/transform API shared by both."""
 
     _default_n_init = 10
@@ -232,8 +235,11 @@ class _BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if not isinstance(init, str) and not callable(init):
             init = check_array(init, "init", ndim=2, dtype=X.dtype)
             if init.shape != (self._n_clusters, X.shape[1]):
-                raise ValueError(f"init should be of shape ({self._n_clusters}, "
-                                 f"{X.shape[1]}), got {init.shape}")
+                what = (f"clusters {self._n_clusters}" if init.shape[0] != self._n_clusters
+                        else f"features of the data {X.shape[1]}")
+                raise ValueError(f"The shape of the initial centers {init.shape} does not "
+                                 f"match the number of {what}: init should be of shape "
+                                 f"({self._n_clusters}, {X.shape[1]})")
         if self.n_init == "auto":
             n_init = 1 if isinstance(init, np.ndarray) or init == "k-means++" else \
                 self._default_n_init
@@ -264,6 +270,10 @@ class _BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             return _kmeans_plusplus(X, self._n_clusters, x_sq_norms, w, rng)[0]
         p = w / w.sum()
         return X[rng.choice(X.shape[0], size=self._n_clusters, replace=False, p=p)].copy()
+
+    @property
+    def _n_features_out(self):
+        return self.cluster_centers_.shape[0]
 
     def _check_test_data(self, X):
         check_is_fitted(self, "cluster_centers_")
@@ -298,7 +308,7 @@ class _BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if distinct < self._n_clusters:
             warnings.warn(f"Number of distinct clusters ({distinct}) found smaller than "
                           f"n_clusters ({self._n_clusters}). Possibly due to duplicate "
-                          "points in X.", ConvergenceWarning, stacklevel=3)
+                          "points in X.", _also_sklearns(ConvergenceWarning), stacklevel=3)
 
 
 class KMeans(_BaseKMeans):

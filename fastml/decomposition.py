@@ -24,7 +24,13 @@ import numpy as np
 
 from fastml import _kernels
 from fastml._validation import check_option, check_random_state, check_scalar
-from fastml.base import BaseEstimator, TransformerMixin, check_is_fitted, validate_data
+from fastml.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    check_is_fitted,
+    validate_data,
+)
 
 __all__ = ["KernelPCA", "PCA"]
 
@@ -55,7 +61,7 @@ def _randomized_range(matvec, rmatvec, n_cols, size, n_iter, rng, dtype):
     return scipy.linalg.qr(Q, mode="economic")[0]
 
 
-class PCA(TransformerMixin, BaseEstimator):
+class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Principal component analysis (scikit-learn's ``PCA`` API).
 
     Parameters
@@ -214,6 +220,10 @@ class PCA(TransformerMixin, BaseEstimator):
             Z /= np.sqrt(self.explained_variance_)
         return Z
 
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
     def transform(self, X):
         """(X - mean) V_k, divided by sqrt(explained_variance_) when whitening."""
         check_is_fitted(self, "components_")
@@ -246,7 +256,7 @@ class PCA(TransformerMixin, BaseEstimator):
         return cov
 
 
-class KernelPCA(TransformerMixin, BaseEstimator):
+class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Kernel PCA (scikit-learn's ``KernelPCA`` API).
 
     Parameters
@@ -391,6 +401,10 @@ class KernelPCA(TransformerMixin, BaseEstimator):
         """Fit; the projections of the training points are a_j sqrt(lambda_j)."""
         self.fit(X)
         return self.eigenvectors_ * np.sqrt(self.eigenvalues_)
+
+    @property
+    def _n_features_out(self):
+        return self.eigenvalues_.shape[0]
 
     def transform(self, X):
         """Projections of new points: K~(X, X_fit) a_j / sqrt(lambda_j)."""

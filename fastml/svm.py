@@ -26,6 +26,7 @@ from fastml.base import (
     BaseEstimator,
     ClassifierMixin,
     LinearClassifierMixin,
+    _also_sklearns,
     check_is_fitted,
     validate_data,
 )
@@ -139,7 +140,8 @@ class SVC(ClassifierMixin, BaseEstimator):
                                                   _kernels.get_num_threads(), alpha)
                 if not converged:
                     warnings.warn(f"SMO stopped after max_iter={max_iter} iterations "
-                                  "before reaching tol", ConvergenceWarning, stacklevel=2)
+                                  "before reaching tol",
+                                  _also_sklearns(ConvergenceWarning), stacklevel=2)
                 coefs[i, j] = (idx, ysub * alpha)
                 is_sv[idx[alpha > 0]] = True
                 rhos.append(rho)
@@ -332,7 +334,7 @@ class LinearSVC(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                 converged = it >= 0
             if not converged:
                 warnings.warn("LinearSVC did not converge; increase max_iter",
-                              ConvergenceWarning, stacklevel=2)
+                              _also_sklearns(ConvergenceWarning), stacklevel=2)
             iters.append(abs(it))
         self.classes_ = classes
         self.coef_ = W[:, :-1].astype(X.dtype)

@@ -27,7 +27,13 @@ from fastml._validation import (
     check_random_state,
     check_scalar,
 )
-from fastml.base import BaseEstimator, RegressorMixin, check_is_fitted, validate_data
+from fastml.base import (
+    BaseEstimator,
+    RegressorMixin,
+    _also_sklearns,
+    check_is_fitted,
+    validate_data,
+)
 from fastml.gp.kernels import RBF, ConstantKernel, Kernel
 from fastml.linalg import _cho_solve, _cholesky, _solve_triangular
 
@@ -235,7 +241,8 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         res = minimize(obj_func, theta0, method="L-BFGS-B", jac=True, bounds=bounds)
         if not res.success:
             warnings.warn(f"L-BFGS-B failed to converge ({res.message}); increase the "
-                          "iteration budget or rescale the data", ConvergenceWarning,
+                          "iteration budget or rescale the data",
+                          _also_sklearns(ConvergenceWarning),
                           stacklevel=3)
         return res.x, float(res.fun)
 

@@ -41,7 +41,13 @@ from fastml._validation import (
     check_random_state,
     check_scalar,
 )
-from fastml.base import BaseEstimator, RegressorMixin, check_is_fitted, validate_data
+from fastml.base import (
+    BaseEstimator,
+    RegressorMixin,
+    _also_sklearns,
+    check_is_fitted,
+    validate_data,
+)
 from fastml.gp.kernels import (
     RBF,
     ConstantKernel,
@@ -300,7 +306,7 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
                                bounds=bounds, options={"maxiter": self.max_iter})
             if not res.success:
                 warnings.warn(f"L-BFGS-B stopped before convergence ({res.message})",
-                              ConvergenceWarning, stacklevel=2)
+                              _also_sklearns(ConvergenceWarning), stacklevel=2)
             params, self.n_iter_ = res.x, int(res.nit)
         self.kernel_, self.noise_level_, self.inducing_points_ = unpack(params)
         self.inducing_points_ = np.array(self.inducing_points_)

@@ -17,7 +17,7 @@ from fastml._validation import (
     check_random_state,
     check_scalar,
 )
-from fastml.base import BaseEstimator, RegressorMixin, validate_data
+from fastml.base import BaseEstimator, RegressorMixin, _also_sklearns, validate_data
 from fastml.linear_model._base import LinearModelMixin, set_intercept
 
 
@@ -33,7 +33,7 @@ def _cd_solve(xt, y, norm2, w, alpha, l1_ratio, max_iter, tol, random, positive,
     if gap > tol_abs:
         warnings.warn(f"Objective did not converge: duality gap {gap:.3e} > tolerance "
                       f"{tol_abs:.3e} after {n_iter} iterations; increase max_iter or "
-                      "scale the data.", ConvergenceWarning, stacklevel=3)
+                      "scale the data.", _also_sklearns(ConvergenceWarning), stacklevel=3)
     return gap, n_iter
 
 

@@ -12,6 +12,7 @@ from fastml.base import (
     BaseEstimator,
     ClassifierMixin,
     LinearClassifierMixin,
+    _also_sklearns,
     check_is_fitted,
     validate_data,
 )
@@ -167,7 +168,8 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             theta, n_iter, converged = solve(obj, theta.ravel(), max_iter, tol)
         if not converged:
             warnings.warn(f"{self.solver} did not converge in {max_iter} iterations; "
-                          "increase max_iter or scale the data.", ConvergenceWarning,
+                          "increase max_iter or scale the data.",
+                          _also_sklearns(ConvergenceWarning),
                           stacklevel=2)
         coef, intercept = obj.unpack(theta)
         if k > 1 and fit_intercept:
