@@ -41,6 +41,10 @@ from fastml.nn.functional import _core
 from fastml.nn.functional._attention import _Problem
 from fastml.nn.optim import AdamW
 
+# Cores for internal callers: fastml.rlhf applies the final LayerNorm on its inference
+# path with GPT's own once-checked call.
+__cores__ = ("_layer_norm",)
+
 __all__ = ["GPT", "GPTConfig"]
 
 
