@@ -263,8 +263,14 @@ def _ipm(qp, tol, max_iter, deadline):
     s = d - C.dot(x)
     z = -s.copy()
     if m:
-        s += max(0.0, 1.0 - s.min())
-        z += max(0.0, 1.0 - z.min())
+        # Mehrotra's shifts: positive s and z, then balanced so that s_i z_i ~ mu
+        s += max(0.0, -1.5 * s.min())
+        z += max(0.0, -1.5 * z.min())
+        sz = float(s @ z)
+        if sz > 0 and s.sum() > 0 and z.sum() > 0:
+            s, z = s + 0.5 * sz / z.sum(), z + 0.5 * sz / s.sum()
+        s = np.maximum(s, 1e-8)
+        z = np.maximum(z, 1e-8)
     status = "max_iter"
     converged_at = max_iter + 1
     best = (np.inf, x, y, z, 0)
