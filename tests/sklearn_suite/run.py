@@ -127,10 +127,14 @@ def run_module(relpath, rebind, out_dir):
     for case in ET.parse(xml).getroot().iter("testcase"):
         full = case.get("name")
         base = full.split("[")[0]
+        result = next(iter(case), None)
+        if not base.startswith("test") and result is not None and result.tag == "error":
+            lines = [ln for ln in (result.text or "").splitlines() if ln.startswith("E ")]
+            causes["collection error: " + (lines[-1][1:].strip()[:100] if lines else "")] += 1
+            continue
         if base not in exercising or any(re.fullmatch(p, full) for p in scope):
             continue
         kind = "sparse" if SPARSE.search(full) else "dense"
-        result = next(iter(case), None)
         if result is None:
             counts[kind]["passed"] += 1
         elif result.tag == "skipped":
