@@ -92,6 +92,8 @@ class Case:
     flops : ``size -> float`` floating-point operations of one call (gives GFLOP/s).
     rates : ``(size, answer) -> {unit: amount}``; reported as amount per second
         (e.g. ``{"draws": 4000}`` gives draws/s).
+    metrics : ``(size, answer) -> {name: value}``: the quality of each implementation's
+        answer (e.g. its distance to the data), reported beside its time.
     check : ``(expected, actual, size) -> None`` raising AssertionError; default
         compares with ``numpy.testing.assert_allclose(rtol, atol)``.
     compare : False for stochastic answers that no two implementations share.
@@ -118,6 +120,7 @@ class Case:
     description: str = ""
     seed: int = 0
     min_repeats: int | None = None
+    metrics: Callable[[Any, Any], dict] | None = None
 
     @property
     def id(self):

@@ -117,7 +117,7 @@ def _case_table(sizes):
             if r["impl"] not in impls:
                 impls.append(r["impl"])
     header = ["size", *impls, "fastml vs reference", "fastml / best peer", "fastml GFLOP/s",
-              "fastml rates", "peak extra memory (fastml)", "first call (fastml)"]
+              "fastml rates", "metrics", "peak extra memory (fastml)", "first call (fastml)"]
     body = []
     notes = set()
     for size, rows in sizes.items():
@@ -139,6 +139,9 @@ def _case_table(sizes):
         cells.append(f"{fast['gflops']:.3g}" if fast.get("gflops") else "—")
         cells.append(", ".join(f"{v:.4g} {k}" for k, v in (fast.get("rates") or {}).items())
                      or "—")
+        cells.append("; ".join(f"{r['impl']}: " + ", ".join(f"{k} {v:.4g}" for k, v in
+                                                           r["metrics"].items())
+                               for r in rows if r.get("metrics")) or "—")
         cells.append(_fmt_bytes(fast.get("peak_mem_bytes")))
         cells.append(_fmt_time(fast.get("first_call_s")))
         body.append(cells)

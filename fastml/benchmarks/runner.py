@@ -40,6 +40,7 @@ class Record:
     gflops: float | None = None
     peak_mem_bytes: int | None = None
     rates: dict = dataclasses.field(default_factory=dict)
+    metrics: dict = dataclasses.field(default_factory=dict)
 
     def as_dict(self):
         return dataclasses.asdict(self)
@@ -204,10 +205,12 @@ def run(cases, *, quick=False, budget=None, progress=None, log=None):
                     continue
                 if case.flops is not None:
                     rec.gflops = case.flops(size) / rec.median_s / 1e9
+                out = impl.to_numpy(answer) if impl.to_numpy else answer
                 if case.rates is not None:
-                    out = impl.to_numpy(answer) if impl.to_numpy else answer
                     rec.rates = {f"{unit}/s": amount / rec.median_s
                                  for unit, amount in case.rates(size, out).items()}
+                if case.metrics is not None:
+                    rec.metrics = {k: float(v) for k, v in case.metrics(size, out).items()}
     finally:
         bar.close()
     return records
