@@ -125,6 +125,15 @@ class BuildExt(build_ext):
         self._rebuild_if_flags_changed(compile_args)
         super().build_extensions()
 
+    def copy_extensions_to_source(self):
+        """``--inplace``: setuptools copies the builds only into folders that exist, and a
+        fresh checkout has no ``kernels/_avx2`` or ``kernels/_avx512``."""
+        for package, _ in X86_LEVELS.values():
+            if package and any(e.name.startswith(f"fastml.kernels.{package}.")
+                               for e in self.extensions):
+                (KERNELS / package).mkdir(exist_ok=True)
+        super().copy_extensions_to_source()
+
     def _rebuild_if_flags_changed(self, compile_args):
         """setuptools skips an extension whose file is newer than its sources; after a
         switch between native, portable and sanitized builds that would keep objects
