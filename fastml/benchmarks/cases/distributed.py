@@ -13,7 +13,8 @@
   exactly for every implementation (dask-ml's ``inertia_`` is not the final inertia).
 - ``postfit_predict``: ``LogisticRegression.predict`` of n x 10 rows in blocks of n/10
   through ``fastml.distributed.ParallelPostFit`` vs dask-ml's ``ParallelPostFit``
-  wrapping the same fitted estimator; rows/s.
+  wrapping the same fitted estimator, and vs gathering the rows and predicting in
+  memory (``in memory``, the reference); rows/s.
 
 The cluster starts once per process (about 2 s) and is shared by the cases and
 ``tests/test_distributed.py``. Every block task runs fastml on one thread, so the
@@ -212,6 +213,10 @@ def _fastml_postfit(X, model):
     return distributed.ParallelPostFit(model).predict(X).compute()
 
 
+def _memory_predict(X, model):
+    return model.predict(X.compute())
+
+
 def _daskml_postfit(X, model):
     from dask_ml.wrappers import ParallelPostFit
 
@@ -224,6 +229,8 @@ register(Case(
     rates=lambda n, answer: {"rows": n},
     description="LogisticRegression.predict block by block (10 blocks) on 2 workers",
     impls=[Impl("fastml", _fastml_postfit, prepare=_postfit_inputs,
+                requires=("distributed",)),
+           Impl("in memory", _memory_predict, kind="reference", prepare=_postfit_inputs,
                 requires=("distributed",)),
            Impl("dask-ml", _daskml_postfit, prepare=_postfit_inputs,
                 requires=("distributed", "dask_ml"))]))
