@@ -1,0 +1,122 @@
+"""API reference pages: one ``docs/api/<module>.rst`` per public module, listing every
+public name (``__all__``) in an ``autosummary`` table whose stubs autodoc + numpydoc fill
+from the docstrings.
+
+``python docs/_ext/fastml_api.py`` (re)writes the pages from the live modules;
+the Sphinx extension warns (an error under ``-W``) when a committed page is not what the
+generator writes, and ``tests/test_docs.py`` fails on it too, so a new public name cannot
+be left out of the docs.
+"""
+
+import importlib
+import inspect
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parents[1]
+API = DOCS / "api"
+# fastml.__all__ entries that are not API pages: the compiled layer (private), the
+# command line (documented by ``fastml --help``) and the readable references (shown on
+# the algorithm pages with literalinclude).
+NOT_DOCUMENTED = {"kernels", "cli", "reference"}
+
+
+def public_names(module):
+    """Public names of ``module``: its ``__all__``, else the non-underscore names defined
+    in it."""
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [n for n, o in vars(module).items() if not n.startswith("_")
+                 and getattr(o, "__module__", None) == module.__name__]
+    return list(names)
+
+
+def public_modules():
+    """{module name: [public non-module names]} of fastml and its public submodules
+    (recursively through the submodules listed in ``__all__``)."""
+    import fastml
+
+    out = {}
+
+    def walk(module):
+        names = []
+        for name in public_names(module):
+            obj = getattr(module, name)
+            if inspect.ismodule(obj):
+                if obj.__name__.startswith("fastml.") and obj.__name__ not in out:
+                    walk(obj)
+            elif name != "__version__":
+                names.append(name)
+        out[module.__name__] = sorted(names)
+
+    out["fastml"] = sorted(n for n in fastml.__all__
+                           if n not in fastml._SUBMODULES and n != "__version__")
+    for sub in sorted(fastml._SUBMODULES - NOT_DOCUMENTED):
+        walk(importlib.import_module(f"fastml.{sub}"))
+    return dict(sorted(out.items()))
+
+
+def page(module_name, names):
+    title = f"``{module_name}``"
+    lines = [title, "=" * len(title), "",
+             f".. automodule:: {module_name}", "   :no-members:", "",
+             f".. currentmodule:: {module_name}", ""]
+    if names:
+        lines += [".. autosummary::", "   :toctree: generated/", "   :nosignatures:", "",
+                  *[f"   {n}" for n in names], ""]
+    return "\n".join(lines)
+
+
+def index(modules):
+    lines = ["API reference", "=============", "",
+             "Every public name of fastml, generated from the docstrings (NumPy format).",
+             "The readable reference versions of the algorithms are shown on the algorithm",
+             "pages; the compiled kernels are private.", "",
+             ".. toctree::", "   :maxdepth: 1", "",
+             *[f"   {m}" for m in modules], ""]
+    return "\n".join(lines)
+
+
+def expected_pages():
+    """{path relative to docs/: text} of every API page."""
+    modules = public_modules()
+    pages = {f"api/{m}.rst": page(m, names) for m, names in modules.items()}
+    pages["api/index.rst"] = index(modules)
+    return pages
+
+
+def stale_pages():
+    """Paths of API pages that differ from (or are missing against) the generator's, and
+    committed ``api/*.rst`` pages of modules that are no longer public."""
+    expected = expected_pages()
+    stale = [p for p, text in expected.items()
+             if not (DOCS / p).exists() or (DOCS / p).read_text() != text]
+    stale += [f"api/{p.name}" for p in API.glob("*.rst") if f"api/{p.name}" not in expected]
+    return sorted(stale)
+
+
+def write_pages():
+    for path, text in expected_pages().items():
+        (DOCS / path).write_text(text)
+    for p in API.glob("*.rst"):
+        if f"api/{p.name}" not in expected_pages():
+            p.unlink()
+
+
+def setup(app):
+    from sphinx.util import logging
+
+    def check(app):
+        stale = stale_pages()
+        if stale:
+            logging.getLogger(__name__).warning(
+                "API pages out of date (run python docs/_ext/fastml_api.py): %s",
+                ", ".join(stale))
+
+    app.connect("builder-inited", check)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(DOCS.parent))
+    write_pages()
