@@ -2,7 +2,6 @@
 (both sides subclassed to start from one fixed ``resp``), the CAVI reference, bad
 parameters (bad data: tests/test_mixture.py)."""
 
-import warnings
 
 import numpy as np
 import pytest
@@ -17,12 +16,7 @@ COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 PRIOR_TYPES = ["dirichlet_process", "dirichlet_distribution"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with fastml.threads(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", fastml.ConvergenceWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread_quiet")
 
 
 def blobs(n, d, k, seed):

@@ -3,6 +3,7 @@ differences (denoiser gradients) and small trained models."""
 
 import numpy as np
 import pytest
+from _testing import AtTime
 
 from fastml import diffusion, nn
 from fastml.models import DiffusionMLP
@@ -196,27 +197,13 @@ def test_bad_input():
 
 
 # ---------------------------------------------------------------- denoiser and training
-class _AtTime(nn.Module):
-    """The denoiser at fixed (t, y) as a one-input module, for gradcheck."""
-
-    def __init__(self, model, t, y):
-        super().__init__()
-        self.model, self.t, self.y = model, t, y
-
-    def forward(self, x):
-        return self.model._forward(x, self.t, self.y)
-
-    def backward(self, grad_out):
-        return self.model.backward(grad_out)
-
-
 @pytest.mark.parametrize("num_classes", [None, 3])
 def test_denoiser_gradients_match_finite_differences(num_classes):
     model = DiffusionMLP(2, hidden=4, n_blocks=2, time_dim=4, num_classes=num_classes,
                          dtype=np.float64, random_state=0)
     x = np.random.default_rng(0).standard_normal((3, 2))
     y = None if num_classes is None else np.array([0, 3, 1])
-    assert nn.gradcheck(_AtTime(model, np.array([0, 10, 500]), y), x, atol=1e-6)
+    assert nn.gradcheck(AtTime(model, np.array([0, 10, 500]), y), x, atol=1e-6)
 
 
 def test_loss_gradient_and_min_snr_weights():

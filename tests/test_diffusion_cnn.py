@@ -3,23 +3,10 @@
 
 import numpy as np
 import pytest
+from _testing import AtTime
 
 from fastml import diffusion, nn
 from fastml.models import DiffusionCNN
-
-
-class _AtTime(nn.Module):
-    """The denoiser at fixed (t, y) as a one-input module, for gradcheck."""
-
-    def __init__(self, model, t, y):
-        super().__init__()
-        self.model, self.t, self.y = model, t, y
-
-    def forward(self, x):
-        return self.model._forward(x, self.t, self.y)
-
-    def backward(self, grad_out):
-        return self.model.backward(grad_out)
 
 
 @pytest.mark.parametrize("num_classes", [None, 3])
@@ -28,7 +15,7 @@ def test_gradients_match_finite_differences(num_classes):
                          num_classes=num_classes, dtype=np.float64, random_state=0)
     x = np.random.default_rng(0).standard_normal((2, 2, 4, 3))
     y = None if num_classes is None else np.array([0, 3])     # 3: the null class
-    assert nn.gradcheck(_AtTime(model, np.array([3, 700]), y), x, atol=1e-6)
+    assert nn.gradcheck(AtTime(model, np.array([3, 700]), y), x, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 2e-4)])

@@ -1,19 +1,14 @@
 """Shortened runs of examples/diffusion_swissroll.py and examples/diffusion_digits.py,
 and the digits example's classifier-free guidance accuracy."""
 
-import importlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
-
-def test_swissroll_quick(monkeypatch, tmp_path):
+def test_swissroll_quick(load_example, tmp_path):
     pytest.importorskip("matplotlib")
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    example = importlib.import_module("diffusion_swissroll")
+    example = load_example("diffusion_swissroll")
     out = tmp_path / "swissroll.png"
     samples, data, distance = example.main(out=out, steps=100, n_samples=400, verbose=False)
     assert out.stat().st_size > 10_000
@@ -24,13 +19,12 @@ def test_swissroll_quick(monkeypatch, tmp_path):
     assert distance < example.energy_distance(noise, data)
 
 
-def test_digits_quick(monkeypatch, tmp_path):
+def test_digits_quick(load_example, tmp_path):
     """A short run of examples/diffusion_digits.py with the CNN: train, sample at
     w = 0, 1, 3, score, plot (the pipeline only; the accuracy is tested with the MLP)."""
     pytest.importorskip("matplotlib")
     pytest.importorskip("sklearn")
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    example = importlib.import_module("diffusion_digits")
+    example = load_example("diffusion_digits")
     out = tmp_path / "digits.png"
     accuracy = example.main(out=out, steps=20, per_class=4, channels=8, n_blocks=1,
                             verbose=False)
@@ -39,7 +33,7 @@ def test_digits_quick(monkeypatch, tmp_path):
     assert all(0 <= a <= 1 for a in accuracy.values())
 
 
-def test_digits_guided_samples_are_recognised(monkeypatch, tmp_path):
+def test_digits_guided_samples_are_recognised(load_example, tmp_path):
     """Classifier-free guidance: a class-conditional DiffusionMLP (128 wide, 2 blocks) trained
     for 1000 steps on the digits; at w = 3, a fastml logistic regression trained on the real
     digits labels >= 90% of 500 samples as the requested class (seen over seeds 0-4:
@@ -47,8 +41,7 @@ def test_digits_guided_samples_are_recognised(monkeypatch, tmp_path):
     About 15 s on two loaded cores."""
     pytest.importorskip("matplotlib")
     pytest.importorskip("sklearn")
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    example = importlib.import_module("diffusion_digits")
+    example = load_example("diffusion_digits")
     accuracy = example.main(out=tmp_path / "digits.png", steps=1000, per_class=50,
                             channels=128, n_blocks=2, denoiser="mlp", verbose=False)
     assert accuracy[3] >= 0.9

@@ -1,7 +1,6 @@
 """A shortened run of examples/gpt_shakespeare.py (a smaller model, 100 iterations, one
 thread); the full recipe reaches a validation loss of about 1.88."""
 
-import importlib
 from pathlib import Path
 
 import pytest
@@ -13,9 +12,8 @@ DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
 
 
 @pytest.mark.skipif(not DATA.exists(), reason=f"tiny Shakespeare not found at {DATA}")
-def test_gpt_shakespeare_reduced(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "examples"))
-    example = importlib.import_module("gpt_shakespeare")
+def test_gpt_shakespeare_reduced(load_example):
+    example = load_example("gpt_shakespeare")
     with fastml.threads(1):
         result = example.main(str(DATA), max_iters=100, n_layer=1, n_head=2, n_embd=32,
                               block_size=32, eval_iters=4, eval_interval=100,

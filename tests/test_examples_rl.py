@@ -1,32 +1,21 @@
 """Shortened runs of the RL examples (the full PPO run reaches 475 on CartPole-v1 in each
 of its five seeds)."""
 
-import importlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-@pytest.fixture
-def example(monkeypatch):
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    return importlib.import_module
-
-
-def test_frozenlake_dp(example, tmp_path):
+def test_frozenlake_dp(load_example, tmp_path):
     out = tmp_path / "v.png"
-    V, policy = example("rl_frozenlake_dp").main(out=str(out), verbose=False)
+    V, policy = load_example("rl_frozenlake_dp").main(out=str(out), verbose=False)
     assert out.stat().st_size > 0 and 0.4 < V[0] < 0.45 and policy.shape == (64,)
 
 
-def test_cartpole_ppo_shortened(example, tmp_path):
+def test_cartpole_ppo_shortened(load_example, tmp_path):
     out = tmp_path / "curve.png"
-    runs = example("rl_cartpole_ppo").main(seeds=(0, 1), timesteps=4096, out=str(out),
+    runs = load_example("rl_cartpole_ppo").main(seeds=(0, 1), timesteps=4096, out=str(out),
                                            verbose=False)
     assert out.stat().st_size > 0 and len(runs) == 2
     for model, seconds in runs:

@@ -18,21 +18,17 @@ The bounds below sit below (above, for KL) every tested seed's value with the ma
 above.
 """
 
-import importlib
-from pathlib import Path
 
 import pytest
 
 import fastml
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TARGET_KL = 3.0
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_rlhf_tiny_pipeline(monkeypatch, seed):
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    example = importlib.import_module("rlhf_tiny")
+def test_rlhf_tiny_pipeline(load_example, seed):
+    example = load_example("rlhf_tiny")
     with fastml.threads(1):
         r = example.main(seed=seed, target_kl=TARGET_KL, verbose=False)
     assert r["rm_accuracy"] >= 0.9

@@ -1,20 +1,15 @@
 """Reduced run of examples/scaling_laws.py: a tiny GPT family, the fit and the plot."""
 
-import importlib
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
-
-def test_scaling_laws_quick(monkeypatch, tmp_path):
+def test_scaling_laws_quick(load_example, tmp_path):
     pytest.importorskip("matplotlib")
     pytest.importorskip("fastml.models")
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    example = importlib.import_module("scaling_laws")
+    example = load_example("scaling_laws")
     if not os.path.exists(example.DATA):
         pytest.skip("../shared/data/tinyshakespeare is absent")
     out = tmp_path / "scaling_laws.png"

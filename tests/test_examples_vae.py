@@ -1,20 +1,15 @@
 """Shortened run of examples/vae_digits.py: a few epochs on the digits, the three PNGs,
 and the amortised-inference gaps on probabilistic PCA."""
 
-import importlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
-
-def test_vae_digits_quick(monkeypatch, tmp_path):
+def test_vae_digits_quick(load_example, tmp_path):
     pytest.importorskip("matplotlib")
     pytest.importorskip("sklearn")
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    example = importlib.import_module("vae_digits")
+    example = load_example("vae_digits")
     result, gaps = example.main(epochs=4, out_dir=tmp_path, ppca_epochs=40, advi_points=3,
                                 verbose=False)
     for png in result["pngs"]:

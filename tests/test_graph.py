@@ -4,6 +4,7 @@ multi-edges."""
 
 import numpy as np
 import pytest
+from _testing import assert_close_scaled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,14 +15,10 @@ from fastml.reference import graph as reference
 torch = pytest.importorskip("torch")
 pyg_utils = pytest.importorskip("torch_geometric.utils")
 
-RTOL = {np.float32: 1e-5, np.float64: 1e-10}
-
 
 def assert_close(actual, expected, dtype):
-    expected = np.asarray(expected, np.float64)
-    scale = max(float(np.max(np.abs(expected), initial=0.0)), 1e-30)
     assert np.asarray(actual).dtype == dtype
-    np.testing.assert_allclose(actual, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * scale)
+    assert_close_scaled(actual, expected, dtype)
 
 
 def random_graph(n, n_edges, rng, weighted=False):

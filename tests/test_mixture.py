@@ -1,6 +1,5 @@
 """GaussianMixture: scikit-learn oracle from the same initial parameters, reference EM."""
 
-import warnings
 
 import numpy as np
 import pytest
@@ -14,12 +13,7 @@ sk_mixture = pytest.importorskip("sklearn.mixture")
 K, D = 3, 4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with fastml.threads(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", fastml.ConvergenceWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread_quiet")
 
 
 def data(n=900, seed=0):

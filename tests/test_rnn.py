@@ -3,6 +3,7 @@ differences; packed variable lengths vs ``pack_padded_sequence``; bad input."""
 
 import numpy as np
 import pytest
+from _testing import central_difference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -269,15 +270,9 @@ def test_gradients_finite_differences(mode):
     eps = 1e-6
     for arr, grad in zip(arrays, analytic):
         for idx in rng.choice(arr.size, size=min(arr.size, 4), replace=False):
-            flat = arr.reshape(-1)
-            old = flat[idx]
-            flat[idx] = old + eps
-            up = loss(*F.rnn(x, weights, hx, **kw))
-            flat[idx] = old - eps
-            down = loss(*F.rnn(x, weights, hx, **kw))
-            flat[idx] = old
-            np.testing.assert_allclose(grad.reshape(-1)[idx], (up - down) / (2 * eps),
-                                       rtol=1e-5, atol=1e-7)
+            fd = central_difference(lambda: loss(*F.rnn(x, weights, hx, **kw)), arr, int(idx),
+                                    eps)
+            np.testing.assert_allclose(grad.reshape(-1)[idx], fd, rtol=1e-5, atol=1e-7)
 
 
 def test_dropout_training_gradient_matches_finite_differences():
@@ -294,13 +289,8 @@ def test_dropout_training_gradient_matches_finite_differences():
     grad_x = m.backward(G)
     eps = 1e-6
     for idx in [(0, 0, 0), (2, 1, 1), (3, 0, 1)]:
-        old = x[idx]
-        x[idx] = old + eps
-        up = loss()
-        x[idx] = old - eps
-        down = loss()
-        x[idx] = old
-        np.testing.assert_allclose(grad_x[idx], (up - down) / (2 * eps), rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(grad_x[idx], central_difference(loss, x, idx, eps),
+                                   rtol=1e-5, atol=1e-8)
     m._rng = np.random.default_rng(9)
     out_train = m(x)[0]
     m.eval()

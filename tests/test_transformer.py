@@ -3,6 +3,7 @@ positional encodings vs their references (RoPE vs complex multiplication), bad i
 
 import numpy as np
 import pytest
+from _testing import central_difference
 
 import fastml.nn as nn
 from fastml.nn import functional as F
@@ -212,22 +213,10 @@ def test_packed_attention_rotary_and_alibi_gradients(bias):
         + attn.c_proj.bias.data
     np.testing.assert_allclose(attn(x, **kw), y, rtol=1e-10, atol=1e-12)
     for i in [(0, 0, 0), (1, 3, 5), (0, 4, 7)]:
-        old = x[i]
-        x[i] = old + 1e-6
-        up = loss()
-        x[i] = old - 1e-6
-        down = loss()
-        x[i] = old
-        assert abs((up - down) / 2e-6 - gx[i]) < 1e-6
+        assert abs(central_difference(loss, x, i) - gx[i]) < 1e-6
     grad_w = attn.c_attn.weight.grad
     for i in [(0, 0), (9, 3), (20, 7)]:
-        old = W[i]
-        W[i] = old + 1e-6
-        up = loss()
-        W[i] = old - 1e-6
-        down = loss()
-        W[i] = old
-        assert abs((up - down) / 2e-6 - grad_w[i]) < 1e-6
+        assert abs(central_difference(loss, W, i) - grad_w[i]) < 1e-6
 
 
 def test_bad_input():
@@ -269,15 +258,8 @@ def _check_fd(model, loss, rng, n_params=10):
     params = list(model.named_parameters())
     for k in rng.choice(len(params), n_params, replace=False):
         name, p = params[k]
-        flat, grad = p.data.reshape(-1), p.grad.reshape(-1)
-        i = rng.integers(flat.size)
-        old = flat[i]
-        flat[i] = old + 1e-6
-        up = loss()
-        flat[i] = old - 1e-6
-        down = loss()
-        flat[i] = old
-        assert abs((up - down) / 2e-6 - grad[i]) < 1e-6, name
+        i = int(rng.integers(p.data.size))
+        assert abs(central_difference(loss, p.data, i) - p.grad.reshape(-1)[i]) < 1e-6, name
 
 
 def test_bert_masked_lm_and_classifier_gradients():

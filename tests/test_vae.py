@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _testing import central_difference
 
 from fastml.models import VAE, Autoencoder
 from fastml.reference import vae as ref_vae
@@ -17,16 +18,8 @@ def _numeric_grads(model, loss):
     """Central differences of loss() in every parameter entry."""
     out = []
     for p in model.parameters():
-        flat, g = p.data.reshape(-1), np.empty(p.size)
-        for i in range(p.size):
-            old = flat[i]
-            flat[i] = old + 1e-6
-            up = loss()
-            flat[i] = old - 1e-6
-            down = loss()
-            flat[i] = old
-            g[i] = (up - down) / 2e-6
-        out.append(g.reshape(p.shape))
+        g = [central_difference(loss, p.data, i) for i in range(p.size)]
+        out.append(np.reshape(g, p.shape))
     return out
 
 
