@@ -2,6 +2,7 @@
 runs), ``report``, ``info``."""
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -26,6 +27,10 @@ def _bench(args):
               file=sys.stderr)
         return 2
     cases = benchmarks.select(wanted or None, args.case)
+    if args.impl:  # e.g. two builds of fastml compared, where the peers' times cost only time
+        cases = [dataclasses.replace(case, impls=[i for i in case.impls if i.name in args.impl])
+                 for case in cases]
+        cases = [case for case in cases if case.impls]
     if args.list:
         for case in cases:
             sizes = case.quick_sizes if args.quick and case.quick_sizes else case.sizes
@@ -43,7 +48,8 @@ def _bench(args):
     results = {
         "machine": runner.machine_info(),
         "config": {"quick": args.quick, "suites": wanted or all_suites, "case": args.case,
-                   "budget": args.budget, "seconds": time.perf_counter() - start},
+                   "impl": args.impl, "budget": args.budget,
+                   "seconds": time.perf_counter() - start},
         "descriptions": {c.id: c.description for c in cases if c.description},
         "results": [r.as_dict() for r in records],
     }
@@ -123,6 +129,9 @@ def build_parser():
     b.add_argument("suites", nargs="*", metavar="SUITE", help="suites to run (default: all)")
     b.add_argument("--suite", action="append", help="a suite to run (repeatable)")
     b.add_argument("--case", help="only cases whose id or name matches this glob")
+    b.add_argument("--impl", action="append", metavar="NAME",
+                   help="run only this implementation (fastml, reference, a peer's name; "
+                        "repeatable); cases without it are left out")
     b.add_argument("--quick", action="store_true", help="small sizes, short budget (<1 min)")
     b.add_argument("--list", action="store_true", help="list the cases and exit")
     b.add_argument("--out", default=_DEFAULT_OUT,

@@ -183,6 +183,10 @@ def test_cli_list_info_and_errors(capsys):
     assert "kernels: " in out and "build" in out
     assert main(["bench", "no-such-suite"]) == 2
     assert main(["bench", "linalg", "--case", "nothing-matches*"]) == 2
+    assert main(["bench", "--list", "linalg", "--impl", "fastml"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(line.endswith("impls=[fastml]") for line in lines)
+    assert main(["bench", "linalg", "--impl", "no-such-impl"]) == 2
 
 
 def test_readme_test_command_is_what_ci_runs():
