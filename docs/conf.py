@@ -35,6 +35,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "fastml_bench",
     "fastml_api",
+    "fastml_docstrings",
 ]
 
 exclude_patterns = ["_build", "**/README.rst", "CONTRIBUTING_PAGES.md", "Thumbs.db",
@@ -82,7 +83,7 @@ html_theme_options = {
     "navigation_depth": 2,
     "show_toc_level": 2,
     "navbar_align": "left",
-    "header_links_before_dropdown": 9,
+    "header_links_before_dropdown": 7,
     "footer_start": ["copyright"],
     "footer_end": [],
     "secondary_sidebar_items": ["page-toc"],

@@ -2,7 +2,7 @@
 
 For a learner trained on random training sets D and evaluated at test points x:
 
-squared loss ("mse"), with the average prediction f_bar(x) = E_D[f_D(x)]:
+squared loss ("mse"), with the average prediction f_bar(x) = E_D[f_D(x)]::
 
     E_D[(f_D(x) - y)^2] = (f_bar(x) - y)^2 + E_D[(f_D(x) - f_bar(x))^2]
                           `--- bias^2 ---'   `-------- variance --------'

@@ -56,14 +56,37 @@ def public_modules():
     return dict(sorted(out.items()))
 
 
-def page(module_name, names):
+def home(obj, modules):
+    """The one API page that documents ``obj``: among the modules listing it, the one
+    whose name is the longest prefix of ``obj.__module__`` (else the first)."""
+    listing = [m for m, names in modules.items()
+               if any(getattr(importlib.import_module(m), n) is obj for n in names)]
+    where = getattr(obj, "__module__", "") or ""
+    inside = [m for m in listing if where == m or where.startswith(m + ".")]
+    return max(inside, key=len) if inside else listing[0]
+
+
+def page(module_name, names, modules):
+    """RST of one module's API page: an autosummary table of the names it documents, and
+    links to the names it re-exports from another module's page (documented once, so no
+    object has two descriptions)."""
+    module = importlib.import_module(module_name)
+    own, elsewhere = [], []
+    for n in names:
+        obj = getattr(module, n)
+        where = home(obj, modules) if (inspect.isclass(obj) or inspect.isroutine(obj)) \
+            else module_name
+        (own if where == module_name else elsewhere).append((n, where))
     title = f"``{module_name}``"
     lines = [title, "=" * len(title), "",
              f".. automodule:: {module_name}", "   :no-members:", "",
              f".. currentmodule:: {module_name}", ""]
-    if names:
+    if own:
         lines += [".. autosummary::", "   :toctree: generated/", "   :nosignatures:", "",
-                  *[f"   {n}" for n in names], ""]
+                  *[f"   {n}" for n, _ in own], ""]
+    if elsewhere:
+        lines += ["Also importable from here (documented on its own module's page):", "",
+                  *[f"- :obj:`{n} <{where}.{n}>`" for n, where in elsewhere], ""]
     return "\n".join(lines)
 
 
@@ -80,7 +103,7 @@ def index(modules):
 def expected_pages():
     """{path relative to docs/: text} of every API page."""
     modules = public_modules()
-    pages = {f"api/{m}.rst": page(m, names) for m, names in modules.items()}
+    pages = {f"api/{m}.rst": page(m, names, modules) for m, names in modules.items()}
     pages["api/index.rst"] = index(modules)
     return pages
 

@@ -6,7 +6,8 @@ fastml's time over the best peer's, marked win (< 0.95), tie (0.95–1.05) or lo
 median time (and IQR), the speedup of fastml over the reference (t_reference / t_fastml)
 and fastml's time ratio to the best peer (t_fastml / t_best_peer; below 1 means fastml is
 faster), plus GFLOP/s, rates and peak extra memory when known; cases with several sizes
-get a plot of time and of the ratio against size.
+get a plot of time and of the ratio against size. In the HTML report each case links to
+the docs page that shows its plot (:func:`docs_url`).
 
 :func:`compare` sets two runs side by side (``fastml bench --compare old.json new.json``):
 fastml's time change per case and size, regressions first.
@@ -252,6 +253,25 @@ def plot_case(case_id, sizes):
     return buf.getvalue()
 
 
+def docs_url(case_id):
+    """URL of the docs page showing ``case_id``'s benchmark, or None without a docs site.
+
+    The page comes from :data:`fastml.benchmarks.report_links.PAGES` (the benchmark index
+    for a case no algorithm page shows); the site is ``$FASTML_DOCS_URL``, else the local
+    build ``docs/_build/html`` of a source checkout when it exists.
+    """
+    from fastml.benchmarks.report_links import PAGES
+
+    base = os.environ.get("FASTML_DOCS_URL")
+    if not base:
+        local = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__)))), "docs", "_build", "html")
+        if not os.path.exists(os.path.join(local, "index.html")):
+            return None
+        base = "file://" + local
+    return base.rstrip("/") + "/" + PAGES.get(case_id, "benchmarks/index.html")
+
+
 def html_report(results, plots):
     esc = html.escape
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>fastml benchmarks"
@@ -279,7 +299,9 @@ def html_report(results, plots):
     parts.append("</table>")
     for case_id, sizes in group(results["results"]).items():
         header, body, notes = _case_table(sizes)
-        parts.append(f"<h2 id='{esc(case_id)}'>{esc(case_id)}</h2>")
+        url = docs_url(case_id)
+        link = f" <small><a href='{esc(url)}'>docs page</a></small>" if url else ""
+        parts.append(f"<h2 id='{esc(case_id)}'>{esc(case_id)}{link}</h2>")
         desc = results.get("descriptions", {}).get(case_id)
         if desc:
             parts.append(f"<p>{esc(desc)}</p>")
