@@ -61,6 +61,13 @@ def cholesky(A, *, lower=True, jitter=None, return_jitter=False, overwrite_a=Fal
         the given float, or for "auto" at ``1e-10`` (float64) / ``1e-6`` (float32) times
         the mean diagonal, multiplying ``j`` by 10 each time. A :class:`fastml.JitterWarning`
         reports the jitter used; the error is raised if the last try fails too.
+        Jitter is for a matrix that is positive definite in exact arithmetic but fails
+        through rounding, or is only semidefinite (a covariance of fewer samples than
+        dimensions): at most ``1e-5`` (float64; ``0.1`` in float32) of the mean diagonal. An
+        indefinite matrix (an eigenvalue below minus that, e.g. ``A - I`` with eigenvalues
+        down to -0.26) still raises: shifting it until it factors would answer for a
+        different matrix.
+        GPyTorch's ``psd_safe_cholesky`` likewise stops at an absolute ``1e-6``.
     return_jitter : bool
         Also return the jitter that was added (0.0 when none was needed).
     overwrite_a : bool
