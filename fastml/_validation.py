@@ -91,11 +91,7 @@ def check_array(a, name, *, ndim=None, dtype="float", finite=True, allow_empty=T
             raise TypeError(f"{name} must be array-like, got {type(a).__name__}: {exc}") from None
     target = _float_dtype(a, name, dtype)
     if ndim is not None:
-        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-        if a.ndim not in allowed:
-            want = " or ".join(f"{d}-D" for d in allowed)
-            raise ValueError(f"{name} must be {want}, got {a.ndim}-D array of shape "
-                             f"{_shape_str(a.shape)}")
+        check_ndim(a, name, ndim)
     if not allow_empty and a.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {_shape_str(a.shape)}")
     if a.ndim and max(a.shape) > MAX_AXIS_LENGTH:
@@ -110,6 +106,24 @@ def check_array(a, name, *, ndim=None, dtype="float", finite=True, allow_empty=T
     if finite and not all_finite(out):
         raise ValueError(f"{name} contains NaN or infinity")
     return out
+
+
+def check_ndim(a, name, ndim):
+    """``a.ndim`` is ``ndim`` (an int or a tuple of accepted ints); ``a`` is anything with
+    ``ndim`` and ``shape`` (a NumPy or dask array: nothing is converted or computed)."""
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if a.ndim not in allowed:
+        want = " or ".join(f"{d}-D" for d in allowed)
+        raise ValueError(f"{name} must be {want}, got {a.ndim}-D array of shape "
+                         f"{_shape_str(a.shape)}")
+    return a
+
+
+def float_dtype_of(a, name):
+    """The float dtype an array of ``a.dtype`` computes in: float32/float64 kept, ints and
+    bools -> float64 (float16 -> float32); complex or non-numeric dtypes are a TypeError.
+    For arrays that are not converted here (dask arrays)."""
+    return _float_dtype(a, name, "float")
 
 
 def check_square(a, name):
@@ -348,8 +362,7 @@ class _Callable:
         return callable(x)
 
     def check(self, x, name):
-        if not callable(x):
-            raise TypeError(f"{name} must be callable, got {type(x).__name__}")
+        check_callable(x, name)
 
 
 class _ArrayLike:
@@ -358,6 +371,20 @@ class _ArrayLike:
 
     def check(self, x, name):
         check_array(x, name, dtype=None, finite=False)
+
+
+class InstanceOf:
+    """An instance of ``types`` (a class or a tuple of classes); ``what`` words the
+    expectation as :func:`check_instance` does ("a fastml.gp.kernels.Kernel or None")."""
+
+    def __init__(self, types, what=None):
+        self.types, self.what = types, what
+
+    def claims(self, x):
+        return True
+
+    def check(self, x, name):
+        check_instance(x, name, self.types, self.what)
 
 
 FLAG = _Flag()
@@ -369,8 +396,9 @@ ARRAY_LIKE = _ArrayLike()
 def check_params(params, constraints):
     """Check every parameter named in ``constraints`` (name -> list of accepted kinds).
 
-    A kind is ``None`` (the value None), an :class:`Interval`, an :class:`Options`, or
-    one of ``FLAG``, ``RANDOM_STATE``, ``CALLABLE``, ``ARRAY_LIKE``. A value is accepted
+    A kind is ``None`` (the value None), an :class:`Interval`, an :class:`Options`, an
+    :class:`InstanceOf`, or one of ``FLAG``, ``RANDOM_STATE``, ``CALLABLE``,
+    ``ARRAY_LIKE``. A value is accepted
     when one kind accepts it; otherwise the error is that of the first kind that claims
     the value's type (a string is claimed by :class:`Options`, a number by
     :class:`Interval`), else of the last kind listed.
@@ -389,3 +417,298 @@ def check_params(params, constraints):
         else:
             claiming = [k for k in checkers if k.claims(x)]
             (claiming[0] if claiming else checkers[-1]).check(x, name)
+
+
+# ------------------------------------------------- checks shared by nn, graph, rlhf, diffusion
+def check_instance(x, name, types, what=None):
+    """``x`` must be an instance of ``types`` (a class or a tuple of classes).
+
+    ``what`` words the expectation ("a Module or None"); by default "a <class name>".
+    """
+    if not isinstance(x, types):
+        what = what or "a " + _type_name(types)
+        raise TypeError(f"{name} must be {what}, got {type(x).__name__}")
+    return x
+
+
+def check_shape(a, name, shape, detail="", *, verb="must", label="shape"):
+    """``a.shape`` must be ``shape``; a str entry (e.g. "n") matches any length.
+
+    A last entry ``...`` matches any number of trailing axes ("samples must have shape
+    (chains, draws, ...)"). ``detail`` is appended to the expectation, e.g. " (one row
+    per node)"; ``verb`` "should" gives the words of scikit-learn's estimators
+    ("means_init should have shape ..."); ``label`` may say whose shape it is ("the
+    forward output's shape").
+    """
+    if a.shape == shape:
+        return a
+    head = shape[:-1] if shape and shape[-1] is Ellipsis else shape
+    if (len(a.shape) < len(head) if head is not shape else len(a.shape) != len(shape)) or any(
+            not isinstance(s, str) and s != t for s, t in zip(head, a.shape)):
+        want = "(" + ", ".join("..." if s is Ellipsis else str(s) for s in shape) + \
+            ("," if len(shape) == 1 else "") + ")"
+        raise ValueError(f"{name} {verb} have {label} {want}{detail}, got "
+                         f"{_shape_str(a.shape)}")
+    return a
+
+
+def check_index_array(a, name, high, *, what="indices", ndim=None):
+    """An integer array (ids, labels, class indices) with every value in [0, ``high``).
+
+    A non-integer dtype is a TypeError ("{name} must be integer {what}"), a value out of
+    range a ValueError naming the range and the values found; ``high=None`` checks the
+    dtype only (the range is the caller's, e.g. with an ignore value). Returned as an
+    ndarray of its own integer dtype.
+    """
+    a = check_dtype_kind(check_array(a, name, ndim=ndim, dtype=None, finite=False, order=None),
+                         name, "iu", "integer " + what)
+    if high is not None and a.size:
+        lo, hi = a.min(), a.max()
+        if lo < 0 or hi >= high:
+            raise ValueError(f"{name} must be in [0, {high}) ({what}), got values in "
+                             f"[{lo}, {hi}]")
+    return a
+
+
+def check_finite_real(x, name):
+    """A finite real number (not bool, NaN or infinity), returned as a float."""
+    x = float(check_scalar(x, name, numbers.Real))
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {x!r}")
+    return x
+
+
+def check_nonempty(x, name, what="empty"):
+    """A sized argument (array, sequence, data set) with ``len(x) >= 1``; the ValueError
+    reads "{name} must not be {what}" (e.g. "an empty parameter list")."""
+    if len(x) == 0:
+        raise ValueError(f"{name} must not be {what}")
+    return x
+
+
+def check_divisible(n, n_name, divisor, divisor_name=None):
+    """``n % divisor == 0`` for checked positive ints (e.g. the width and the heads);
+    ``divisor_name`` None: the divisor is a constant, not an argument."""
+    if n % divisor:
+        if divisor_name is None:
+            raise ValueError(f"{n_name} must be a multiple of {divisor}, got {n}")
+        raise ValueError(f"{n_name} ({n}) must be divisible by {divisor_name} ({divisor})")
+    return n
+
+
+def check_dtype(a, name, dtype, owner, hint=""):
+    """``a.dtype == dtype``, the dtype of ``owner`` (e.g. "the parameters are").
+
+    The TypeError reads "{name} has dtype X but {owner} {dtype}{hint}"; ``hint`` may say
+    how to cast.
+    """
+    if a.dtype != dtype:
+        raise TypeError(f"{name} has dtype {a.dtype} but {owner} {dtype}{hint}")
+    return a
+
+
+def check_int_tuple(value, name, n, min_val=1):
+    """An int, or a tuple/list of ``n`` ints, each in [``min_val``, MAX_AXIS_LENGTH],
+    returned as a tuple of ``n`` Python ints (kernel sizes, strides, paddings)."""
+    if type(value) is int and min_val <= value <= MAX_AXIS_LENGTH:  # the common case
+        return (value,) * n
+    if type(value) is tuple and len(value) == n and \
+            all(type(v) is int and min_val <= v <= MAX_AXIS_LENGTH for v in value):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,) * n
+    if not isinstance(value, (tuple, list)) or len(value) != n:
+        raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
+    return tuple(check_positive_int(v, name, min_val=min_val) for v in value)
+
+
+# ------------------------------------------------- checks shared by the estimators (H7)
+def check_callable(x, name, *, allow_none=False):
+    """``x`` must be callable (or None when ``allow_none``): a TypeError otherwise."""
+    if not (callable(x) or (allow_none and x is None)):
+        raise TypeError(f"{name} must be callable{' or None' if allow_none else ''}, "
+                        f"got {type(x).__name__}")
+    return x
+
+
+def check_bounds(a, name, *, low=None, high=None, closed="both", detail=""):
+    """Every value of the array ``a`` lies in the interval from ``low`` to ``high``
+    (None: unbounded; ends included as ``closed`` says: "both", "left", "right",
+    "neither"). The ValueError names the interval and what was found: "{name} must be
+    in [0, 1]{detail}, got values in [-0.5, 2.0]"; with one bound "{name} must be > 0,
+    got a minimum of -1.0" (``low=0`` reads "positive" / "non-negative"). NaN fails
+    every bound. ``detail`` says why, e.g. " for a Bernoulli decoder"."""
+    a = np.asarray(a)
+    if a.size == 0:
+        return a
+    left = closed in ("both", "left")
+    right = closed in ("both", "right")
+    ok_low = low is None or (np.all(a >= low) if left else np.all(a > low))
+    ok_high = high is None or (np.all(a <= high) if right else np.all(a < high))
+    if ok_low and ok_high:
+        return a
+    if low is not None and high is not None:
+        raise ValueError(f"{name} must be in {'[' if left else '('}{low}, {high}"
+                         f"{']' if right else ')'}{detail}, got values in "
+                         f"[{np.min(a)}, {np.max(a)}]")
+    if not ok_low:
+        word = ("non-negative" if left else "positive") if low == 0 else \
+            f"{'>=' if left else '>'} {low}"
+        raise ValueError(f"{name} must be {word}{detail}, got a minimum of {np.min(a)}")
+    raise ValueError(f"{name} must be {'<=' if right else '<'} {high}{detail}, got a "
+                     f"maximum of {np.max(a)}")
+
+
+def check_same_shape(a, name_a, b, name_b):
+    """Two arrays of the same shape (a cross-argument check)."""
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"{name_a} and {name_b} must have the same shape, got "
+                         f"{_shape_str(np.shape(a))} and {_shape_str(np.shape(b))}")
+
+
+def check_y_given(y, estimator):
+    """Supervised estimators' ``fit(X, y)``: y must not be None (scikit-learn's words)."""
+    if y is None:
+        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the "
+                         "target y is None")
+    return y
+
+
+def check_n_features(n, estimator, expected, what="features"):
+    """Data passed after fit has the ``expected`` number of columns (``n`` is what came),
+    e.g. the fitted ``n_features_in_``: scikit-learn's message."""
+    if n != expected:
+        raise ValueError(f"X has {n} {what}, but {type(estimator).__name__} is expecting "
+                         f"{expected} {what} as input.")
+
+
+def check_interface(x, name, attrs, what):
+    """``x`` has every attribute in ``attrs`` (duck typing: ``what`` names the interface,
+    e.g. "a vector environment"); a TypeError naming ``name`` otherwise."""
+    missing = [a for a in attrs if not hasattr(x, a)]
+    if missing:
+        raise TypeError(f"{name} must be {what} (with {', '.join(attrs)}), got "
+                        f"{type(x).__name__} {x!r:.80} without {', '.join(missing)}")
+    return x
+
+
+def check_samples_array(X, name="X", *, dtype="float", ensure_min_samples=1):
+    """A 2-D (n_samples, n_features) array for an estimator, with scikit-learn's answers
+    (its estimator checks match them): a 1-D ``X`` asks to reshape, complex data is a
+    ValueError, object arrays of numbers are converted, fewer than
+    ``ensure_min_samples`` rows or no column is a ValueError."""
+    if not hasattr(X, "toarray"):  # sparse input is rejected by check_array
+        a = np.asarray(X)
+        if a.ndim == 1:
+            raise ValueError(f"Expected a 2-D array for {name}, got a 1-D array of shape "
+                             f"{a.shape}. Reshape your data with {name}.reshape(-1, 1) for "
+                             f"one feature or {name}.reshape(1, -1) for one sample.")
+        if a.dtype.kind == "c":
+            raise ValueError(f"Complex data not supported: {name} must be real, got dtype "
+                             f"{a.dtype}")
+        if a.dtype.kind == "O":
+            X = a.astype(np.float64)  # TypeError/ValueError for entries that are not numbers
+    X = check_array(X, name, ndim=2, dtype=dtype, allow_empty=True)
+    if X.shape[0] < ensure_min_samples:
+        raise ValueError(f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a "
+                         f"minimum of {ensure_min_samples} is required.")
+    if X.shape[1] < 1:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+                         "of 1 is required.")
+    return X
+
+
+def check_min_ndim(a, name, ndim, layout=""):
+    """``a.ndim >= ndim``; ``layout`` names the expected axes, e.g. " (N, C, ...)"."""
+    if a.ndim < ndim:
+        raise ValueError(f"{name} must have at least {ndim} dimension"
+                         f"{'s' if ndim > 1 else ''}{layout}, got shape {_shape_str(a.shape)}")
+    return a
+
+
+def check_min_length(a, name, minimum, what, axis=0):
+    """At least ``minimum`` entries along ``axis`` of an array or sequence (``what``
+    names them: "samples", "categories"): "{name} must have at least 2 categories (axis
+    1), got 1" (the axis is named for arrays of more than one dimension)."""
+    shape = np.shape(a)
+    if shape[axis] < minimum:
+        where = f" (axis {axis})" if len(shape) > 1 else ""
+        raise ValueError(f"{name} must have at least {minimum} {what}{where}, got "
+                         f"{shape[axis]}")
+    return a
+
+
+def check_counts(x, name, ndim=1):
+    """Non-negative integer-valued counts, as a float64 array of ``ndim`` dimension(s)."""
+    a = check_array(x, name, ndim=ndim, dtype=np.float64)
+    if (a < 0).any() or (a != np.round(a)).any():
+        raise ValueError(f"{name} must hold non-negative integer counts")
+    return a
+
+
+def check_collection(x, name, what):
+    """An iterable of entries that is not itself a str or bytes (a list, tuple, set,
+    dict, ...): a TypeError "{name} must be {what}, got str" otherwise."""
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        raise TypeError(f"{name} must be {what}, got {type(x).__name__}")
+    return x
+
+
+def check_log_density_start(logp, grad, args, combined, *, where="", same_value=False):
+    """logp and grad (samplers, VI) evaluated once at the start ``args`` (``args[0]`` is
+    the point x0): logp(x0) finite, grad(x0) a finite array of x0's shape, and, when
+    ``combined`` (grad returns the pair (logp(x), grad(x))), that pair; ``same_value``
+    also asks its first entry to equal logp(x0). ``where`` ends the messages (" for
+    chain 3"). ``grad=None`` checks logp only. Returns (logp(x0), grad(x0) or None).
+
+    These are rules on what the user's functions return, not on an argument's type or
+    shape; they live here because every sampler checks them the same way.
+    """
+    x = args[0]
+    value = float(logp(*(a.copy() for a in args)))
+    if not math.isfinite(value):
+        raise ValueError(f"logp(x0) is not finite ({value}){where}: start where the "
+                         "log-density is finite")
+    if grad is None:
+        return value, None
+    g = grad(*(a.copy() for a in args))
+    if combined:
+        if not (isinstance(g, tuple) and len(g) == 2):
+            raise ValueError("grad must return (logp(x), grad(x)) at every point when it "
+                             f"does at x0, got {type(g).__name__}")
+        if same_value and float(g[0]) != value and not (math.isnan(g[0]) and
+                                                         math.isnan(value)):
+            raise ValueError(f"grad(x0)[0] = {g[0]} differs from logp(x0) = {value}")
+        g = g[1]
+    g = np.asarray(g, dtype=np.float64)
+    if g.shape != x.shape:
+        raise ValueError(f"grad(x0) must return shape {x.shape} (one value per dimension), "
+                         f"got shape {g.shape}")
+    if not np.isfinite(g).all():
+        raise ValueError(f"grad(x0) is not finite{where}")
+    return value, g
+
+
+def check_nonempty_axes(a, name, axes, what):
+    """Every axis of ``a`` listed in ``axes`` has length >= 1 (other axes may be empty);
+    ``what`` names them, e.g. "spatial axes"."""
+    if any(a.shape[ax] == 0 for ax in axes):
+        raise ValueError(f"{name} must have non-empty {what}, got shape {_shape_str(a.shape)}")
+    return a
+
+
+def check_dtype_kind(a, name, kinds, what):
+    """``a.dtype.kind`` is one of ``kinds`` (e.g. "iu" integers, "bf" bool or float);
+    ``what`` words it for the TypeError "{name} must be {what}", e.g. "integer token ids"."""
+    if a.dtype.kind not in kinds:
+        raise TypeError(f"{name} must be {what}, got dtype {a.dtype}")
+    return a
+
+
+def check_member(x, name, collection):
+    """``x in collection`` (a set of options, a range, a space with ``contains``); a
+    ValueError naming ``name`` and the collection otherwise."""
+    if x not in collection:
+        raise ValueError(f"{name} {x!r:.80} is not in {collection}")
+    return x
+

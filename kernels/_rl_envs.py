@@ -330,7 +330,7 @@ def classic_reset_all(kind, state, mask, obs, elapsed, needs_reset, u, cursor):
 
 
 @njit(cache=True, nogil=True)
-def _categorical(cum, u):
+def categorical(cum, u):
     """Gymnasium's categorical_sample: first index with cumulative probability > u, else 0."""
     for k in range(cum.shape[0]):
         if cum[k] > u:
@@ -346,7 +346,7 @@ def _toy_step_env(next_state, prob_table, cum_prob, reward_table, done_table, in
     padding outcomes have cumulative probability -1)."""
     has_final[i] = False
     if mode == NEXT_STEP and needs_reset[i]:
-        state[i] = _categorical(init_cum, _draw(u, cursor, i))
+        state[i] = categorical(init_cum, _draw(u, cursor, i))
         elapsed[i] = 0
         reward[i] = 0.0
         terminated[i] = False
@@ -354,7 +354,7 @@ def _toy_step_env(next_state, prob_table, cum_prob, reward_table, done_table, in
         prob_out[i] = 1.0
     else:
         s, a = state[i], actions[i]
-        k = _categorical(cum_prob[s, a], _draw(u, cursor, i))
+        k = categorical(cum_prob[s, a], _draw(u, cursor, i))
         prob_out[i] = prob_table[s, a, k]
         state[i] = next_state[s, a, k]
         reward[i] = reward_table[s, a, k]
@@ -364,7 +364,7 @@ def _toy_step_env(next_state, prob_table, cum_prob, reward_table, done_table, in
         if mode == SAME_STEP and (terminated[i] or truncated[i]):
             has_final[i] = True
             final_obs[i] = state[i]
-            state[i] = _categorical(init_cum, _draw(u, cursor, i))
+            state[i] = categorical(init_cum, _draw(u, cursor, i))
             elapsed[i] = 0
     needs_reset[i] = terminated[i] or truncated[i]
 
@@ -402,6 +402,6 @@ def _toy_step_prange(next_state, prob_table, cum_prob, reward_table, done_table,
 def toy_reset_all(init_cum, state, mask, elapsed, needs_reset, u, cursor):
     for i in range(state.shape[0]):
         if mask[i]:
-            state[i] = _categorical(init_cum, _draw(u, cursor, i))
+            state[i] = categorical(init_cum, _draw(u, cursor, i))
             elapsed[i] = 0
             needs_reset[i] = False

@@ -21,6 +21,7 @@ and ``Q(s, a) += alpha (y - Q(s, a))``.
 from numba import njit
 
 from ._mcmc_rng import randint, uniform
+from ._rl_envs import categorical
 
 Q_LEARNING, SARSA, EXPECTED_SARSA, MONTE_CARLO = 0, 1, 2, 3
 
@@ -39,14 +40,6 @@ def _epsilon_greedy(Q, s, eps, rng):
     if uniform(rng) < eps:
         return randint(rng, Q.shape[1])
     return _argmax(Q, s)
-
-
-@njit(cache=True, nogil=True)
-def _sample(cum, u):
-    for k in range(cum.shape[0]):
-        if cum[k] > u:
-            return k
-    return 0
 
 
 @njit(cache=True, nogil=True)
@@ -72,12 +65,12 @@ def train(method, next_state, cum, reward, done, init_cum, max_steps, Q, alpha, 
     cap = buf_s.shape[0]
     for e in range(epsilon.shape[0]):
         eps = epsilon[e]
-        s = _sample(init_cum, uniform(rng))
+        s = categorical(init_cum, uniform(rng))
         a = _epsilon_greedy(Q, s, eps, rng)
         G = 0.0
         t = 0
         while True:
-            k = _sample(cum[s, a], uniform(rng))
+            k = categorical(cum[s, a], uniform(rng))
             s2, r, terminal = next_state[s, a, k], reward[s, a, k], done[s, a, k]
             t += 1
             G += r
@@ -115,12 +108,12 @@ def evaluate_greedy(next_state, cum, reward, done, init_cum, max_steps, Q, n_epi
                     returns):
     """Undiscounted returns of ``n_episodes`` episodes of the greedy policy argmax Q."""
     for e in range(n_episodes):
-        s = _sample(init_cum, uniform(rng))
+        s = categorical(init_cum, uniform(rng))
         G = 0.0
         t = 0
         while True:
             a = _argmax(Q, s)
-            k = _sample(cum[s, a], uniform(rng))
+            k = categorical(cum[s, a], uniform(rng))
             G += reward[s, a, k]
             terminal = done[s, a, k]
             s = next_state[s, a, k]

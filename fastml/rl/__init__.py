@@ -10,7 +10,9 @@
   details), :class:`A2C`, :class:`REINFORCE` with baseline; SB3-like ``learn``/``predict``/
   ``save``/``load``; :class:`DQN` (replay buffer, target network, double Q).
 - Environments (:mod:`fastml.rl.envs`): :func:`make` and :func:`make_vec` build
-  compiled classic-control and toy-text environments with Gymnasium's API and dynamics.
+  compiled classic-control and toy-text environments with Gymnasium's API and dynamics;
+  :class:`NormalizeObservation` / :class:`NormalizeReward` normalise a vector env's
+  observations and rewards (Gymnasium's wrappers, SB3 ``VecNormalize``'s clipping).
 
 Kernels (Numba) are compiled on first use and cached on disk.
 """
@@ -36,9 +38,10 @@ from fastml.rl._tabular import (
     q_learning,
     sarsa,
 )
-from fastml.rl.envs import make, make_vec
+from fastml.rl.envs import NormalizeObservation, NormalizeReward, make, make_vec
 
-__all__ = ["A2C", "DQN", "PPO", "REINFORCE", "ReplayBuffer", "TabularResult", "bellman_q",
+__all__ = ["A2C", "DQN", "NormalizeObservation", "NormalizeReward", "PPO", "REINFORCE",
+           "ReplayBuffer", "TabularResult", "bellman_q",
            "dqn_targets", "envs", "evaluate_greedy", "expected_sarsa", "exponential_schedule",
            "huber_loss", "linear_schedule", "make", "make_vec", "mc_control",
            "policy_evaluation", "policy_iteration", "ppo_loss", "q_learning",

@@ -25,7 +25,16 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import _shape_str, check_array, check_option, check_scalar
+from fastml._validation import (
+    _shape_str,
+    check_array,
+    check_bounds,
+    check_index_array,
+    check_nonempty,
+    check_option,
+    check_scalar,
+    check_shape,
+)
 
 __all__ = ["bellman_q", "policy_evaluation", "policy_iteration", "q_policy_evaluation",
            "q_value_iteration", "value_iteration"]
@@ -49,9 +58,7 @@ class _MDP:
         self.n_states, self.n_actions = self.reward.shape
 
     def _from_table(self, table):
-        S = len(table)
-        if S == 0:
-            raise ValueError("P must have at least one state")
+        S = len(check_nonempty(table, "P"))
         A = len(table[0])
         K = max(len(outcomes) for actions in table.values() for outcomes in actions.values())
         self.next_state = np.zeros((S, A, K), dtype=np.int64)
@@ -77,11 +84,9 @@ class _MDP:
 
     def _from_arrays(self, P, R):
         P = check_array(P, "P", ndim=3, dtype=np.float64, allow_empty=False)
-        S, A, S2 = P.shape
-        if S2 != S:
-            raise ValueError(f"P must have shape (S, A, S), got {_shape_str(P.shape)}")
-        if (P < 0).any():
-            raise ValueError("P must be non-negative")
+        S, A, _ = P.shape
+        check_shape(P, "P", (S, A, S), " = (S, A, S): next states index the states")
+        check_bounds(P, "P", low=0.0, detail=" (probabilities)")
         sums = P.sum(axis=2)
         bad = np.abs(sums - 1.0) > _STOCHASTIC_TOL
         if bad.any():
@@ -104,14 +109,11 @@ class _MDP:
         S, A = self.n_states, self.n_actions
         policy = np.asarray(policy)
         if policy.shape == (S,):
-            if policy.dtype.kind not in "iu" or (policy < 0).any() or (policy >= A).any():
-                raise ValueError(f"policy of shape (S,) must hold integer actions in "
-                                 f"[0, {A}), got {policy!r}")
+            policy = check_index_array(policy, "policy", A, what="actions", ndim=1)
             return _kernels.load("_rl_dp").one_hot(policy.astype(np.int64), A)
         pi = check_array(policy, "policy", ndim=2, dtype=np.float64)
-        if pi.shape != (S, A):
-            raise ValueError(f"policy must have shape (S,) = ({S},) or (S, A) = "
-                             f"{_shape_str((S, A))}, got {_shape_str(pi.shape)}")
+        check_shape(pi, "policy", (S, A), f" or ({S},) (action probabilities or the "
+                    "action of every state)")
         if (pi < 0).any() or (np.abs(pi.sum(axis=1) - 1.0) > _STOCHASTIC_TOL).any():
             raise ValueError("policy rows must be probability distributions over actions")
         return pi
@@ -177,9 +179,8 @@ def bellman_q(P, R=None, V=None, gamma=0.99):
     V : (S,) values. Returns Q (S, A), float64.
     """
     mdp = _MDP(P, R, gamma)
-    V = check_array(V, "V", ndim=1, dtype=np.float64)
-    if V.shape != (mdp.n_states,):
-        raise ValueError(f"V must have shape ({mdp.n_states},), got {_shape_str(V.shape)}")
+    V = check_shape(check_array(V, "V", ndim=1, dtype=np.float64), "V", (mdp.n_states,),
+                    " (one value per state)")
     return _bellman_q_core(mdp, V)
 
 

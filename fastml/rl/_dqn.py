@@ -23,8 +23,10 @@ from fastml import nn
 from fastml._validation import (
     check_array,
     check_consistent_length,
+    check_index_array,
     check_positive_int,
     check_scalar,
+    check_shape,
 )
 from fastml.rl._nets import Agent, KernelMLP, mlp
 
@@ -54,14 +56,9 @@ class ReplayBuffer:
         rewards, terminated = (check_array(x, name, ndim=1)
                                for name, x in (("rewards", rewards),
                                                ("terminated", terminated)))
-        actions = np.asarray(actions)
-        if actions.ndim != 1 or actions.dtype.kind not in "iu":
-            raise ValueError(f"actions must be a 1-D integer array, got {actions.dtype} "
-                             f"of shape {actions.shape}")
+        actions = check_index_array(actions, "actions", None, what="actions", ndim=1)
         for name, x in (("obs", obs), ("next_obs", next_obs)):
-            if x.shape[1] != self.obs_dim:
-                raise ValueError(f"{name} must have shape (n, obs_dim={self.obs_dim}), got "
-                                 f"{x.shape}")
+            check_shape(x, name, ("n", self.obs_dim), " (n, obs_dim)")
         check_consistent_length(("obs", obs), ("actions", actions), ("rewards", rewards),
                                 ("next_obs", next_obs), ("terminated", terminated))
         self._add(obs, actions, rewards, next_obs, terminated)
@@ -85,9 +82,7 @@ class ReplayBuffer:
 
 def _q_batch(q, name, B):
     q = check_array(q, name, ndim=2, allow_empty=False)
-    if q.shape[0] != B:
-        raise ValueError(f"{name} must have one row per transition ({B}), got {q.shape}")
-    return q
+    return check_shape(q, name, (B, q.shape[1]), " (one row per transition)")
 
 
 def dqn_targets(rewards, terminated, q_next_target, q_next_online=None, gamma=0.99):
@@ -101,10 +96,9 @@ def dqn_targets(rewards, terminated, q_next_target, q_next_online=None, gamma=0.
     check_consistent_length(("rewards", rewards), ("terminated", terminated))
     q_next_target = _q_batch(q_next_target, "q_next_target", len(rewards))
     if q_next_online is not None:
-        q_next_online = _q_batch(q_next_online, "q_next_online", len(rewards))
-        if q_next_online.shape != q_next_target.shape:
-            raise ValueError(f"q_next_online must have the shape of q_next_target "
-                             f"{q_next_target.shape}, got {q_next_online.shape}")
+        q_next_online = check_shape(_q_batch(q_next_online, "q_next_online", len(rewards)),
+                                    "q_next_online", q_next_target.shape,
+                                    " (the shape of q_next_target)")
     gamma = float(check_scalar(gamma, "gamma", numbers.Real, min_val=0.0, max_val=1.0))
     return _dqn_targets(rewards, terminated, q_next_target, q_next_online, gamma)
 
@@ -124,12 +118,8 @@ def huber_loss(q, actions, targets):
     """
     targets = check_array(targets, "targets", ndim=1, allow_empty=False)
     q = _q_batch(q, "q", len(targets))
-    actions = np.asarray(actions)
-    if actions.shape != targets.shape or actions.dtype.kind not in "iu":
-        raise ValueError(f"actions must be {len(targets)} integers (one per target), got "
-                         f"{actions.dtype} of shape {actions.shape}")
-    if (actions < 0).any() or (actions >= q.shape[1]).any():
-        raise ValueError(f"actions must lie in [0, {q.shape[1]})")
+    actions = check_shape(check_index_array(actions, "actions", q.shape[1], what="actions",
+                                            ndim=1), "actions", targets.shape, " (one per target)")
     return _huber_loss(q, actions, targets)
 
 

@@ -10,7 +10,16 @@ import numbers
 import numpy as np
 
 from fastml import _kernels, nn
-from fastml._validation import check_array, check_positive_int, check_random_state, check_scalar
+from fastml._validation import (
+    check_array,
+    check_collection,
+    check_interface,
+    check_option,
+    check_positive_int,
+    check_random_state,
+    check_scalar,
+    check_shape,
+)
 
 __all__ = ["Agent", "EpisodeLog", "KernelMLP", "mlp", "orthogonal_", "vector_env"]
 
@@ -96,12 +105,12 @@ def vector_env(env, num_envs, seed):
     if isinstance(env, str):
         num_envs = check_positive_int(num_envs, "num_envs")
         env = make_vec(env, num_envs, autoreset_mode="same_step")
-    if not hasattr(env, "num_envs") or not hasattr(env, "single_action_space"):
-        raise TypeError(f"env must be an environment id or a vector environment, got {env!r}")
+    check_interface(env, "env", ("num_envs", "single_action_space", "reset", "step"),
+                    "an environment id or a vector environment")
     mode = getattr(env, "autoreset_mode", None) or env.metadata.get("autoreset_mode")
-    if "same" not in str(mode).lower():
-        raise ValueError(f"env must autoreset in the same step (autoreset_mode='same_step'), "
-                         f"got {mode!r}")
+    # ours says "same_step", Gymnasium's AutoresetMode.SAME_STEP
+    check_option("same_step" if "same" in str(mode).lower() else str(mode),
+                 "env.autoreset_mode", ("same_step",))
     obs, _ = env.reset(seed=seed)
     return env, obs
 
@@ -151,9 +160,8 @@ class Agent:
         self.gamma = float(check_scalar(gamma, "gamma", real, min_val=0.0, max_val=1.0))
         self.max_grad_norm = float(check_scalar(max_grad_norm, "max_grad_norm", real,
                                                 min_val=0.0, include_boundaries="neither"))
-        if isinstance(net_arch, (str, bytes)) or not hasattr(net_arch, "__iter__"):
-            raise TypeError(f"net_arch must be a sequence of layer widths, got {net_arch!r}")
-        self.net_arch = tuple(check_positive_int(h, "net_arch") for h in net_arch)
+        self.net_arch = tuple(check_positive_int(h, "net_arch") for h in check_collection(
+            net_arch, "net_arch", "a sequence of layer widths"))
         self.seed = seed
         self.rng = check_random_state(seed)
         self.env, self._obs = vector_env(env, num_envs, None if seed is None else int(
@@ -165,8 +173,7 @@ class Agent:
 
     def _discrete_actions(self, name):
         space = self.env.single_action_space
-        if type(space).__name__ != "Discrete":
-            raise ValueError(f"{name} handles Discrete action spaces, got {space}")
+        check_option(type(space).__name__, f"env.single_action_space ({name})", ("Discrete",))
         return int(space.n)
 
     def _flat_obs(self, obs):
@@ -178,8 +185,8 @@ class Agent:
         shape = tuple(self.env.single_observation_space.shape)
         obs = check_array(obs, "obs", ndim=(len(shape), len(shape) + 1), dtype=np.float32)
         single = obs.ndim == len(shape)
-        if obs.shape[0 if single else 1:] != shape:
-            raise ValueError(f"obs must have shape {shape} or (n, *{shape}), got {obs.shape}")
+        check_shape(obs, "obs", ("n",) * (not single) + shape,
+                    " (one observation of the env's shape or a batch of them)")
         return self._flat_obs(obs), single
 
     @property

@@ -30,7 +30,15 @@ import numbers
 import numpy as np
 
 from fastml import _kernels, nn
-from fastml._validation import check_array, check_positive_int, check_scalar
+from fastml._validation import (
+    check_array,
+    check_index_array,
+    check_interface,
+    check_option,
+    check_positive_int,
+    check_scalar,
+    check_shape,
+)
 from fastml.rl._nets import Agent, KernelMLP, mlp
 
 __all__ = ["A2C", "PPO", "REINFORCE", "ppo_loss"]
@@ -54,17 +62,10 @@ def ppo_loss(logits, values, actions, old_logp, advantages, returns, old_values,
     arrays = []
     for name, x in zip(names, (values, old_logp, advantages, returns, old_values)):
         x = check_array(x, name, ndim=1, dtype=np.float64)
-        if x.shape != (B,):
-            raise ValueError(f"{name} must have shape ({B},) (one entry per logits row), got "
-                             f"{x.shape}")
-        arrays.append(x)
-    actions = np.asarray(actions)
-    if actions.shape != (B,) or actions.dtype.kind not in "iu":
-        raise ValueError(f"actions must be {B} integers, got shape {actions.shape} "
-                         f"{actions.dtype}")
+        arrays.append(check_shape(x, name, (B,), " (one entry per logits row)"))
+    actions = check_shape(check_index_array(actions, "actions", A, what="actions", ndim=1),
+                          "actions", (B,), " (one per logits row)")
     actions = np.ascontiguousarray(actions, dtype=np.int64)
-    if (actions < 0).any() or (actions >= A).any():
-        raise ValueError(f"actions must lie in [0, {A})")
     real = numbers.Real
     clip_range = check_scalar(clip_range, "clip_range", real, min_val=0.0,
                               include_boundaries="neither")
@@ -99,7 +100,10 @@ class PPO(Agent):
     training episode. ``env``: an environment id (``fastml.rl.make_vec(id, num_envs)``,
     compiled) or a vector env autoresetting in the same step (ours or Gymnasium's).
     Defaults are CleanRL's ``ppo.py`` (4 envs x 128 steps, 4 minibatches, 4 epochs).
-    Box actions get a Gaussian policy N(mu(s), exp(log_std)^2) (``log_std`` a parameter).
+    Box actions get a Gaussian policy N(mu(s), exp(log_std)^2) (``log_std`` a parameter);
+    for continuous control wrap the env in :class:`~fastml.rl.NormalizeObservation` and
+    :class:`~fastml.rl.NormalizeReward` (``examples/rl_pendulum_ppo.py``); the episode log
+    then holds the original returns.
     """
 
     _HPARAMS = ("learning_rate", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda",
@@ -128,16 +132,16 @@ class PPO(Agent):
         self._setup(env, learning_rate=learning_rate, gamma=gamma, max_grad_norm=max_grad_norm,
                     net_arch=net_arch, num_envs=num_envs, seed=seed)
         space = self.env.single_action_space
-        kind = type(space).__name__
+        kind = check_option(type(space).__name__, "env.single_action_space",
+                            ("Discrete", "Box"))
         if kind == "Discrete":
             self.gaussian, self.act_dim, n_out = False, 1, int(space.n)
             self._low = self._high = 0.0
-        elif kind == "Box" and len(space.shape) == 1 and space.shape[0] == 1:
+        else:
+            check_shape(space, "env.single_action_space", (1,),
+                        " (PPO handles one-dimensional Box actions)")
             self.gaussian, self.act_dim, n_out = True, 1, 1
             self._low, self._high = float(space.low[0]), float(space.high[0])
-        else:
-            raise ValueError(f"PPO handles Discrete and one-dimensional Box action spaces, "
-                             f"got {space}")
         self.actor = mlp((self.obs_dim, *self.net_arch, n_out), 0.01, self.rng)
         self.critic = mlp((self.obs_dim, *self.net_arch, 1), 1.0, self.rng)
         self.log_std = _LogStd(n_out if self.gaussian else 0)
@@ -202,16 +206,17 @@ class PPO(Agent):
         kernels = _kernels.load("_rl_ppo")
         buffers = dict(obs=np.zeros((T, N, self.obs_dim), dtype=np.float32),
                        actions=np.zeros((T, N, self.act_dim)), logp=np.zeros((T, N)),
-                       rewards=np.zeros((T, N)), dones=np.zeros((T, N)))
+                       rewards=np.zeros((T, N)), dones=np.zeros((T, N)),
+                       original_rewards=np.zeros((T, N)))
         adv, ret = np.zeros((T, N)), np.zeros((T, N))
         for update in range(n_updates):
             if self.anneal_lr:
                 self.optimizer.param_groups[0]["lr"] = \
                     (1.0 - update / n_updates) * self.learning_rate
-            self._rollout(buffers)
+            episode_rewards = self._rollout(buffers)
             self.num_timesteps += batch
             # the done flag of step t is dones[t + 1] (the next observation starts anew)
-            self._log.add_rollout(buffers["rewards"],
+            self._log.add_rollout(episode_rewards,
                                   np.concatenate([buffers["dones"][1:], self._done[None]]),
                                   self.num_timesteps)
             # the critic does not change during the rollout: value it in one batch
@@ -233,7 +238,10 @@ class PPO(Agent):
         return self
 
     def _rollout(self, buf):
-        """Fill the (T, N) buffers with one rollout from the current observations."""
+        """Fill the (T, N) buffers with one rollout from the current observations.
+        Returns the rewards the episode log counts: the env's, or, behind
+        :class:`~fastml.rl.NormalizeReward`, the rewards before it scaled them
+        (``infos["original_reward"]``)."""
         T, N = self.n_steps, self.num_envs
         noise = self._noise((T, N))
         batch = getattr(self.env, "_batch", None)
@@ -250,7 +258,7 @@ class PPO(Agent):
 
             batch.run(T, chunk)
             self._obs = batch.obs.copy()
-            return
+            return buf["rewards"]
         for t in range(T):
             obs = self._flat_obs(self._obs)
             buf["obs"][t] = obs
@@ -259,9 +267,11 @@ class PPO(Agent):
             buf["actions"][t] = actions
             env_actions = np.clip(actions, self._low, self._high).astype(np.float32) if \
                 self.gaussian else actions[:, 0].astype(np.int64)
-            self._obs, rewards, term, trunc, _ = self.env.step(env_actions)
+            self._obs, rewards, term, trunc, infos = self.env.step(env_actions)
             buf["rewards"][t] = rewards
+            buf["original_rewards"][t] = infos.get("original_reward", rewards)
             self._done = (np.asarray(term) | np.asarray(trunc)).astype(np.float64)
+        return buf["original_rewards"]
 
     def _update(self, obs, actions, old_logp, advantages, returns, old_values):
         batch = len(old_logp)
@@ -326,9 +336,8 @@ def _num_envs(env, num_envs):
     """Envs per rollout: ``num_envs`` for an id, else the vector env's own count."""
     if isinstance(env, str):
         return check_positive_int(num_envs, "num_envs")
-    if not isinstance(getattr(env, "num_envs", None), int):
-        raise TypeError(f"env must be an environment id or a vector environment, got {env!r}")
-    return env.num_envs
+    check_interface(env, "env", ("num_envs",), "an environment id or a vector environment")
+    return check_positive_int(env.num_envs, "env.num_envs")
 
 
 class REINFORCE(A2C):

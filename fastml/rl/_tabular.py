@@ -20,8 +20,15 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_array, check_positive_int, check_random_state, check_scalar
-from fastml.rl.envs import Env, make
+from fastml._validation import (
+    check_array,
+    check_interface,
+    check_positive_int,
+    check_random_state,
+    check_scalar,
+    check_shape,
+)
+from fastml.rl.envs import make
 
 __all__ = ["TabularResult", "evaluate_greedy", "expected_sarsa", "exponential_schedule",
            "linear_schedule", "mc_control", "q_learning", "sarsa"]
@@ -66,9 +73,9 @@ def _check_epsilon_bounds(start, end):
 def _tables(env):
     if isinstance(env, str):
         env = make(env)
-    if not isinstance(env, Env) or env._batch.family != "toy":
-        raise TypeError(f"env must be a toy-text environment id or fastml.rl.make(...) of one "
-                        f"(FrozenLake, Taxi, CliffWalking), got {env!r}")
+    # a compiled env has P (its transition table) only when it is toy text
+    check_interface(env, "env", ("P", "_batch"), "a toy-text environment id or "
+                    "fastml.rl.make(...) of one (FrozenLake, Taxi, CliffWalking)")
     return env._batch
 
 
@@ -76,11 +83,9 @@ def _check_epsilon(epsilon, n_episodes):
     if isinstance(epsilon, numbers.Real) and not isinstance(epsilon, bool):
         epsilon = np.full(n_episodes, float(epsilon))
     epsilon = check_array(epsilon, "epsilon", ndim=1, dtype=np.float64)
-    if epsilon.shape != (n_episodes,):
-        raise ValueError(f"epsilon must be a float or hold one value per episode "
-                         f"({n_episodes}), got shape {epsilon.shape}")
-    if (epsilon < 0).any() or (epsilon > 1).any():
-        raise ValueError("epsilon must lie in [0, 1]")
+    check_shape(epsilon, "epsilon", (n_episodes,), " (a float or one value per episode)")
+    check_scalar(float(epsilon.min(initial=0.0)), "epsilon", numbers.Real, min_val=0.0)
+    check_scalar(float(epsilon.max(initial=0.0)), "epsilon", numbers.Real, max_val=1.0)
     return epsilon
 
 
@@ -95,9 +100,8 @@ def _train(method, env, n_episodes, alpha, gamma, epsilon, seed, Q0):
     if Q0 is None:
         Q = np.zeros((S, A))
     else:
-        Q = check_array(Q0, "Q0", ndim=2, dtype=np.float64, copy=True)
-        if Q.shape != (S, A):
-            raise ValueError(f"Q0 must have shape ({S}, {A}), got {Q.shape}")
+        Q = check_shape(check_array(Q0, "Q0", ndim=2, dtype=np.float64, copy=True), "Q0",
+                        (S, A), " (states x actions of env)")
     rng = _stream(seed)
     kernels = _kernels.load("_rl_tabular")
     cap = batch.max_steps if batch.max_steps > 0 else 100_000
@@ -159,9 +163,8 @@ def evaluate_greedy(env, Q, n_episodes=100, seed=None):
     batch = _tables(env)
     Q = check_array(Q, "Q", ndim=2, dtype=np.float64)
     S, A = batch.next_state.shape[:2]
-    if Q.shape != (S, A):
-        raise ValueError(f"Q must have shape ({S}, {A}) for {batch.observation_space} states "
-                         f"and {batch.action_space} actions, got {Q.shape}")
+    check_shape(Q, "Q", (S, A), f" ({batch.observation_space} states x "
+                f"{batch.action_space} actions)")
     n_episodes = check_positive_int(n_episodes, "n_episodes")
     returns = np.zeros(n_episodes)
     _kernels.load("_rl_tabular").evaluate_greedy(

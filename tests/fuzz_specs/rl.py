@@ -1,7 +1,7 @@
 """Fuzz specs of fastml.rl on tiny problems: dynamic programming on a random 4-state MDP,
 tabular control on FrozenLake (a few episodes), the DQN/PPO building blocks on random
-batches, the agents (a few updates, then ``predict``), the environments (a few steps of
-Pendulum with the fuzzed actions) and the spaces."""
+batches, the agents (a few updates, then ``predict``), the environments and the
+normalisation wrappers (a few steps of Pendulum with the fuzzed actions) and the spaces."""
 
 import numpy as np
 
@@ -147,6 +147,18 @@ def _vector_env(actions, env_id="Pendulum-v1", num_envs=3, **kw):
     return out
 
 
+def _normalized(actions, epsilon=1e-8, clip=None, gamma=0.99):
+    """Three steps of Pendulum behind NormalizeReward(NormalizeObservation(...))."""
+    env = rl.make_vec("Pendulum-v1", 3, autoreset_mode="same_step")
+    env = rl.NormalizeReward(rl.NormalizeObservation(env, epsilon=epsilon, clip=clip),
+                             gamma=gamma, epsilon=epsilon, clip=clip)
+    out = [env.reset(seed=0)[0]]
+    for _ in range(3):
+        obs, rewards, _, _, info = env.step(actions)
+        out += [obs, rewards, info["original_reward"]]
+    return out
+
+
 def _box(low, high):
     space = envs.Box(low, high, dtype=np.float64, seed=0)
     x = space.sample()
@@ -219,6 +231,11 @@ SPECS = [
          _vector_env, also=("fastml.rl.envs.VectorEnv",),
          bad_params={"env_id": ["Nope-v0", 3], "num_envs": [0, -1, 2.5, HUGE],
                      "autoreset_mode": ["never"], "max_episode_steps": [0, 2.5]}),
+    Spec("fastml.rl.NormalizeObservation",
+         lambda rng, dtype: {"actions": rng.uniform(-2, 2, (3, 1)).astype(dtype)},
+         _normalized, also=("fastml.rl.NormalizeReward",),
+         bad_params={"epsilon": [0.0, -1.0, np.nan, "small"], "clip": [0.0, -1.0, np.nan],
+                     "gamma": [-0.1, 1.5, np.nan]}),
     Spec("fastml.rl.envs.Box",
          lambda rng, dtype: {"low": -rng.random(3).astype(dtype),
                              "high": rng.random(3).astype(dtype)}, _box,

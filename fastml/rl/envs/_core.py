@@ -14,7 +14,15 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_option, check_positive_int
+from fastml._validation import (
+    check_array,
+    check_index_array,
+    check_member,
+    check_option,
+    check_positive_int,
+    check_scalar,
+    check_shape,
+)
 from fastml.rl.envs import _toy_text
 from fastml.rl.envs._spaces import Box, Discrete, MultiDiscrete
 
@@ -188,9 +196,8 @@ class _Batch:
 
 
 def _check_seed(seed):
-    if seed is not None and not (isinstance(seed, numbers.Integral) and seed >= 0):
-        raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
-    return None if seed is None else int(seed)
+    return None if seed is None else int(check_scalar(seed, "seed", numbers.Integral,
+                                                      min_val=0))
 
 
 class Env:
@@ -265,16 +272,9 @@ class Env:
 
 def _check_action(action, space):
     if isinstance(space, Discrete):
-        if not space.contains(action):
-            raise ValueError(f"action {action!r} is not in the action space {space}")
-        return int(action)
-    a = np.asarray(action)
-    if a.shape != space.shape or a.dtype.kind not in "iuf":
-        raise ValueError(f"action must be a real array of shape {space.shape}, got {action!r}")
-    a = a.astype(np.float32)
-    if not np.isfinite(a).all():
-        raise ValueError(f"action must be finite, got {action!r}")
-    return float(a[0])
+        return int(check_member(action, "action", space))
+    check_shape(np.asarray(action), "action", space.shape, " (the action space's)")
+    return float(check_array(action, "action", dtype=np.float32)[0])
 
 
 class VectorEnv:
@@ -332,25 +332,14 @@ class VectorEnv:
         if not self._ready:
             raise RuntimeError("Cannot call VectorEnv.step() before calling reset()")
         b = self._batch
+        # shapes first: a wrong-size batch is rejected before it is converted
+        shape = (self.num_envs,) + b.action_space.shape
+        check_shape(np.asarray(actions), "actions", shape, " (one action per env)")
         if b.discrete:
-            a = np.asarray(actions)
-            if a.shape != (self.num_envs,) or a.dtype.kind not in "iu":
-                raise ValueError(f"actions must be an integer array of shape "
-                                 f"({self.num_envs},), got {a.shape} {a.dtype}")
-            if a.size and (a.min() < 0 or a.max() >= b.action_space.n):
-                raise ValueError(f"actions must lie in the action space "
-                                 f"{b.action_space} of every env, got values in "
-                                 f"[{a.min()}, {a.max()}]")
-            b.actions[:] = a
+            b.actions[:] = check_index_array(actions, "actions", b.action_space.n,
+                                             what="actions")
         else:
-            a = np.asarray(actions)
-            if a.shape != (self.num_envs,) + b.action_space.shape or a.dtype.kind not in "iuf":
-                raise ValueError(f"actions must be a real array of shape ({self.num_envs}, "
-                                 f"{b.action_space.shape[0]}), got {a.dtype} {a.shape}")
-            a = a.astype(np.float32)
-            if not np.isfinite(a).all():
-                raise ValueError("actions must be finite")
-            b.actions[:] = a[:, 0]
+            b.actions[:] = check_array(actions, "actions", dtype=np.float32)[:, 0]
         b.step()
         infos = {}
         if b.mode == b.k.SAME_STEP and b.has_final.any():
@@ -378,8 +367,7 @@ def _batched(space, n):
 
 
 def _check_id(env_id):
-    if env_id not in registry:
-        raise ValueError(f"env_id must be one of {', '.join(sorted(registry))}, got {env_id!r}")
+    check_option(env_id, "env_id", sorted(registry))
 
 
 def make(env_id, max_episode_steps=None, **kwargs):
@@ -402,8 +390,7 @@ def make_vec(env_id, num_envs=1, autoreset_mode="next_step", seed=None, max_epis
     call ``reset`` first as with Gymnasium. An id not compiled here is built with
     ``gymnasium.make_vec`` (a ``SyncVectorEnv``, Python speed) when Gymnasium is installed.
     """
-    if not isinstance(env_id, str):
-        raise TypeError(f"env_id must be a string, got {env_id!r}")
+    check_scalar(env_id, "env_id", str)
     num_envs = check_positive_int(num_envs, "num_envs")
     check_option(autoreset_mode, "autoreset_mode", ("next_step", "same_step"))
     if max_episode_steps is not None:

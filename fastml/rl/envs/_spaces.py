@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_array, check_positive_int, check_scalar
+from fastml._validation import check_array, check_bounds, check_positive_int, check_scalar
 
 __all__ = ["Box", "Discrete", "MultiDiscrete", "Space"]
 
@@ -93,9 +93,7 @@ class MultiDiscrete(Space):
 def _bound(x, name):
     """A Box bound as a real array (infinite entries allowed, NaN not)."""
     x = check_array(x, name, dtype=None, finite=False, order=None)
-    if np.isnan(x).any():
-        raise ValueError(f"{name} must not contain NaN")
-    return x
+    return check_bounds(x, name, low=-np.inf, high=np.inf, detail=" (NaN is no bound)")
 
 
 class Box(Space):
