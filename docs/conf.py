@@ -41,7 +41,6 @@ extensions = [
 exclude_patterns = ["_build", "**/README.rst", "CONTRIBUTING_PAGES.md", "Thumbs.db",
                     ".DS_Store", "sg_execution_times.rst"]
 templates_path = []
-html_static_path = []
 nitpicky = False
 suppress_warnings = []
 
@@ -76,6 +75,11 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib",),
 }
 
+# Outputs of a helper module from a build before it was ignored (sphinx-gallery keeps
+# generated files whose source is no longer an example).
+for _stale in (HERE / "auto_examples").glob("_*"):
+    _stale.unlink()
+
 # --- HTML ------------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"fastml {release}"
@@ -88,5 +92,8 @@ html_theme_options = {
     "footer_end": [],
     "secondary_sidebar_items": ["page-toc"],
 }
+html_context = {"default_mode": "light"}
+html_static_path = ["_static"]
+html_favicon = "_static/favicon.png"
 html_show_sourcelink = False
 html_copy_source = False

@@ -10,6 +10,7 @@ be left out of the docs.
 
 import importlib
 import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -126,10 +127,31 @@ def write_pages():
             p.unlink()
 
 
+def expected_stubs():
+    """File names of the autosummary stubs the API pages ask for (``<module>.<name>.rst``)."""
+    out = set()
+    for text in expected_pages().values():
+        module = re.search(r"^\.\. currentmodule:: (\S+)", text, re.M)
+        table = re.search(r"\.\. autosummary::\n(?:   :.*\n)*\n((?:   \S.*\n)+)", text)
+        if module and table:
+            out |= {f"{module.group(1)}.{n}.rst" for n in table.group(1).split()}
+    return out
+
+
+def remove_stale_stubs():
+    """Delete generated stubs no page asks for any more (autosummary never does): a name
+    moved to another module's page would otherwise be documented twice."""
+    keep = expected_stubs()
+    for path in (API / "generated").glob("*.rst"):
+        if path.name not in keep:
+            path.unlink()
+
+
 def setup(app):
     from sphinx.util import logging
 
     def check(app):
+        remove_stale_stubs()
         stale = stale_pages()
         if stale:
             logging.getLogger(__name__).warning(
