@@ -23,19 +23,6 @@ def random_mdp(S, A, seed):
     return P, rng.standard_normal((S, A))
 
 
-def dense_from_table(table):
-    """Dense (P continuation, R expected) from a Gymnasium table, by hand."""
-    S, A = len(table), len(table[0])
-    P, R = np.zeros((S, A, S)), np.zeros((S, A))
-    for s in range(S):
-        for a in range(A):
-            for p, s2, r, done in table[s][a]:
-                R[s, a] += p * r
-                if not done:
-                    P[s, a, s2] += p
-    return P, R
-
-
 # ---------------------------------------------------------------- dynamic programming
 
 @pytest.mark.parametrize("gamma", [0.9, 0.99])
@@ -65,7 +52,7 @@ def test_frozen_lake_8x8_gymnasium_table_exact():
     env = gym.make("FrozenLake8x8-v1")
     table = env.unwrapped.P
     V, pi = rl.value_iteration(table, gamma=0.99, tol=1e-11)
-    P, R = dense_from_table(table)
+    P, R = reference.dense_from_table(table)
     V_exact = reference.policy_evaluation(P, R, pi, 0.99)
     np.testing.assert_allclose(V, V_exact, rtol=0, atol=1e-10)
     np.testing.assert_allclose(rl.policy_evaluation(table, None, pi, 0.99), V_exact, atol=1e-12)

@@ -7,9 +7,23 @@ one). Loops and textbook formulas, no tricks: the oracle for :mod:`fastml.rl`.
 
 import numpy as np
 
-__all__ = ["bellman_q", "gae", "gaussian_log_prob", "policy_evaluation", "ppo_clip_loss",
-           "q_learning_taxi",
-           "reinforce_gradient_logits", "value_iteration"]
+__all__ = ["bellman_q", "dense_from_table", "gae", "gaussian_log_prob", "policy_evaluation",
+           "ppo_clip_loss", "q_learning_taxi", "reinforce_gradient_logits", "value_iteration"]
+
+
+def dense_from_table(table):
+    """Dense (P, R) from a Gymnasium toy-text table ``table[s][a] = [(p, s', r, done)]``:
+    R(s, a) = sum p r over the outcomes, P(s'|s, a) = sum p over the outcomes that go on
+    to s' (an outcome that ends the episode contributes no continuation)."""
+    S, A = len(table), len(table[0])
+    P, R = np.zeros((S, A, S)), np.zeros((S, A))
+    for s in range(S):
+        for a in range(A):
+            for p, s2, r, done in table[s][a]:
+                R[s, a] += p * r
+                if not done:
+                    P[s, a, s2] += p
+    return P, R
 
 
 def bellman_q(P, R, V, gamma):

@@ -89,13 +89,7 @@ register(Case(
 
 def _dp_setup(env_id, rng):
     table = rl.make(env_id).unwrapped.P
-    S, A = len(table), len(table[0])
-    P, R = np.zeros((S, A, S)), np.zeros((S, A))
-    for s in range(S):
-        for a in range(A):
-            for p, s2, r, done in table[s][a]:
-                R[s, a] += p * r
-                P[s, a, s2] += 0.0 if done else p
+    P, R = reference.dense_from_table(table)
     return {"table": table, "P": P, "R": R}
 
 
