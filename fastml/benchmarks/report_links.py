@@ -25,6 +25,17 @@ PAGES = {
     "diffusion/cnn_train": "advanced/ddpm.html#bench-diffusion-cnn-train",
     "diffusion/ddim_sample": "advanced/ddim.html#bench-diffusion-ddim-sample",
     "diffusion/mlp_train": "advanced/ddpm.html#bench-diffusion-mlp-train",
+    "distributed/kmeans_blobs": "probabilistic/distributed.html#bench-distributed-kmeans-blobs",
+    "distributed/nuts_kidiq_workers":
+        "probabilistic/distributed.html#bench-distributed-nuts-kidiq-workers",
+    "distributed/postfit_predict":
+        "probabilistic/distributed.html#bench-distributed-postfit-predict",
+    "gp/add_observations": "probabilistic/gaussian_processes.html#bench-gp-add-observations",
+    "gp/fit": "probabilistic/gaussian_processes.html#bench-gp-fit",
+    "gp/lml_grad": "probabilistic/gaussian_processes.html#bench-gp-lml-grad",
+    "gp/predict_std": "probabilistic/gaussian_processes.html#bench-gp-predict-std",
+    "gp/sparse_bound": "probabilistic/sparse_gp.html#bench-gp-sparse-bound",
+    "gp/sparse_fit": "probabilistic/sparse_gp.html#bench-gp-sparse-fit",
     "graph/gat_cora_train": "advanced/gat.html#bench-graph-gat-cora-train",
     "graph/gcn_cora_train": "advanced/gcn.html#bench-graph-gcn-cora-train",
     "graph/spectral_embedding": "advanced/spectral_gnn.html#bench-graph-spectral-embedding",
@@ -51,6 +62,7 @@ PAGES = {
     "manifold/tsne_digits": "unsupervised/tsne.html#bench-manifold-tsne-digits",
     "mcmc/ensemble_gauss10": "probabilistic/ensemble_slice.html#bench-mcmc-ensemble-gauss10",
     "mcmc/first_draw_cold": "probabilistic/metropolis.html#bench-mcmc-first-draw-cold",
+    "mcmc/gibbs_nig": "probabilistic/conjugacy.html#bench-mcmc-gibbs-nig",
     "mcmc/hmc_gauss100": "probabilistic/hmc_nuts.html#bench-mcmc-hmc-gauss100",
     "mcmc/hmc_logistic": "probabilistic/hmc_nuts.html#bench-mcmc-hmc-logistic",
     "mcmc/nuts_gauss100": "probabilistic/hmc_nuts.html#bench-mcmc-nuts-gauss100",
@@ -94,6 +106,9 @@ PAGES = {
     "transformer/gpt_prefill": "sequences/gpt.html#bench-transformer-gpt-prefill",
     "transformer/gpt_train_step": "sequences/gpt.html#bench-transformer-gpt-train-step",
     "transformer/scaling_law_fit": "sequences/scaling_laws.html#bench-transformer-scaling-law-fit",
+    "variational/advi_logistic":
+        "probabilistic/variational_inference.html#bench-variational-advi-logistic",
+    "variational/bgm_digits": "probabilistic/bayesian_gmm.html#bench-variational-bgm-digits",
     "variational/vae_epoch_digits":
         "unsupervised/autoencoders_vae.html#bench-variational-vae-epoch-digits",
     "variational/vae_iwae_digits":
