@@ -1,6 +1,8 @@
-"""Shared by the digits examples: data split, seeded mini-batch training, accuracy."""
+"""Shared by the digits examples: data split, seeded mini-batch training, accuracy,
+the command line and the training-curve figure."""
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -32,11 +34,12 @@ def accuracy(model, X, y, batch_size=512):
 
 
 def fit(model, X, y, *, epochs, lr, batch_size=64, weight_decay=1e-4, warmup=2,
-        label_smoothing=0.05, seed=0, verbose=True):
+        label_smoothing=0.05, seed=0, verbose=True, history=None):
     """AdamW with linear warm-up then cosine decay, one schedule step per epoch.
 
     Each step is written out: forward, loss, loss.backward() -> d loss / d logits,
-    model.backward (fills every parameter's grad), optimizer step.
+    model.backward (fills every parameter's grad), optimizer step. ``history``: a list
+    that receives (mean training loss, learning rate) after every epoch.
     """
     loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     opt = nn.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -62,13 +65,15 @@ def fit(model, X, y, *, epochs, lr, batch_size=64, weight_decay=1e-4, warmup=2,
             opt.step()
             total += loss * len(batch)
         sched.step()
+        if history is not None:
+            history.append((total / len(X), opt.param_groups[0]["lr"]))
         if verbose:
             print(f"epoch {epoch + 1:3d}  loss {total / len(X):.4f}  "
                   f"lr {opt.param_groups[0]['lr']:.2e}  {time.perf_counter() - start:.1f} s")
     return model
 
 
-def train_and_score(model, *, images, lr, epochs, seed, threads, verbose):
+def train_and_score(model, *, images, lr, epochs, seed, threads, verbose, history=None):
     """Train ``model`` on the digits training split and return its test accuracy.
 
     One thread by default in the examples: the models are so small that splitting their
@@ -76,18 +81,42 @@ def train_and_score(model, *, images, lr, epochs, seed, threads, verbose):
     """
     X_train, X_test, y_train, y_test = load_digits_split(seed, images=images)
     with fastml.threads(threads):
-        model = fit(model, X_train, y_train, epochs=epochs, lr=lr, seed=seed, verbose=verbose)
+        model = fit(model, X_train, y_train, epochs=epochs, lr=lr, seed=seed, verbose=verbose,
+                    history=history)
         acc = accuracy(model, X_test, y_test)
     if verbose:
         print(f"test accuracy {acc:.4f} ({len(y_test)} digits)")
     return acc
 
 
-def command_line(main, description):
-    """Run ``main(epochs, seed, threads=...)`` with the examples' common options."""
+def command_line(main, description, quick_epochs):
+    """Run ``main(epochs, seed, threads=..., history=...)`` with the examples' common
+    options and draw its training curve. With ``FASTML_EXAMPLE_QUICK=1`` (the docs build)
+    the default is ``quick_epochs`` epochs. Returns (test accuracy, history)."""
+    quick = os.environ.get("FASTML_EXAMPLE_QUICK") == "1"
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=quick_epochs if quick else 30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    main(args.epochs, args.seed, threads=args.threads)
+    history = []
+    acc = main(args.epochs, args.seed, threads=args.threads, history=history)
+    plot_history(history, f"{description}: test accuracy {acc:.1%}")
+    return acc, history
+
+
+def plot_history(history, title):
+    """Training loss and learning rate per epoch (matplotlib figure, left open)."""
+    import matplotlib.pyplot as plt
+
+    loss, lr = np.array(history).T
+    epochs = np.arange(1, len(loss) + 1)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(epochs, loss, "o-", label="training loss")
+    ax.set(xlabel="epoch", ylabel="cross-entropy (label smoothing 0.05)", title=title)
+    twin = ax.twinx()
+    twin.plot(epochs, lr, color="C1", ls="--", label="learning rate")
+    twin.set_ylabel("learning rate")
+    fig.legend(loc="upper right", bbox_to_anchor=(0.88, 0.88))
+    fig.tight_layout()
+    return fig

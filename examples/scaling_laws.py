@@ -1,4 +1,11 @@
-"""Scaling laws on a CPU: a family of character-level GPTs on tiny-shakespeare, Chinchilla's fit.
+"""
+Scaling laws on a CPU
+=====================
+
+A family of character-level GPTs on tiny-shakespeare and Chinchilla's fit of their
+losses. See :doc:`/sequences/scaling_laws`.
+
+::
 
     python examples/scaling_laws.py [--data ../shared/data/tinyshakespeare/input.txt]
                                     [--out scaling_laws.png] [--quick] [--threads 1]
@@ -8,10 +15,19 @@ Trains every (model size, token budget) pair of a small grid (GPTs of 2 layers a
 ends at each budget), measures the validation loss, fits
 L(N, D) = E + A / N^alpha + B / D^beta by Hoffmann et al.'s approach 3 (Huber on log L,
 L-BFGS from a grid, bootstrap intervals), prints the constants with 95% intervals and the
-compute-optimal N*(C), D*(C), and writes the log-log plot to ``--out``.
+compute-optimal N*(C), D*(C), and draws the log-log plot (written to ``--out``).
+``--quick`` (and the documentation build, ``FASTML_EXAMPLE_QUICK=1``) trains a tiny
+family of 6 runs in seconds; its constants are then only indicative.
 """
 
+# %%
+# Train the family and fit the law
+# --------------------------------
+# :func:`fastml.scaling.train_family` trains a fresh GPT for exactly D tokens per
+# (size, budget) pair; :func:`fastml.scaling.fit_scaling_law` minimises the Huber loss of
+# the log-residuals from a grid of starts.
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -36,7 +52,8 @@ def char_tokens(path):
 
 def main(data=DATA, out="scaling_laws.png", quick=False, threads=1, seed=0, verbose=True,
          n_bootstrap=200):
-    """Train the family, fit the law, save the plot; returns (runs, fit)."""
+    """Train the family, fit the law, plot (figure left open; saved to ``out`` unless
+    None); returns (runs, fit)."""
     recipe = QUICK if quick else FULL
     say = print if verbose else None
     tokens = char_tokens(data)
@@ -57,16 +74,20 @@ def main(data=DATA, out="scaling_laws.png", quick=False, threads=1, seed=0, verb
         n_opt, d_opt = fit.compute_optimal([C / 100, C])
         for c, n, d in zip([C / 100, C], n_opt, d_opt):
             print(f"C = {c:.3g} FLOPs: N* = {n:.3g} parameters, D* = {d:.3g} tokens")
-        print(f"plot: {out}")
+        if out:
+            print(f"plot: {out}")
     return runs, fit
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    docs_build = os.environ.get("FASTML_EXAMPLE_QUICK") == "1"
+    parser = argparse.ArgumentParser(description="Scaling laws on a CPU")
     parser.add_argument("--data", default=str(DATA), help="tiny-shakespeare input.txt")
-    parser.add_argument("--out", default="scaling_laws.png", help="plot file (PNG)")
+    parser.add_argument("--out", default=None if docs_build else "scaling_laws.png",
+                        help="plot file (PNG)")
     parser.add_argument("--quick", action="store_true", help="tiny family (seconds)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    main(args.data, args.out, args.quick, args.threads, args.seed)
+    main(args.data, args.out, args.quick or docs_build, args.threads, args.seed,
+         n_bootstrap=8 if docs_build else 200)
