@@ -14,7 +14,14 @@ import warnings
 import numpy as np
 
 from fastml._errors import DataConversionWarning, NotFittedError
-from fastml._validation import check_array, check_consistent_length, check_params
+from fastml._validation import (
+    check_array,
+    check_consistent_length,
+    check_n_features,
+    check_params,
+    check_samples_array,
+    check_y_given,
+)
 
 
 def _checks_params_first(method):
@@ -147,6 +154,9 @@ class ClassifierMixin:
 
 
 class TransformerMixin:
+    """Mixin of transformers: ``fit_transform(X)`` is ``fit(X).transform(X)`` (as
+    scikit-learn's mixin of this name)."""
+
     def __sklearn_tags__(self):
         from sklearn.utils import TransformerTags
 
@@ -174,6 +184,9 @@ class ClassNamePrefixFeaturesOutMixin:
 
 
 class ClusterMixin:
+    """Mixin of clusterers: ``fit_predict(X)`` fits and returns ``labels_`` (as
+    scikit-learn's mixin of this name)."""
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.estimator_type = "clusterer"
@@ -187,6 +200,9 @@ class ClusterMixin:
 
 
 class DensityMixin:
+    """Mixin of density estimators: ``score(X)`` is the mean of ``score_samples(X)``, the
+    average log-density per sample (as scikit-learn's mixin of this name)."""
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.estimator_type = "density_estimator"
@@ -239,33 +255,14 @@ def validate_data(estimator, X, y=None, *, reset=True, dtype="float", y_numeric=
     ``y`` (``requires_y``) is named, and a column-vector ``y`` where a 1-D one is
     expected is raveled with a :class:`fastml.DataConversionWarning`.
     """
-    if not hasattr(X, "toarray"):  # sparse input is rejected by check_array
-        a = np.asarray(X)
-        if a.ndim == 1:
-            raise ValueError(f"Expected a 2-D array for X, got a 1-D array of shape {a.shape}. "
-                             "Reshape your data with X.reshape(-1, 1) for one feature or "
-                             "X.reshape(1, -1) for one sample.")
-        if a.dtype.kind == "c":
-            raise ValueError("Complex data not supported: X must be real, got dtype "
-                             f"{a.dtype}")
-        if a.dtype.kind == "O":
-            X = a.astype(np.float64)  # TypeError/ValueError for entries that are not numbers
-    X = check_array(X, "X", ndim=2, dtype=dtype, allow_empty=True)
-    if X.shape[0] < ensure_min_samples:
-        raise ValueError(f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a "
-                         f"minimum of {ensure_min_samples} is required.")
-    if X.shape[1] < 1:
-        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
-                         "of 1 is required.")
+    X = check_samples_array(X, "X", dtype=dtype, ensure_min_samples=ensure_min_samples)
     if reset:
         estimator.n_features_in_ = X.shape[1]
-    elif hasattr(estimator, "n_features_in_") and X.shape[1] != estimator.n_features_in_:
-        raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
-                         f"expecting {estimator.n_features_in_} features as input.")
+    elif hasattr(estimator, "n_features_in_"):
+        check_n_features(X.shape[1], estimator, estimator.n_features_in_)
     if y is None:
         if requires_y:
-            raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the "
-                             "target y is None")
+            check_y_given(y, estimator)
         return X
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1 and not multi_output:

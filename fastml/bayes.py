@@ -32,7 +32,19 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_array, check_positive_int, check_random_state, check_scalar
+from fastml._validation import (
+    check_array,
+    check_bounds,
+    check_counts,
+    check_finite_real,
+    check_min_length,
+    check_positive,
+    check_positive_int,
+    check_random_state,
+    check_same_shape,
+    check_scalar,
+    check_shape,
+)
 from fastml.base import BaseEstimator, RegressorMixin, check_is_fitted, validate_data
 
 __all__ = ["BayesianLinearRegression", "BetaBinomial", "DirichletMultinomial", "GammaPoisson",
@@ -42,18 +54,8 @@ _LOG_2PI = np.log(2.0 * np.pi)
 
 
 def _positive(x, name):
-    value = float(check_scalar(x, name, numbers.Real, min_val=0, include_boundaries="neither"))
-    if value == np.inf:
-        raise ValueError(f"{name} must be finite, got {x!r}")
-    return value
-
-
-def _counts(x, name, ndim=1):
-    """Non-negative integer-valued float64 counts."""
-    a = check_array(x, name, ndim=ndim, dtype=np.float64)
-    if (a < 0).any() or (a != np.round(a)).any():
-        raise ValueError(f"{name} must hold non-negative integer counts")
-    return a
+    """A finite real number > 0, as a float."""
+    return check_finite_real(check_positive(x, name), name)
 
 
 def _lgamma(x):
@@ -99,11 +101,9 @@ class BetaBinomial(BaseEstimator):
     def fit(self, successes, trials):
         """``successes`` k_i and ``trials`` n_i (same length, 0 <= k_i <= n_i)."""
         a0, b0 = _positive(self.alpha, "alpha"), _positive(self.beta, "beta")
-        k = _counts(np.atleast_1d(successes), "successes")
-        n = _counts(np.atleast_1d(trials), "trials")
-        if k.shape != n.shape:
-            raise ValueError(f"successes and trials must have the same shape, got {k.shape} "
-                             f"and {n.shape}")
+        k = check_counts(np.atleast_1d(successes), "successes")
+        n = check_counts(np.atleast_1d(trials), "trials")
+        check_same_shape(k, "successes", n, "trials")
         if (k > n).any():
             raise ValueError("successes must not exceed trials")
         from scipy.special import betaln
@@ -146,14 +146,13 @@ class GammaPoisson(BaseEstimator):
 
     def fit(self, counts, exposure=None):
         a0, b0 = _positive(self.alpha, "alpha"), _positive(self.beta, "beta")
-        y = _counts(np.atleast_1d(counts), "counts")
+        y = check_counts(np.atleast_1d(counts), "counts")
         if exposure is None:
             t = np.ones_like(y)
         else:
             t = check_array(np.atleast_1d(exposure), "exposure", ndim=1, dtype=np.float64)
-            if t.shape != y.shape or (t <= 0).any():
-                raise ValueError(f"exposure must be positive with the shape of counts "
-                                 f"{y.shape}, got shape {t.shape}")
+            check_shape(t, "exposure", y.shape, " (the shape of counts)")
+            check_bounds(t, "exposure", low=0, closed="neither")
         self.alpha_ = a0 + y.sum()
         self.beta_ = b0 + t.sum()
         self.map_ = max(self.alpha_ - 1.0, 0.0) / self.beta_
@@ -304,15 +303,13 @@ class BayesianLinearRegression(RegressorMixin, BaseEstimator):
     def _prior(self, p):
         m0 = np.zeros(p) if self.m0 is None else check_array(self.m0, "m0", ndim=1,
                                                               dtype=np.float64)
-        if m0.shape != (p,):
-            raise ValueError(f"m0 must have shape ({p},), got {m0.shape}")
+        check_shape(m0, "m0", (p,))
         if self.V0 is None or np.ndim(self.V0) == 0:
             scale = 100.0 if self.V0 is None else _positive(self.V0, "V0")
             V0 = scale * np.eye(p)
         else:
             V0 = check_array(self.V0, "V0", ndim=2, dtype=np.float64)
-            if V0.shape != (p, p):
-                raise ValueError(f"V0 must have shape ({p}, {p}), got {V0.shape}")
+            check_shape(V0, "V0", (p, p))
         return m0, V0, _positive(self.a0, "a0"), _positive(self.b0, "b0")
 
     def fit(self, X, y):
@@ -444,17 +441,16 @@ class DirichletMultinomial(BaseEstimator):
 
     def fit(self, counts):
         """``counts`` of shape (n_obs, K) or (K,) (one observation)."""
-        x = _counts(counts, "counts", ndim=(1, 2))
+        x = check_counts(counts, "counts", ndim=(1, 2))
         x = x[None, :] if x.ndim == 1 else x
         k = x.shape[1]
-        if k < 2:
-            raise ValueError(f"counts must have at least 2 categories, got {k}")
+        check_min_length(x, "counts", 2, "categories", axis=1)
         if np.ndim(self.alpha) == 0:
             alpha = np.full(k, _positive(self.alpha, "alpha"))
         else:
             alpha = check_array(self.alpha, "alpha", ndim=1, dtype=np.float64)
-            if alpha.shape != (k,) or (alpha <= 0).any():
-                raise ValueError(f"alpha must be positive of shape ({k},), got {alpha.shape}")
+            check_shape(alpha, "alpha", (k,))
+            check_bounds(alpha, "alpha", low=0, closed="neither")
         totals = x.sum(axis=0)
         self.alpha_ = alpha + totals
         a_sum = self.alpha_.sum()

@@ -38,6 +38,7 @@ from fastml._validation import (
     check_positive_int,
     check_random_state,
     check_sample_weight,
+    check_shape,
 )
 from fastml.base import (
     BaseEstimator,
@@ -262,9 +263,8 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
         if callable(init):
             centers = check_array(init(X, self._n_clusters, random_state=rng), "init(X)",
                                   ndim=2, dtype=X.dtype)
-            if centers.shape != (self._n_clusters, X.shape[1]):
-                raise ValueError(f"init callable returned shape {centers.shape}, expected "
-                                 f"({self._n_clusters}, {X.shape[1]})")
+            check_shape(centers, "init(X)", (self._n_clusters, X.shape[1]),
+                        " (n_clusters, n_features)")
             return centers
         if init == "k-means++":
             return _kmeans_plusplus(X, self._n_clusters, x_sq_norms, w, rng)[0]

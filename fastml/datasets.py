@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 
+from fastml._validation import check_instance, check_option
+
 __all__ = ["PlanetoidData", "load_planetoid"]
 
 _PLANETOID_PARTS = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
@@ -76,15 +78,13 @@ def load_planetoid(name, root=None):
     indices have gaps (isolated nodes), which get zero features and label 0, as in PyG.
     Returns a :class:`PlanetoidData`. Missing files raise ``FileNotFoundError`` naming them.
     """
-    if not isinstance(name, str) or name.lower() not in _PLANETOID_NAMES:
-        raise ValueError(f"name must be one of 'Cora', 'CiteSeer', 'PubMed', got {name!r}")
-    key = name.lower()
+    key = check_option(name.lower() if isinstance(name, str) else name, "name",
+                       _PLANETOID_NAMES)
     root = root if root is not None else os.environ.get("FASTML_PLANETOID")
     if root is None:
         raise ValueError("root must be the folder holding the Planetoid files "
                          "(or set FASTML_PLANETOID)")
-    if not isinstance(root, (str, os.PathLike)):
-        raise TypeError(f"root must be a path (str or os.PathLike), got {type(root).__name__}")
+    check_instance(root, "root", (str, os.PathLike), "a path (str or os.PathLike)")
     paths = {part: os.path.join(os.fspath(root), f"ind.{key}.{part}")
              for part in _PLANETOID_PARTS}
     missing = [p for p in paths.values() if not os.path.isfile(p)]

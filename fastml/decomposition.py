@@ -23,7 +23,14 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_option, check_random_state, check_scalar
+from fastml._validation import (
+    Interval,
+    Options,
+    check_array,
+    check_n_features,
+    check_random_state,
+    check_square,
+)
 from fastml.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -103,13 +110,14 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.n_oversamples = n_oversamples
         self.random_state = random_state
 
+    _parameter_constraints = {
+        "n_components": [None, Interval(numbers.Real, 0)],
+        "svd_solver": [Options("auto", "full", "covariance_eigh", "randomized")],
+    }
+
     def _solver_and_k(self, X):
         n, d = X.shape
-        k = self.n_components
-        solver = check_option(self.svd_solver, "svd_solver",
-                              ("auto", "full", "covariance_eigh", "randomized"))
-        if k is not None:
-            check_scalar(k, "n_components", numbers.Real, min_val=0)
+        k, solver = self.n_components, self.svd_solver
         if k is None:
             k = min(n, d)
         if solver == "auto":
@@ -122,20 +130,15 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             else:
                 solver = "full"
         fractional = isinstance(k, numbers.Real) and not isinstance(k, numbers.Integral)
-        if fractional and not 0 < k < 1:
-            raise ValueError(f"n_components={k} must be an int or a float in (0, 1)")
         if fractional and solver == "randomized":
             raise ValueError("a fractional n_components needs svd_solver='full' or "
                              "'covariance_eigh'")
-        if not fractional:
-            k = int(k)
-            upper = min(n, d)
-            if not 0 <= k <= upper or (solver == "randomized" and k < 1):
-                raise ValueError(f"n_components={k} must be between "
-                                 f"{1 if solver == 'randomized' else 0} and "
-                                 f"min(n_samples, n_features)={upper} with "
-                                 f"svd_solver={solver!r}")
-        return solver, k
+        low, upper = (1 if solver == "randomized" else 0), min(n, d)
+        if not (0 < k < 1 if fractional else low <= k <= upper):
+            raise ValueError(f"n_components={k} must be between {low} and "
+                             f"min(n_samples, n_features)={upper} with svd_solver={solver!r}, "
+                             "or a float in (0, 1)")
+        return solver, (k if fractional else int(k))
 
     def _fit(self, X):
         """Fit; returns U * S for the kept components when the solver gives it, else None."""
@@ -232,12 +235,8 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def inverse_transform(self, X):
         """Back to input space: Z V_k (times sqrt(variance) if whitened) + mean."""
         check_is_fitted(self, "components_")
-        from fastml._validation import check_array
-
         Z = check_array(X, "X", ndim=2)
-        if Z.shape[1] != self.n_components_:
-            raise ValueError(f"X has {Z.shape[1]} columns, expected n_components_="
-                             f"{self.n_components_}")
+        check_n_features(Z.shape[1], self, self.n_components_, what="columns")
         V = self.components_
         if self.whiten:
             V = np.sqrt(self.explained_variance_)[:, None] * V
@@ -332,24 +331,24 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
                                      self._fit_all_mean, _kernels.threads_for(K.shape[0], 64))
         return K
 
+    _parameter_constraints = {
+        "n_components": [None, Interval(numbers.Integral, 1)],
+        "kernel": [Options(*_KERNEL_CODES, "precomputed")],
+        "gamma": [None, Interval(numbers.Real, 0)],
+        "eigen_solver": [Options("auto", "dense", "arpack")],
+        "alpha": [Interval(numbers.Real, 0)],
+    }
+
     def fit(self, X, y=None):
         """Eigen-decompose the centred Gram matrix of X."""
-        check_option(self.kernel, "kernel", (*_KERNEL_CODES, "precomputed"))
-        check_option(self.eigen_solver, "eigen_solver", ("auto", "dense", "arpack"))
-        check_scalar(self.alpha, "alpha", numbers.Real, min_val=0)
         if self.fit_inverse_transform and self.kernel == "precomputed":
             raise ValueError("Cannot fit_inverse_transform with a precomputed kernel.")
         X = validate_data(self, X)
-        if self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
-            raise ValueError(f"a precomputed kernel must be square, got shape {X.shape}")
-        self.gamma_ = 1.0 / X.shape[1] if self.gamma is None else \
-            float(check_scalar(self.gamma, "gamma", numbers.Real, min_val=0))
+        if self.kernel == "precomputed":
+            check_square(X, "X (a precomputed kernel)")
+        self.gamma_ = 1.0 / X.shape[1] if self.gamma is None else float(self.gamma)
         n = X.shape[0]
-        if self.n_components is None:
-            k = n
-        else:
-            k = min(n, int(check_scalar(self.n_components, "n_components",
-                                        numbers.Integral, min_val=1)))
+        k = n if self.n_components is None else min(n, int(self.n_components))
         K = np.array(self._gram(X, X), copy=True) if self.kernel == "precomputed" \
             else self._gram(X, X)
         self._fit_col_means = K.mean(axis=0)
@@ -424,10 +423,6 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
             raise ValueError("The fit_inverse_transform parameter was not set to True "
                              "when instantiating and hence the inverse transform is not "
                              "available.")
-        from fastml._validation import check_array
-
         Z = check_array(X, "X", ndim=2, dtype=self.X_transformed_fit_.dtype)
-        if Z.shape[1] != self.X_transformed_fit_.shape[1]:
-            raise ValueError(f"X has {Z.shape[1]} columns, expected "
-                             f"{self.X_transformed_fit_.shape[1]}")
+        check_n_features(Z.shape[1], self, self.X_transformed_fit_.shape[1], what="columns")
         return self._gram(Z, self.X_transformed_fit_) @ self.dual_coef_

@@ -22,11 +22,15 @@ import numpy as np
 
 from fastml import _kernels
 from fastml._validation import (
+    Interval,
+    Options,
     check_array,
+    check_bounds,
     check_n_jobs,
     check_option,
     check_random_state,
-    check_scalar,
+    check_shape,
+    check_square,
 )
 from fastml.base import BaseEstimator, TransformerMixin, validate_data
 
@@ -133,38 +137,34 @@ class TSNE(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
+    _parameter_constraints = {
+        "method": [Options("barnes_hut", "exact")],
+        "metric": [Options("euclidean", "precomputed")],
+        "n_components": [Interval(numbers.Integral, 1)],
+        "perplexity": [Interval(numbers.Real, 0, None, "neither")],
+        "early_exaggeration": [Interval(numbers.Real, 1)],
+        "max_iter": [Interval(numbers.Integral, _EXPLORATION_MAX_ITER)],
+        "n_iter_without_progress": [Interval(numbers.Integral, -1)],
+        "min_grad_norm": [Interval(numbers.Real, 0)],
+        "angle": [Interval(numbers.Real, 0, 1)],
+        "learning_rate": [Options("auto"), Interval(numbers.Real, 0, None, "neither")],
+    }
+
     def _check_params(self, X):
+        """The rules that depend on the data (the table has checked each parameter)."""
         n = X.shape[0]
-        check_option(self.method, "method", ("barnes_hut", "exact"))
-        check_option(self.metric, "metric", ("euclidean", "precomputed"))
-        k = int(check_scalar(self.n_components, "n_components", numbers.Integral, min_val=1))
+        k = int(self.n_components)
         if self.method == "barnes_hut" and k > 2:
             raise ValueError(f"n_components must be 1 or 2 for method='barnes_hut', got {k}; "
                              "use method='exact'")
-        check_scalar(self.perplexity, "perplexity", numbers.Real, min_val=0,
-                     include_boundaries="neither")
         if self.perplexity >= n:
             raise ValueError(f"perplexity ({self.perplexity}) must be less than n_samples "
                              f"({n})")
-        check_scalar(self.early_exaggeration, "early_exaggeration", numbers.Real, min_val=1)
-        check_scalar(self.max_iter, "max_iter", numbers.Integral,
-                     min_val=_EXPLORATION_MAX_ITER)
-        check_scalar(self.n_iter_without_progress, "n_iter_without_progress",
-                     numbers.Integral, min_val=-1)
-        check_scalar(self.min_grad_norm, "min_grad_norm", numbers.Real, min_val=0)
-        check_scalar(self.angle, "angle", numbers.Real, min_val=0, max_val=1)
-        if isinstance(self.learning_rate, str):
-            check_option(self.learning_rate, "learning_rate", ("auto",))
-            self.learning_rate_ = max(n / self.early_exaggeration / 4, 50.0)
-        else:
-            self.learning_rate_ = float(check_scalar(
-                self.learning_rate, "learning_rate", numbers.Real, min_val=0,
-                include_boundaries="neither"))
+        self.learning_rate_ = max(n / self.early_exaggeration / 4, 50.0) \
+            if isinstance(self.learning_rate, str) else float(self.learning_rate)
         if self.metric == "precomputed":
-            if X.shape[0] != X.shape[1]:
-                raise ValueError(f"X should be a square distance matrix, got shape {X.shape}")
-            if np.any(X < 0):
-                raise ValueError("Precomputed distance contains negative values")
+            check_square(X, "X (metric='precomputed': a square distance matrix)")
+            check_bounds(X, "X (metric='precomputed': distances)", low=0)
             if isinstance(self.init, str) and self.init == "pca":
                 raise ValueError('The parameter init="pca" cannot be used with '
                                  'metric="precomputed".')
@@ -183,8 +183,7 @@ class TSNE(TransformerMixin, BaseEstimator):
             std = np.std(Y[:, 0])
             return Y / std * 1e-4 if std > 0 else Y
         Y = check_array(self.init, "init", ndim=2, dtype=np.float64, copy=True)
-        if Y.shape != (n, k):
-            raise ValueError(f"init should have shape ({n}, {k}), got {Y.shape}")
+        check_shape(Y, "init", (n, k), verb="should")
         return Y
 
     def _affinities(self, X, n_threads):

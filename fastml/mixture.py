@@ -30,8 +30,10 @@ from fastml._validation import (
     Interval,
     Options,
     check_array,
+    check_bounds,
     check_positive_int,
     check_random_state,
+    check_shape,
 )
 from fastml.base import BaseEstimator, DensityMixin, check_is_fitted, validate_data
 from fastml.linalg import _cholesky, _solve_triangular
@@ -349,27 +351,24 @@ class GaussianMixture(_BaseMixture):
         d = X.shape[1]
         if self.weights_init is not None:
             w = check_array(self.weights_init, "weights_init", ndim=1, dtype=X.dtype)
-            if w.shape != (K,):
-                raise ValueError(f"weights_init should have shape ({K},), got {w.shape}")
+            check_shape(w, "weights_init", (K,), verb="should")
             if np.any(w < 0) or np.any(w > 1) or not np.isclose(w.sum(), 1.0):
                 raise ValueError("weights_init must be in [0, 1] and sum to 1, got "
                                  f"sum {w.sum():.5f}")
             self._weights_init = w
         if self.means_init is not None:
             m = check_array(self.means_init, "means_init", ndim=2, dtype=X.dtype)
-            if m.shape != (K, d):
-                raise ValueError(f"means_init should have shape ({K}, {d}), got {m.shape}")
+            check_shape(m, "means_init", (K, d), verb="should")
             self._means_init = m
         if self.precisions_init is not None:
             shapes = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}
             want = shapes[self.covariance_type]
             p = check_array(self.precisions_init, "precisions_init", ndim=len(want),
                             dtype=X.dtype)
-            if p.shape != want:
-                raise ValueError(f"precisions_init should have shape {want} for "
-                                 f"covariance_type={self.covariance_type!r}, got {p.shape}")
-            if self.covariance_type in ("diag", "spherical") and np.any(p <= 0):
-                raise ValueError("precisions_init must be positive")
+            check_shape(p, "precisions_init", want,
+                        f" for covariance_type={self.covariance_type!r}", verb="should")
+            if self.covariance_type in ("diag", "spherical"):
+                check_bounds(p, "precisions_init", low=0, closed="neither")
             try:
                 self._prec_chol_init = _chol_from_precisions(p, self.covariance_type)
             except NotPositiveDefiniteError:
@@ -550,9 +549,7 @@ class BayesianGaussianMixture(_BaseMixture):
             self.mean_prior_ = X.mean(axis=0)
         else:
             self.mean_prior_ = check_array(self.mean_prior, "mean_prior", ndim=1, dtype=dtype)
-            if self.mean_prior_.shape != (d,):
-                raise ValueError(f"mean_prior should have shape ({d},), got "
-                                 f"{self.mean_prior_.shape}")
+            check_shape(self.mean_prior_, "mean_prior", (d,), verb="should")
         if self.degrees_of_freedom_prior is None:
             self.degrees_of_freedom_prior_ = d
         elif self.degrees_of_freedom_prior > d - 1.0:
@@ -576,12 +573,10 @@ class BayesianGaussianMixture(_BaseMixture):
         else:
             want = (d, d) if ct in ("full", "tied") else (d,)
             prior = check_array(prior, "covariance_prior", ndim=len(want), dtype=dtype)
-            if prior.shape != want:
-                raise ValueError(f"covariance_prior should have shape {want} for "
-                                 f"covariance_type={ct!r}, got {prior.shape}")
-            if ct == "diag" and np.any(prior <= 0):
-                raise ValueError("covariance_prior must be positive for covariance_type="
-                                 "'diag'")
+            check_shape(prior, "covariance_prior", want, f" for covariance_type={ct!r}",
+                        verb="should")
+            if ct == "diag":
+                check_bounds(prior, "covariance_prior", low=0, closed="neither")
             if ct != "diag" and not (np.allclose(prior, prior.T)
                                      and np.all(np.linalg.eigvalsh(prior) > 0)):
                 raise ValueError(f"covariance_prior must be symmetric, positive-definite "

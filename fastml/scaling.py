@@ -39,7 +39,12 @@ import numpy as np
 from fastml import _kernels
 from fastml._validation import (
     check_array,
+    check_bounds,
     check_consistent_length,
+    check_divisible,
+    check_index_array,
+    check_min_length,
+    check_nonempty,
     check_positive_int,
     check_random_state,
     check_scalar,
@@ -145,6 +150,8 @@ def _parameters(theta):
 class ScalingLawFit:
     """A fitted L(N, D) = E + A / N^alpha + B / D^beta.
 
+    Parameters
+    ----------
     params : dict of E, A, B, alpha, beta.
     objective : the Huber objective at the optimum.
     intervals : dict name -> (low, high) bootstrap percentile interval (empty without
@@ -197,11 +204,8 @@ def _check_points(N, D, L):
     L = check_array(L, "L", ndim=1, dtype=np.float64)
     check_consistent_length(("N", N), ("D", D), ("L", L))
     for name, x in (("N", N), ("D", D), ("L", L)):
-        if x.size and x.min() <= 0:
-            raise ValueError(f"{name} must be positive, got a minimum of {x.min()}")
-    if N.shape[0] < 5:
-        raise ValueError(f"N, D, L need at least 5 points to fit 5 parameters, "
-                         f"got {N.shape[0]}")
+        check_bounds(x, name, low=0, closed="neither")
+    check_min_length(N, "N, D, L", 5, "points (one per run) to fit 5 parameters")
     return N, D, L
 
 
@@ -256,8 +260,7 @@ def _fit(log_n, log_d, log_l, delta, n_starts, n_bootstrap, level, rng):
 def compute_optimal(C, E, A, B, alpha, beta):
     """(N*(C), D*(C)): the allocation minimising E + A/N^alpha + B/D^beta at C = 6 N D."""
     C = np.atleast_1d(check_array(C, "C", ndim=(0, 1), dtype=np.float64))
-    if C.size and C.min() <= 0:
-        raise ValueError("C must be positive")
+    check_bounds(C, "C", low=0, closed="neither")
     for name, value in (("A", A), ("B", B), ("alpha", alpha), ("beta", beta)):
         check_scalar(value, name, numbers.Real, min_val=0, include_boundaries="neither")
     G = (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
@@ -288,13 +291,9 @@ def _check_model_sizes(model_sizes):
             raise ValueError(f"model_sizes must hold (n_layer, n_head, n_embd) triples, "
                              f"got {size!r}")
         n_layer, n_head, n_embd = (check_positive_int(v, "model_sizes") for v in size)
-        if n_embd % n_head:
-            raise ValueError(f"model_sizes: n_embd ({n_embd}) must be divisible by n_head "
-                             f"({n_head})")
+        check_divisible(n_embd, "model_sizes: n_embd", n_head, "n_head")
         sizes.append((n_layer, n_head, n_embd))
-    if not sizes:
-        raise ValueError("model_sizes must not be empty")
-    return sizes
+    return check_nonempty(sizes, "model_sizes")
 
 
 def _learning_rate(step, n_steps, warmup, peak, floor):
@@ -359,13 +358,10 @@ def train_family(tokens, model_sizes, token_budgets, *, block_size=64, batch_siz
     """
     from fastml.models import GPTConfig
 
-    tokens = check_array(tokens, "tokens", ndim=1, dtype=None, finite=False)
-    if tokens.dtype.kind not in "iu":
-        raise TypeError(f"tokens must hold integer token ids, got dtype {tokens.dtype}")
+    tokens = check_index_array(tokens, "tokens", None, what="token ids", ndim=1)
     sizes = _check_model_sizes(model_sizes)
-    budgets = [check_positive_int(b, "token_budgets") for b in token_budgets]
-    if not budgets:
-        raise ValueError("token_budgets must not be empty")
+    budgets = check_nonempty([check_positive_int(b, "token_budgets") for b in token_budgets],
+                             "token_budgets")
     block_size = check_positive_int(block_size, "block_size")
     batch_size = check_positive_int(batch_size, "batch_size")
     learning_rate = float(check_scalar(learning_rate, "learning_rate", numbers.Real,
@@ -374,14 +370,10 @@ def train_family(tokens, model_sizes, token_budgets, *, block_size=64, batch_siz
     val_fraction = float(check_scalar(val_fraction, "val_fraction", numbers.Real, min_val=0,
                                       max_val=1, include_boundaries="neither"))
     val_windows = check_positive_int(val_windows, "val_windows")
-    if tokens.size == 0:
-        raise ValueError("tokens must not be empty")
-    if tokens.min() < 0:
-        raise ValueError("tokens must be non-negative token ids")
+    check_nonempty(tokens, "tokens")
     vocab = int(tokens.max()) + 1 if vocab_size is None else \
         check_positive_int(vocab_size, "vocab_size")
-    if tokens.size and tokens.max() >= vocab:
-        raise ValueError(f"tokens holds id {tokens.max()} >= vocab_size {vocab}")
+    check_index_array(tokens, "tokens", vocab, what="token ids below vocab_size")
     n_val = int(len(tokens) * val_fraction)
     if n_val <= block_size + 1 or len(tokens) - n_val <= block_size + 1:
         raise ValueError(f"tokens ({len(tokens)}) is too short for block_size {block_size} "

@@ -40,7 +40,13 @@ import numpy as np
 
 from fastml import _kernels
 from fastml._errors import NotFittedError
-from fastml._validation import check_positive_int
+from fastml._validation import (
+    check_collection,
+    check_index_array,
+    check_instance,
+    check_nonempty,
+    check_positive_int,
+)
 
 __all__ = ["GPT2_PATTERN", "BPETokenizer"]
 
@@ -80,8 +86,7 @@ def _code_point_classes():
 
 def _check_text(text, name="text"):
     """UTF-8 bytes of ``text`` (a str without unpaired surrogates)."""
-    if not isinstance(text, str):
-        raise TypeError(f"{name} must be a str, got {type(text).__name__}")
+    check_instance(text, name, str, "a str")
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as err:
@@ -93,8 +98,7 @@ class _Splitter:
     """Pre-tokenizer: GPT-2's pattern as the compiled scanner, any other as a regex."""
 
     def __init__(self, pattern):
-        if not isinstance(pattern, str):
-            raise TypeError(f"pattern must be a str, got {type(pattern).__name__}")
+        check_instance(pattern, "pattern", str, "a str")
         self.pattern = pattern
         self.regex = None
         if pattern == GPT2_PATTERN:
@@ -141,23 +145,21 @@ def _check_special_tokens(special_tokens, first_id):
     keeps its ids, which must be >= first_id and distinct."""
     if special_tokens is None:
         return {}
-    if isinstance(special_tokens, str):
-        raise TypeError("special_tokens must be a sequence of str or a dict str -> id, "
-                        "not a str")
+    check_collection(special_tokens, "special_tokens", "a sequence of str or a dict str -> id")
+    given = None
     if not isinstance(special_tokens, dict):
-        special_tokens = {tok: first_id + i for i, tok in enumerate(special_tokens)}
+        given = list(special_tokens)
+        special_tokens = {tok: first_id + i for i, tok in enumerate(given)}
     ids = set()
     for tok, tok_id in special_tokens.items():
-        if not isinstance(tok, str) or not tok:
-            raise ValueError(f"special_tokens must be non-empty strings, got {tok!r}")
-        _check_text(tok, "special_tokens")
+        check_nonempty(_check_text(tok, "special_tokens entries"), "special_tokens entries")
         if isinstance(tok_id, bool) or not isinstance(tok_id, (int, np.integer)) or \
                 tok_id < first_id or tok_id in ids:
             raise ValueError(f"special_tokens[{tok!r}] == {tok_id!r}: special ids must be "
                              f"distinct integers >= {first_id} (after the ordinary tokens)")
         ids.add(int(tok_id))
-    if len(special_tokens) != len(set(special_tokens)):
-        raise ValueError("special_tokens must be distinct")
+    if given is not None and len(special_tokens) != len(given):
+        raise ValueError(f"special_tokens must be distinct, got {given!r}")
     return {tok: int(i) for tok, i in special_tokens.items()}
 
 
@@ -218,14 +220,12 @@ class BPETokenizer:
         """Tokenizer of existing ranks (tiktoken's ``mergeable_ranks``: dict bytes -> rank,
         ranks 0..n-1, all 256 single bytes included); ``special_tokens`` dict str -> id
         (ids >= n)."""
-        if not isinstance(mergeable_ranks, dict):
-            raise TypeError(f"mergeable_ranks must be a dict bytes -> int, "
-                            f"got {type(mergeable_ranks).__name__}")
+        check_instance(mergeable_ranks, "mergeable_ranks", dict, "a dict bytes -> int")
         n = len(mergeable_ranks)
         tokens = [None] * n
         for tok, rank in mergeable_ranks.items():
-            if not isinstance(tok, bytes) or not tok:
-                raise ValueError(f"mergeable_ranks keys must be non-empty bytes, got {tok!r}")
+            check_nonempty(check_instance(tok, "mergeable_ranks keys", bytes, "bytes"),
+                           "mergeable_ranks keys")
             if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or \
                     not 0 <= rank < n or tokens[rank] is not None:
                 raise ValueError(f"mergeable_ranks values must be the ranks 0..{n - 1}, each "
@@ -286,8 +286,7 @@ class BPETokenizer:
         if allowed_special == "all":
             allowed = frozenset(self.special_tokens)
         else:
-            if isinstance(allowed_special, str):
-                raise TypeError('allowed_special must be "all" or a collection of str')
+            check_collection(allowed_special, "allowed_special", '"all" or a collection of str')
             allowed = frozenset(allowed_special)
             unknown = allowed - set(self.special_tokens)
             if unknown:
@@ -315,10 +314,7 @@ class BPETokenizer:
         arr = np.asarray(ids)
         if arr.size == 0:
             return arr.reshape(0).astype(np.int32)
-        if arr.ndim != 1 or arr.dtype.kind not in "iu":
-            raise ValueError(f"ids must be a 1-D sequence of integer token ids, got "
-                             f"{'dtype ' + str(arr.dtype) if arr.ndim == 1 else arr.ndim}"
-                             f"{'' if arr.ndim == 1 else '-D'}")
+        arr = check_index_array(arr, "ids", self.n_vocab, what="token ids", ndim=1)
         outside = arr[(arr < 0) | (arr >= len(self._tokens))]
         if outside.size:
             bad = outside[~np.isin(outside, list(self._special_bytes))]

@@ -109,3 +109,101 @@ def test_lengths_dtype_and_random_state():
     assert check_random_state(g) is g
     with pytest.raises(TypeError, match="random_state"):
         check_random_state("seed")
+
+
+def test_shape_and_length_helpers():
+    from fastml._validation import check_min_length, check_ndim, check_same_shape, check_shape
+
+    a = np.zeros((2, 3, 4))
+    assert check_shape(a, "s", ("chains", "draws", ...)) is a
+    assert check_shape(a[:, :, 0], "s", ("chains", 3, ...)) is not None
+    with pytest.raises(ValueError, match=r"samples must have shape \(chains, draws, ...\), "
+                                         r"got \(5,\)"):
+        check_shape(np.zeros(5), "samples", ("chains", "draws", ...))
+    with pytest.raises(ValueError, match=r"w should have shape \(3,\) for k, got \(2,\)"):
+        check_shape(np.zeros(2), "w", (3,), " for k", verb="should")
+    with pytest.raises(ValueError, match=r"a and b must have the same shape, got \(2,\) and "
+                                         r"\(3,\)"):
+        check_same_shape(np.zeros(2), "a", np.zeros(3), "b")
+    with pytest.raises(ValueError, match=r"counts must have at least 2 categories \(axis 1\), "
+                                         "got 1"):
+        check_min_length(np.zeros((4, 1)), "counts", 2, "categories", axis=1)
+    with pytest.raises(ValueError, match="sizes must have at least 2 sizes, got 1"):
+        check_min_length((3,), "sizes", 2, "sizes")
+    with pytest.raises(ValueError, match=r"X must be 2-D, got 1-D array of shape \(3,\)"):
+        check_ndim(np.zeros(3), "X", 2)
+
+
+def test_value_helpers():
+    from fastml._validation import check_bounds, check_counts
+
+    assert check_bounds(np.array([]), "x", low=0, closed="neither").size == 0
+    with pytest.raises(ValueError, match="x must be positive, got a minimum of 0.0"):
+        check_bounds(np.array([0.0, 1.0]), "x", low=0, closed="neither")
+    with pytest.raises(ValueError, match="x must be non-negative, got a minimum of -1.0"):
+        check_bounds(np.array([-1.0, 1.0]), "x", low=0)
+    with pytest.raises(ValueError, match=r"x must be in \[0, 1\] for p, got values in "
+                                         r"\[0.5, 2.0\]"):
+        check_bounds(np.array([0.5, 2.0]), "x", low=0, high=1, detail=" for p")
+    with pytest.raises(ValueError, match="x must be < 1"):
+        check_bounds(np.array([np.nan]), "x", high=1, closed="neither")
+    assert check_counts([0, 2, 3], "k").dtype == np.float64
+    for bad in ([1.5], [-1]):
+        with pytest.raises(ValueError, match="k must hold non-negative integer counts"):
+            check_counts(bad, "k")
+
+
+def test_type_helpers_and_instance_constraint():
+    from fastml._validation import (
+        InstanceOf,
+        check_callable,
+        check_collection,
+        check_params,
+        float_dtype_of,
+    )
+
+    assert check_callable(None, "f", allow_none=True) is None
+    with pytest.raises(TypeError, match="f must be callable or None, got int"):
+        check_callable(1, "f", allow_none=True)
+    with pytest.raises(TypeError, match="tokens must be a list of str, got str"):
+        check_collection("ab", "tokens", "a list of str")
+    assert check_collection({"a": 1}, "tokens", "a list of str") == {"a": 1}
+    with pytest.raises(TypeError, match="k must be a dict or None, got list"):
+        check_params({"k": []}, {"k": [None, InstanceOf(dict, "a dict or None")]})
+    assert float_dtype_of(np.zeros(1, np.int8), "X") == np.float64
+    with pytest.raises(TypeError, match="X must be real"):
+        float_dtype_of(np.zeros(1, complex), "X")
+
+
+def test_estimator_helpers():
+    from fastml._validation import check_n_features, check_samples_array, check_y_given
+
+    class Est:
+        pass
+
+    with pytest.raises(ValueError, match="Est requires y to be passed"):
+        check_y_given(None, Est())
+    with pytest.raises(ValueError, match="X has 2 features, but Est is expecting 3 features"):
+        check_n_features(2, Est(), 3)
+    with pytest.raises(ValueError, match=r"Reshape your data with X.reshape\(-1, 1\)"):
+        check_samples_array(np.zeros(3))
+    with pytest.raises(ValueError, match="minimum of 2 is required"):
+        check_samples_array(np.zeros((1, 2)), ensure_min_samples=2)
+    assert check_samples_array(np.array([[1, 2]], dtype=object)).dtype == np.float64
+
+
+def test_log_density_start():
+    from fastml._validation import check_log_density_start
+
+    x = np.zeros(2)
+    value, g = check_log_density_start(lambda x: -x @ x, lambda x: -2 * x, (x,), False)
+    assert value == 0.0 and g.shape == (2,)
+    assert check_log_density_start(lambda x: 1.0, None, (x,), False) == (1.0, None)
+    with pytest.raises(ValueError, match=r"logp\(x0\) is not finite \(-inf\) for chain 1"):
+        check_log_density_start(lambda x: -np.inf, None, (x,), False, where=" for chain 1")
+    with pytest.raises(ValueError, match=r"grad\(x0\) must return shape \(2,\)"):
+        check_log_density_start(lambda x: 0.0, lambda x: np.zeros(3), (x,), False)
+    with pytest.raises(ValueError, match=r"differs from logp\(x0\)"):
+        check_log_density_start(lambda x: 0.0, lambda x: (1.0, x), (x,), True, same_value=True)
+    with pytest.raises(ValueError, match="must return"):
+        check_log_density_start(lambda x: 0.0, lambda x: x, (x,), True)

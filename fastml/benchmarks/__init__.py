@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from fastml._validation import check_option
+
 KINDS = ("fastml", "reference", "peer")
 
 
@@ -36,6 +38,9 @@ KINDS = ("fastml", "reference", "peer")
 class Impl:
     """One implementation that answers a case.
 
+    Parameters
+    ----------
+    name : the implementation's name in reports ("fastml", "reference", a peer's name).
     fn : called as ``fn(**inputs)``; returns the answer (anything ``Case.check`` accepts).
     kind : "fastml", "reference" or "peer".
     requires : importable module names; the implementation is skipped, with a note,
@@ -57,8 +62,7 @@ class Impl:
     def __post_init__(self):
         if self.name in ("fastml", "reference") and self.kind == "peer":
             self.kind = self.name
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        check_option(self.kind, "kind", KINDS)
 
     def arguments(self, inputs):
         """The keyword arguments of :meth:`call` for a case's ``inputs`` (``prepare``
@@ -86,8 +90,12 @@ class Impl:
 class Case:
     """A benchmark case: inputs of a given size and the implementations that answer it.
 
+    Parameters
+    ----------
+    suite, name : the case id is ``suite/name``; the suite is named after the module.
+    impls : the :class:`Impl` objects that answer it (one is named "fastml").
     setup : ``(size, rng) -> dict`` of inputs; ``rng`` is a seeded numpy Generator.
-    sizes / quick_sizes / test_sizes : full benchmark, ``--quick`` and test sizes. A size
+    sizes, quick_sizes, test_sizes : full benchmark, ``--quick`` and test sizes. A size
         is anything ``setup`` understands (int, tuple, dict).
     flops : ``size -> float`` floating-point operations of one call (gives GFLOP/s).
     rates : ``(size, answer) -> {unit: amount}``; reported as amount per second
@@ -204,6 +212,7 @@ SUITE_ALIASES = {
 
 
 def suites():
+    """Sorted names of the suites that have registered cases."""
     return sorted({case.suite for case in load_cases()})
 
 

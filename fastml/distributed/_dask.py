@@ -4,6 +4,7 @@ import contextlib
 import importlib
 
 from fastml._threads import set_num_threads, threads
+from fastml._validation import check_ndim
 
 _worker_pinned = False  # this process is a Dask worker whose fastml/BLAS run 1 thread
 
@@ -63,8 +64,7 @@ def as_dask_array(X, name, chunk_rows=None):
 
         X = np.asarray(X)
         X = da.from_array(X, chunks=(chunk_rows or max(1, X.shape[0]),) + X.shape[1:])
-    if X.ndim not in (1, 2):
-        raise ValueError(f"{name} must be 1-D or 2-D, got {X.ndim}-D")
+    check_ndim(X, name, (1, 2))
     if X.ndim == 2 and len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
     return X

@@ -18,7 +18,11 @@ from fastml._validation import (
     Interval,
     Options,
     check_array,
+    check_n_samples,
+    check_ndim,
     check_random_state,
+    check_shape,
+    float_dtype_of,
 )
 from fastml.base import BaseEstimator, ClusterMixin, TransformerMixin, check_is_fitted
 from fastml.distributed._dask import (
@@ -185,21 +189,15 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         """X as a float32/float64 dask array (NumPy input is checked in full first)."""
         if not is_dask_collection(X):
             X = check_array(X, "X", ndim=2, allow_empty=False)
-        X = as_dask_array(X, "X")
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.ndim}-D")
-        if X.dtype not in (np.float32, np.float64):
-            if X.dtype.kind not in "biuf":
-                raise TypeError(f"X must be a real numeric array, got dtype {X.dtype}")
-            X = X.astype(np.float64)
-        return X
+        X = check_ndim(as_dask_array(X, "X"), "X", 2)
+        dtype = float_dtype_of(X, "X")
+        return X if X.dtype == dtype else X.astype(dtype)
 
     def fit(self, X, y=None):
         """Cluster ``X`` (dask array or dataframe, or NumPy); returns self."""
         X = self._check_X(X)
         n, d = X.shape
-        if n < self.n_clusters:
-            raise ValueError(f"n_samples={n} should be >= n_clusters={self.n_clusters}.")
+        check_n_samples(n, self.n_clusters, "n_clusters")
         X = X.persist()
         blocks = list(X.to_delayed().ravel())
         sizes = np.array(X.chunks[0])
@@ -211,9 +209,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             centers = np.ascontiguousarray(X[idx].compute())
         else:
             centers = check_array(self.init, "init", ndim=2, dtype=X.dtype, copy=True)
-            if centers.shape != (self.n_clusters, d):
-                raise ValueError(f"init has shape {centers.shape}; expected "
-                                 f"({self.n_clusters}, {d}) = (n_clusters, n_features)")
+            check_shape(centers, "init", (self.n_clusters, d), " = (n_clusters, n_features)")
         require("dask.array")
         tol = float(self.tol * X.var(axis=0).mean().compute())
         if not math.isfinite(tol):

@@ -2,6 +2,7 @@
 
 import sys
 
+from fastml._validation import check_instance
 from fastml.distributed._dask import require
 from fastml.mcmc._sample import _prepare_chains, _sample_chains
 from fastml.mcmc._trace import _concatenate_chains
@@ -59,8 +60,7 @@ def sample(client, logp, x0, *, grad=None, method="nuts", draws=1000, tune=1000,
         R-hat > 1.01, as on one machine.
     """
     distributed = require("distributed")
-    if not isinstance(client, distributed.Client):
-        raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}")
+    check_instance(client, "client", distributed.Client, "a distributed.Client")
     problem = _prepare_chains(logp, grad, x0, method, draws, tune, chains, seed, options)
     available = set(client.scheduler_info()["workers"])
     if not available:

@@ -21,11 +21,19 @@ import numpy as np
 from fastml import _kernels
 from fastml._errors import ConvergenceWarning, JitterWarning, NotPositiveDefiniteError
 from fastml._validation import (
+    CALLABLE,
+    InstanceOf,
+    Interval,
+    Options,
     all_finite,
     as_float_if_object,
     check_array,
+    check_bounds,
+    check_min_length,
     check_random_state,
     check_scalar,
+    check_shape,
+    check_y_given,
 )
 from fastml.base import (
     BaseEstimator,
@@ -55,8 +63,7 @@ def check_noise(alpha, n, name="alpha"):
     if a.ndim == 1 and a.shape[0] not in (1, n):
         raise ValueError(f"{name} must be a scalar or an array with one entry per sample "
                          f"({a.shape[0]} != {n})")
-    if np.any(a < 0):
-        raise ValueError(f"{name} must be non-negative")
+    check_bounds(a, name, low=0)
     return a.reshape(-1)[0] if a.size == 1 else a
 
 
@@ -156,16 +163,11 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         return tags
 
     # ---------------------------------------------------------------- fit
-    def _check_params(self):
-        if self.kernel is not None and not isinstance(self.kernel, Kernel):
-            raise TypeError(f"kernel must be a fastml.gp.kernels.Kernel or None, got "
-                            f"{type(self.kernel).__name__}")
-        if not (self.optimizer is None or self.optimizer == "fmin_l_bfgs_b"
-                or callable(self.optimizer)):
-            raise ValueError(f"optimizer must be 'fmin_l_bfgs_b', a callable or None, got "
-                             f"{self.optimizer!r}")
-        check_scalar(self.n_restarts_optimizer, "n_restarts_optimizer", numbers.Integral,
-                     min_val=0)
+    _parameter_constraints = {
+        "kernel": [None, InstanceOf(Kernel, "a fastml.gp.kernels.Kernel or None")],
+        "optimizer": [None, Options("fmin_l_bfgs_b"), CALLABLE],
+        "n_restarts_optimizer": [Interval(numbers.Integral, 0)],
+    }
 
     def _set_targets(self, y):
         """Store y (normalised when asked) as y_train_ with its mean and scale."""
@@ -187,18 +189,15 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         X : array of shape (n_samples, n_features); y : shape (n_samples,) or
         (n_samples, n_targets). Returns self.
         """
-        self._check_params()
         kernel = default_kernel() if self.kernel is None else self.kernel
         self.kernel_ = copy.deepcopy(kernel)
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
-                             "y is None")
+        check_y_given(y, self)
         X, y = validate_data(self, as_float_if_object(X), as_float_if_object(y), y_numeric=True,
                              multi_output=True)
         X = X.astype(np.float64, copy=False)
         y = y.astype(np.float64, copy=False)
-        if y.ndim == 2 and y.shape[1] == 0:
-            raise ValueError("y must have at least one target column")
+        if y.ndim == 2:
+            check_min_length(y, "y", 1, "target columns", axis=1)
         self._noise = check_noise(self.alpha, X.shape[0])
         self.kernel_._check_input(X)
         self.X_train_ = X
@@ -369,9 +368,7 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         m = X_new.shape[0]
         y_shape = (1, 2) if self.y_train_.ndim == 2 else 1
         y_new = check_array(y_new, "y_new", ndim=y_shape, dtype=np.float64)
-        if y_new.shape[0] != m or y_new.shape[1:] != self.y_train_.shape[1:]:
-            raise ValueError(f"y_new must have shape {(m,) + self.y_train_.shape[1:]}, got "
-                             f"{y_new.shape}")
+        check_shape(y_new, "y_new", (m,) + self.y_train_.shape[1:])
         if alpha is None:
             if np.ndim(self._noise) != 0:
                 raise ValueError("alpha (noise of the new samples) is required when the "

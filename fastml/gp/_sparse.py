@@ -35,11 +35,17 @@ import numpy as np
 from fastml import _kernels
 from fastml._errors import ConvergenceWarning, JitterWarning, NotPositiveDefiniteError
 from fastml._validation import (
+    ARRAY_LIKE,
+    InstanceOf,
+    Interval,
+    Options,
     as_float_if_object,
     check_array,
-    check_option,
+    check_bounds,
+    check_min_length,
     check_random_state,
-    check_scalar,
+    check_shape,
+    check_y_given,
 )
 from fastml.base import (
     BaseEstimator,
@@ -222,35 +228,32 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
         return F, (g_theta, -beta * dbeta, g_z)
 
     # ---------------------------------------------------------------- fit
-    def _check_params(self):
-        if self.kernel is not None and not isinstance(self.kernel, Kernel):
-            raise TypeError(f"kernel must be a fastml.gp.kernels.Kernel or None, got "
-                            f"{type(self.kernel).__name__}")
-        check_scalar(self.n_inducing, "n_inducing", numbers.Integral, min_val=1)
-        check_scalar(self.max_iter, "max_iter", numbers.Integral, min_val=1)
-        check_scalar(self.noise_level, "noise_level", numbers.Real, min_val=0,
-                     include_boundaries="neither")
-        check_scalar(self.jitter, "jitter", numbers.Real, min_val=0)
-        check_option(self.optimizer, "optimizer", ("fmin_l_bfgs_b", None))
-        if isinstance(self.inducing, str):
-            check_option(self.inducing, "inducing", ("kmeans++",))
+    _parameter_constraints = {
+        "kernel": [None, InstanceOf(Kernel, "a fastml.gp.kernels.Kernel or None")],
+        "n_inducing": [Interval(numbers.Integral, 1)],
+        "max_iter": [Interval(numbers.Integral, 1)],
+        "noise_level": [Interval(numbers.Real, 0, None, "neither")],
+        "noise_level_bounds": [Options("fixed"), ARRAY_LIKE],
+        "jitter": [Interval(numbers.Real, 0)],
+        "optimizer": [None, Options("fmin_l_bfgs_b")],
+        "inducing": [Options("kmeans++"), ARRAY_LIKE],
+    }
 
     def _noise_bounds(self):
         b = self.noise_level_bounds
         if isinstance(b, str) and b == "fixed":
             return None
-        b = np.asarray(b, dtype=float)
-        if b.shape != (2,) or not (0 < b[0] <= b[1]):
-            raise ValueError(f"noise_level_bounds must be 'fixed' or a pair 0 < low <= high, "
-                             f"got {self.noise_level_bounds!r}")
+        b = check_shape(np.asarray(b, dtype=float), "noise_level_bounds", (2,),
+                        " ('fixed' or a pair 0 < low <= high)")
+        check_bounds(b, "noise_level_bounds", low=0, closed="neither")
+        if b[0] > b[1]:
+            raise ValueError(f"noise_level_bounds must have low <= high, got "
+                             f"{self.noise_level_bounds!r}")
         return np.log(b)
 
     def fit(self, X, y):
         """Choose the inducing inputs, then maximise the bound. Returns self."""
-        self._check_params()
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
-                             "y is None")
+        check_y_given(y, self)
         X, y = validate_data(self, as_float_if_object(X), as_float_if_object(y), y_numeric=True)
         X = X.astype(np.float64, copy=False)
         y = y.astype(np.float64, copy=False)
@@ -263,9 +266,8 @@ class SparseGaussianProcessRegressor(RegressorMixin, BaseEstimator):
             Z = kmeans_plus_plus(X, m, check_random_state(self.random_state))
         else:
             Z = check_array(self.inducing, "inducing", ndim=2, dtype=np.float64, copy=True)
-            if Z.shape[1] != X.shape[1] or Z.shape[0] == 0:
-                raise ValueError(f"inducing must have shape (m, {X.shape[1]}) with m >= 1, got "
-                                 f"{Z.shape}")
+            check_shape(Z, "inducing", ("m", X.shape[1]), " with m >= 1")
+            check_min_length(Z, "inducing", 1, "points")
         self._y_mean, self._y_std = 0.0, 1.0
         if self.normalize_y:
             self._y_mean = float(y.mean())

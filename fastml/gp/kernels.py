@@ -22,7 +22,14 @@ from collections import namedtuple
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_array, common_float_dtype
+from fastml._validation import (
+    check_array,
+    check_bounds,
+    check_option,
+    check_positive,
+    check_shape,
+    common_float_dtype,
+)
 
 __all__ = ["RBF", "ConstantKernel", "DotProduct", "ExpSineSquared", "Hyperparameter",
            "Kernel", "Matern", "Product", "RationalQuadratic", "Sum", "WhiteKernel"]
@@ -48,18 +55,18 @@ class Hyperparameter(namedtuple("Hyperparameter",
 
     def __new__(cls, name, value_type, bounds, n_elements=1, fixed=None):
         if not isinstance(bounds, str) or bounds != "fixed":
-            bounds = np.atleast_2d(np.asarray(bounds, dtype=float))
-            if bounds.shape[-1] != 2:
-                raise ValueError(f"bounds of {name} must be a (lower, upper) pair or "
-                                 f"'fixed', got {bounds.tolist()}")
+            bounds = check_shape(np.atleast_2d(np.asarray(bounds, dtype=float)),
+                                 f"bounds of {name}", ("n", 2),
+                                 " (a (lower, upper) pair per entry, or 'fixed')")
             if n_elements > 1 and bounds.shape[0] == 1:
                 bounds = np.repeat(bounds, n_elements, axis=0)
             elif bounds.shape[0] != n_elements:
                 raise ValueError(f"bounds of {name} must have {n_elements} rows, got "
                                  f"{bounds.shape[0]}")
-            if np.any(bounds <= 0) or np.any(bounds[:, 0] > bounds[:, 1]):
-                raise ValueError(f"bounds of {name} must be positive with lower <= upper, "
-                                 f"got {bounds.tolist()}")
+            check_bounds(bounds, f"bounds of {name}", low=0, closed="neither")
+            if np.any(bounds[:, 0] > bounds[:, 1]):
+                raise ValueError(f"bounds of {name} must have lower <= upper, got "
+                                 f"{bounds.tolist()}")
         if fixed is None:
             fixed = isinstance(bounds, str) and bounds == "fixed"
         return super().__new__(cls, name, value_type, bounds, n_elements, fixed)
@@ -486,18 +493,14 @@ class _Stationary(Kernel):
         return Hyperparameter("length_scale", "numeric", self.length_scale_bounds, n)
 
     def _length_scale(self, X):
-        ls = np.squeeze(np.asarray(self.length_scale, dtype=float))
-        if ls.ndim > 1:
-            raise ValueError("length_scale cannot be of dimension greater than 1")
+        name = "length_scale" if self._ard_allowed else \
+            f"length_scale of {type(self).__name__} (an isotropic kernel: a scalar)"
+        ls = check_array(np.squeeze(np.asarray(self.length_scale, dtype=float)), name,
+                         ndim=(0, 1) if self._ard_allowed else 0, dtype=None, order=None)
         if ls.ndim == 1 and X.shape[1] != ls.shape[0]:
             raise ValueError(f"Anisotropic kernel must have the same number of dimensions "
                              f"as data ({ls.shape[0]}!={X.shape[1]})")
-        if ls.ndim == 1 and not self._ard_allowed:
-            raise ValueError(f"{type(self).__name__} only supports an isotropic "
-                             "(scalar) length_scale")
-        if np.any(ls <= 0) or not np.all(np.isfinite(ls)):
-            raise ValueError(f"length_scale must be positive and finite, got {ls}")
-        return ls
+        return check_bounds(ls, "length_scale", low=0, closed="neither")
 
     def _check_input(self, X):
         self._length_scale(X)
@@ -573,8 +576,7 @@ class Matern(_Stationary):
     def _kind(self):
         if self.nu == np.inf:
             return _kernels.load("_gp").KINDS["rbf"]
-        if self.nu not in (0.5, 1.5, 2.5):
-            raise ValueError(f"nu must be one of 0.5, 1.5, 2.5 or inf, got {self.nu!r}")
+        check_option(self.nu, "nu", (0.5, 1.5, 2.5, np.inf))
         return _kernels.load("_gp").KINDS[f"matern{self.nu}"]
 
     def _check_input(self, X):
@@ -606,8 +608,7 @@ class RationalQuadratic(_Stationary):
 
     def _check_input(self, X):
         super()._check_input(X)
-        if not self.alpha > 0:
-            raise ValueError(f"alpha must be positive, got {self.alpha!r}")
+        check_positive(self.alpha, "alpha")
 
     def _p(self):
         return float(self.alpha), 0.0
@@ -637,8 +638,7 @@ class ExpSineSquared(_Stationary):
 
     def _check_input(self, X):
         super()._check_input(X)
-        if not self.periodicity > 0:
-            raise ValueError(f"periodicity must be positive, got {self.periodicity!r}")
+        check_positive(self.periodicity, "periodicity")
 
     def _scaled(self, X):
         self._length_scale(X)

@@ -13,6 +13,8 @@ from fastml._validation import (
     Interval,
     Options,
     check_array,
+    check_bounds,
+    check_consistent_length,
     check_positive_int,
     check_random_state,
     check_scalar,
@@ -147,8 +149,7 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, max_it
                             include_boundaries="right")
     X = check_array(X, "X", ndim=2, allow_empty=False)
     y = check_array(y, "y", ndim=1, dtype=X.dtype)
-    if len(y) != X.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} samples but y has {len(y)}")
+    check_consistent_length(("X", X), ("y", y))
     xt, yc, _, _, norm2 = _prepare(X, y, fit_intercept)
     n = X.shape[0]
     if alphas is None:
@@ -160,8 +161,7 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, max_it
         alphas = np.geomspace(alpha_max, alpha_max * eps, n_alphas)
     else:
         alphas = np.sort(check_array(alphas, "alphas", ndim=1, dtype=np.float64))[::-1]
-        if np.any(alphas < 0):
-            raise ValueError("alphas must be >= 0")
+        check_bounds(alphas, "alphas", low=0)
     w = np.zeros(X.shape[1], dtype=X.dtype)
     coefs = np.empty((X.shape[1], len(alphas)), dtype=X.dtype)
     gaps = np.empty(len(alphas))

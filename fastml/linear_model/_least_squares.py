@@ -5,7 +5,13 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_array, check_bool, check_nonneg, check_option
+from fastml._validation import (
+    check_array,
+    check_bool,
+    check_bounds,
+    check_nonneg,
+    check_option,
+)
 from fastml.base import BaseEstimator, RegressorMixin, validate_data
 from fastml.linalg import _cho_solve, _cholesky
 from fastml.linear_model._base import LinearModelMixin, center_data, set_intercept
@@ -175,8 +181,7 @@ class Ridge(LinearModelMixin, RegressorMixin, BaseEstimator):
             if alphas.shape[0] not in (1, n_targets):
                 raise ValueError(f"alpha must be a scalar or have one value per target "
                                  f"({n_targets}), got shape {alphas.shape}")
-            if np.any(alphas < 0):
-                raise ValueError("alpha must be >= 0 for every target")
+            check_bounds(alphas, "alpha", low=0, detail=" for every target")
         solver = self.solver
         if solver == "auto":
             solver = "cholesky" if alphas.size == 1 else "svd"

@@ -19,7 +19,7 @@ draws, R-hat NaN for a single chain), vectorised over the trailing dimensions.
 
 import numpy as np
 
-from fastml._validation import check_array, check_option
+from fastml._validation import check_array, check_min_length, check_option, check_shape
 
 _METHODS = ("bulk", "tail", "mean", "sd")
 
@@ -27,10 +27,9 @@ _METHODS = ("bulk", "tail", "mean", "sd")
 def _as_draws(samples):
     """(chains, draws, k) float64 view of (chains, draws) or (chains, draws, ...)."""
     a = check_array(samples, "samples", dtype=np.float64, finite=False)
-    if a.ndim < 2:
-        raise ValueError(f"samples must have shape (chains, draws[, dim]), got {a.shape}")
-    if a.shape[0] == 0 or a.shape[1] == 0:
-        raise ValueError(f"samples needs at least one chain and one draw, got {a.shape}")
+    check_shape(a, "samples", ("chains", "draws", ...))
+    check_min_length(a, "samples", 1, "chains")
+    check_min_length(a, "samples", 1, "draws", axis=1)
     return a.reshape(a.shape[0], a.shape[1], -1), a.shape[2:]
 
 

@@ -11,6 +11,8 @@ import numpy as np
 from fastml import _kernels
 from fastml._validation import (
     check_array,
+    check_callable,
+    check_log_density_start,
     check_option,
     check_positive_int,
     check_random_state,
@@ -88,11 +90,10 @@ def _options(method, options, dim):
     if opts.get("step_size") is not None:
         check_scalar(opts["step_size"], "step_size", numbers.Real, min_val=0,
                      include_boundaries="neither")
-    for name in ("max_treedepth", "max_steps", "max_steps_out"):
+    for name, most in (("max_treedepth", 30), ("max_steps", None), ("max_steps_out", None)):
         if name in opts:
-            opts[name] = check_positive_int(opts[name], name)
-    if "max_treedepth" in opts and opts["max_treedepth"] > 30:
-        raise ValueError(f"max_treedepth == {opts['max_treedepth']}, must be <= 30")
+            opts[name] = check_positive_int(opts[name], name,
+                                            **({"max_val": most} if most else {}))
     if "a" in opts:
         check_scalar(opts["a"], "a", numbers.Real, min_val=1, include_boundaries="neither")
     if method == "rwmh" and opts["step_size"] is None:
@@ -123,26 +124,10 @@ def _check_start(logp, grad, X, method, combined):
     lps = np.empty(X.shape[0])
     G = np.zeros_like(X)
     for c, x in enumerate(X):
-        v = float(logp(x.copy()))
-        if not math.isfinite(v):
-            raise ValueError(f"logp(x0) is not finite ({v}) for chain {c}: start where the "
-                             "log-density is finite")
-        lps[c] = v
-        if method in _GRADIENT:
-            g = grad(x.copy())
-            if combined:
-                if not (isinstance(g, tuple) and len(g) == 2):
-                    raise ValueError("grad must return (logp(x), grad(x)) at every point when "
-                                     f"it does at x0, got {type(g).__name__}")
-                if float(g[0]) != v and not (math.isnan(g[0]) and math.isnan(v)):
-                    raise ValueError(f"grad(x0)[0] = {g[0]} differs from logp(x0) = {v}")
-                g = g[1]
-            g = np.asarray(g, dtype=np.float64)
-            if g.shape != x.shape:
-                raise ValueError(f"grad(x0) must return shape {x.shape} (one value per "
-                                 f"dimension), got shape {g.shape}")
-            if not np.isfinite(g).all():
-                raise ValueError(f"grad(x0) is not finite for chain {c}")
+        lps[c], g = check_log_density_start(logp, grad if method in _GRADIENT else None,
+                                            (x,), combined, where=f" for chain {c}",
+                                            same_value=True)
+        if g is not None:
             G[c] = g
     return lps, G
 
@@ -269,11 +254,9 @@ class _Chains:
 
 def _prepare_chains(logp, grad, x0, method, draws, tune, chains, seed, options):
     """Check :func:`sample`'s arguments once; the starting state of every chain."""
-    if not callable(logp):
-        raise TypeError(f"logp must be callable, got {type(logp).__name__}")
+    check_callable(logp, "logp")
     check_option(method, "method", METHODS)
-    if grad is not None and not callable(grad):
-        raise TypeError(f"grad must be callable or None, got {type(grad).__name__}")
+    check_callable(grad, "grad", allow_none=True)
     if method in _GRADIENT and grad is None:
         raise ValueError(f"method={method!r} needs grad, the gradient of logp "
                          "(use method='rwmh', 'slice' or 'ensemble' without one)")

@@ -25,16 +25,22 @@ L_1 = ELBO <= L_k <= L_{k+1} -> log p(x) as k grows.
 """
 
 import math
-import numbers
 
 import numpy as np
 
 from fastml._validation import (
+    check_array,
+    check_bounds,
+    check_collection,
+    check_finite_real,
+    check_float_dtype,
+    check_min_length,
+    check_nonneg,
     check_option,
     check_positive,
     check_positive_int,
     check_random_state,
-    check_scalar,
+    check_shape,
 )
 from fastml.nn import GELU, Adam, LeakyReLU, Linear, Module, ReLU, Sequential, Sigmoid, Tanh
 from fastml.vi._elbo import (
@@ -52,11 +58,8 @@ _LOG_2PI = math.log(2 * math.pi)
 
 
 def _check_sizes(sizes, name):
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError(f"{name} must be a sequence of layer sizes, got {type(sizes).__name__}")
-    if len(sizes) < 2:
-        raise ValueError(f"{name} must list at least an input and an output size, "
-                         f"got {list(sizes)}")
+    sizes = tuple(check_collection(sizes, name, "a sequence of layer sizes"))
+    check_min_length(sizes, name, 2, "sizes (an input and an output size)")
     return tuple(check_positive_int(s, f"{name}[{i}]") for i, s in enumerate(sizes))
 
 
@@ -94,9 +97,7 @@ class _Base(Module):
         super().__init__()
         enc, dec = _check_layers(encoder, decoder)
         activation = check_option(activation, "activation", tuple(_ACTIVATIONS))
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        dtype = check_float_dtype(dtype)
         self.n_features, self.n_latent = enc[0], enc[-1]
         self.activation = activation
         object.__setattr__(self, "_sizes", (enc, dec))
@@ -110,23 +111,16 @@ class _Base(Module):
     def _check_data(self, x, name="x"):
         """x as (batch >= 1, n_features) of the parameters' dtype; values in [0, 1] for
         Bernoulli / cross-entropy models."""
-        x = self._check_input(x, name)
-        if x.ndim != 2 or x.shape[1] != self.n_features:
-            raise ValueError(f"{name} must have shape (batch, {self.n_features}), got {x.shape}")
-        if len(x) == 0:
-            raise ValueError(f"{name} must hold at least one sample, got shape {x.shape}")
-        if not np.isfinite(x).all():
-            raise ValueError(f"{name} contains NaN or infinity")
-        if self._binary and x.size and (x.min() < 0 or x.max() > 1):
-            raise ValueError(f"{name} must hold values in [0, 1] for a Bernoulli / "
-                             f"cross-entropy decoder, got [{x.min()}, {x.max()}]")
+        x = check_shape(self._check_input(x, name), name, ("batch", self.n_features))
+        check_min_length(x, name, 1, "samples")
+        x = check_array(x, name, dtype=None, order=None)  # finite
+        if self._binary:
+            check_bounds(x, name, low=0, high=1,
+                         detail=" for a Bernoulli / cross-entropy decoder")
         return x
 
     def _check_latent(self, z):
-        z = self._check_input(z, "z")
-        if z.ndim != 2 or z.shape[1] != self.n_latent:
-            raise ValueError(f"z must have shape (batch, {self.n_latent}), got {z.shape}")
-        return z
+        return check_shape(self._check_input(z, "z"), "z", ("batch", self.n_latent))
 
     def _output(self, logits):
         """The decoder's mean in data space: sigmoid of the logits, or the logits."""
@@ -251,12 +245,9 @@ class VAE(_Base):
         super().__init__(encoder, decoder, activation, dtype, random_state)
         enc, dec = self._sizes
         self.likelihood = check_option(likelihood, "likelihood", ("bernoulli", "gaussian"))
-        self.decoder_std = float(check_positive(decoder_std, "decoder_std"))
-        if not math.isfinite(self.decoder_std):
-            raise ValueError(f"decoder_std must be finite, got {decoder_std}")
-        self.beta = float(check_scalar(beta, "beta", numbers.Real, min_val=0))
-        if not math.isfinite(self.beta):
-            raise ValueError(f"beta must be finite, got {beta}")
+        self.decoder_std = check_finite_real(check_positive(decoder_std, "decoder_std"),
+                                             "decoder_std")
+        self.beta = check_finite_real(check_nonneg(beta, "beta"), "beta")
         self.encoder = _mlp(enc[:-1] + (2 * enc[-1],), activation, dtype, self._rng)
         self.decoder = _mlp(dec, activation, dtype, self._rng)
 
@@ -308,12 +299,8 @@ class VAE(_Base):
     def forward(self, x, eps=None):
         x = self._check_data(x)
         if eps is not None:
-            eps = self._check_input(eps, "eps")
-            if eps.shape != (len(x), self.n_latent):
-                raise ValueError(f"eps must have shape ({len(x)}, {self.n_latent}), "
-                                 f"got {eps.shape}")
-            if not np.isfinite(eps).all():
-                raise ValueError("eps contains NaN or infinity")
+            eps = check_shape(self._check_input(eps, "eps"), "eps", (len(x), self.n_latent))
+            eps = check_array(eps, "eps", dtype=None, order=None)  # finite
         return self._loss(x, self._rng, eps)
 
     def _loss(self, x, rng, eps=None):

@@ -19,7 +19,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastml._validation import check_array, check_positive_int, check_random_state, check_scalar
+from fastml._validation import (
+    check_array,
+    check_divisible,
+    check_index_array,
+    check_instance,
+    check_positive_int,
+    check_random_state,
+    check_scalar,
+    check_shape,
+)
 from fastml.nn import init
 from fastml.nn._layers import GELU, Dropout, Embedding, LayerNorm, Linear, Tanh, _dtype
 from fastml.nn._module import Module, Parameter
@@ -52,9 +61,8 @@ class BERTConfig:
                      "intermediate_size", "max_position_embeddings", "type_vocab_size",
                      "num_labels"):
             setattr(self, name, check_positive_int(getattr(self, name), name))
-        if self.hidden_size % self.num_attention_heads:
-            raise ValueError(f"hidden_size ({self.hidden_size}) must be divisible by "
-                             f"num_attention_heads ({self.num_attention_heads})")
+        check_divisible(self.hidden_size, "hidden_size", self.num_attention_heads,
+                        "num_attention_heads")
         self.hidden_dropout_prob = float(check_scalar(
             self.hidden_dropout_prob, "hidden_dropout_prob", numbers.Real, min_val=0,
             max_val=1, include_boundaries="left"))
@@ -72,24 +80,18 @@ def mask_tokens(input_ids, vocab_size, mask_token_id, *, special_tokens_mask=Non
     become ``mask_token_id`` (80%), a uniform random id in [0, vocab_size) (10%), or
     stay (10%). ``labels`` holds the original id at selected positions, -100 elsewhere.
     """
-    ids = check_array(input_ids, "input_ids", dtype=None, finite=False)
-    if ids.dtype.kind not in "iu":
-        raise TypeError(f"input_ids must hold integer token ids, got dtype {ids.dtype}")
+    ids = check_index_array(input_ids, "input_ids", None, what="token ids")
     vocab_size = check_positive_int(vocab_size, "vocab_size")
     check_scalar(mask_token_id, "mask_token_id", numbers.Integral, min_val=0,
                  max_val=vocab_size - 1)
     p = check_scalar(mlm_probability, "mlm_probability", numbers.Real, min_val=0, max_val=1)
-    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
-        raise ValueError(f"input_ids must be in [0, {vocab_size}), got values in "
-                         f"[{ids.min()}, {ids.max()}]")
+    check_index_array(ids, "input_ids", vocab_size, what="token ids")
     rng = check_random_state(seed)
     selected = rng.random(ids.shape) < p
     if special_tokens_mask is not None:
         special = check_array(special_tokens_mask, "special_tokens_mask", dtype=bool,
                               finite=False)
-        if special.shape != ids.shape:
-            raise ValueError(f"special_tokens_mask must have input_ids' shape {ids.shape}, "
-                             f"got {special.shape}")
+        check_shape(special, "special_tokens_mask", ids.shape, " (input_ids' shape)")
         selected &= ~special
     labels = np.where(selected, ids, IGNORE_INDEX).astype(np.int64)
     inputs = ids.astype(np.int64, copy=True)
@@ -145,8 +147,7 @@ class BertModel(Module):
 
     def __init__(self, config, *, dtype=np.float32, random_state=None):
         super().__init__()
-        if not isinstance(config, BERTConfig):
-            raise TypeError(f"config must be a BERTConfig, got {type(config).__name__}")
+        check_instance(config, "config", BERTConfig, "a BERTConfig")
         self.config = config
         dtype = _dtype(dtype)
         rng = init._rng(random_state)
@@ -160,13 +161,8 @@ class BertModel(Module):
         self._cache = None
 
     def _ids(self, ids, name, high):
-        ids = check_array(ids, name, ndim=2, dtype=None, finite=False)
-        if ids.dtype.kind not in "iu":
-            raise TypeError(f"{name} must hold integer ids, got dtype {ids.dtype}")
-        if ids.size and (ids.min() < 0 or ids.max() >= high):
-            raise ValueError(f"{name} must be in [0, {high}), got values in "
-                             f"[{ids.min()}, {ids.max()}]")
-        return ids.astype(np.int64, copy=False)
+        ids = check_index_array(ids, name, high, what="ids", ndim=2)
+        return np.ascontiguousarray(ids, dtype=np.int64)
 
     def forward(self, input_ids, token_type_ids=None, attention_mask=None):
         c = self.config
@@ -179,13 +175,9 @@ class BertModel(Module):
         padding = None
         if attention_mask is not None:
             m = check_array(attention_mask, "attention_mask", ndim=2, dtype=None, finite=False)
-            if m.shape != ids.shape:
-                raise ValueError(f"attention_mask must have input_ids' shape {ids.shape}, "
-                                 f"got {m.shape}")
+            check_shape(m, "attention_mask", ids.shape, " (input_ids' shape)")
             padding = m == 0
-        if types.shape != ids.shape:
-            raise ValueError(f"token_type_ids must have input_ids' shape {ids.shape}, "
-                             f"got {types.shape}")
+        check_shape(types, "token_type_ids", ids.shape, " (input_ids' shape)")
         self._cache = True
         return self.encoder.forward(self.embeddings.forward(ids, types),
                                     src_key_padding_mask=padding)
@@ -223,15 +215,10 @@ def _loss_backward(saved, grad):
 
 
 def _check_labels(labels, shape, n_classes):
-    t = check_array(labels, "labels", dtype=None, finite=False)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"labels must hold integer ids, got dtype {t.dtype}")
-    if t.shape != shape:
-        raise ValueError(f"labels must have shape {shape}, got {t.shape}")
-    bad = (t != IGNORE_INDEX) & ((t < 0) | (t >= n_classes))
-    if bad.any():
-        raise ValueError(f"labels must be in [0, {n_classes}) or -100, got {t[bad][0]}")
-    return t.astype(np.int64, copy=False)
+    t = check_shape(check_index_array(labels, "labels", None, what="ids"), "labels", shape)
+    check_index_array(t[t != IGNORE_INDEX], "labels (other than -100)", n_classes,
+                      what="class ids")
+    return np.ascontiguousarray(t, dtype=np.int64)
 
 
 class BERT(Module):
@@ -306,8 +293,7 @@ class BERTForSequenceClassification(Module):
     @classmethod
     def from_pretrained(cls, model, num_labels=None, *, random_state=None):
         """A classifier whose ``bert`` weights are copied from ``model`` (a :class:`BERT`)."""
-        if not isinstance(model, BERT):
-            raise TypeError(f"model must be a BERT, got {type(model).__name__}")
+        check_instance(model, "model", BERT, "a BERT")
         config = model.config
         if num_labels is not None:
             config = BERTConfig(**{**config.__dict__, "num_labels": num_labels})

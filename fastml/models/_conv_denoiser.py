@@ -14,7 +14,7 @@ Forward and backward are written out with fastml.nn layers (no tape).
 
 import numpy as np
 
-from fastml._validation import MAX_AXIS_LENGTH, check_positive_int
+from fastml._validation import MAX_AXIS_LENGTH, check_positive_int, check_shape
 from fastml.models._diffusion import _check_conditioning, _check_t_y, sinusoidal_embedding
 from fastml.nn import Conv2d, Embedding, Linear, Module, Sequential, SiLU
 from fastml.nn import init as nn_init
@@ -69,9 +69,7 @@ class DiffusionCNN(Module):
         super().__init__()
         self.in_channels = check_positive_int(in_channels, "in_channels")
         if isinstance(image_size, (tuple, list)):
-            if len(image_size) != 2:
-                raise ValueError(f"image_size must be an int or (height, width), got "
-                                 f"{image_size}")
+            check_shape(np.asarray(image_size), "image_size", (2,), " (or be an int)")
             size = tuple(check_positive_int(s, "image_size") for s in image_size)
         else:
             size = (check_positive_int(image_size, "image_size"),) * 2
@@ -105,10 +103,7 @@ class DiffusionCNN(Module):
         if len(shape) == 4 and shape[0] * self.channels * shape[2] * shape[3] > MAX_AXIS_LENGTH:
             raise ValueError(f"x: a batch of {shape[0]} images needs activations of more than "
                              f"{MAX_AXIS_LENGTH} elements; pass fewer images at a time")
-        x = self._check_input(x)
-        if x.shape[1:] != self.sample_shape or x.ndim != 4:
-            raise ValueError(f"x must have shape (batch, {', '.join(map(str, self.sample_shape))})"
-                             f", got {x.shape}")
+        x = check_shape(self._check_input(x), "x", ("batch", *self.sample_shape))
         t, y = _check_t_y(self.num_classes, x.shape[0], t, y)
         return self._forward(x, t, y)
 

@@ -12,7 +12,13 @@ import math
 
 import numpy as np
 
-from fastml._validation import check_array, check_positive_int
+from fastml._validation import (
+    check_array,
+    check_divisible,
+    check_index_array,
+    check_positive_int,
+    check_shape,
+)
 from fastml.nn import Embedding, LayerNorm, Linear, Module, Residual, Sequential, SiLU
 from fastml.nn import init as nn_init
 
@@ -31,9 +37,8 @@ def _check_conditioning(n_blocks, time_dim, num_classes):
     """The arguments both denoisers share: ``n_blocks >= 0``, an even ``time_dim >= 2``
     (sines and cosines in pairs) and ``num_classes`` None or >= 1."""
     n_blocks = check_positive_int(n_blocks, "n_blocks", min_val=0)
-    time_dim = check_positive_int(time_dim, "time_dim", min_val=2)
-    if time_dim % 2:
-        raise ValueError(f"time_dim must be even, got {time_dim}")
+    time_dim = check_divisible(check_positive_int(time_dim, "time_dim", min_val=2), "time_dim",
+                               2, "2 (sines and cosines in pairs)")
     num_classes = None if num_classes is None else check_positive_int(num_classes, "num_classes")
     return n_blocks, time_dim, num_classes
 
@@ -42,19 +47,16 @@ def _check_t_y(num_classes, batch, t, y):
     """The denoisers' forward arguments: t a finite number (a Python int or a 0-d array,
     broadcast to the batch) or of shape (batch,), y None or ``batch`` integers in
     [0, num_classes] (``num_classes`` the null class). Returns (t of shape (batch,), y)."""
-    t = np.asarray(t)
-    if t.shape not in ((), (batch,)) or t.dtype.kind not in "iuf" or \
-            not np.all(np.isfinite(t)):
-        raise ValueError(f"t must be a finite number or of shape ({batch},), got shape "
-                         f"{t.shape}")
+    t = check_array(t, "t", ndim=(0, 1), dtype=None, order=None)
+    if t.ndim:
+        check_shape(t, "t", (batch,), " (or be a number)")
     if y is not None and num_classes is None:
         raise ValueError("y given but the model has no class conditioning (num_classes=None)")
     if y is not None:
-        y = check_array(y, "y", dtype=None)
-        if y.shape != (batch,) or y.dtype.kind not in "iu" or y.min() < 0 or \
-                y.max() > num_classes:
-            raise ValueError(f"y must be {batch} integers in [0, {num_classes}], got shape "
-                             f"{y.shape}")
+        y = check_shape(check_index_array(y, "y", num_classes + 1,
+                                          what=f"class labels, {num_classes} the null class"),
+                        "y", (batch,))
+        y = np.ascontiguousarray(y)
     return np.broadcast_to(t, (batch,)), y
 
 
@@ -106,9 +108,7 @@ class DiffusionMLP(Module):
                 f"num_classes={self.num_classes}")
 
     def forward(self, x, t, y=None):
-        x = self._check_input(x)
-        if x.ndim != 2 or x.shape[1] != self.data_dim:
-            raise ValueError(f"x must have shape (batch, {self.data_dim}), got {x.shape}")
+        x = check_shape(self._check_input(x), "x", ("batch", self.data_dim))
         t, y = _check_t_y(self.num_classes, x.shape[0], t, y)
         return self._forward(x, t, y)
 

@@ -26,7 +26,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_array, check_positive_int, check_scalar
+from fastml._validation import (
+    check_array,
+    check_divisible,
+    check_index_array,
+    check_instance,
+    check_min_length,
+    check_positive_int,
+    check_scalar,
+    check_shape,
+)
 from fastml.nn import init
 from fastml.nn._layers import GELU, Dropout, Embedding, LayerNorm, Linear, _dtype
 from fastml.nn._module import Module, Sequential
@@ -64,9 +73,7 @@ class GPTConfig:
     def __post_init__(self):
         for name in ("block_size", "vocab_size", "n_layer", "n_head", "n_embd"):
             setattr(self, name, check_positive_int(getattr(self, name), name))
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head "
-                             f"({self.n_head})")
+        check_divisible(self.n_embd, "n_embd", self.n_head, "n_head")
         self.dropout = float(check_scalar(self.dropout, "dropout", numbers.Real, min_val=0,
                                           max_val=1, include_boundaries="left"))
         self.bias = bool(self.bias)
@@ -278,8 +285,7 @@ class GPT(Module):
 
     def __init__(self, config, *, dtype=np.float32, random_state=None):
         super().__init__()
-        if not isinstance(config, GPTConfig):
-            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+        check_instance(config, "config", GPTConfig, "a GPTConfig")
         self.config = config
         dtype = _dtype(dtype)
         rng = init._rng(random_state)
@@ -321,28 +327,22 @@ class GPT(Module):
 
     # ------------------------------------------------------------ training
     def _check_idx(self, idx, name="idx", allow_ignore=False):
-        idx = check_array(idx, name, ndim=2, dtype=None, finite=False)
-        if idx.dtype.kind not in "iu":
-            raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
+        idx = check_index_array(idx, name, None, what="token ids", ndim=2)
         if idx.shape[1] > self.config.block_size:
             raise ValueError(f"{name} has sequence length {idx.shape[1]} > block_size "
                              f"{self.config.block_size}")
-        low = -1 if allow_ignore else 0
-        if idx.size and (idx.min() < low or idx.max() >= self.config.vocab_size):
-            raise ValueError(f"{name} must hold token ids in [{low}, "
-                             f"{self.config.vocab_size}), got values in "
-                             f"[{idx.min()}, {idx.max()}]")
-        return idx.astype(np.int64, copy=False)
+        if allow_ignore:  # -1: no target at this position
+            check_index_array(idx[idx != -1], f"{name} (other than -1)",
+                              self.config.vocab_size, what="token ids")
+        else:
+            check_index_array(idx, name, self.config.vocab_size, what="token ids")
+        return np.ascontiguousarray(idx, dtype=np.int64)
 
     def forward(self, idx, targets=None):
-        idx = self._check_idx(idx)
-        if idx.shape[1] == 0:
-            raise ValueError("idx must hold at least one token per row")
+        idx = check_min_length(self._check_idx(idx), "idx", 1, "tokens per row", axis=1)
         if targets is not None:
-            targets = self._check_idx(targets, "targets", allow_ignore=True)
-            if targets.shape != idx.shape:
-                raise ValueError(f"targets must have idx's shape {idx.shape}, "
-                                 f"got {targets.shape}")
+            targets = check_shape(self._check_idx(targets, "targets", allow_ignore=True),
+                                  "targets", idx.shape, " (idx's shape)")
         t = self.transformer
         B, T = idx.shape
         # one BLAS pin for the whole pass: the kernels' nested pins then cost nothing
@@ -395,8 +395,7 @@ class GPT(Module):
         idx = check_array(idx, "idx", ndim=(1, 2), dtype=None, finite=False)
         if idx.ndim == 1:
             idx = idx[None]
-        if idx.shape[1] == 0:
-            raise ValueError("idx must hold at least one token per row")
+        check_min_length(idx, "idx", 1, "tokens per row", axis=1)
         idx = self._check_idx(idx[:, -self.config.block_size:])
         max_new_tokens = check_positive_int(max_new_tokens, "max_new_tokens", min_val=0)
         temperature = float(check_scalar(temperature, "temperature", numbers.Real, min_val=0,

@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from fastml._validation import check_option
+
 __all__ = ["bradley_terry_loss", "dpo_loss", "gae", "ppo_policy_loss", "ppo_value_loss"]
 
 
@@ -52,6 +54,7 @@ def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps,
     Rewards r = beta (log pi(y) - log pi_ref(y)) (beta log pi(y) when reference-free).
     Returns (losses, chosen_rewards, rejected_rewards), float64 arrays (n,).
     """
+    check_option(loss_type, "loss_type", ("sigmoid", "robust", "hinge", "ipo", "reference_free"))
     n = len(policy_chosen_logps)
     losses, chosen, rejected = np.empty(n), np.empty(n), np.empty(n)
     eps = label_smoothing
@@ -69,10 +72,8 @@ def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps,
                          + eps * _log_sigmoid(-beta * h)) / (1 - 2 * eps)
         elif loss_type == "hinge":
             losses[i] = max(0.0, 1 - beta * h)
-        elif loss_type == "ipo":
+        else:  # ipo
             losses[i] = (h - 1 / (2 * beta)) ** 2
-        else:
-            raise ValueError(f"unknown loss_type {loss_type!r}")
         chosen[i] = beta * (pc - rc)
         rejected[i] = beta * (pr - rr)
     return losses, chosen, rejected

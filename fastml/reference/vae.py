@@ -12,6 +12,8 @@ the last. The encoder's output is [mu, logvar] (2 d values), q(z|x) = N(mu, diag
 
 import math
 
+from fastml._validation import check_option
+
 __all__ = ["elbo", "iwae_bound", "mlp"]
 
 
@@ -24,13 +26,12 @@ def _activation(name, v):
         return math.tanh(v)
     if name == "sigmoid":
         return 1 / (1 + math.exp(-v))
-    if name == "gelu":
-        return 0.5 * v * (1 + math.erf(v / math.sqrt(2)))
-    raise ValueError(f"unknown activation {name!r}")
+    return 0.5 * v * (1 + math.erf(v / math.sqrt(2)))  # gelu
 
 
 def mlp(layers, x, activation="relu"):
     """The MLP's output for one input vector x (a list of floats)."""
+    check_option(activation, "activation", ("relu", "leaky_relu", "tanh", "sigmoid", "gelu"))
     h = [float(v) for v in x]
     for index, (W, b) in enumerate(layers):
         if index:

@@ -15,7 +15,11 @@ import numpy as np
 from fastml import _kernels
 from fastml._validation import (
     check_array,
+    check_callable,
+    check_finite_real,
+    check_log_density_start,
     check_option,
+    check_positive,
     check_positive_int,
     check_random_state,
     check_scalar,
@@ -85,27 +89,6 @@ class Approximation:
                                    "converged": int(self.converged), "elbo": final})
 
 
-def _start_value(logp, grad, x, idx, combined):
-    """logp(x0) (finite) and grad(x0) of shape (dim,), finite; checked once in Python."""
-    args = (x.copy(),) if idx is None else (x.copy(), idx.copy())
-    value = float(logp(*args))
-    if not math.isfinite(value):
-        raise ValueError(f"logp(x0) is not finite ({value}): start where the log-density "
-                         "is finite")
-    g = grad(*args)
-    if combined:
-        if not (isinstance(g, tuple) and len(g) == 2):
-            raise ValueError("grad must return (logp(x), grad(x)) at every point when it "
-                             f"does at x0, got {type(g).__name__}")
-        g = g[1]
-    g = np.asarray(g, dtype=np.float64)
-    if g.shape != x.shape:
-        raise ValueError(f"grad(x0) must return shape {x.shape} (one value per dimension), "
-                         f"got shape {g.shape}")
-    if not np.isfinite(g).all():
-        raise ValueError("grad(x0) is not finite")
-
-
 def advi(logp, x0, *, grad, method="meanfield", n_steps=10000, lr=0.01, n_mc=1, seed=None,
          tol=1e-3, window=100, init_scale=0.1, batch_size=None, n_data=None):
     """Fit a Gaussian q to the density proportional to exp(logp(x)) by maximising the ELBO.
@@ -157,23 +140,16 @@ def advi(logp, x0, *, grad, method="meanfield", n_steps=10000, lr=0.01, n_mc=1, 
         ``mean``, ``cov``, ``std``, ``scale_tril``, ``sample(n)``, ``elbo`` history,
         ``converged``, ``to_arviz()``.
     """
-    if not callable(logp):
-        raise TypeError(f"logp must be callable, got {type(logp).__name__}")
-    if not callable(grad):
-        raise TypeError(f"grad must be callable, got {type(grad).__name__}")
+    check_callable(logp, "logp")
+    check_callable(grad, "grad")
     check_option(method, "method", METHODS)
     x = check_array(x0, "x0", ndim=1, dtype=np.float64, allow_empty=False, copy=True)
     n_steps = check_positive_int(n_steps, "n_steps")
-    check_scalar(lr, "lr", numbers.Real, min_val=0, include_boundaries="neither")
-    if not math.isfinite(lr):
-        raise ValueError(f"lr == {lr}, must be finite")
+    check_finite_real(check_positive(lr, "lr"), "lr")
     n_mc = check_positive_int(n_mc, "n_mc")
     tol = 0.0 if tol is None else float(check_scalar(tol, "tol", numbers.Real, min_val=0))
     window = check_positive_int(window, "window")
-    check_scalar(init_scale, "init_scale", numbers.Real, min_val=0,
-                 include_boundaries="neither")
-    if not math.isfinite(init_scale):
-        raise ValueError(f"init_scale == {init_scale}, must be finite")
+    check_finite_real(check_positive(init_scale, "init_scale"), "init_scale")
     batched = batch_size is not None
     if batched:
         if n_data is None:
@@ -186,7 +162,7 @@ def advi(logp, x0, *, grad, method="meanfield", n_steps=10000, lr=0.01, n_mc=1, 
     idx0 = np.arange(batch_size, dtype=np.int64) if batched else None
     probe = grad(x.copy()) if idx0 is None else grad(x.copy(), idx0.copy())
     combined = isinstance(probe, tuple)
-    _start_value(logp, grad, x, idx0, combined)
+    check_log_density_start(logp, grad, (x,) if idx0 is None else (x, idx0), combined)
     return _advi(logp, grad, combined, x, method, n_steps, float(lr), n_mc, rng, tol, window,
                  float(init_scale), batch_size, n_data)
 

@@ -17,7 +17,13 @@ have the dtype of the inputs (float32 stays float32).
 
 import numpy as np
 
-from fastml._validation import check_array, common_float_dtype
+from fastml._validation import (
+    check_array,
+    check_min_ndim,
+    check_same_shape,
+    check_shape,
+    common_float_dtype,
+)
 
 __all__ = ["kl_standard_normal", "kl_standard_normal_backward", "reparameterize",
            "reparameterize_backward"]
@@ -52,12 +58,9 @@ def _same_shape(named, dtype=None):
     dtype = dtype or common_float_dtype(*(a for _, a in named))
     out = [check_array(a, name, dtype=dtype) for name, a in named]
     first_name, first = named[0][0], out[0]
-    if np.ndim(named[0][1]) == 0:
-        raise ValueError(f"{first_name} must have at least 1 dimension (..., dim), got a scalar")
+    check_min_ndim(np.asarray(named[0][1]), first_name, 1, " (..., dim)")
     for (name, _), a in zip(named[1:], out[1:]):
-        if a.shape != first.shape:
-            raise ValueError(f"{name} must have the shape of {first_name} {first.shape}, "
-                             f"got {a.shape}")
+        check_same_shape(a, name, first, first_name)
     return out
 
 
@@ -128,7 +131,6 @@ def kl_standard_normal_backward(mu, log_var, grad_kl=1.0):
     grad_kl = check_array(grad_kl, "grad_kl", dtype=mu.dtype)
     if scalar:
         grad_kl = np.full(mu.shape[:-1], grad_kl.ravel()[0], dtype=mu.dtype)
-    elif grad_kl.shape != mu.shape[:-1]:
-        raise ValueError(f"grad_kl must be a scalar or have shape {mu.shape[:-1]}, "
-                         f"got {grad_kl.shape}")
+    else:
+        check_shape(grad_kl, "grad_kl", mu.shape[:-1], " (or be a scalar)")
     return _kl_standard_normal_backward(mu, log_var, grad_kl)

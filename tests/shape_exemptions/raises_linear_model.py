@@ -1,0 +1,6 @@
+"""Raises in fastml/linear_model/ that are not single-argument checks (see __init__.py)."""
+RAISES = {
+    "fastml/linear_model/_least_squares.py": {
+        "cross-argument: alpha has one value per target of y": 1,
+    },
+}
