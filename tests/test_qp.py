@@ -170,3 +170,39 @@ def test_maros_meszaros_problems_that_stalled(name):
     res = solve_qp(**problem)
     assert res.found, res.status
     assert max(res.primal_residual, res.dual_residual, res.duality_gap) <= 1e-2, res
+
+
+def test_nearly_psd_p_counts_as_convex():
+    """P with an eigenvalue of -1e-7 ||P|| (data rounded to a few digits) is accepted,
+    as qpbenchmark does for Maros-Meszaros VALUES, and the answer is a KKT point; an
+    eigenvalue of -1e-3 ||P|| is rejected as non-convex."""
+    rng = np.random.default_rng(3)
+    Q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    lb, ub = -np.ones(6), np.ones(6)
+    q = rng.standard_normal(6)
+    for eig, accepted in ((-1e-7, True), (-1e-3, False)):
+        P = Q @ np.diag([eig, 0.5, 1.0, 1.5, 2.0, 2.5]) @ Q.T
+        P = 0.5 * (P + P.T)
+        if not accepted:
+            with pytest.raises(ValueError, match="P must be positive semidefinite"):
+                solve_qp(P, q, lb=lb, ub=ub)
+            continue
+        res = solve_qp(P, q, lb=lb, ub=ub)
+        assert res.found, res.status
+        assert max(res.primal_residual, res.dual_residual, res.duality_gap) <= 1e-8, res
+
+
+def test_maros_meszaros_values():
+    """VALUES: P has eigenvalue -1.27e-5 (-1.2e-6 ||P||_2); solved by the IPM's LDL^T
+    path (measured: residuals 6e-17 / 2e-16, gap 1e-11; objective -1.39662114, the
+    published optimum)."""
+    from fastml.benchmarks.cases import optimize as cases
+
+    folder = cases.maros_meszaros_dir()
+    if folder is None:
+        pytest.skip("Maros-Meszaros data not found")
+    _, problem = cases.load_problem(f"{folder}/VALUES.mat")
+    res = solve_qp(**problem)
+    assert res.found, res.status
+    assert max(res.primal_residual, res.dual_residual, res.duality_gap) <= 1e-2, res
+    np.testing.assert_allclose(res.fun, -1.39662114, rtol=1e-6)

@@ -16,7 +16,14 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_array, check_positive_int, check_scalar
+from fastml._linalg_spectral import _check_symmetric
+from fastml._validation import (
+    check_array,
+    check_callable,
+    check_positive_int,
+    check_scalar,
+    check_shape,
+)
 from fastml.optimize._minimize import OptimizeResult, _minimize_core
 from fastml.optimize._qp import _Saddle
 
@@ -35,10 +42,8 @@ def solve_equality_qp(P, q, A, b):
     Am = check_array(A, "A", ndim=2, dtype=np.float64)
     bv = check_array(b, "b", ndim=1, dtype=np.float64)
     n = qv.size
-    if Pm.shape != (n, n):
-        raise ValueError(f"P must have shape ({n}, {n}) to match q, got {Pm.shape}")
-    if np.abs(Pm - Pm.T).max(initial=0.0) > 1e-10 * max(1.0, np.abs(Pm).max(initial=0.0)):
-        raise ValueError("P must be symmetric")
+    check_shape(Pm, "P", (n, n), " to match q")
+    _check_symmetric(Pm, "P")
     if Am.shape[1] != n or bv.shape != (Am.shape[0],):
         raise ValueError(f"A must have {n} columns and b one entry per row of A, got A "
                          f"{Am.shape}, b {bv.shape}")
@@ -90,8 +95,8 @@ def minimize_constrained(fun, x0, *, jac, eq=None, eq_jac=None, ineq=None, ineq_
     OptimizeResult with x, fun, y (multipliers of eq), z (of ineq, >= 0), constr_violation,
     nit (outer iterations), success.
     """
-    if not callable(fun) or not callable(jac):
-        raise TypeError("fun and jac must be callables")
+    check_callable(fun, "fun")
+    check_callable(jac, "jac")
     x = check_array(x0, "x0", ndim=1, dtype=np.float64, copy=True, allow_empty=False)
     f0 = float(fun(x))
     if not np.isfinite(f0):

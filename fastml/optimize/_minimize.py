@@ -5,7 +5,13 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_array, check_option, check_positive_int, check_scalar
+from fastml._validation import (
+    check_array,
+    check_callable,
+    check_option,
+    check_positive_int,
+    check_scalar,
+)
 
 __all__ = ["METHODS", "OptimizeResult", "minimize"]
 
@@ -232,13 +238,11 @@ def minimize(fun, x0, *, jac=None, hess=None, method="lbfgs", bounds=None, tol=1
     OptimizeResult with x, fun, jac, nit, nfev, njev, nhev, status, success, message.
     """
     check_option(method, "method", METHODS)
-    if not callable(fun):
-        raise TypeError(f"fun must be callable, got {type(fun).__name__}")
-    for name, value in (("jac", jac), ("hess", hess), ("callback", callback)):
-        if value is not None and value is not True and not callable(value):
-            raise TypeError(f"{name} must be callable, got {type(value).__name__}")
-    if hess is True:
-        raise TypeError("hess must be callable or None")
+    check_callable(fun, "fun")
+    if jac is not True:
+        check_callable(jac, "jac", allow_none=True)
+    check_callable(hess, "hess", allow_none=True)
+    check_callable(callback, "callback", allow_none=True)
     x = check_array(x0, "x0", ndim=1, dtype=np.float64, copy=True, allow_empty=False)
     tol = float(check_scalar(tol, "tol", numbers.Real, min_val=0.0))
     if max_iter is None:
