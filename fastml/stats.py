@@ -26,7 +26,14 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_array, check_option, check_scalar
+from fastml._validation import (
+    check_array,
+    check_finite_real,
+    check_option,
+    check_positive,
+    check_scalar,
+    check_shape,
+)
 
 __all__ = ["DISTRIBUTIONS", "FitResult", "GammaPrior", "NormalInverseGamma",
            "NormalInverseWishart", "fit"]
@@ -60,12 +67,10 @@ def _check_hyper(prior, finite=(), positive=()):
     """Check a prior's real hyper-parameters at construction (a proper prior: every
     ``positive`` one > 0), storing them as floats."""
     for name in finite + positive:
-        value = check_scalar(getattr(prior, name), name, numbers.Real,
-                             min_val=0.0 if name in positive else None,
-                             include_boundaries="neither")
-        if not np.isfinite(value):
-            raise ValueError(f"{name} must be finite, got {value}")
-        object.__setattr__(prior, name, float(value))
+        value = check_finite_real(getattr(prior, name), name)
+        if name in positive:
+            check_positive(value, name)
+        object.__setattr__(prior, name, value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,18 +113,15 @@ class NormalInverseWishart:
         mu0 = check_array(self.mu0, "mu0", ndim=1, dtype=np.float64, allow_empty=False)
         psi0 = check_array(self.psi0, "psi0", ndim=2, dtype=np.float64)
         d = mu0.size
-        if psi0.shape != (d, d):
-            raise ValueError(f"psi0 must have shape ({d}, {d}) to match mu0, got "
-                             f"{psi0.shape}")
+        check_shape(psi0, "psi0", (d, d), " to match mu0")
         if not np.allclose(psi0, psi0.T) or np.linalg.eigvalsh(psi0).min() <= 0:
             raise ValueError("psi0 must be symmetric positive definite")
         object.__setattr__(self, "mu0", mu0)
         object.__setattr__(self, "psi0", psi0)
         _check_hyper(self, positive=("kappa0",))
         _check_hyper(self, finite=("nu0",))
-        if self.nu0 <= d - 1:
-            raise ValueError(f"nu0 must be > d - 1 = {d - 1} (the dimension of mu0), got "
-                             f"{self.nu0}")
+        check_scalar(self.nu0, "nu0", numbers.Real, min_val=d - 1,
+                     include_boundaries="neither")  # nu0 > d - 1, d = mu0's dimension
 
 
 def _special():
@@ -128,17 +130,39 @@ def _special():
     return scipy.special
 
 
+class _Sums:
+    """The sufficient statistics of Gamma, Beta and Dirichlet samples, one pass each:
+    n, sum x, sum log x, sum log(1 - x) (Beta), and the mean and variance (starts).
+
+    The log-likelihood, score and information of these families depend on the data only
+    through them, so the Newton iterations cost O(1) per step instead of passes over x."""
+
+    def __init__(self, x, dist):
+        self.shape, self.n = x.shape, x.shape[0]
+        self.log = np.log(x).sum(axis=0)
+        self.total = x.sum(axis=0)
+        self.mean = self.total / self.n
+        if dist != "gamma":
+            self.var = x.var(axis=0)
+        if dist == "beta":
+            self.log1m = np.log1p(-x).sum()
+
+
+#: the families fitted from :class:`_Sums`
+_SUFFICIENT = ("gamma", "beta", "dirichlet")
+
+
 def _loglik(dist, theta, x):
     sp = _special()
     if dist == "normal":
         mu, s = theta
         return float(np.sum(-0.5 * ((x - mu) / s) ** 2 - np.log(s) - 0.5 * np.log(2 * np.pi)))
-    if dist == "gamma":
+    if dist == "gamma":  # x: _Sums
         a, s = theta
-        return float(np.sum((a - 1) * np.log(x) - x / s - a * np.log(s) - sp.gammaln(a)))
+        return float((a - 1) * x.log - x.total / s - x.n * (a * np.log(s) + sp.gammaln(a)))
     if dist == "beta":
         a, b = theta
-        return float(np.sum((a - 1) * np.log(x) + (b - 1) * np.log1p(-x) - sp.betaln(a, b)))
+        return float((a - 1) * x.log + (b - 1) * x.log1m - x.n * sp.betaln(a, b))
     if dist == "poisson":
         (mu,) = theta
         return float(np.sum(x * np.log(mu) - mu - sp.gammaln(x + 1)))
@@ -153,8 +177,7 @@ def _loglik(dist, theta, x):
                             - (nu + 1) / 2 * np.log1p(z2 / nu)))
     if dist == "dirichlet":
         a = theta
-        return float(x.shape[0] * (sp.gammaln(a.sum()) - sp.gammaln(a).sum())
-                     + ((a - 1) * np.log(x)).sum())
+        return float(x.n * (sp.gammaln(a.sum()) - sp.gammaln(a).sum()) + ((a - 1) * x.log).sum())
     mu, cov = theta
     d = x.shape[1]
     L = np.linalg.cholesky(cov)
@@ -169,13 +192,13 @@ def _score(dist, theta, x):
     n = x.shape[0]
     if dist == "gamma":
         a, s = theta
-        return np.array([np.log(x).sum() - n * np.log(s) - n * sp.digamma(a),
-                         x.sum() / s ** 2 - n * a / s])
+        return np.array([x.log - n * np.log(s) - n * sp.digamma(a),
+                         x.total / s ** 2 - n * a / s])
     if dist == "beta":
         a, b = theta
         common = n * sp.digamma(a + b)
-        return np.array([common - n * sp.digamma(a) + np.log(x).sum(),
-                         common - n * sp.digamma(b) + np.log1p(-x).sum()])
+        return np.array([common - n * sp.digamma(a) + x.log,
+                         common - n * sp.digamma(b) + x.log1m])
     if dist == "t":
         nu, mu, s = theta
         z = (x - mu) / s
@@ -185,7 +208,7 @@ def _score(dist, theta, x):
                             - np.log1p(z2 / nu) + (nu + 1) * z2 / (nu * (nu + z2)))
         return np.array([d_nu, np.sum(w * z) / s, np.sum(w * z2 - 1) / s])
     if dist == "dirichlet":
-        return n * (sp.digamma(theta.sum()) - sp.digamma(theta)) + np.log(x).sum(axis=0)
+        return n * (sp.digamma(theta.sum()) - sp.digamma(theta)) + x.log
     if dist == "normal":
         mu, s = theta
         return np.array([np.sum(x - mu) / s ** 2, np.sum((x - mu) ** 2) / s ** 3 - n / s])
@@ -205,6 +228,10 @@ def _observed_information(dist, theta, x, log_prior=None):
         return n * np.array([[sp.polygamma(1, a) - t, -t], [-t, sp.polygamma(1, b) - t]])
     if dist == "dirichlet" and log_prior is None:
         return n * (np.diag(sp.polygamma(1, theta)) - sp.polygamma(1, theta.sum()))
+    if dist == "gamma" and log_prior is None:
+        a, s = theta
+        return np.array([[n * sp.polygamma(1, a), n / s],
+                         [n / s, 2 * x.total / s ** 3 - n * a / s ** 2]])
 
     def grad(th):
         g = _score(dist, th, x)
@@ -256,9 +283,9 @@ def _newton_positive(dist, theta, x, tol=1e-12, max_iter=100):
 
 def _gamma_shape(x, tol=1e-14, max_iter=100):
     """Gamma MLE shape: solve log a - psi(a) = log mean(x) - mean(log x) (Minka's Newton
-    in 1/a), the scale being mean(x) / a."""
+    in 1/a), the scale being mean(x) / a; x: :class:`_Sums`."""
     sp = _special()
-    s = np.log(x.mean()) - np.log(x).mean()
+    s = np.log(x.mean) - x.log / x.n
     a = (3 - s + np.sqrt((s - 3) ** 2 + 24 * s)) / (12 * s)
     for it in range(1, max_iter + 1):
         a_new = 1.0 / (1.0 / a + (np.log(a) - sp.digamma(a) - s)
@@ -270,8 +297,7 @@ def _gamma_shape(x, tol=1e-14, max_iter=100):
 
 
 def _dirichlet_start(x):
-    m = x.mean(axis=0)
-    v = x.var(axis=0)
+    m, v = x.mean, x.var
     precision = np.median(m * (1 - m) / np.maximum(v, 1e-300) - 1)
     return m * max(precision, 1e-3)
 
@@ -286,9 +312,9 @@ def _mle(dist, x):
         return np.array([x.mean()]), 0
     if dist == "gamma":
         a, it = _gamma_shape(x)
-        return np.array([a, x.mean() / a]), it
+        return np.array([a, x.mean / a]), it
     if dist == "beta":
-        m, v = x.mean(), x.var()
+        m, v = x.mean, x.var
         common = m * (1 - m) / v - 1
         return _newton_positive(dist, np.array([m * common, (1 - m) * common]), x)
     if dist == "dirichlet":
@@ -445,6 +471,8 @@ def _fit_core(dist, x, prior):
         return FitResult(dist, {"mean": mu, "cov": cov}, se, _loglik(dist, (mu, cov), x),
                          cov / n, method)
     log_prior = None
+    if dist in _SUFFICIENT:
+        x = _Sums(x, dist)
     if prior is None:
         theta, nit = _mle(dist, x)
     elif callable(prior):
