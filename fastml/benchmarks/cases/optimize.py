@@ -25,6 +25,9 @@ from fastml.optimize import minimize, qp_residuals, solve_qp
 
 TOLERANCES = {"default": 1.0, "high_accuracy": 1e-9}
 SHIFT = 10.0
+#: qpsolvers' peers and the module each needs
+_PEER_MODULES = {"quadprog": "quadprog", "osqp": "osqp", "clarabel": "clarabel",
+                 "proxqp": "proxsuite", "piqp": "piqp"}
 
 
 def maros_meszaros_dir():
@@ -123,7 +126,7 @@ def solvers_available():
     if importlib.util.find_spec("qpsolvers") is not None:
         import qpsolvers
 
-        for peer in ("quadprog", "osqp", "clarabel", "proxqp", "piqp"):
+        for peer in _PEER_MODULES:
             if peer in qpsolvers.available_solvers:
                 out[peer] = ("peer", peer)
     return out
@@ -149,34 +152,57 @@ def shifted_geometric_mean(times, shift=SHIFT):
     return float(np.exp(np.mean(np.log(np.asarray(times) + shift))) - shift)
 
 
+def solver_records(label, problems, time_limit=10.0, log=None):
+    """Records (problem, solver, accuracy, runtime, primal, dual, gap) of one solver
+    (a key of :func:`solvers_available`) on ``problems``, a list of (name, problem dict),
+    at both accuracies (fastml's solvers once: the same settings, tol 1e-9, serve both)."""
+    kind, solver = solvers_available()[label]
+    records = []
+    for name, problem in problems:
+        for accuracy in TOLERANCES:
+            if kind == "fastml" and accuracy == "high_accuracy":
+                continue
+            fn = _fastml(solver) if kind == "fastml" else _peer(solver, accuracy)
+            start = time.perf_counter()
+            try:
+                answer = fn(problem, time_limit)
+            except Exception:  # a solver error is a failure, as in qpbenchmark
+                answer = None
+            runtime = time.perf_counter() - start
+            res = _residuals(problem, answer) if answer is not None else (np.inf,) * 3
+            for acc in (TOLERANCES if kind == "fastml" else (accuracy,)):
+                records.append({"problem": name, "solver": label, "accuracy": acc,
+                                "runtime": runtime, "primal": res[0], "dual": res[1],
+                                "gap": res[2]})
+            if log is not None:
+                log(f"{name:10s} {label:18s} {accuracy:13s} {runtime:8.3f}s "
+                    f"res {max(res):.2e}")
+    return records
+
+
+def success_and_shm(records, time_limit=10.0):
+    """{accuracy: (success rate in %, shifted geometric mean runtime in s)} of one
+    solver's records (a failure counts at the time limit, as in qpbenchmark)."""
+    out = {}
+    for acc, tol in TOLERANCES.items():
+        mine = [r for r in records if r["accuracy"] == acc]
+        ok = [max(r["primal"], r["dual"], r["gap"]) <= tol and r["runtime"] <= time_limit
+              for r in mine]
+        times = [r["runtime"] if good else time_limit for r, good in zip(mine, ok)]
+        out[acc] = (100.0 * np.mean(ok) if ok else 0.0,
+                    shifted_geometric_mean(times) if times else np.nan)
+    return out
+
+
 def maros_meszaros_table(time_limit=10.0, solvers=None, paths=None, log=print):
     """Run the dense subset; returns (markdown table, per-problem records)."""
     paths = dense_subset() if paths is None else paths
-    available = solvers_available()
-    solvers = list(available) if solvers is None else solvers
+    solvers = list(solvers_available()) if solvers is None else solvers
     records = []
-    for path in paths:
-        name, problem = load_problem(path)
+    for path in paths:  # problem by problem: every solver sees the same machine load
+        problem = [load_problem(path)]
         for label in solvers:
-            kind, solver = available[label]
-            for accuracy in TOLERANCES:
-                if kind == "fastml" and accuracy == "high_accuracy":
-                    continue  # same settings (tol 1e-9) as default: measured once
-                fn = _fastml(solver) if kind == "fastml" else _peer(solver, accuracy)
-                start = time.perf_counter()
-                try:
-                    answer = fn(problem, time_limit)
-                except Exception:  # a solver error is a failure, as in qpbenchmark
-                    answer = None
-                runtime = time.perf_counter() - start
-                res = _residuals(problem, answer) if answer is not None else (np.inf,) * 3
-                accs = TOLERANCES if kind == "fastml" else (accuracy,)
-                for acc in accs:
-                    records.append({"problem": name, "solver": label, "accuracy": acc,
-                                    "runtime": runtime, "primal": res[0], "dual": res[1],
-                                    "gap": res[2]})
-                log(f"{name:10s} {label:18s} {accuracy:13s} {runtime:8.3f}s "
-                    f"res {max(res):.2e}")
+            records += solver_records(label, problem, time_limit, log)
     return _table(records, solvers, time_limit), records
 
 
@@ -184,17 +210,8 @@ def _table(records, solvers, time_limit):
     lines = ["| solver | success (default) | success (high accuracy) | shm runtime default (s) "
              "| shm default / best | shm high (s) | shm high / best |",
              "|---|---|---|---|---|---|---|"]
-    stats = {}
-    for label in solvers:
-        row = {}
-        for acc, tol in TOLERANCES.items():
-            mine = [r for r in records if r["solver"] == label and r["accuracy"] == acc]
-            ok = [max(r["primal"], r["dual"], r["gap"]) <= tol and r["runtime"] <= time_limit
-                  for r in mine]
-            times = [r["runtime"] if good else time_limit for r, good in zip(mine, ok)]
-            row[acc] = (100.0 * np.mean(ok) if ok else 0.0,
-                        shifted_geometric_mean(times) if times else np.nan)
-        stats[label] = row
+    stats = {label: success_and_shm([r for r in records if r["solver"] == label], time_limit)
+             for label in solvers}
     best = {acc: min(stats[s][acc][1] for s in solvers) for acc in TOLERANCES}
     for label in solvers:
         d, hi = stats[label]["default"], stats[label]["high_accuracy"]
@@ -242,6 +259,46 @@ if maros_meszaros_dir() is not None:
     ))
 
 
+_MM_TIME_LIMIT = 10.0
+
+
+def _mm_dense_setup(size, rng):
+    return {"problems": [load_problem(p) for p in dense_subset(size, size)]}
+
+
+def _mm_records(label):
+    return lambda problems: solver_records(label, problems, _MM_TIME_LIMIT)
+
+
+def _mm_metrics(size, records):
+    stats = success_and_shm(records, _MM_TIME_LIMIT)
+    return {"success default %": stats["default"][0],
+            "success high %": stats["high_accuracy"][0],
+            "shm default s": stats["default"][1], "shm high s": stats["high_accuracy"][1]}
+
+
+if maros_meszaros_dir() is not None:
+    register(Case(
+        suite="optimize", name="maros_meszaros_dense",
+        description="The Maros-Meszaros dense subset (n and constraints <= 1000: 62 "
+                    "problems), qpbenchmark's metrics per solver: success rate at the "
+                    "default (residuals and gap <= 1) and high-accuracy (<= 1e-9) settings "
+                    f"and the shifted geometric mean runtime (shift {SHIFT:g} s, a failure "
+                    f"counted at the {_MM_TIME_LIMIT:g} s time limit). The time column is "
+                    "the whole subset at both settings (fastml's solvers once: the same "
+                    "settings serve both).",
+        setup=_mm_dense_setup,
+        sizes=[1000], quick_sizes=[10], test_sizes=[5],
+        size_label=lambda s: f"n, m <= {s}", compare=False, min_repeats=1,
+        metrics=_mm_metrics,
+        impls=[Impl("fastml", _mm_records("fastml-ipm")),
+               Impl("fastml-admm", _mm_records("fastml-admm"), kind="fastml"),
+               Impl("fastml-active_set", _mm_records("fastml-active_set"), kind="fastml")]
+        + [Impl(peer, _mm_records(peer), requires=("qpsolvers", module))
+           for peer, module in _PEER_MODULES.items()],
+    ))
+
+
 def _logistic_setup(size, rng):
     n, d = size
     X = rng.standard_normal((n, d))
@@ -264,10 +321,20 @@ def logistic_objective(X, y, l2):
     return fg
 
 
-def _fastml_lbfgs(X, y, l2):
-    res = minimize(logistic_objective(X, y, l2), np.zeros(X.shape[1]), jac=True,
-                   method="lbfgs", tol=1e-8, options={"ftol": 1e-12})
-    return res.x
+def fused_logistic_objective(X, y, l2):
+    """The same objective by fastml's compiled logistic loss (``linear_model``'s kernel):
+    loss and gradient in one pass over X (chunks of rows: scores, residuals, X^T r)."""
+    from fastml.linear_model._logistic import _Objective
+
+    return _Objective(X, (y > 0).astype(np.intc), 1, False, 1.0 / (l2 * X.shape[0])).value_grad
+
+
+def _fastml_lbfgs(objective):
+    def run(X, y, l2):
+        res = minimize(objective(X, y, l2), np.zeros(X.shape[1]), jac=True,
+                       method="lbfgs", tol=1e-8, options={"ftol": 1e-12})
+        return res.x
+    return run
 
 
 def _scipy_lbfgs(X, y, l2):
@@ -281,14 +348,17 @@ def _scipy_lbfgs(X, y, l2):
 
 register(Case(
     suite="optimize", name="lbfgs_logistic",
-    description="L-BFGS on L2-regularised logistic regression (same NumPy objective): "
-                "fastml.optimize.minimize vs scipy.optimize L-BFGS-B.",
+    description="L-BFGS on L2-regularised logistic regression: fastml.optimize.minimize "
+                "on fastml's fused compiled loss (fastml) and on the NumPy objective "
+                "(fastml-numpy: the optimisers alone) vs scipy.optimize L-BFGS-B on the "
+                "NumPy objective (two BLAS passes over X per evaluation).",
     setup=_logistic_setup,
     sizes=[(100_000, 100)], quick_sizes=[(20_000, 50)], test_sizes=[(200, 5)],
     size_key=lambda s: s[0] * s[1],
     rtol=1e-5, atol=1e-6,
     impls=[
-        Impl("fastml", _fastml_lbfgs),
+        Impl("fastml", _fastml_lbfgs(fused_logistic_objective)),
+        Impl("fastml-numpy", _fastml_lbfgs(logistic_objective), kind="fastml"),
         Impl("scipy", _scipy_lbfgs, requires=("scipy",)),
     ],
 ))
