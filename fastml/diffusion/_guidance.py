@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_array, check_scalar
+from fastml._validation import check_array, check_min_ndim, check_scalar, check_shape
 
 __all__ = ["guided_output", "rescale_guidance"]
 
@@ -29,12 +29,11 @@ def _guided_core(unconditional, conditional, guidance_scale, guidance_rescale):
 
 
 def _check_pair(unconditional, conditional):
-    unconditional = check_array(unconditional, "unconditional")
+    unconditional = check_min_ndim(check_array(unconditional, "unconditional"),
+                                   "unconditional", 2, " (batch, ...)")
     conditional = check_array(conditional, "conditional", dtype=unconditional.dtype)
-    if conditional.shape != unconditional.shape or unconditional.ndim < 2:
-        raise ValueError(f"conditional {conditional.shape} and unconditional "
-                         f"{unconditional.shape} must have one shape (batch, ...)")
-    return unconditional, conditional
+    return unconditional, check_shape(conditional, "conditional", unconditional.shape,
+                                      " (that of unconditional)")
 
 
 def guided_output(unconditional, conditional, guidance_scale, guidance_rescale=0.0):

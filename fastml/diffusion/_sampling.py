@@ -15,13 +15,15 @@ import numpy as np
 from fastml import _kernels
 from fastml._validation import (
     check_array,
+    check_instance,
     check_positive_int,
     check_random_state,
     check_scalar,
+    check_shape,
 )
 from fastml.diffusion._guidance import _guided_core
 from fastml.diffusion._schedulers import DDIMScheduler, DDPMScheduler
-from fastml.diffusion._training import _check_scheduler
+from fastml.diffusion._training import _check_labels, _check_scheduler
 from fastml.models._diffusion import DiffusionMLP, sinusoidal_embedding
 
 __all__ = ["sample"]
@@ -106,21 +108,27 @@ def sample(model, scheduler, n_samples=None, *, num_inference_steps=50, labels=N
            guidance_scale=None, guidance_rescale=0.0, eta=0.0, x_T=None, random_state=None):
     """Draw samples by running the reverse process from x_T ~ N(0, I).
 
+    Parameters
+    ----------
     model : denoiser with ``_forward(x, t, y)`` and ``sample_shape``
         (:class:`fastml.models.DiffusionMLP`, :class:`fastml.models.DiffusionCNN`)
     scheduler : :class:`DDPMScheduler` or :class:`DDIMScheduler` (its ``set_timesteps`` is
         called with ``num_inference_steps``)
-    n_samples : int (x_T drawn, shape (n, *model.sample_shape)) or None when ``x_T`` is given
+    n_samples : int (x_T drawn, shape ``(n, *model.sample_shape)``) or None when ``x_T`` is
+        given
     labels : (n,) class indices for a conditional model, or None (null class / no classes)
     guidance_scale : w of classifier-free guidance (needs labels and a conditional model);
         None uses out(c) alone; 0 is the unconditional model
     guidance_rescale : phi in [0, 1] of Lin et al. 2023
     eta : DDIM's noise scale (0: deterministic given x_T); ignored by DDPM
-    Returns x_0 samples (n, *sample_shape) of the model's dtype.
+
+    Returns
+    -------
+    x_0 : samples of shape ``(n, *sample_shape)`` in the model's dtype.
     """
     scheduler = _check_scheduler(scheduler)
-    if not isinstance(scheduler, (DDPMScheduler, DDIMScheduler)):
-        raise TypeError("scheduler must be a DDPMScheduler or a DDIMScheduler")
+    check_instance(scheduler, "scheduler", (DDPMScheduler, DDIMScheduler),
+                   "a DDPMScheduler or a DDIMScheduler")
     dtype, shape = model.dtype, tuple(model.sample_shape)
     rng = check_random_state(random_state)
     if x_T is None:
@@ -129,20 +137,10 @@ def sample(model, scheduler, n_samples=None, *, num_inference_steps=50, labels=N
         n = check_positive_int(n_samples, "n_samples")
         x = rng.standard_normal((n, *shape)).astype(dtype)
     else:
-        x = check_array(x_T, "x_T", ndim=1 + len(shape), dtype=dtype, allow_empty=False,
-                        copy=True)
-        if x.shape[1:] != shape:
-            raise ValueError(f"x_T must have shape (n, {', '.join(map(str, shape))}), got "
-                             f"{x.shape}")
+        x = check_shape(check_array(x_T, "x_T", ndim=1 + len(shape), dtype=dtype,
+                                    allow_empty=False, copy=True), "x_T", ("n", *shape))
     conditional = getattr(model, "num_classes", None) is not None
-    if labels is not None:
-        if not conditional:
-            raise ValueError("labels given but the model has no class conditioning")
-        labels = check_array(labels, "labels", dtype=None)
-        if labels.shape != (x.shape[0],) or labels.dtype.kind not in "iu" or \
-                labels.min() < 0 or labels.max() >= model.num_classes:
-            raise ValueError(f"labels must be {x.shape[0]} integers in "
-                             f"[0, {model.num_classes})")
+    labels = _check_labels(labels, model, x.shape[0])
     if guidance_scale is not None:
         if not conditional or labels is None:
             raise ValueError("guidance_scale needs a conditional model (num_classes) and "

@@ -19,10 +19,14 @@ import numpy as np
 from fastml._validation import (
     check_array,
     check_bool,
+    check_bounds,
+    check_min_ndim,
+    check_ndim,
     check_option,
     check_positive_int,
     check_random_state,
     check_scalar,
+    check_shape,
 )
 
 __all__ = ["DDIMScheduler", "DDPMScheduler", "NoiseSchedule", "SchedulerOutput"]
@@ -94,8 +98,7 @@ class NoiseSchedule:
         if trained_betas is not None:
             betas = check_array(trained_betas, "trained_betas", ndim=1, dtype=np.float64,
                                 allow_empty=False).copy()
-            if np.any(betas <= 0) or np.any(betas > 1):
-                raise ValueError("trained_betas must lie in (0, 1]")
+            check_bounds(betas, "trained_betas", low=0, high=1, closed="right")
             self.num_train_timesteps = betas.shape[0]
         else:
             T = check_positive_int(num_train_timesteps, "num_train_timesteps",
@@ -119,24 +122,16 @@ class NoiseSchedule:
         if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
             if not (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr))):
                 raise TypeError(f"{name} must be integers, got dtype {arr.dtype}")
-        if arr.ndim > 1:
-            raise ValueError(f"{name} must be a scalar or 1-D, got shape {arr.shape}")
-        arr = arr.astype(np.int64)
-        if np.any(arr < 0) or np.any(arr >= self.num_train_timesteps):
-            raise ValueError(f"{name} must lie in [0, {self.num_train_timesteps}), got "
-                             f"{arr.min() if arr.size else arr}..{arr.max() if arr.size else ''}")
+        arr = check_bounds(check_ndim(arr, name, (0, 1)).astype(np.int64), name, low=0,
+                           high=self.num_train_timesteps, closed="left")
         if arr.ndim == 1 and batch is not None and arr.shape[0] != batch:
             raise ValueError(f"{name} has {arr.shape[0]} entries for a batch of {batch}")
         return int(arr) if arr.ndim == 0 else arr
 
     def _check_pair(self, a, a_name, b, b_name, t):
-        a = check_array(a, a_name, dtype="float")
-        if a.ndim == 0:
-            raise ValueError(f"{a_name} must have at least one dimension")
-        b = check_array(b, b_name, dtype=a.dtype)
-        if a.shape != b.shape:
-            raise ValueError(f"{b_name} must have the shape of {a_name} {a.shape}, got "
-                             f"{b.shape}")
+        a = check_min_ndim(check_array(a, a_name, dtype="float"), a_name, 1)
+        b = check_shape(check_array(b, b_name, dtype=a.dtype), b_name, a.shape,
+                        f" (that of {a_name})")
         return a, b, self._check_timesteps(t, a.shape[0])
 
     # ---- forward process ----
@@ -212,28 +207,23 @@ class NoiseSchedule:
         return self.timesteps
 
     def _check_step(self, model_output, timestep, sample, out_channels=1):
-        sample = check_array(sample, "sample", dtype="float")
-        if sample.ndim == 0:
-            raise ValueError("sample must have at least one dimension")
+        sample = check_min_ndim(check_array(sample, "sample", dtype="float"), "sample", 1)
         model_output = check_array(model_output, "model_output", dtype=sample.dtype)
         if model_output.shape != sample.shape and not (
                 out_channels == 2 and sample.ndim >= 2 and model_output.shape ==
                 sample.shape[:1] + (2 * sample.shape[1],) + sample.shape[2:]):
             raise ValueError(f"model_output must have the shape of sample {sample.shape}, "
                              f"got {model_output.shape}")
+        check_ndim(np.asarray(timestep), "timestep", 0)
         t = self._check_timesteps(timestep, name="timestep")
-        if np.ndim(t) != 0:
-            raise ValueError("timestep must be a single integer")
         if getattr(self, "num_inference_steps", None) is None:
             raise ValueError("call set_timesteps(num_inference_steps) before step")
         return model_output, t, sample
 
     def _noise(self, variance_noise, random_state, shape, dtype):
         if variance_noise is not None:
-            noise = check_array(variance_noise, "variance_noise", dtype=dtype)
-            if noise.shape != shape:
-                raise ValueError(f"variance_noise must have shape {shape}, got {noise.shape}")
-            return noise
+            return check_shape(check_array(variance_noise, "variance_noise", dtype=dtype),
+                               "variance_noise", shape)
         return check_random_state(random_state).standard_normal(shape).astype(dtype)
 
 

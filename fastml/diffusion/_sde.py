@@ -21,10 +21,13 @@ import numpy as np
 
 from fastml._validation import (
     check_array,
+    check_dtype,
+    check_instance,
     check_option,
     check_positive_int,
     check_random_state,
     check_scalar,
+    check_shape,
 )
 from fastml.diffusion._training import _loss_core
 
@@ -77,9 +80,7 @@ class VESDE:
 
 
 def _check_sde(sde):
-    if not isinstance(sde, (VPSDE, VESDE)):
-        raise TypeError(f"sde must be a VPSDE or a VESDE, got {type(sde).__name__}")
-    return sde
+    return check_instance(sde, "sde", (VPSDE, VESDE), "a VPSDE or a VESDE")
 
 
 def sde_train_step(model, optimizer, x0, sde, *, eps=1e-5, random_state=None):
@@ -88,9 +89,8 @@ def sde_train_step(model, optimizer, x0, sde, *, eps=1e-5, random_state=None):
     DSM loss), explicit backward through ``model``, then ``optimizer.step()``.
     Returns the loss."""
     sde = _check_sde(sde)
-    x0 = check_array(x0, "x0", ndim=2, allow_empty=False)
-    if x0.dtype != model.dtype:
-        raise TypeError(f"x0 has dtype {x0.dtype} but the model is {model.dtype}")
+    x0 = check_dtype(check_array(x0, "x0", ndim=2, allow_empty=False), "x0", model.dtype,
+                     "the model is")
     eps = float(check_scalar(eps, "eps", numbers.Real, min_val=0, max_val=1,
                              include_boundaries="right"))
     rng = check_random_state(random_state)
@@ -141,7 +141,6 @@ def sde_sample(model, sde, n_samples=None, *, method="euler_maruyama", num_steps
         n = check_positive_int(n_samples, "n_samples")
         x = (sde.prior_std() * rng.standard_normal((n, model.data_dim))).astype(model.dtype)
     else:
-        x = check_array(x_T, "x_T", ndim=2, dtype=model.dtype, allow_empty=False, copy=True)
-        if x.shape[1] != model.data_dim:
-            raise ValueError(f"x_T must have shape (n, {model.data_dim}), got {x.shape}")
+        x = check_shape(check_array(x_T, "x_T", ndim=2, dtype=model.dtype, allow_empty=False,
+                                    copy=True), "x_T", ("n", model.data_dim))
     return _sde_sample_core(model, sde, x, rng, method, num_steps, eps)

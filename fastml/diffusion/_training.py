@@ -11,7 +11,16 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_array, check_random_state, check_scalar
+from fastml._validation import (
+    check_array,
+    check_dtype,
+    check_index_array,
+    check_instance,
+    check_min_ndim,
+    check_random_state,
+    check_scalar,
+    check_shape,
+)
 from fastml.diffusion._schedulers import NoiseSchedule
 
 __all__ = ["diffusion_loss", "train_step"]
@@ -38,10 +47,17 @@ def _loss_core(output, target, weights):
 
 
 def _check_scheduler(scheduler):
-    if not isinstance(scheduler, NoiseSchedule):
-        raise TypeError(f"scheduler must be a fastml.diffusion scheduler, got "
-                        f"{type(scheduler).__name__}")
-    return scheduler
+    return check_instance(scheduler, "scheduler", NoiseSchedule, "a fastml.diffusion scheduler")
+
+
+def _check_labels(labels, model, n):
+    """None, or (n,) class indices in [0, model.num_classes) for a conditional model."""
+    if labels is None:
+        return None
+    if getattr(model, "num_classes", None) is None:
+        raise ValueError("labels given but the model has no class conditioning")
+    labels = check_index_array(labels, "labels", model.num_classes, what="class labels", ndim=1)
+    return check_shape(labels, "labels", (n,), " (one per sample)")
 
 
 def _check_gamma(snr_gamma):
@@ -58,11 +74,10 @@ def diffusion_loss(model_output, target, timesteps, scheduler, snr_gamma=None):
     Returns (loss float, grad array like model_output).
     """
     scheduler = _check_scheduler(scheduler)
-    model_output = check_array(model_output, "model_output")
-    target = check_array(target, "target", dtype=model_output.dtype)
-    if model_output.ndim < 1 or target.shape != model_output.shape or not model_output.size:
-        raise ValueError(f"target {target.shape} must have the shape of model_output "
-                         f"{model_output.shape} (batch, ...), non-empty")
+    model_output = check_min_ndim(check_array(model_output, "model_output", allow_empty=False),
+                                  "model_output", 1, " (batch, ...)")
+    target = check_shape(check_array(target, "target", dtype=model_output.dtype), "target",
+                         model_output.shape, " (that of model_output)")
     t = scheduler._check_timesteps(timesteps, model_output.shape[0])
     gamma = _check_gamma(snr_gamma)
     weights = None if gamma is None else _snr_weights(
@@ -105,29 +120,24 @@ def train_step(model, optimizer, x0, scheduler, *, labels=None, p_uncond=0.1, sn
     predict, back-propagate the loss (module docstring) through ``model`` and step
     ``optimizer``.
 
+    Parameters
+    ----------
     model : a denoiser with ``_forward(x, t, y)``, ``backward`` and ``sample_shape`` (e.g.
-        :class:`fastml.models.DiffusionMLP`, :class:`fastml.models.DiffusionCNN`);
+        :class:`fastml.models.DiffusionMLP`, :class:`fastml.models.DiffusionCNN`).
     labels : (batch,) class indices, each replaced by the null class with probability
-        ``p_uncond`` (classifier-free guidance training);
+        ``p_uncond`` (classifier-free guidance training).
     snr_gamma : min-SNR-gamma weighting, None for the plain loss.
-    Returns the loss (float).
+
+    Returns
+    -------
+    loss : float
     """
     scheduler = _check_scheduler(scheduler)
     x0 = check_array(x0, "x0", ndim=(2, 3, 4), allow_empty=False)
     shape = tuple(model.sample_shape)
-    if x0.shape[1:] != shape:
-        raise ValueError(f"x0 must have shape (batch, {', '.join(map(str, shape))}) for this "
-                         f"model, got {x0.shape}")
-    if x0.dtype != model.dtype:
-        raise TypeError(f"x0 has dtype {x0.dtype} but the model is {model.dtype}")
+    check_dtype(check_shape(x0, "x0", ("batch", *shape), " for this model"), "x0", model.dtype,
+                "the model is")
     p_uncond = float(check_scalar(p_uncond, "p_uncond", numbers.Real, min_val=0, max_val=1))
-    if labels is not None:
-        if getattr(model, "num_classes", None) is None:
-            raise ValueError("labels given but the model has no class conditioning")
-        labels = check_array(labels, "labels", dtype=None)
-        if labels.shape != x0.shape[:1] or labels.dtype.kind not in "iu" or \
-                labels.min() < 0 or labels.max() >= model.num_classes:
-            raise ValueError(f"labels must be {x0.shape[0]} integers in "
-                             f"[0, {model.num_classes})")
+    labels = _check_labels(labels, model, x0.shape[0])
     return _train_step_core(model, optimizer, x0, scheduler, check_random_state(random_state),
                             labels, p_uncond, _check_gamma(snr_gamma))

@@ -18,7 +18,15 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_array, check_option, check_positive_int, check_scalar
+from fastml._validation import (
+    check_array,
+    check_float_dtype,
+    check_ndim,
+    check_option,
+    check_positive_int,
+    check_scalar,
+    check_shape,
+)
 from fastml.graph import _ops
 from fastml.graph._graph import (
     Graph,
@@ -29,7 +37,7 @@ from fastml.graph._graph import (
     normalize,
 )
 from fastml.nn import init
-from fastml.nn._layers import Linear, _dtype
+from fastml.nn._layers import Linear
 from fastml.nn._module import Module, Parameter, Sequential
 from fastml.nn.functional import _core
 
@@ -173,10 +181,7 @@ class MessagePassing(_GraphLayer):
 
     def propagate(self, edge_index, x, edge_weight=None):
         """Gather, message, aggregate, update (see the class docstring)."""
-        x = self._check_input(x)
-        if x.ndim != 2:
-            raise ValueError(f"{type(self).__name__}: x must be 2-D (num_nodes, features), "
-                             f"got shape {x.shape}")
+        x = check_ndim(self._check_input(x), "x", 2)  # (num_nodes, features)
         if isinstance(edge_index, Graph) and edge_index.num_nodes != x.shape[0]:
             raise ValueError(f"{type(self).__name__}: x has {x.shape[0]} rows but the "
                              f"graph has {edge_index.num_nodes} nodes")
@@ -250,7 +255,7 @@ class GCNConv(_GraphLayer):
         if self.add_self_loops and not self.normalize:
             raise ValueError("add_self_loops=True needs normalize=True (GCNConv adds self "
                              "loops only for its on-the-fly normalisation, as PyG)")
-        dtype = _dtype(dtype)
+        dtype = check_float_dtype(dtype)
         rng = init._rng(random_state)
         self.lin = _glorot_linear(in_channels, out_channels, rng, dtype)
         self.bias = Parameter(np.zeros(out_channels), dtype) if bias else None
@@ -309,7 +314,7 @@ class SAGEConv(_GraphLayer):
         self.aggr = check_option(aggr, "aggr", ("mean", "max", "sum"))
         self.normalize, self.root_weight = bool(normalize), bool(root_weight)
         self.project = bool(project)
-        dtype = _dtype(dtype)
+        dtype = check_float_dtype(dtype)
         rng = init._rng(random_state)
         if self.project:
             self.lin = Linear(in_channels, in_channels, bias=True, dtype=dtype,
@@ -394,7 +399,7 @@ def _loop_attr(plain, attr, fill_value):
 
 
 class GATConv(_GraphLayer):
-    """Graph attention (Velickovic et al.), H heads of C channels:
+    """Graph attention (Velickovic et al.), H heads of C channels::
 
         h = x W^T (n, H C),  e_ji = LeakyReLU(a_src . h_j + a_dst . h_i + a_edge . W_e f_ji)
         per head (the last term with ``edge_dim``: edge features f_ji),
@@ -431,7 +436,7 @@ class GATConv(_GraphLayer):
         self.edge_dim = None if edge_dim is None else check_positive_int(edge_dim, "edge_dim")
         self.fill_value = self._check_fill_value(fill_value)
         self.residual = bool(residual)
-        dtype = _dtype(dtype)
+        dtype = check_float_dtype(dtype)
         rng = init._rng(random_state)
         self._rng = rng
         H, C = self.heads, self.out_channels
@@ -449,14 +454,12 @@ class GATConv(_GraphLayer):
     def _check_fill_value(self, fill_value):
         if isinstance(fill_value, str):
             return check_option(fill_value, "fill_value", _LOOP_REDUCES)
-        value = np.asarray(fill_value)
-        if value.dtype.kind not in "biuf" or value.ndim > 1 or not np.all(np.isfinite(value)):
-            raise ValueError(f"fill_value must be a finite number, a row of edge_dim "
-                             f"numbers or one of {_LOOP_REDUCES}, got {fill_value!r}")
+        # a finite number or a row of edge_dim numbers
+        value = check_array(fill_value, "fill_value", ndim=(0, 1), dtype=np.float64, order=None)
         if value.ndim == 1 and value.shape[0] != (self.edge_dim or 0):
             raise ValueError(f"fill_value must have edge_dim={self.edge_dim} values, got "
                              f"{value.shape[0]}")
-        return value.astype(np.float64)
+        return value
 
     def extra_repr(self):
         return f"{self.in_channels}, {self.out_channels}, heads={self.heads}"
@@ -470,9 +473,7 @@ class GATConv(_GraphLayer):
                              "edge features)")
         attr = check_array(edge_attr, "edge_attr", ndim=(1, 2), dtype=self.dtype)
         attr = attr.reshape(-1, 1) if attr.ndim == 1 else attr
-        if attr.shape != (graph.num_edges, self.edge_dim):
-            raise ValueError(f"edge_attr must have shape (num_edges={graph.num_edges}, "
-                             f"edge_dim={self.edge_dim}), got {attr.shape}")
+        check_shape(attr, "edge_attr", (graph.num_edges, self.edge_dim), " (num_edges, edge_dim)")
         order = None if isinstance(edge_index, Graph) else graph.edge_id
         return np.ascontiguousarray(attr if order is None else attr[order])
 
@@ -579,7 +580,7 @@ class ChebConv(_GraphLayer):
         self.K = check_positive_int(K, "K")
         self.normalization = check_option(normalization, "normalization",
                                           ("sym", "rw", None))
-        dtype = _dtype(dtype)
+        dtype = check_float_dtype(dtype)
         rng = init._rng(random_state)
         self.lins = Sequential(*[_glorot_linear(in_channels, out_channels, rng, dtype)
                                  for _ in range(self.K)])

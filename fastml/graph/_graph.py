@@ -18,7 +18,14 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import _shape_str, check_array, check_option, check_scalar
+from fastml._validation import (
+    check_array,
+    check_bounds,
+    check_option,
+    check_scalar,
+    check_shape,
+    check_square,
+)
 
 __all__ = ["Graph", "add_remaining_self_loops", "add_self_loops", "degree",
            "from_edge_index", "from_networkx", "from_scipy", "laplacian",
@@ -147,26 +154,20 @@ def _check_edge_index(edge_index, num_nodes, name="edge_index"):
             arr = arr.astype(np.int64)
         else:
             raise ValueError(f"{name} must hold integer node indices, got dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[0] != 2:
-        raise ValueError(f"{name} must have shape (2, num_edges), got {_shape_str(arr.shape)}")
-    arr = arr.astype(np.int64)
+    arr = check_shape(arr, name, (2, "num_edges")).astype(np.int64)
     if num_nodes is None:
         num_nodes = int(arr.max()) + 1 if arr.size else 0
     num_nodes = int(check_scalar(num_nodes, "num_nodes", numbers.Integral, min_val=0))
-    if arr.size and (arr.min() < 0 or arr.max() >= num_nodes):
-        raise ValueError(f"{name} must hold node indices in [0, {num_nodes}) (num_nodes="
-                         f"{num_nodes}), got values in [{arr.min()}, {arr.max()}]")
+    check_bounds(arr, name, low=0, high=num_nodes, closed="left",
+                 detail=f" (node indices, num_nodes={num_nodes})")
     return arr, num_nodes
 
 
 def _check_edge_weight(edge_weight, num_edges, name="edge_weight"):
     if edge_weight is None:
         return None
-    w = check_array(edge_weight, name, ndim=1, dtype=np.float64)
-    if w.shape[0] != num_edges:
-        raise ValueError(f"{name} must have one value per edge ({num_edges}), "
-                         f"got shape {_shape_str(w.shape)}")
-    return w
+    return check_shape(check_array(edge_weight, name, ndim=1, dtype=np.float64), name,
+                       (num_edges,), " (one value per edge)")
 
 
 def from_edge_index(edge_index, num_nodes=None, edge_weight=None):
@@ -341,9 +342,7 @@ def _square_matrix(matrix, name="matrix"):
         A = sp.csr_matrix(matrix, dtype=np.float64)
     else:
         A = sp.csr_matrix(check_array(matrix, name, ndim=2, dtype=np.float64))
-    if A.shape[0] != A.shape[1]:
-        raise ValueError(f"{name} must be square, got shape {_shape_str(A.shape)}")
-    return A
+    return check_square(A, name)
 
 
 def from_scipy(matrix):

@@ -13,7 +13,12 @@ import time
 
 import numpy as np
 
-from fastml._validation import check_array, check_positive_int, check_scalar
+from fastml._validation import (
+    check_array,
+    check_consistent_length,
+    check_positive_int,
+    check_scalar,
+)
 from fastml.graph._conv import GATConv, GCNConv
 from fastml.graph._graph import from_edge_index
 from fastml.graph._ops import SparseFeatures, sparse_features
@@ -113,9 +118,7 @@ def train_node_classifier(model, x, edge_index, y, train_mask, masks=(), *, epoc
     weight_decay = float(check_scalar(weight_decay, "weight_decay", numbers.Real, min_val=0))
     x = _features(x, model.dtype)
     y = np.asarray(y)
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x must have one row per node ({y.shape[0]} labels in y), got "
-                         f"{x.shape[0]} rows")
+    check_consistent_length(("x", x), ("y", y))  # one row and one label per node
     graph = from_edge_index(edge_index, x.shape[0])
     train = np.flatnonzero(train_mask)
     if first_layer_decay_only:

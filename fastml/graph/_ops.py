@@ -21,7 +21,13 @@ The private ``_`` functions are the cores (ready arrays, no checks) that the lay
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import _shape_str, check_array, check_option
+from fastml._validation import (
+    check_array,
+    check_divisible,
+    check_option,
+    check_positive_int,
+    check_shape,
+)
 from fastml.graph._graph import Graph, balanced_bounds, csr_transpose, from_edge_index
 
 __all__ = ["SparseFeatures", "gather", "scatter", "sddmm", "segment_softmax",
@@ -304,11 +310,7 @@ def _check_values(values, graph, dtype, name="values"):
     """(E, H) C-contiguous values of ``dtype``, or the graph's weights when None."""
     if values is None:
         return graph.weights_as(dtype)
-    v = check_array(values, name, ndim=(1, 2), dtype=dtype)
-    if v.shape[0] != graph.num_edges:
-        raise ValueError(f"{name} must have one row per edge ({graph.num_edges}), got "
-                         f"shape {_shape_str(v.shape)}")
-    return _columns(v)
+    return _columns(_check_edge_array(values, graph, name, dtype))
 
 
 def _check_heads(values, x, name="x"):
@@ -345,10 +347,8 @@ def spmm_backward(graph, grad_out, x, reduce="sum", values=None):
     x = _check_features(x)
     graph = _check_graph(graph, x.shape[0])
     check_option(reduce, "reduce", _REDUCES)
-    g = _check_features(grad_out, "grad_out", x.dtype)
-    if g.shape != x.shape:
-        raise ValueError(f"grad_out must have the shape of x {_shape_str(x.shape)}, got "
-                         f"{_shape_str(g.shape)}")
+    g = check_shape(_check_features(grad_out, "grad_out", x.dtype), "grad_out", x.shape,
+                    " (that of x)")
     v = _check_values(values, graph, x.dtype)
     _check_heads(v, x)
     argmax = _propagate(graph, x, v, "max")[1] if reduce == "max" else None
@@ -365,14 +365,10 @@ def sddmm(graph, a, b, heads=1):
     Returns (E,) for ``heads=1``, else (E, heads), of the inputs' dtype.
     """
     a = _check_features(a, "a")
-    b = _check_features(b, "b", a.dtype)
+    b = check_shape(_check_features(b, "b", a.dtype), "b", a.shape, " (that of a)")
     graph = _check_graph(graph, a.shape[0], "a")
-    if b.shape != a.shape:
-        raise ValueError(f"a and b must have the same shape, got {_shape_str(a.shape)} "
-                         f"and {_shape_str(b.shape)}")
-    if heads < 1 or a.shape[1] % heads:
-        raise ValueError(f"heads must be a positive divisor of the {a.shape[1]} columns, "
-                         f"got {heads}")
+    check_divisible(a.shape[1], "the columns of a", check_positive_int(heads, "heads"),
+                    "heads")
     out = _sddmm(graph, a, b, int(heads))
     return out.ravel() if heads == 1 else out
 
@@ -381,10 +377,7 @@ def _check_edge_array(values, graph, name, dtype="float"):
     v = check_array(values, name, ndim=(1, 2), dtype=dtype)
     if v.dtype not in (np.float32, np.float64):
         v = v.astype(np.float64)
-    if v.shape[0] != graph.num_edges:
-        raise ValueError(f"{name} must have one row per edge ({graph.num_edges}), got "
-                         f"shape {_shape_str(v.shape)}")
-    return v
+    return check_shape(v, name, (graph.num_edges, ...), " (one row per edge)")
 
 
 def _graph_only(graph):
@@ -407,10 +400,8 @@ def segment_softmax_backward(graph, alpha, grad):
     """d loss / d scores = alpha_k (g_k - sum_{k' into the same target} g_k' alpha_k')."""
     graph = _graph_only(graph)
     a = _check_edge_array(alpha, graph, "alpha")
-    g = _check_edge_array(grad, graph, "grad", a.dtype)
-    if g.shape != a.shape:
-        raise ValueError(f"grad must have the shape of alpha {_shape_str(a.shape)}, got "
-                         f"{_shape_str(g.shape)}")
+    g = check_shape(_check_edge_array(grad, graph, "grad", a.dtype), "grad", a.shape,
+                    " (that of alpha)")
     return _segment_softmax_backward(graph, _columns(a), _columns(g)).reshape(a.shape)
 
 

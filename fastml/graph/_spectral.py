@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_positive_int, check_scalar
+from fastml._validation import check_array, check_bounds, check_positive_int, check_scalar
 from fastml.base import BaseEstimator, ClusterMixin
 from fastml.graph._graph import Graph, _inv_power, _square_matrix, to_scipy
 
@@ -30,8 +30,8 @@ def _adjacency(adjacency):
     """A symmetric non-negative SciPy CSR adjacency from a Graph, sparse or dense matrix."""
     A = to_scipy(adjacency) if isinstance(adjacency, Graph) else _square_matrix(
         adjacency, "adjacency")
-    if A.nnz and (not np.all(np.isfinite(A.data)) or A.data.min() < 0):
-        raise ValueError("adjacency must hold finite non-negative weights")
+    if A.nnz:
+        check_bounds(check_array(A.data, "adjacency"), "adjacency", low=0, detail=" (weights)")
     asym = abs(A - A.T)
     if asym.nnz and asym.max() > 1e-10 * max(abs(A).max(), 1.0):
         raise ValueError("adjacency must be symmetric (an undirected graph); symmetrise "
@@ -76,11 +76,9 @@ def spectral_embedding(adjacency, n_components=2, *, drop_first=True, random_sta
     (n, n_components) float64 array.
     """
     A = _adjacency(adjacency)
-    n_components = check_positive_int(n_components, "n_components")
+    n_components = check_positive_int(n_components, "n_components",  # n_vectors <= nodes
+                                      max_val=A.shape[0] - bool(drop_first))
     n_vectors = n_components + bool(drop_first)
-    if n_vectors > A.shape[0]:
-        raise ValueError(f"n_components must be <= {A.shape[0] - bool(drop_first)} for a "
-                         f"graph of {A.shape[0]} nodes, got {n_components}")
     _, embedding = _eigenmap(A, n_vectors, random_state)
     return embedding[:, 1:] if drop_first else embedding
 
@@ -105,13 +103,10 @@ class SpectralClustering(ClusterMixin, BaseEstimator):
         from fastml.cluster import KMeans
 
         A = _adjacency(X)
-        k = check_positive_int(self.n_clusters, "n_clusters")
+        k = check_positive_int(self.n_clusters, "n_clusters", max_val=A.shape[0])
         n_components = k if self.n_components is None else \
-            check_positive_int(self.n_components, "n_components")
+            check_positive_int(self.n_components, "n_components", max_val=A.shape[0])
         check_scalar(self.n_init, "n_init", numbers.Integral, min_val=1)
-        if max(k, n_components) > A.shape[0]:
-            raise ValueError(f"n_clusters and n_components must be <= the {A.shape[0]} "
-                             f"nodes, got {k} and {n_components}")
         seed = 0 if self.random_state is None else self.random_state
         self.eigenvalues_, self.embedding_ = _eigenmap(A, n_components, seed)
         km = KMeans(k, n_init=self.n_init, random_state=self.random_state)

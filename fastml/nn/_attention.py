@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from fastml._validation import check_bool, check_positive_int
+from fastml._validation import check_bool, check_divisible, check_positive_int
 from fastml.nn import functional as F
 from fastml.nn import init
 from fastml.nn._layers import Linear, _dtype
@@ -32,9 +32,7 @@ class MultiheadAttention(Module):
         super().__init__()
         self.embed_dim = check_positive_int(embed_dim, "embed_dim")
         self.num_heads = check_positive_int(num_heads, "num_heads")
-        if embed_dim % num_heads:
-            raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads "
-                             f"({num_heads})")
+        check_divisible(self.embed_dim, "embed_dim", self.num_heads, "num_heads")
         bias = check_bool(bias, "bias")
         self.causal = check_bool(causal, "causal")
         dtype = _dtype(dtype)

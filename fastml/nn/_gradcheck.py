@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_random_state, check_scalar
+from fastml._validation import check_dtype, check_random_state, check_scalar
 
 __all__ = ["GradcheckError", "gradcheck"]
 
@@ -49,8 +49,8 @@ def gradcheck(module, x, *, eps=1e-6, atol=1e-5, rtol=1e-3, random_state=0):
                      include_boundaries="right" if name == "eps" else "both")
     # C order: the finite differences perturb x through a flat view
     x = np.array(x, copy=True, order="C")
-    if x.dtype.kind == "f" and x.dtype != np.float64:
-        raise TypeError(f"gradcheck needs float64 input, got {x.dtype}")
+    if x.dtype.kind == "f":
+        check_dtype(x, "x", np.float64, "gradcheck needs")
     out = module.forward(x)
     G = check_random_state(random_state).standard_normal(np.shape(out))
 

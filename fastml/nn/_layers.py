@@ -12,9 +12,13 @@ import numbers
 import numpy as np
 
 from fastml._validation import (
-    check_array,
     check_bool,
+    check_divisible,
+    check_dtype,
     check_float_dtype,
+    check_index_array,
+    check_int_tuple,
+    check_ndim,
     check_option,
     check_positive_int,
     check_scalar,
@@ -256,9 +260,9 @@ class _BatchNorm(Module):
                 f"affine={self.affine}, track_running_stats={self.track_running_stats}")
 
     def _stats_dtype(self, x):
-        if self.running_mean is not None and self.running_mean.dtype != x.dtype:
-            raise TypeError(f"{type(self).__name__}: x has dtype {x.dtype} but the running "
-                            f"statistics are {self.running_mean.dtype}; use .to()")
+        if self.running_mean is not None:
+            check_dtype(x, "x", self.running_mean.dtype,
+                        f"the running statistics of {type(self).__name__} are", "; use .to()")
 
     def forward(self, x):
         x = self._check_input(x)
@@ -302,7 +306,24 @@ class BatchNorm2d(_BatchNorm):
     _ndims = (4,)
 
 
-class LayerNorm(Module):
+class _Norm(Module):
+    """Shared by the normalisation layers over the trailing ``normalized_shape`` axes
+    (LayerNorm, RMSNorm): the dtype is kept without a weight, and the repr."""
+
+    @property
+    def dtype(self):
+        return self.weight.dtype if self.weight is not None else self._dtype
+
+    def to(self, dtype):
+        super().to(dtype)
+        self._dtype = np.dtype(dtype)
+        return self
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}"
+
+
+class LayerNorm(_Norm):
     """(x - mean) / sqrt(var + eps) * weight + bias over the trailing
     ``normalized_shape`` axes of each sample; fused compiled forward and backward."""
 
@@ -319,18 +340,6 @@ class LayerNorm(Module):
         self.bias = Parameter(np.zeros(shape), dtype) if elementwise_affine and bias else None
         self._dtype = dtype
         self._cache = None
-
-    @property
-    def dtype(self):
-        return self.weight.dtype if self.weight is not None else self._dtype
-
-    def to(self, dtype):
-        super().to(dtype)
-        self._dtype = np.dtype(dtype)
-        return self
-
-    def extra_repr(self):
-        return f"{self.normalized_shape}, eps={self.eps}"
 
     def forward(self, x):
         x = self._check_input(x)
@@ -377,12 +386,7 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}"
 
     def forward(self, idx):
-        idx = check_array(idx, "idx", dtype=None, finite=False)
-        if idx.dtype.kind not in "iu":
-            raise TypeError(f"Embedding takes integer indices, got dtype {idx.dtype}")
-        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
-            raise ValueError(f"idx must be in [0, {self.num_embeddings}), got values in "
-                             f"[{idx.min()}, {idx.max()}]")
+        idx = check_index_array(idx, "idx", self.num_embeddings)
         self._cache = idx
         return self.weight.data[idx]
 
@@ -426,17 +430,6 @@ class Flatten(Module):
 
 
 # ---------------------------------------------------------------- convolution and pooling
-def _tuple(value, n, name, min_val=1):
-    if isinstance(value, numbers.Integral):
-        value = (value,) * n
-    if not isinstance(value, (tuple, list)):
-        raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
-    value = tuple(value)
-    if len(value) != n:
-        raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value}")
-    return tuple(check_positive_int(v, name, min_val=min_val) for v in value)
-
-
 class _ConvNd(Module):
     _n = 2
     _fn = "conv2d"
@@ -447,14 +440,13 @@ class _ConvNd(Module):
         n = self._n
         self.in_channels = check_positive_int(in_channels, "in_channels")
         self.out_channels = check_positive_int(out_channels, "out_channels")
-        self.kernel_size = _tuple(kernel_size, n, "kernel_size")
-        self.stride = _tuple(stride, n, "stride")
-        self.padding = _tuple(padding, n, "padding", min_val=0)
-        self.dilation = _tuple(dilation, n, "dilation")
+        self.kernel_size = check_int_tuple(kernel_size, "kernel_size", n)
+        self.stride = check_int_tuple(stride, "stride", n)
+        self.padding = check_int_tuple(padding, "padding", n, min_val=0)
+        self.dilation = check_int_tuple(dilation, "dilation", n)
         self.groups = check_positive_int(groups, "groups")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must be divisible by groups ({groups})")
+        check_divisible(self.in_channels, "in_channels", self.groups, "groups")
+        check_divisible(self.out_channels, "out_channels", self.groups, "groups")
         bias = check_bool(bias, "bias")
         dtype = _dtype(dtype)
         rng = init._rng(random_state)
@@ -513,20 +505,17 @@ class Conv2d(_ConvNd):
 class _Pool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = _tuple(kernel_size, 2, "kernel_size")
-        self.stride = self.kernel_size if stride is None else _tuple(stride, 2, "stride")
-        self.padding = _tuple(padding, 2, "padding", min_val=0)
+        self.kernel_size = check_int_tuple(kernel_size, "kernel_size", 2)
+        self.stride = self.kernel_size if stride is None else \
+            check_int_tuple(stride, "stride", 2)
+        self.padding = check_int_tuple(padding, "padding", 2, min_val=0)
         self._cache = None
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def _check_images(self, x):
-        x = self._check_input(x)
-        if x.ndim != 4:
-            raise ValueError(f"{type(self).__name__} expects (N, C, H, W) input, "
-                             f"got {x.shape}")
-        return x
+        return check_ndim(self._check_input(x), "x", 4)
 
     def _geometry(self):
         return self.kernel_size, self.stride, self.padding

@@ -12,7 +12,13 @@ from collections import OrderedDict
 
 import numpy as np
 
-from fastml._validation import check_array
+from fastml._validation import (
+    check_array,
+    check_dtype,
+    check_float_dtype,
+    check_instance,
+    check_shape,
+)
 
 __all__ = ["Module", "Parameter", "Residual", "Sequential"]
 
@@ -170,9 +176,7 @@ class Module:
 
     def to(self, dtype):
         """Cast parameters (and their grads) and float buffers to ``dtype`` in place."""
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        dtype = check_float_dtype(dtype)
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = p.grad.astype(dtype)
@@ -199,21 +203,17 @@ class Module:
         dtype = self.dtype
         arr = check_array(x, name, dtype=None if dtype is not None else "float",
                           finite=False)
-        if dtype is not None and arr.dtype != dtype:
-            raise TypeError(f"{type(self).__name__}: {name} has dtype {arr.dtype} but the "
-                            f"parameters are {dtype}; cast the input with "
-                            f"x.astype(np.{dtype}) or the module with .to(np.{arr.dtype})")
+        if dtype is not None:
+            check_dtype(arr, name, dtype, f"{type(self).__name__}'s parameters are",
+                        f"; cast the input with x.astype(np.{dtype}) or the module with "
+                        f".to(np.{arr.dtype})")
         return arr
 
     def _check_grad(self, grad_out, shape, dtype):
         g = check_array(grad_out, "grad_out", dtype=None, finite=False)
-        if g.shape != tuple(shape):
-            raise ValueError(f"{type(self).__name__}: grad_out must have the forward "
-                             f"output's shape {tuple(shape)}, got {g.shape}")
-        if g.dtype != dtype:
-            raise TypeError(f"{type(self).__name__}: grad_out has dtype {g.dtype}, "
-                            f"expected {dtype}")
-        return g
+        check_shape(g, "grad_out", tuple(shape),
+                    label=f"{type(self).__name__}'s forward output's shape")
+        return check_dtype(g, "grad_out", dtype, f"the output of {type(self).__name__} is")
 
     # ------------------------------------------------------------ state
     def state_dict(self):
@@ -283,15 +283,13 @@ class Sequential(Module):
         else:
             items = [(str(i), m) for i, m in enumerate(modules)]
         for name, m in items:
-            if not isinstance(m, Module):
-                raise TypeError(f"Sequential takes Modules, got {type(m).__name__} "
-                                f"at position {name}")
+            check_instance(m, f"the arguments of Sequential (position {name})", Module,
+                           "Modules")
             setattr(self, name, m)
 
     def append(self, module):
         """Add ``module`` at the end (named by its position)."""
-        if not isinstance(module, Module):
-            raise TypeError(f"append takes a Module, got {type(module).__name__}")
+        check_instance(module, "module", Module)
         setattr(self, str(len(self._modules)), module)
         return self
 
@@ -302,8 +300,7 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def __getitem__(self, index):
-        if not isinstance(index, numbers.Integral):
-            raise TypeError(f"Sequential index must be an int, got {type(index).__name__}")
+        check_instance(index, "index", numbers.Integral, "an int")
         return list(self._modules.values())[index]
 
     def forward(self, x):
@@ -326,11 +323,8 @@ class Residual(Module):
 
     def __init__(self, block, projection=None):
         super().__init__()
-        if not isinstance(block, Module):
-            raise TypeError(f"block must be a Module, got {type(block).__name__}")
-        if projection is not None and not isinstance(projection, Module):
-            raise TypeError(f"projection must be a Module or None, "
-                            f"got {type(projection).__name__}")
+        check_instance(block, "block", Module)
+        check_instance(projection, "projection", (Module, type(None)), "a Module or None")
         self.block = block
         if projection is not None:
             self.projection = projection

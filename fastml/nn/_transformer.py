@@ -27,14 +27,18 @@ import numpy as np
 from fastml._validation import (
     check_array,
     check_bool,
+    check_divisible,
+    check_dtype_kind,
+    check_instance,
     check_option,
     check_positive_int,
     check_scalar,
 )
 from fastml.nn import init
 from fastml.nn._attention import MultiheadAttention
-from fastml.nn._layers import GELU, Dropout, LayerNorm, Linear, ReLU, _dtype
+from fastml.nn._layers import GELU, Dropout, LayerNorm, Linear, ReLU, _dtype, _Norm
 from fastml.nn._module import Module, Parameter
+from fastml.nn.functional import _core
 from fastml.nn.functional._attention import _Problem
 from fastml.nn.functional._positional import _rotate
 
@@ -42,7 +46,7 @@ __all__ = ["PackedSelfAttention", "RMSNorm", "TransformerDecoderLayer", "Transfo
            "TransformerEncoderLayer"]
 
 
-class RMSNorm(Module):
+class RMSNorm(_Norm):
     """y = x / sqrt(mean(x^2) + eps) * weight over the trailing ``normalized_shape`` axes
     (torch.nn.RMSNorm; ``eps=None`` uses the dtype's machine epsilon).
 
@@ -53,10 +57,7 @@ class RMSNorm(Module):
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, *,
                  dtype=np.float32):
         super().__init__()
-        if isinstance(normalized_shape, numbers.Integral):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(check_positive_int(s, "normalized_shape")
-                                      for s in normalized_shape)
+        self.normalized_shape = _core._normalized_shape(normalized_shape)
         if eps is not None:
             check_scalar(eps, "eps", numbers.Real, min_val=0)
         self.eps = eps
@@ -64,18 +65,6 @@ class RMSNorm(Module):
         self.weight = Parameter(np.ones(self.normalized_shape), self._dtype) \
             if elementwise_affine else None
         self._cache = None
-
-    @property
-    def dtype(self):
-        return self.weight.dtype if self.weight is not None else self._dtype
-
-    def to(self, dtype):
-        super().to(dtype)
-        self._dtype = np.dtype(dtype)
-        return self
-
-    def extra_repr(self):
-        return f"{self.normalized_shape}, eps={self.eps}"
 
     def _axes(self, x):
         k = len(self.normalized_shape)
@@ -167,8 +156,7 @@ class PackedSelfAttention(Module):
         super().__init__()
         self.n_embd = check_positive_int(n_embd, "n_embd")
         self.n_head = check_positive_int(n_head, "n_head")
-        if n_embd % n_head:
-            raise ValueError(f"n_embd ({n_embd}) must be divisible by n_head ({n_head})")
+        check_divisible(self.n_embd, "n_embd", self.n_head, "n_head")
         self.causal = check_bool(causal, "causal")
         bias = check_bool(bias, "bias")
         rng = init._rng(random_state)
@@ -243,9 +231,7 @@ def _attention_mask(attn_mask, key_padding_mask, is_causal, batch, num_heads, nq
 def _additive(m, name, dtype):
     if m.dtype == np.bool_:
         return np.where(m, -np.inf, 0.0).astype(dtype)
-    if m.dtype.kind != "f":
-        raise TypeError(f"{name} must be boolean (True = masked) or float (additive), "
-                        f"got dtype {m.dtype}")
+    check_dtype_kind(m, name, "f", "boolean (True = masked) or float (additive)")
     return m.astype(dtype)
 
 
@@ -257,8 +243,7 @@ class _TransformerLayer(Module):
                      layer_norm_eps, batch_first, norm_first, bias, dtype, rng):
         self.d_model = check_positive_int(d_model, "d_model")
         self.nhead = check_positive_int(nhead, "nhead")
-        if d_model % nhead:
-            raise ValueError(f"d_model ({d_model}) must be divisible by nhead ({nhead})")
+        check_divisible(self.d_model, "d_model", self.nhead, "nhead")
         check_positive_int(dim_feedforward, "dim_feedforward")
         check_scalar(layer_norm_eps, "layer_norm_eps", numbers.Real, min_val=0)
         self.batch_first = check_bool(batch_first, "batch_first")
@@ -302,9 +287,7 @@ class _TransformerLayer(Module):
     def _finite(x, name):
         """Forward inputs: NaN/inf rejected here, naming the layer's argument (the
         attention would reject them as its projections)."""
-        if not np.isfinite(x).all():
-            raise ValueError(f"{name} must not contain NaN or infinity")
-        return x
+        return check_array(x, name, dtype=None, order=None)
 
     def _out(self, y, like):
         if like.ndim == 2:
@@ -470,9 +453,7 @@ class TransformerEncoder(Module):
 
     def __init__(self, encoder_layer, num_layers, norm=None):
         super().__init__()
-        if not isinstance(encoder_layer, TransformerEncoderLayer):
-            raise TypeError(f"encoder_layer must be a TransformerEncoderLayer, got "
-                            f"{type(encoder_layer).__name__}")
+        check_instance(encoder_layer, "encoder_layer", TransformerEncoderLayer)
         self.num_layers = check_positive_int(num_layers, "num_layers")
         self.layers = _ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
         self.norm = norm

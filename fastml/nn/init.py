@@ -4,8 +4,8 @@ Each function takes a :class:`fastml.nn.Parameter` or a float ndarray, fills it 
 returns it. Randomness comes from ``random_state`` (None: the module-level generator,
 reseeded by :func:`manual_seed`), so a seeded script builds the same network twice.
 
-fan_in / fan_out of a weight of shape (out, in, *kernel) are in * prod(kernel) and
-out * prod(kernel).
+fan_in / fan_out of a weight of shape ``(out, in, *kernel)`` are ``in * prod(kernel)`` and
+``out * prod(kernel)``.
 
 - Xavier / Glorot (keeps the variance of activations and gradients for tanh-like
   units): U(-a, a) with a = gain sqrt(6 / (fan_in + fan_out)), or
@@ -19,7 +19,15 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_option, check_random_state, check_scalar
+from fastml._validation import (
+    check_dtype_kind,
+    check_instance,
+    check_min_ndim,
+    check_nonempty_axes,
+    check_option,
+    check_random_state,
+    check_scalar,
+)
 
 __all__ = ["calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_",
            "manual_seed", "normal_", "ones_", "uniform_", "xavier_normal_",
@@ -41,10 +49,8 @@ def _rng(random_state):
 
 def _array(tensor):
     arr = getattr(tensor, "data", tensor) if not isinstance(tensor, np.ndarray) else tensor
-    if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
-        raise TypeError(f"tensor must be a Parameter or a float ndarray, "
-                        f"got {type(tensor).__name__}")
-    return arr
+    what = "a Parameter or a float ndarray"
+    return check_dtype_kind(check_instance(arr, "tensor", np.ndarray, what), "tensor", "f", what)
 
 
 def _fill(tensor, values):
@@ -72,9 +78,7 @@ def calculate_gain(nonlinearity, param=None):
 
 
 def _fans(arr):
-    if arr.ndim < 2:
-        raise ValueError(f"fan in and fan out need at least 2 dimensions, got shape "
-                         f"{arr.shape}")
+    check_min_ndim(arr, "tensor", 2, " (for a fan in and fan out)")
     receptive = int(np.prod(arr.shape[2:])) if arr.ndim > 2 else 1
     return arr.shape[1] * receptive, arr.shape[0] * receptive
 
@@ -92,14 +96,17 @@ def normal_(tensor, mean=0.0, std=1.0, random_state=None):
 
 
 def constant_(tensor, val):
+    """Fill with ``val``."""
     return _fill(tensor, val)
 
 
 def zeros_(tensor):
+    """Fill with 0."""
     return _fill(tensor, 0)
 
 
 def ones_(tensor):
+    """Fill with 1."""
     return _fill(tensor, 1)
 
 
@@ -117,10 +124,11 @@ def xavier_normal_(tensor, gain=1.0, random_state=None):
 
 
 def _kaiming_std(tensor, a, mode, nonlinearity):
-    fan_in, fan_out = _fans(_array(tensor))
+    arr = _array(tensor)
+    fan_in, fan_out = _fans(arr)
     fan = fan_in if check_option(mode, "mode", ("fan_in", "fan_out")) == "fan_in" else fan_out
-    if fan == 0:
-        raise ValueError(f"cannot initialise an empty tensor of shape {_array(tensor).shape}")
+    check_nonempty_axes(arr, "tensor", (int(mode == "fan_in"), *range(2, arr.ndim)),
+                        f"{mode} axes (axis 0 out, 1 in, then the receptive field)")
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 

@@ -13,7 +13,13 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import check_bool, check_scalar
+from fastml._validation import (
+    check_bool,
+    check_collection,
+    check_instance,
+    check_nonempty,
+    check_scalar,
+)
 from fastml.nn._module import Parameter
 from fastml.nn.functional._core import _ELEMENT_GRAIN
 
@@ -40,9 +46,7 @@ class Optimizer:
     """Holds parameter groups and per-parameter state; subclasses implement ``step``."""
 
     def __init__(self, params, defaults):
-        params = list(params)
-        if not params:
-            raise ValueError("optimizer got an empty parameter list")
+        params = check_nonempty(list(params), "optimizer params", "an empty parameter list")
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.defaults = defaults
         self.param_groups = []
@@ -50,9 +54,7 @@ class Optimizer:
         for group in groups:
             group = {**defaults, **group, "params": list(group["params"])}
             for p in group["params"]:
-                if not isinstance(p, Parameter):
-                    raise TypeError(f"optimizer params must be Parameters, got "
-                                    f"{type(p).__name__}")
+                check_instance(p, "optimizer params", Parameter, "Parameters")
             self._check_group(group)
             self.param_groups.append(group)
 
@@ -172,12 +174,8 @@ class Adam(Optimizer):
 
     def _check_group(self, group):
         super()._check_group(group)
-        betas = group["betas"]
-        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__"):
-            raise TypeError(f"betas must be a pair (beta1, beta2), got {type(betas).__name__}")
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {len(betas)} values")
-        group["betas"] = tuple(betas)
+        group["betas"] = tuple(check_collection(group["betas"], "betas", "a pair (beta1, beta2)"))
+        check_scalar(len(group["betas"]), "len(betas)", numbers.Integral, min_val=2, max_val=2)
         for i, b in enumerate(group["betas"]):
             check_scalar(b, f"betas[{i}]", numbers.Real, min_val=0, max_val=1,
                          include_boundaries="left")
@@ -249,8 +247,7 @@ class LRScheduler:
     """
 
     def __init__(self, optimizer):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"optimizer must be an Optimizer, got {type(optimizer).__name__}")
+        check_instance(optimizer, "optimizer", Optimizer, "an Optimizer")
         self.optimizer = optimizer
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
@@ -321,20 +318,15 @@ class SequentialLR(LRScheduler):
     its epoch counted from there (e.g. LinearLR warm-up, then CosineAnnealingLR)."""
 
     def __init__(self, optimizer, schedulers, milestones):
-        schedulers = list(schedulers)
-        if not schedulers:
-            raise ValueError("schedulers must hold at least one LRScheduler")
-        if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__len__"):
-            raise TypeError(f"milestones must be a sequence of ints, got "
-                            f"{type(milestones).__name__}")
-        milestones = [int(check_scalar(m, f"milestones[{i}]", numbers.Integral, min_val=1))
-                      for i, m in enumerate(milestones)]
+        schedulers = check_nonempty(list(schedulers), "schedulers")
+        checked = []  # strictly increasing: each scheduler runs for at least one epoch
+        for i, m in enumerate(check_collection(milestones, "milestones", "a sequence of ints")):
+            checked.append(int(check_scalar(m, f"milestones[{i}]", numbers.Integral,
+                                            min_val=checked[-1] + 1 if checked else 1)))
+        milestones = checked
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"milestones must have {len(schedulers) - 1} entries (one "
                              f"fewer than schedulers), got {len(milestones)}")
-        if any(a >= b for a, b in zip(milestones, milestones[1:])):
-            raise ValueError(f"milestones must be strictly increasing (each scheduler runs "
-                             f"for at least one epoch), got {milestones}")
         for s in schedulers:
             if not isinstance(s, LRScheduler) or s.optimizer is not optimizer:
                 raise ValueError("every scheduler must be an LRScheduler of this optimizer")

@@ -16,7 +16,13 @@ import weakref
 
 import numpy as np
 
-from fastml._validation import check_array
+from fastml._validation import (
+    check_array,
+    check_bounds,
+    check_instance,
+    check_nonempty_axes,
+    check_shape,
+)
 from fastml.models import GPT
 from fastml.models._gpt import _layer_norm
 from fastml.rlhf._task import _completion_mask, _token_array
@@ -31,22 +37,17 @@ _INFER_CACHES = weakref.WeakKeyDictionary()
 
 
 def _check_model(model, name="model"):
-    if not isinstance(model, GPT):
-        raise TypeError(f"{name} must be a fastml.models.GPT, got {type(model).__name__}")
-    return model
+    return check_instance(model, name, GPT, "a fastml.models.GPT")
 
 
 def _check_sequences(model, prompts, completions, completion_mask, extra=1):
     """Checked (prompts, completions, mask) for a window of P + C - 1 + ``extra`` tokens."""
     prompts = _token_array(prompts, "prompts")
     completions = _token_array(completions, "completions")
-    B, P = prompts.shape
-    if P == 0:
-        raise ValueError("prompts must hold at least one token per row")
+    B, P = check_nonempty_axes(prompts, "prompts", (1,), "rows (a token at least)").shape
     if completions.shape[0] != B:
         raise ValueError(f"completions has {completions.shape[0]} rows, prompts has {B}")
-    if completions.shape[1] == 0:
-        raise ValueError("completions must hold at least one token per row")
+    check_nonempty_axes(completions, "completions", (1,), "rows (a token at least)")
     window = P + completions.shape[1] - 1 + extra
     if window > model.config.block_size:
         raise ValueError(f"prompts ({P} tokens) + completions ({completions.shape[1]}) need "
@@ -54,9 +55,7 @@ def _check_sequences(model, prompts, completions, completion_mask, extra=1):
                          f"{model.config.block_size}")
     V = model.config.vocab_size
     for name, a in (("prompts", prompts), ("completions", completions)):
-        if a.size and (a.min() < 0 or a.max() >= V):
-            raise ValueError(f"{name} must hold token ids in [0, {V}), got values in "
-                             f"[{a.min()}, {a.max()}]")
+        check_bounds(a, name, low=0, high=V, closed="left", detail=" (token ids)")
     mask = _completion_mask(completion_mask, completions.shape, "completion_mask")
     return prompts, completions, mask
 
@@ -185,10 +184,7 @@ class SequenceLogprobs:
 
 
 def _grad(g, shape, name):
-    g = check_array(g, name)
-    if g.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {g.shape}")
-    return g
+    return check_shape(check_array(g, name), name, shape)
 
 
 def sequence_logprobs(model, prompts, completions, completion_mask=None):

@@ -14,8 +14,10 @@ import numpy as np
 from fastml._validation import (
     check_array,
     check_consistent_length,
+    check_nonempty,
     check_option,
     check_scalar,
+    check_shape,
     common_float_dtype,
 )
 
@@ -143,8 +145,7 @@ def bradley_terry_loss(chosen_rewards, rejected_rewards, margin=None,
     (rc, rr, m), _ = _vectors([("chosen_rewards", chosen_rewards),
                                ("rejected_rewards", rejected_rewards), ("margin", margin)],
                               allow_none=("margin",))
-    if len(rc) == 0:
-        raise ValueError("chosen_rewards must not be empty")
+    check_nonempty(rc, "chosen_rewards")
     if center_rewards_coefficient is not None:
         center_rewards_coefficient = float(check_scalar(
             center_rewards_coefficient, "center_rewards_coefficient", numbers.Real, min_val=0))
@@ -171,16 +172,13 @@ def _token_arrays(named, mask):
     arrays = [check_array(a, name, ndim=2) for name, a in named]
     shape = arrays[0].shape
     for (name, _), a in zip(named, arrays):
-        if a.shape != shape:
-            raise ValueError(f"{name} must have {named[0][0]}'s shape {shape}, got {a.shape}")
+        check_shape(a, name, shape, f" (that of {named[0][0]})")
     dtype = common_float_dtype(*arrays)
     if mask is None:
         mask = np.ones(shape, bool)
     else:
-        mask = check_array(mask, "mask", ndim=2, dtype=None)
-        if mask.shape != shape:
-            raise ValueError(f"mask must have shape {shape}, got {mask.shape}")
-        mask = mask.astype(bool)
+        mask = check_shape(check_array(mask, "mask", ndim=2, dtype=None), "mask",
+                           shape).astype(bool)
     return [a.astype(dtype, copy=False) for a in arrays], mask
 
 

@@ -25,7 +25,15 @@ import time
 
 import numpy as np
 
-from fastml._validation import check_bool, check_positive_int, check_random_state, check_scalar
+from fastml._validation import (
+    check_bool,
+    check_finite_real,
+    check_instance,
+    check_nonempty,
+    check_positive_int,
+    check_random_state,
+    check_scalar,
+)
 from fastml.nn import AdamW, Linear, utils
 from fastml.rlhf._logprobs import (
     SequenceLogprobs,
@@ -79,10 +87,7 @@ class PPOTrainer:
             raise ValueError("ref_policy must be a separate (frozen) copy of the policy")
         if ref_policy.config.vocab_size != policy.config.vocab_size:
             raise ValueError("ref_policy and policy must share the vocabulary")
-        if not isinstance(reward_model, RewardModel):
-            raise TypeError(f"reward_model must be a RewardModel, got "
-                            f"{type(reward_model).__name__}")
-        self.reward_model = reward_model
+        self.reward_model = check_instance(reward_model, "reward_model", RewardModel)
         self.max_new_tokens = check_positive_int(max_new_tokens, "max_new_tokens")
         self.eos_token_id = None if eos_token_id is None else int(check_scalar(
             eos_token_id, "eos_token_id", numbers.Integral, min_val=0,
@@ -90,10 +95,7 @@ class PPOTrainer:
         if missing_eos_score is not None:
             if self.eos_token_id is None:
                 raise ValueError("missing_eos_score needs an eos_token_id")
-            missing_eos_score = float(check_scalar(missing_eos_score, "missing_eos_score",
-                                                   numbers.Real))
-            if not np.isfinite(missing_eos_score):
-                raise ValueError(f"missing_eos_score must be finite, got {missing_eos_score}")
+            missing_eos_score = check_finite_real(missing_eos_score, "missing_eos_score")
         self.missing_eos_score = missing_eos_score
         self.share_backbone = check_bool(share_backbone, "share_backbone")
         self.mini_batch_size = check_positive_int(mini_batch_size, "mini_batch_size")
@@ -231,8 +233,7 @@ class PPOTrainer:
         prompts, _, _ = _check_sequences(
             self.policy, prompts, np.zeros((len(np.asarray(prompts)), self.max_new_tokens),
                                            np.int64), None, extra=1)
-        if len(prompts) == 0:
-            raise ValueError("prompts must not be empty")
+        check_nonempty(prompts, "prompts")
         t0 = time.perf_counter()
         completions, mask = self.rollout(prompts)
         t1 = time.perf_counter()

@@ -11,7 +11,15 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_positive_int, check_random_state, check_scalar
+from fastml._validation import (
+    check_array,
+    check_instance,
+    check_nonempty,
+    check_positive_int,
+    check_random_state,
+    check_scalar,
+    check_shape,
+)
 from fastml.nn import AdamW, Linear, Module
 from fastml.rlhf._logprobs import (
     _LAST_FORWARD,
@@ -111,11 +119,8 @@ def _stack_pairs(pairs, index):
 
 
 def _check_pairs(pairs):
-    if not isinstance(pairs, PreferencePairs):
-        raise TypeError(f"pairs must be PreferencePairs, got {type(pairs).__name__}")
-    if len(pairs) == 0:
-        raise ValueError("pairs must not be empty")
-    return pairs
+    return check_nonempty(check_instance(pairs, "pairs", PreferencePairs, "PreferencePairs"),
+                          "pairs")
 
 
 class RewardTrainer:
@@ -126,9 +131,7 @@ class RewardTrainer:
 
     def __init__(self, model, *, learning_rate=1e-3, batch_size=32, epochs=1,
                  weight_decay=0.0, center_rewards_coefficient=None, random_state=None):
-        if not isinstance(model, RewardModel):
-            raise TypeError(f"model must be a RewardModel, got {type(model).__name__}")
-        self.model = model
+        self.model = check_instance(model, "model", RewardModel)
         self.learning_rate = float(check_scalar(learning_rate, "learning_rate", numbers.Real,
                                                 min_val=0, include_boundaries="neither"))
         self.batch_size = check_positive_int(batch_size, "batch_size")
@@ -148,10 +151,8 @@ class RewardTrainer:
         _check_sequences(self.model.backbone, pairs.prompts, pairs.chosen, None, extra=1)
         _check_sequences(self.model.backbone, pairs.prompts, pairs.rejected, None, extra=1)
         if margin is not None:
-            margin = np.asarray(margin, np.float64)
-            if margin.shape != (len(pairs),) or not np.isfinite(margin).all():
-                raise ValueError(f"margin must be finite of shape ({len(pairs)},), "
-                                 f"got shape {margin.shape}")
+            margin = check_shape(check_array(margin, "margin", ndim=1, dtype=np.float64),
+                                 "margin", (len(pairs),), " (one per pair)")
         self.model.train()
         losses = []
         n = len(pairs)

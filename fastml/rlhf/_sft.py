@@ -4,7 +4,12 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_positive_int, check_random_state, check_scalar
+from fastml._validation import (
+    check_nonempty,
+    check_positive_int,
+    check_random_state,
+    check_scalar,
+)
 from fastml.rlhf._logprobs import _check_model
 from fastml.rlhf._task import _token_array
 
@@ -21,8 +26,7 @@ def sft_train(model, tokens, *, steps=200, batch_size=32, learning_rate=3e-3,
     if tokens.shape[1] < 2 or tokens.shape[1] - 1 > model.config.block_size:
         raise ValueError(f"tokens must have 2 .. block_size + 1 = "
                          f"{model.config.block_size + 1} columns, got {tokens.shape[1]}")
-    if len(tokens) == 0:
-        raise ValueError("tokens must not be empty")
+    check_nonempty(tokens, "tokens")
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     learning_rate = float(check_scalar(learning_rate, "learning_rate", numbers.Real,

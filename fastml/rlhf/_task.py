@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastml._validation import check_array, check_positive_int, check_random_state, check_scalar
+from fastml._validation import (
+    check_array,
+    check_dtype_kind,
+    check_instance,
+    check_option,
+    check_positive_int,
+    check_random_state,
+    check_scalar,
+    check_shape,
+)
 
 __all__ = ["CharCountTask", "PreferencePairs"]
 
@@ -54,9 +63,7 @@ class PreferencePairs:
 
 def _token_array(a, name):
     a = check_array(a, name, ndim=2, dtype=None, finite=False)
-    if a.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integer token ids, got dtype {a.dtype}")
-    return a.astype(np.int64, copy=False)
+    return check_dtype_kind(a, name, "iu", "integer token ids").astype(np.int64, copy=False)
 
 
 def _completion_mask(mask, shape, name):
@@ -64,10 +71,8 @@ def _completion_mask(mask, shape, name):
     then padding), at least one valid token per row."""
     if mask is None:
         return np.ones(shape, bool)
-    mask = check_array(mask, name, ndim=2, dtype=None)
-    if mask.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {mask.shape}")
-    mask = mask.astype(bool)
+    mask = check_shape(check_array(mask, name, ndim=2, dtype=None), name,
+                       tuple(shape)).astype(bool)
     if shape[1] and not mask[:, 0].all():
         raise ValueError(f"{name} must have at least one valid token per row")
     if np.any(mask[:, 1:] & ~mask[:, :-1]):
@@ -97,12 +102,11 @@ class CharCountTask:
 
     def __init__(self, alphabet="abcdefgh", target="a", prompt_length=4,
                  completion_length=8, concentration=0.5, scale=1.0, random_state=0):
-        if not isinstance(alphabet, str) or len(set(alphabet)) != len(alphabet) \
-                or len(alphabet) < 2:
+        check_instance(alphabet, "alphabet", str, "a string")
+        if len(set(alphabet)) != len(alphabet) or len(alphabet) < 2:
             raise ValueError(f"alphabet must be a string of >= 2 distinct characters, "
                              f"got {alphabet!r}")
-        if not isinstance(target, str) or len(target) != 1 or target not in alphabet:
-            raise ValueError(f"target must be one character of alphabet, got {target!r}")
+        check_option(target, "target", tuple(alphabet))  # one character of alphabet
         self.alphabet = alphabet
         self.target = target
         self.target_id = alphabet.index(target)
@@ -178,8 +182,7 @@ class CharCountTask:
         held-out set, on which accuracy is agreement with the rule).
         """
         n = check_positive_int(n, "n")
-        if labels not in ("bradley_terry", "rule"):
-            raise ValueError(f"labels must be 'bradley_terry' or 'rule', got {labels!r}")
+        check_option(labels, "labels", ("bradley_terry", "rule"))
         rng = check_random_state(random_state)
         prompts, a, b = [], [], []
         while sum(len(p) for p in prompts) < n:

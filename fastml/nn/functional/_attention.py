@@ -21,12 +21,18 @@ float dtype: float32 only when every input is float32). NaN or infinity in q, k,
 gradients raises ``ValueError``; an additive mask may hold -inf but not NaN or +inf.
 """
 
-import numbers
-
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import _shape_str, check_array, check_bool, check_positive_int, check_scalar
+from fastml._validation import (
+    _shape_str,
+    check_array,
+    check_bool,
+    check_dtype_kind,
+    check_finite_real,
+    check_positive_int,
+    check_shape,
+)
 from fastml.nn.functional._core import linear, linear_backward
 
 __all__ = ["multi_head_attention", "multi_head_attention_backward",
@@ -86,9 +92,7 @@ class _Problem:
         if scale is None:
             self.scale = 1.0 / np.sqrt(d) if d > 0 else 1.0
         else:
-            self.scale = float(check_scalar(scale, "scale", numbers.Real))
-            if not np.isfinite(self.scale):
-                raise ValueError(f"scale must be finite, got {scale!r}")
+            self.scale = check_finite_real(scale, "scale")
         self.mask = self._check_mask(mask)
 
     def _as4(self, x):
@@ -113,9 +117,7 @@ class _Problem:
             return None
         m = np.asarray(mask)
         full = self.lse_shape + (self.k.shape[2],)
-        if m.dtype != np.bool_ and m.dtype.kind != "f":
-            raise TypeError(f"mask must be boolean (True = keep) or floating point "
-                            f"(additive), got dtype {m.dtype}")
+        check_dtype_kind(m, "mask", "bf", "boolean (True = keep) or floating point (additive)")
         try:
             ok = m.ndim <= len(full) and np.broadcast_shapes(m.shape, full) == full
         except ValueError:
@@ -302,18 +304,12 @@ class _MultiHead:
         expected = {"w_q": (E, E), "w_k": (E, kdim), "w_v": (E, kdim), "w_o": (E, E)}
         weights = {}
         for name, w in zip(expected, (w_q, w_k, w_v, w_o)):
-            weights[name] = check_array(w, name, ndim=2)
-            if weights[name].shape != expected[name]:
-                raise ValueError(f"{name} must have shape {_shape_str(expected[name])} "
-                                 f"(embedding E={E}, x_kv features {kdim}), got "
-                                 f"{_shape_str(weights[name].shape)}")
+            weights[name] = check_shape(check_array(w, name, ndim=2), name, expected[name],
+                                        f" (embedding E={E}, x_kv features {kdim})")
         checked = {}
         for name, b in zip(("b_q", "b_k", "b_v", "b_o"), biases):
             if b is not None:
-                checked[name] = check_array(b, name, ndim=1)
-                if checked[name].shape != (E,):
-                    raise ValueError(f"{name} must have shape ({E},), got "
-                                     f"{_shape_str(checked[name].shape)}")
+                checked[name] = check_shape(check_array(b, name, ndim=1), name, (E,))
         arrays = [x_q, x_kv, *weights.values(), *checked.values()]
         self.dtype = np.dtype(np.float32) if all(a.dtype == np.float32 for a in arrays) \
             else np.dtype(np.float64)

@@ -48,16 +48,18 @@ as in PyTorch. Inputs of any strides are accepted (copied to C order once).
 """
 
 import math
-import numbers
 
 import numpy as np
 
 from fastml import _kernels
 from fastml._validation import (
-    MAX_AXIS_LENGTH,
     check_array,
+    check_index_array,
+    check_int_tuple,
+    check_nonempty_axes,
     check_option,
     check_positive_int,
+    check_shape,
     common_float_dtype,
 )
 
@@ -71,20 +73,6 @@ _CONV_GRAIN = 1 << 18
 _POOL_GRAIN = 1 << 15
 
 
-
-
-def _tuple(value, name, nd, min_val):
-    """An int or a length-``nd`` sequence of ints >= ``min_val`` as a tuple."""
-    if type(value) is int and min_val <= value <= MAX_AXIS_LENGTH:  # the common case
-        return (value,) * nd
-    if type(value) is tuple and len(value) == nd and \
-            all(type(v) is int and min_val <= v <= MAX_AXIS_LENGTH for v in value):
-        return value
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = (value,) * nd
-    if not isinstance(value, (tuple, list)) or len(value) != nd:
-        raise TypeError(f"{name} must be an int or a tuple of {nd} ints, got {value!r}")
-    return tuple(check_positive_int(v, name, min_val=min_val) for v in value)
 
 
 def _shape(a):
@@ -107,8 +95,8 @@ class _ConvSpec:
             extra = [a[None] for a in extra]
         self.dtype = common_float_dtype(x, w, *([b] if b is not None else []), *extra)
         groups = check_positive_int(groups, "groups")
-        stride = _tuple(stride, "stride", nd, 1)
-        dilation = _tuple(dilation, "dilation", nd, 1)
+        stride = check_int_tuple(stride, "stride", nd, 1)
+        dilation = check_int_tuple(dilation, "dilation", nd, 1)
         n, c = x.shape[:2]
         co, cg = w.shape[:2]
         kernel = w.shape[2:]
@@ -121,11 +109,9 @@ class _ConvSpec:
         if cg * groups != c:
             raise ValueError(f"{name}: x has {c} channels but w of shape {_shape(w.shape)} "
                              f"expects {cg} x groups={groups} = {cg * groups}")
-        if b is not None and b.shape != (co,):
-            raise ValueError(f"{name}: b must have shape ({co},) to match w of shape "
-                             f"{_shape(w.shape)}, got {_shape(b.shape)}")
-        if any(k == 0 for k in kernel):
-            raise ValueError(f"{name}: w has an empty kernel, shape {_shape(w.shape)}")
+        if b is not None:
+            check_shape(b, "b", (co,), f" to match w of shape {_shape(w.shape)}")
+        check_nonempty_axes(w, "w", range(2, w.ndim), "kernel axes")
         span = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel))
         if isinstance(padding, str):
             check_option(padding, "padding", ("same", "valid"))
@@ -135,7 +121,7 @@ class _ConvSpec:
             after = tuple(sp - 1 - bf if padding == "same" else 0
                           for sp, bf in zip(span, before))
         else:
-            before = after = _tuple(padding, "padding", nd, 0)
+            before = after = check_int_tuple(padding, "padding", nd, 0)
         size = x.shape[2:]
         out = []
         for ax in range(nd):
@@ -261,12 +247,10 @@ class _PoolSpec:
         x = check_array(x, "x", ndim=(3, 4), finite=False)
         self.batched = x.ndim == 4
         self.x = x if self.batched else x[None]
-        self.kernel = _tuple(kernel_size, "kernel_size", 2, 1)
-        self.stride = self.kernel if stride is None else _tuple(stride, "stride", 2, 1)
-        self.padding = _tuple(padding, "padding", 2, 0)
-        if 0 in self.x.shape[2:]:
-            raise ValueError(f"{name}: x must have non-empty spatial axes, got shape "
-                             f"{_shape(x.shape)}")
+        self.kernel = check_int_tuple(kernel_size, "kernel_size", 2, 1)
+        self.stride = self.kernel if stride is None else check_int_tuple(stride, "stride", 2, 1)
+        self.padding = check_int_tuple(padding, "padding", 2, 0)
+        check_nonempty_axes(x, "x", (-2, -1), "spatial axes")
         out = []
         for ax in range(2):
             k, p, size = self.kernel[ax], self.padding[ax], self.x.shape[2 + ax]
@@ -339,9 +323,8 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, indice
         if idx.shape != spec.out_shape:
             raise ValueError(f"max_pool2d_backward: indices must have grad_out's shape "
                              f"{_shape(spec.out_shape)}, got {_shape(idx.shape)}")
-        hw = spec.x.shape[2] * spec.x.shape[3]
-        if idx.size and (idx.min() < 0 or idx.max() >= hw):
-            raise ValueError(f"max_pool2d_backward: indices must lie in [0, {hw}) (H * W)")
+        check_index_array(idx, "indices", spec.x.shape[2] * spec.x.shape[3],
+                          what="positions in the flattened H * W plane")
     gx = np.zeros_like(spec.x)
     if gx.size and idx.size:
         kern.max_pool2d_backward(spec.grad_out, idx, gx, n_threads)

@@ -18,10 +18,14 @@ import numpy as np
 from fastml import _kernels
 from fastml._validation import (
     check_array,
+    check_dtype,
+    check_index_array,
+    check_min_ndim,
     check_option,
     check_positive_int,
     check_random_state,
     check_scalar,
+    check_shape,
 )
 
 __all__ = [
@@ -74,23 +78,16 @@ def _float(x, name, ndim=None):
     return check_array(x, name, ndim=ndim, finite=False)
 
 
-def _like(a, name, ref, ref_name, shape=None):
+def _like(a, name, ref, ref_name, shape=None, detail=""):
     """``a`` as a C-contiguous array of ``ref``'s dtype (which it must already have)."""
-    arr = check_array(a, name, dtype=None, finite=False)
-    if arr.dtype != ref.dtype:
-        raise TypeError(f"{name} has dtype {arr.dtype} but {ref_name} has dtype {ref.dtype}; "
-                        f"they must match (cast one of them with .astype)")
-    if shape is not None and arr.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
-    return arr
+    arr = check_dtype(check_array(a, name, dtype=None, finite=False), name, ref.dtype,
+                      f"{ref_name} has dtype", "; they must match (cast one of them with "
+                      ".astype)")
+    return arr if shape is None else check_shape(arr, name, tuple(shape), detail)
 
 
 def _same_shape(g, x, name="grad_out"):
-    out = _like(g, name, x, "x")
-    if out.shape != x.shape:
-        raise ValueError(f"{name} must have the shape of the forward output {x.shape}, "
-                         f"got {out.shape}")
-    return out
+    return _like(g, name, x, "x", x.shape, " (the forward output's)")
 
 
 def _reduction(reduction):
@@ -193,10 +190,7 @@ def tanh_backward(grad_out, y):
 
 
 def _check_dim(dim, ndim):
-    check_scalar(dim, "dim", numbers.Integral)
-    if not -ndim <= dim < max(ndim, 1):
-        raise ValueError(f"dim == {dim} is out of range for a {ndim}-D input")
-    return dim
+    return check_scalar(dim, "dim", numbers.Integral, min_val=-ndim, max_val=max(ndim, 1) - 1)
 
 
 def softmax(x, dim=-1):
@@ -228,11 +222,9 @@ def softmax_backward(grad_out, y, dim=-1):
 def _check_linear(x, weight, bias):
     w = check_array(weight, "weight", ndim=2, finite=False)
     x = _float(x, "x")
-    if x.ndim == 0:
-        raise ValueError("x must have at least 1 dimension (..., in_features)")
-    if x.dtype != w.dtype:
-        raise TypeError(f"x has dtype {x.dtype} but weight has dtype {w.dtype}; they must "
-                        f"match (cast x with x.astype(np.{w.dtype}) or the layer with .to)")
+    check_min_ndim(x, "x", 1, " (..., in_features)")
+    check_dtype(x, "x", w.dtype, "weight has dtype", f"; they must match (cast x with "
+                f"x.astype(np.{w.dtype}) or the layer with .to)")
     if x.shape[-1] != w.shape[1]:
         raise ValueError(f"x must have {w.shape[1]} features in its last dimension "
                          f"(in_features of weight {w.shape}), got shape {x.shape}")
@@ -361,8 +353,7 @@ def layer_norm_backward(grad_out, x, normalized_shape, weight=None, bias=None, e
 # ---------------------------------------------------------------- BatchNorm
 def _check_batch_norm(x, weight, bias, running_mean, running_var, eps):
     x = _float(x, "x")
-    if x.ndim < 2:
-        raise ValueError(f"x must be (N, C) or (N, C, ...), got shape {x.shape}")
+    check_min_ndim(x, "x", 2, " (N, C) or (N, C, ...)")
     check_scalar(eps, "eps", numbers.Real, min_val=0)
     c = x.shape[1]
     w = None if weight is None else _like(weight, "weight", x, "x", (c,))
@@ -494,9 +485,7 @@ def dropout(x, p=0.5, training=True, random_state=None):
 # ---------------------------------------------------------------- losses
 def _check_ce(x, target, ignore_index, label_smoothing, reduction):
     x = _float(x, "input", ndim=2)
-    t = check_array(target, "target", ndim=1, dtype=None, finite=False)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"target must hold integer class indices, got dtype {t.dtype}")
+    t = check_index_array(target, "target", None, what="class indices", ndim=1)
     if t.shape[0] != x.shape[0]:
         raise ValueError(f"target must have {x.shape[0]} entries (one per row of input), "
                          f"got {t.shape[0]}")
@@ -556,10 +545,7 @@ def cross_entropy_backward(input, target, *, ignore_index=-100, reduction="mean"
 
 def _check_pair(input, target):
     x = _float(input, "input")
-    y = _like(target, "target", x, "input")
-    if y.shape != x.shape:
-        raise ValueError(f"target must have the shape of input {x.shape}, got {y.shape}")
-    return x, y
+    return x, _like(target, "target", x, "input", x.shape, " (that of input)")
 
 
 def _scale(x, reduction, grad):

@@ -17,17 +17,17 @@ import numbers
 
 import numpy as np
 
-from fastml._validation import check_array, check_positive_int, check_scalar
+from fastml._validation import (
+    check_array,
+    check_divisible,
+    check_float_dtype,
+    check_min_ndim,
+    check_positive_int,
+    check_scalar,
+)
 
 __all__ = ["alibi_bias", "alibi_slopes", "apply_rotary", "apply_rotary_backward",
            "rotary_frequencies", "sinusoidal_positional_encoding"]
-
-
-def _float_dtype(dtype):
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    return dtype
 
 
 def _check_base(base):
@@ -44,7 +44,7 @@ def sinusoidal_positional_encoding(num_positions, dim, base=10000.0, *, dtype=np
     pe = np.empty((n, d), np.float64)
     pe[:, 0::2] = np.sin(angles)
     pe[:, 1::2] = np.cos(angles[:, : d // 2])
-    return pe.astype(_float_dtype(dtype))
+    return pe.astype(check_float_dtype(dtype))
 
 
 def rotary_frequencies(seq_len, head_dim, base=10000.0, *, offset=0, dtype=np.float32):
@@ -52,19 +52,17 @@ def rotary_frequencies(seq_len, head_dim, base=10000.0, *, offset=0, dtype=np.fl
     for positions p = offset, ..., offset + seq_len - 1 and theta_j = base^(-2j/head_dim)."""
     n = check_positive_int(seq_len, "seq_len", min_val=0)
     d = check_positive_int(head_dim, "head_dim")
-    if d % 2:
-        raise ValueError(f"head_dim must be even for rotary embeddings, got {d}")
+    check_divisible(d, "head_dim", 2)
     offset = check_positive_int(offset, "offset", min_val=0)
     angles = np.arange(offset, offset + n)[:, None] * \
         _check_base(base) ** (-np.arange(0, d, 2) / d)
-    dtype = _float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     return np.cos(angles).astype(dtype), np.sin(angles).astype(dtype)
 
 
 def _check_rotary(x, cos, sin, name):
     x = check_array(x, name, finite=False, order=None)
-    if x.ndim < 2:
-        raise ValueError(f"{name} must be (..., seq_len, head_dim), got shape {x.shape}")
+    check_min_ndim(x, name, 2, " (..., seq_len, head_dim)")
     half = (x.shape[-2], x.shape[-1] // 2)
     cos = check_array(cos, "cos", dtype=x.dtype, ndim=2)
     sin = check_array(sin, "sin", dtype=x.dtype, ndim=2)
@@ -132,4 +130,4 @@ def alibi_bias(num_heads, num_queries, num_keys=None, *, dtype=np.float32):
     nk = nq if num_keys is None else check_positive_int(num_keys, "num_keys", min_val=0)
     distance = np.abs(np.arange(nk)[None, :] - (np.arange(nq)[:, None] + nk - nq))
     bias = -alibi_slopes(num_heads)[:, None, None] * distance
-    return bias.astype(_float_dtype(dtype))
+    return bias.astype(check_float_dtype(dtype))

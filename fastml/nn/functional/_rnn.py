@@ -30,7 +30,16 @@ import contextlib
 import numpy as np
 
 from fastml import _kernels
-from fastml._validation import _shape_str, check_array, check_bool, check_option, check_positive_int
+from fastml._validation import (
+    _shape_str,
+    check_array,
+    check_bool,
+    check_dtype,
+    check_nonempty_axes,
+    check_option,
+    check_positive_int,
+    check_shape,
+)
 
 __all__ = ["gru_cell", "lstm_cell", "rnn", "rnn_backward", "rnn_relu_cell", "rnn_tanh_cell"]
 
@@ -116,9 +125,7 @@ def check_lengths(lengths, batch, steps):
     if arr.ndim != 1 or arr.dtype.kind not in "iu":
         raise ValueError(f"lengths must be a 1-D array of integers, got {arr.ndim}-D array "
                          f"of dtype {arr.dtype}")
-    if arr.shape != (batch,):
-        raise ValueError(f"lengths must have one entry per sequence ({batch}), got shape "
-                         f"{_shape_str(arr.shape)}")
+    check_shape(arr, "lengths", (batch,), " (one entry per sequence)")
     if arr.size and (arr.min() < 1 or arr.max() > steps):
         raise ValueError(f"lengths must lie in [1, {steps}] (the sequence length of x), got "
                          f"min {arr.min()} and max {arr.max()}")
@@ -128,12 +135,8 @@ def check_lengths(lengths, batch, steps):
 def check_state(h, name, shape, dtype):
     """An initial state of exactly ``shape`` and ``dtype`` (C-contiguous copy-free)."""
     h = check_array(h, name, dtype=None, finite=False)
-    if h.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {_shape_str(shape)} (num_layers * "
-                         f"num_directions, batch, state size), got {_shape_str(h.shape)}")
-    if h.dtype != dtype:
-        raise TypeError(f"{name} has dtype {h.dtype}, expected {dtype} (the input's)")
-    return h
+    check_shape(h, name, tuple(shape), " (num_layers * num_directions, batch, state size)")
+    return check_dtype(h, name, dtype, "the input is")
 
 
 class _Packing:
@@ -204,6 +207,16 @@ class _Packing:
 
 
 # ---------------------------------------------------------------- core
+def _sizes(spec, packing):
+    """(dtype, N, B, H, Hr, GH, D, lstm, gru, n_threads) of a run: packed rows, batch,
+    hidden and state size, gate width, directions, the mode flags and the projection
+    GEMMs' thread count."""
+    GH = spec.gates * spec.hidden_size
+    return (spec.dtype, packing.N, packing.B, spec.hidden_size, spec.state_size, GH,
+            spec.num_directions, spec.mode == "LSTM", spec.mode == "GRU",
+            _kernels.threads_for(packing.N * GH, _PROJECTION_GRAIN))
+
+
 def _forward_core(spec, weights, x, packing, h0, c0, dropout_masks=None):
     """Run every layer on packed ``x`` (N, I) from sorted states h0 (K, B, Hr), c0 (K, B, H).
 
@@ -212,11 +225,7 @@ def _forward_core(spec, weights, x, packing, h0, c0, dropout_masks=None):
     Returns (packed output, h_n, c_n, cache for :func:`_backward_core`); states sorted.
     """
     kern = _rnn_kernels()
-    dt, N, B = spec.dtype, packing.N, packing.B
-    H, Hr, GH, D = spec.hidden_size, spec.state_size, spec.gates * spec.hidden_size, \
-        spec.num_directions
-    lstm, gru = spec.mode == "LSTM", spec.mode == "GRU"
-    n_threads = _kernels.threads_for(N * GH, _PROJECTION_GRAIN)
+    dt, N, B, H, Hr, GH, D, lstm, gru, n_threads = _sizes(spec, packing)
     h_n = np.empty_like(h0)
     c_n = np.empty_like(c0) if lstm else None
     dummy = _placeholder(dt)
@@ -264,11 +273,7 @@ def _backward_core(cache, grad_out, grad_h_n, grad_c_n, grads, need_grad_x=True)
     """
     spec, weights, packing, inputs, saved, dropout_masks = cache
     kern = _rnn_kernels()
-    dt, N, B = spec.dtype, packing.N, packing.B
-    H, Hr, GH, D = spec.hidden_size, spec.state_size, spec.gates * spec.hidden_size, \
-        spec.num_directions
-    lstm, gru = spec.mode == "LSTM", spec.mode == "GRU"
-    n_threads = _kernels.threads_for(N * GH, _PROJECTION_GRAIN)
+    dt, N, B, H, Hr, GH, D, lstm, gru, n_threads = _sizes(spec, packing)
     dummy = _placeholder(dt)
     dgx = np.empty((N, GH), dt)
     dgh = np.empty((N, GH), dt) if gru else dgx
@@ -314,7 +319,7 @@ class _Problem:
         batch_first = check_bool(batch_first, "batch_first")
         D = 2 if check_bool(bidirectional, "bidirectional") else 1
         K = int(num_layers) * D
-        weights = [check_array(w, f"weights[{i}]", finite=False) for i, w in enumerate(weights)]
+        weights = list(weights)
         if not weights or len(weights) % K:
             raise ValueError(f"weights must hold the same number of arrays for each of the "
                              f"{K} layer-directions, got {len(weights)}")
@@ -322,13 +327,9 @@ class _Problem:
         if per not in (2, 3, 4, 5) or (per in (3, 5) and self.mode != "LSTM"):
             raise ValueError(f"weights: {per} arrays per layer-direction; expected w_ih, "
                              f"w_hh[, b_ih, b_hh][, w_hr (LSTM only)]")
-        for i, w in enumerate(weights):
-            j = i % per
-            matrix = j < 2 or (per in (3, 5) and j == per - 1)
-            if w.ndim != (2 if matrix else 1):
-                raise ValueError(f"weights[{i}] must be {2 if matrix else 1}-D (a "
-                                 f"{'weight matrix' if matrix else 'bias'}), got shape "
-                                 f"{_shape_str(w.shape)}")
+        biases = (2, 3) if per >= 4 else ()  # w_ih, w_hh[, b_ih, b_hh][, w_hr]
+        weights = [check_array(w, f"weights[{i}]", ndim=1 if i % per in biases else 2,
+                               finite=False) for i, w in enumerate(weights)]
         x = check_array(x, "x", ndim=(2, 3))
         self.unbatched = x.ndim == 2
         if self.unbatched:
@@ -337,14 +338,11 @@ class _Problem:
             B, T = x.shape[:2]
         else:
             T, B = x.shape[:2]
-        if T == 0 or B == 0:
-            raise ValueError(f"x must have at least one step and one sequence, got shape "
-                             f"{_shape_str(x.shape)}")
+        check_nonempty_axes(x, "x", (0, 1), "step and sequence axes")
         if lengths is not None and self.unbatched:
             raise ValueError("lengths needs a batched x (3-D)")
         dtype = weights[0].dtype
-        if x.dtype != dtype:
-            raise TypeError(f"x has dtype {x.dtype} but the weights are {dtype}")
+        check_dtype(x, "x", dtype, "the weights are")
         H = weights[1].shape[1] if per in (2, 4) else weights[per - 1].shape[1]
         proj = weights[per - 1].shape[0] if per in (3, 5) else 0
         self.spec = _Spec(self.mode, weights[0].shape[1], H, int(num_layers), D, per >= 4,
@@ -404,10 +402,8 @@ class _Problem:
         if grad is None:
             return None
         g = check_array(grad, name, dtype=None, finite=False)
-        if g.shape != tuple(shape) or g.dtype != self.spec.dtype:
-            raise ValueError(f"{name} must have shape {_shape_str(shape)} and dtype "
-                             f"{self.spec.dtype}, got {_shape_str(g.shape)} {g.dtype}")
-        return g
+        return check_dtype(check_shape(g, name, tuple(shape)), name, self.spec.dtype,
+                           "the output is")
 
 
 def _result(mode, out, h_n, c_n):
