@@ -174,14 +174,20 @@ def _kmeans_single(X, w, centers, max_iter, tol, algorithm, ws):
         half, nxt = _half_center_distances(centers)
         k_.elkan_init_bounds(X, centers, half, ws.labels, upper, lower, n_threads)
         shift = np.zeros(centers.shape[0], dtype=X.dtype)
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):  # noqa: B007 (read after the loop)
+
+    def assign(update_sums):
+        """Label every sample with its nearest centre (and accumulate the new sums)."""
         if elkan:
             k_.elkan_iter(X, w, centers, shift, half, nxt, upper, lower, ws.labels, ws.sums,
-                          ws.weights, ws.thread_sums, ws.thread_weights, n_threads, True)
+                          ws.weights, ws.thread_sums, ws.thread_weights, n_threads,
+                          update_sums)
         else:
             k_.lloyd_iter(X, w, centers, ws.sums, ws.weights, ws.labels, ws.thread_sums,
-                          ws.thread_weights, n_threads, True)
+                          ws.thread_weights, n_threads, update_sums)
+
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 (read after the loop)
+        assign(True)
         centers, shift = _update_centers(X, w, centers, ws)
         if elkan:
             half, nxt = _half_center_distances(centers)
@@ -192,12 +198,7 @@ def _kmeans_single(X, w, centers, max_iter, tol, algorithm, ws):
             break
         labels_old[:] = ws.labels
     if not converged:  # labels that match the final centres
-        if elkan:
-            k_.elkan_iter(X, w, centers, shift, half, nxt, upper, lower, ws.labels, ws.sums,
-                          ws.weights, ws.thread_sums, ws.thread_weights, n_threads, False)
-        else:
-            k_.lloyd_iter(X, w, centers, ws.sums, ws.weights, ws.labels, ws.thread_sums,
-                          ws.thread_weights, n_threads, False)
+        assign(False)
     inertia = k_.inertia(X, w, centers, ws.labels, n_threads)
     return ws.labels.copy(), inertia, centers, n_iter
 

@@ -73,9 +73,10 @@ def _lloyd_block(X, centers):
     return sums.astype(np.float64), counts.astype(np.float64), float(inertia)
 
 
-def _cost_block(X, centers):
-    """sum_i min_c ||x_i - c||^2 of one block (NaN when the block is not finite)."""
-    if not np.isfinite(X).all():
+def _cost_block(X, centers, check_finite=True):
+    """sum_i min_c ||x_i - c||^2 of one block (NaN when ``check_finite`` and the block is
+    not finite: the first pass over X asks, later passes know the answer)."""
+    if check_finite and not np.isfinite(X).all():
         return math.nan
     return float(_nearest(X, centers)[1].sum())
 
@@ -259,16 +260,16 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             rounds = min(rounds, self.init_max_iter)
         ell = self.oversampling_factor * self.n_clusters
         entropy = int(rng.integers(2**63))
+        dask = require("dask")
         for r in range(rounds):
             if cost <= 0:
                 break
             seeds = [np.random.SeedSequence(entropy, spawn_key=(r, b)) for b in
                      range(len(blocks))]
-            dask = require("dask")
             new = dask.compute(*[dask.delayed(_oversample, pure=True)(b, centers, ell / cost, s)
                                  for b, s in zip(blocks, seeds)])
             centers = np.concatenate([centers, *new])
-            cost = sum(self._map(_cost_block, blocks, centers))
+            cost = sum(self._map(_cost_block, blocks, centers, False))
         weights = sum(self._map(_counts_block, blocks, centers)).astype(np.float64)
         if centers.shape[0] <= self.n_clusters:  # too few candidates: top up at random
             extra = np.sort(rng.choice(X.shape[0], self.n_clusters - centers.shape[0],
