@@ -1,30 +1,38 @@
-"""A variational autoencoder on scikit-learn's 8x8 digits, and amortised inference on PPCA.
+r"""
+A variational autoencoder on the digits, and amortised inference on PPCA
+=========================================================================
 
-    python examples/vae_digits.py [--epochs 60] [--out-dir vae_digits]
+Run as a script: ``python examples/vae_digits.py [--epochs 60] [--out-dir vae_digits]``.
 
-Part 1: fastml.models.VAE 64-256-2 (ReLU, Bernoulli decoder on pixel intensities in
-[0, 1]) trained with Adam on the ELBO, one reparameterised draw per digit; every step is
-written out (forward -> loss, backward -> parameter gradients through the sampling and
-the analytic KL, optimizer step). Writes three PNGs: the train/test ELBO per epoch, test
-digits above their reconstructions, and the 2-D posterior means of the test digits
-coloured by class. Prints the final test ELBO and the IWAE bound L_100 (a tighter lower
-bound on log p(x)).
+**Part 1.** :class:`fastml.models.VAE` 64-256-2 (ReLU, Bernoulli decoder on pixel
+intensities in [0, 1]) trained with Adam on the ELBO, one reparameterised draw per digit;
+every step is written out (forward -> loss, backward -> parameter gradients through the
+sampling and the analytic KL, optimizer step). It writes three PNGs: the train/test ELBO
+per epoch, test digits above their reconstructions, and the 2-D posterior means of the
+test digits coloured by class (the VAE's latent space). It prints the final test ELBO and
+the IWAE bound :math:`L_{100}` (a tighter lower bound on :math:`\log p(x)`).
 
-Part 2, amortised inference: probabilistic PCA, x = W z + b + sigma noise with
-z ~ N(0, I), has the exact posterior N(Lambda^-1 W^T (x - b) / sigma^2, Lambda^-1),
-Lambda = I + W^T W / sigma^2, and log p(x) = log N(x; b, W W^T + sigma^2 I). With the
-true decoder (a VAE with one Linear decoder layer and a Gaussian likelihood), we fit
-  (a) the VAE encoder, one network for all points (amortised), and
-  (b) per-datapoint mean-field ADVI (fastml.vi.advi) on log p(x_n, z),
-and compare their ELBOs (exact here: every term is Gaussian) with the best mean-field
-ELBO (means mu_n, variances 1 / Lambda_jj). Gaps in nats per datapoint:
-  approximation gap = log p(x) - best mean-field ELBO (mean-field cannot fit the
-  posterior's correlations), amortisation gap = best mean-field ELBO - encoder ELBO,
-  ADVI gap = best mean-field ELBO - ADVI's ELBO (optimisation / Monte-Carlo noise).
+**Part 2, amortised inference.** Probabilistic PCA, :math:`x = W z + b + \sigma
+\varepsilon` with :math:`z \sim \mathcal N(0, I)`, has the exact posterior
+:math:`\mathcal N(\Lambda^{-1} W^\top (x - b) / \sigma^2, \Lambda^{-1})`,
+:math:`\Lambda = I + W^\top W / \sigma^2`, and
+:math:`\log p(x) = \log \mathcal N(x; b, W W^\top + \sigma^2 I)`. With the true
+decoder (a VAE with one Linear decoder layer and a Gaussian likelihood) we fit (a) the
+VAE encoder, one network for all points (amortised), and (b) per-datapoint mean-field
+ADVI (:func:`fastml.vi.advi`) on :math:`\log p(x_n, z)`, and compare their ELBOs (exact
+here: every term is Gaussian) with the best mean-field ELBO (means :math:`\mu_n`,
+variances :math:`1 / \Lambda_{jj}`). Gaps in nats per datapoint:
+
+* approximation gap = log p(x) - best mean-field ELBO (mean-field cannot fit the
+  posterior's correlations),
+* amortisation gap = best mean-field ELBO - encoder ELBO,
+* ADVI gap = best mean-field ELBO - ADVI's ELBO (optimisation / Monte-Carlo noise).
 """
 
 import argparse
 import math
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +42,9 @@ from _digits import load_digits_split
 import fastml
 from fastml import nn
 from fastml.models import VAE
+
+# The docs gallery sets this: a short run whose figures stay open for the page.
+QUICK = os.environ.get("FASTML_EXAMPLE_QUICK") == "1"
 
 
 # ------------------------------------------------------------------ part 1: digits
@@ -78,7 +89,8 @@ def plot_digits(model, X_test, y_test, train_elbo, test_elbo, out_dir):
     ax.legend()
     fig.tight_layout()
     fig.savefig(paths[0], dpi=100)
-    plt.close(fig)
+    if not QUICK:
+        plt.close(fig)
 
     shown = X_test[:12]
     fig, axes = plt.subplots(2, len(shown), figsize=(len(shown), 2.3))
@@ -88,7 +100,8 @@ def plot_digits(model, X_test, y_test, train_elbo, test_elbo, out_dir):
             axes[row, col].axis("off")
     fig.suptitle("test digits (top) and reconstructions decode(mu(x)) (bottom)")
     fig.savefig(paths[1], dpi=100)
-    plt.close(fig)
+    if not QUICK:
+        plt.close(fig)
 
     mu, _ = model.encode(X_test)
     fig, ax = plt.subplots(figsize=(5.5, 5))
@@ -97,7 +110,8 @@ def plot_digits(model, X_test, y_test, train_elbo, test_elbo, out_dir):
     ax.set(xlabel="z_1", ylabel="z_2", title="posterior means of the test digits")
     fig.tight_layout()
     fig.savefig(paths[2], dpi=100)
-    plt.close(fig)
+    if not QUICK:
+        plt.close(fig)
     return paths
 
 
@@ -205,8 +219,14 @@ def main(epochs=60, seed=0, out_dir=".", threads=1, ppca_epochs=200, advi_points
     return result, gaps
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+# %%
+# Train, plot and compare
+# -----------------------
+# The docs build runs a short version (8 epochs; the PNGs go to a temporary folder).
+if __name__ == "__main__" and QUICK:
+    main(epochs=8, out_dir=tempfile.mkdtemp(), ppca_epochs=40, advi_points=3)
+elif __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
