@@ -39,9 +39,11 @@ import numpy as np
 
 import fastml
 import fastml.nn as nn
+from fastml.benchmarks._data import shared_data
 
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / \
-    "tinyshakespeare" / "input.txt"
+DEFAULT_PATH = (shared_data("tinyshakespeare", "input.txt")  # found without __file__ too
+                or Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare"
+                / "input.txt")
 
 
 class CharLM(nn.Module):

@@ -37,11 +37,13 @@ from pathlib import Path
 import numpy as np
 
 import fastml
+from fastml.benchmarks._data import shared_data
 from fastml.models import GPT, GPTConfig
 from fastml.nn import clip_grad_norm_
 
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / \
-    "tinyshakespeare" / "input.txt"
+DEFAULT_PATH = (shared_data("tinyshakespeare", "input.txt")  # found without __file__ too
+                or Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare"
+                / "input.txt")
 QUICK = dict(max_iters=150, n_layer=2, n_head=2, n_embd=32, block_size=32, eval_iters=4,
              eval_interval=25, warmup_iters=10, learning_rate=3e-3, sample_chars=200)
 RECIPE = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, dropout=0.0,

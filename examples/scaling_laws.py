@@ -35,8 +35,11 @@ import numpy as np
 
 import fastml
 from fastml import scaling
+from fastml.benchmarks._data import shared_data
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare" / "input.txt"
+DATA = (shared_data("tinyshakespeare", "input.txt")  # found without __file__ too
+        or Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare"
+        / "input.txt")
 FULL = {"sizes": [(2, 2, 16), (2, 2, 32), (2, 4, 48), (2, 4, 64)],
         "budgets": [25_000, 50_000, 100_000, 200_000], "block_size": 32, "batch_size": 16}
 QUICK = {"sizes": [(1, 2, 16), (1, 2, 32)], "budgets": [2_048, 4_096, 8_192],
