@@ -4,23 +4,14 @@ the tests folder on ``sys.path``)."""
 import numpy as np
 
 from fastml import nn
+from fastml.nn._gradcheck import _central_difference
 
 RTOL = {np.float32: 1e-5, np.float64: 1e-10}
 
 
 def central_difference(f, arr, index, eps=1e-6):
-    """(f() at arr[index] + eps - f() at arr[index] - eps) / (2 eps), arr restored.
-
-    ``f`` takes no argument and reads ``arr`` (perturbed in place); ``index`` is a tuple
-    or, for a flat index, an int into ``arr.reshape(-1)`` (which must then be a view)."""
-    view = arr.reshape(-1) if np.isscalar(index) else arr
-    old = view[index]
-    view[index] = old + eps
-    up = f()
-    view[index] = old - eps
-    down = f()
-    view[index] = old
-    return (up - down) / (2 * eps)
+    """:func:`fastml.nn._gradcheck._central_difference` with the tests' default eps."""
+    return _central_difference(f, arr, index, eps)
 
 
 def assert_close_scaled(actual, expected, dtype):

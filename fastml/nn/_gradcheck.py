@@ -13,18 +13,24 @@ class GradcheckError(AssertionError):
     """An analytic gradient disagrees with its finite-difference estimate."""
 
 
+def _central_difference(f, arr, index, eps):
+    """(f() at arr[index] + eps - f() at arr[index] - eps) / (2 eps), arr restored.
+
+    ``f`` takes no argument and reads ``arr``, perturbed in place; ``index`` is a tuple,
+    or an int into ``arr.reshape(-1)`` (which must then be a view)."""
+    view = arr.reshape(-1) if np.isscalar(index) else arr
+    old = view[index]
+    view[index] = old + eps
+    up = f()
+    view[index] = old - eps
+    down = f()
+    view[index] = old
+    return (up - down) / (2 * eps)
+
+
 def _numeric(f, arr, eps):
     """Central differences (f(a + eps e_i) - f(a - eps e_i)) / (2 eps) for every entry."""
-    flat = arr.reshape(-1)
-    out = np.empty(flat.size)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        up = f()
-        flat[i] = old - eps
-        down = f()
-        flat[i] = old
-        out[i] = (up - down) / (2 * eps)
+    out = np.array([_central_difference(f, arr, i, eps) for i in range(arr.size)])
     return out.reshape(arr.shape)
 
 
