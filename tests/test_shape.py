@@ -29,20 +29,7 @@ SHARED = {"fastml", "fastml._validation", "fastml._kernels", "fastml._errors",
 # Imports of other packages' private helpers that their owners still have to replace
 # with cores (listed in the provider's __cores__) or shared helpers. Each entry is
 # (importing module, imported module, name); remove it when fixed.
-KNOWN_PRIVATE_IMPORTS = {
-    ("fastml.graph._conv", "fastml.nn._layers", "_dtype"),
-    ("fastml.graph._conv", "fastml.nn.functional", "_core"),
-    ("fastml.graph._models", "fastml.nn.functional", "_core"),
-    ("fastml.models._bert", "fastml.nn._layers", "_dtype"),
-    ("fastml.models._diffusion", "fastml.nn._layers", "_Activation"),
-    ("fastml.models._bert", "fastml.nn.functional", "_core"),
-    ("fastml.models._gpt", "fastml.nn._layers", "_dtype"),
-    ("fastml.models._gpt", "fastml.nn._transformer", "_heads"),
-    ("fastml.models._gpt", "fastml.nn._transformer", "_packed_heads"),
-    ("fastml.models._gpt", "fastml.nn.functional", "_core"),
-    ("fastml.models._gpt", "fastml.nn.functional._attention", "_Problem"),
-    ("fastml.stats", "fastml.optimize._minimize", "_minimize_core"),
-}
+KNOWN_PRIVATE_IMPORTS = set()
 # Kernels that still import the public layer (absolute fastml.kernels.* imports run
 # fastml/__init__.py); remove an entry when its import is made relative.
 KNOWN_KERNEL_IMPORTS = set()
@@ -60,10 +47,12 @@ def _package(module):
 
 
 def _cores(module):
-    tree = ast.parse((ROOT / (module.replace(".", "/") + ".py")).read_text()) \
-        if (ROOT / (module.replace(".", "/") + ".py")).exists() else None
-    if tree is None:
+    """The names ``module`` (a module or a package's ``__init__``) lists in ``__cores__``."""
+    base = ROOT / module.replace(".", "/")
+    path = next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.exists()), None)
+    if path is None:
         return set()
+    tree = ast.parse(path.read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == "__cores__" for t in node.targets):

@@ -22,6 +22,7 @@ import numpy as np
 from fastml._validation import (
     check_array,
     check_divisible,
+    check_float_dtype,
     check_index_array,
     check_instance,
     check_positive_int,
@@ -30,7 +31,7 @@ from fastml._validation import (
     check_shape,
 )
 from fastml.nn import init
-from fastml.nn._layers import GELU, Dropout, Embedding, LayerNorm, Linear, Tanh, _dtype
+from fastml.nn._layers import GELU, Dropout, Embedding, LayerNorm, Linear, Tanh
 from fastml.nn._module import Module, Parameter
 from fastml.nn._transformer import TransformerEncoder, TransformerEncoderLayer
 from fastml.nn.functional import _core
@@ -149,7 +150,7 @@ class BertModel(Module):
         super().__init__()
         check_instance(config, "config", BERTConfig, "a BERTConfig")
         self.config = config
-        dtype = _dtype(dtype)
+        dtype = check_float_dtype(dtype, "dtype")
         rng = init._rng(random_state)
         self.embeddings = _Embeddings(config, dtype, rng)
         layer = TransformerEncoderLayer(

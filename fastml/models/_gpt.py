@@ -29,6 +29,7 @@ from fastml import _kernels
 from fastml._validation import (
     check_array,
     check_divisible,
+    check_float_dtype,
     check_index_array,
     check_instance,
     check_min_length,
@@ -37,7 +38,7 @@ from fastml._validation import (
     check_shape,
 )
 from fastml.nn import init
-from fastml.nn._layers import GELU, Dropout, Embedding, LayerNorm, Linear, _dtype
+from fastml.nn._layers import GELU, Dropout, Embedding, LayerNorm, Linear
 from fastml.nn._module import Module, Sequential
 from fastml.nn._transformer import (
     PackedSelfAttention,
@@ -287,7 +288,7 @@ class GPT(Module):
         super().__init__()
         check_instance(config, "config", GPTConfig, "a GPTConfig")
         self.config = config
-        dtype = _dtype(dtype)
+        dtype = check_float_dtype(dtype, "dtype")
         rng = init._rng(random_state)
         self.transformer = _Transformer(config, dtype, rng)
         std = 0.02

@@ -32,6 +32,9 @@ __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "Dropo
            "Embedding", "Flatten", "GELU", "Identity", "LayerNorm", "LeakyReLU", "Linear",
            "MaxPool2d", "ReLU", "SiLU", "Sigmoid", "Softmax", "Tanh"]
 
+# _Activation: the base of elementwise layers, also subclassed by fastml.models.
+__cores__ = ("_Activation",)
+
 
 def _dtype(dtype):
     """The layers' ``dtype`` argument: float32 or float64, else a TypeError naming it."""

@@ -91,6 +91,9 @@ class RMSNorm(_Norm):
             g = g * self.weight.data
         return r * (g - xhat * np.mean(g * xhat, axis=axes, keepdims=True))
 
+# head split/merge of packed projections, shared with fastml.models' GPT attention
+__cores__ = ("_heads", "_packed_heads")
+
 
 def _heads(x, num_heads):
     """(B, T, E) -> (B, H, T, E / H) view, no copy."""

@@ -260,6 +260,9 @@ def minimize(fun, x0, *, jac=None, hess=None, method="lbfgs", bounds=None, tol=1
     return _minimize_core(fun, x, jac, hess, method, kernel, np.array(params, float), lo, hi,
                           tol, max_iter, callback)
 
+# the unchecked driver, for fastml.stats' MLE fits
+__cores__ = ("_minimize_core",)
+
 
 def _minimize_core(fun, x, jac, hess, method, kernel, params, lo, hi, tol, max_iter,
                    callback):

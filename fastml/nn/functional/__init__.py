@@ -15,4 +15,6 @@ from fastml.nn.functional._positional import __all__ as _positional_all
 from fastml.nn.functional._rnn import *  # noqa: F403
 from fastml.nn.functional._rnn import __all__ as _rnn_all
 
+# _core holds the unchecked elementwise/normalisation cores (fastml.models, fastml.graph)
+__cores__ = ("_core",)
 __all__ = [*_conv_all, *_attention_all, *_core_all, *_positional_all, *_rnn_all]

@@ -53,6 +53,9 @@ def _query_tile(bh, nq, n_threads):
         bq //= 2
     return bq
 
+# the checked problem object; fastml.models' GPT builds it once per forward
+__cores__ = ("_Problem",)
+
 
 class _Problem:
     """Validated attention inputs as 4-D (batch, head, row, feature) views.
