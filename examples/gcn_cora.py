@@ -17,7 +17,7 @@ features and attention, a 1-head output layer, Adam lr 0.005, weight decay 5e-4.
 200 full-batch epochs on row-normalised bag-of-words features (stored sparse: the first
 layer is one sparse product). Published test accuracies: GCN 81.5%, GAT 83.0 +- 0.7%.
 The data is ``../shared/data/planetoid`` (read in place). The documentation build
-(``FASTML_EXAMPLE_QUICK=1``) trains the GCN on one seed and skips the GAT.
+(``FASTML_EXAMPLE_QUICK=1``) trains only the GCN that it draws.
 """
 
 # %%
@@ -83,7 +83,7 @@ def main(seeds=5, epochs=200, threads=1, root=DEFAULT_ROOT, models=("gcn", "gat"
 # The first GCN layer maps every paper's bag of words, averaged over its citation
 # neighbourhood, to 16 numbers; t-SNE (:class:`fastml.manifold.TSNE`) lays them out in 2-D,
 # coloured by the true topic. Nodes of one topic cluster although only 140 were labelled.
-def plot_embeddings(root=DEFAULT_ROOT, seed=0, epochs=200):
+def plot_embeddings(root=DEFAULT_ROOT, seed=0, epochs=200, tsne_iter=1000):
     """Train one GCN, draw t-SNE of its hidden layer (eval mode); returns the figure."""
     import matplotlib.pyplot as plt
 
@@ -97,7 +97,8 @@ def plot_embeddings(root=DEFAULT_ROOT, seed=0, epochs=200):
     model.eval()
     graph = G.from_edge_index(data.edge_index, data.x.shape[0])
     hidden = model.act(model.conv1(data.x.astype(model.dtype), graph))
-    xy = TSNE(random_state=seed).fit_transform(hidden.astype(np.float64))
+    xy = TSNE(max_iter=tsne_iter, random_state=seed).fit_transform(hidden.astype(np.float64))
+    print(f"GCN test accuracy {acc:.1%}")
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.scatter(*xy.T, c=data.y, cmap="tab10", s=4)
     ax.set(title=f"Cora: t-SNE of the GCN's hidden layer (test accuracy {acc:.1%})",
@@ -109,11 +110,12 @@ def plot_embeddings(root=DEFAULT_ROOT, seed=0, epochs=200):
 if __name__ == "__main__":
     quick = os.environ.get("FASTML_EXAMPLE_QUICK") == "1"
     parser = argparse.ArgumentParser(description="GCN and GAT on Cora")
-    parser.add_argument("--seeds", type=int, default=1 if quick else 5)
+    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--root", default=str(DEFAULT_ROOT))
     args = parser.parse_args()
-    main(args.seeds, args.epochs, args.threads, args.root,
-         models=("gcn",) if quick else ("gcn", "gat"))
-    plot_embeddings(args.root, epochs=args.epochs)
+    if not quick:   # the docs build trains only the GCN drawn below
+        main(args.seeds, args.epochs, args.threads, args.root)
+    with fastml.threads(args.threads):
+        plot_embeddings(args.root, epochs=args.epochs, tsne_iter=500 if quick else 1000)
