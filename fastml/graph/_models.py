@@ -15,9 +15,9 @@ import numpy as np
 
 from fastml._validation import (
     check_array,
-    check_consistent_length,
     check_positive_int,
     check_scalar,
+    check_shape,
 )
 from fastml.graph._conv import GATConv, GCNConv
 from fastml.graph._graph import from_edge_index
@@ -118,7 +118,8 @@ def train_node_classifier(model, x, edge_index, y, train_mask, masks=(), *, epoc
     weight_decay = float(check_scalar(weight_decay, "weight_decay", numbers.Real, min_val=0))
     x = _features(x, model.dtype)
     y = np.asarray(y)
-    check_consistent_length(("x", x), ("y", y))  # one row and one label per node
+    # x may be SparseFeatures (no len): one label per node, i.e. per row of x
+    check_shape(y, "y", (x.shape[0], *y.shape[1:]), " (one label per node, a row of x)")
     graph = from_edge_index(edge_index, x.shape[0])
     train = np.flatnonzero(train_mask)
     if first_layer_decay_only:
