@@ -6,11 +6,14 @@ import numpy as np
 
 from fastml import _kernels
 from fastml._validation import (
+    FLAG,
+    RANDOM_STATE,
+    InstanceOf,
+    Interval,
+    Options,
     check_array,
-    check_bool,
     check_bounds,
-    check_nonneg,
-    check_option,
+    check_sample_weight,
 )
 from fastml.base import BaseEstimator, RegressorMixin, validate_data
 from fastml.linalg import _cho_solve, _cholesky
@@ -65,6 +68,44 @@ def _lstsq_cholesky(X, Y, fit_intercept):
     return _cho_solve(L, XtY), x_off, y_off
 
 
+def _weighted_rescale(X, Y, sample_weight, fit_intercept):
+    """Weighted least squares as an unweighted problem (scikit-learn's ``_preprocess_data``
+    and ``_rescale_data``): the offsets are the weighted means
+    x_off = sum_i w_i x_i / sum_i w_i (likewise y_off), and the rows of the centred data
+    are scaled by sqrt(w_i), so sum_i w_i (y_i - x_i'b - c)^2 = ||sqrt(W)(Yc - Xc b)||^2.
+
+    Returns (X', Y', x_off, y_off); Y is 2-D.
+    """
+    sw = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+    if fit_intercept:
+        x_off = (sw @ X / sw.sum()).astype(X.dtype)
+        y_off = (sw @ Y / sw.sum()).astype(X.dtype)
+        X, Y = X - x_off, Y - y_off
+    else:
+        x_off = np.zeros(X.shape[1], dtype=X.dtype)
+        y_off = np.zeros(Y.shape[1], dtype=X.dtype)
+    r = np.sqrt(sw)[:, None]
+    return X * r, Y * r, x_off, y_off
+
+
+def _nonneg_lstsq(X, Y, alphas):
+    """w_t = argmin_{w >= 0} ||X w - Y_t||^2 + alpha_t ||w||^2 per target column, by the
+    Lawson-Hanson active-set NNLS (``scipy.optimize.nnls``) on the stacked system
+    [X; sqrt(alpha_t) I] w = [Y_t; 0], which is exact (no iteration tolerance)."""
+    from scipy.optimize import nnls
+
+    n, p = X.shape
+    A = np.zeros((n + p, p))
+    A[:n] = X
+    b = np.zeros(n + p)
+    W = np.empty((p, Y.shape[1]))
+    for t in range(Y.shape[1]):
+        A[n:] = np.sqrt(alphas[t]) * np.eye(p)
+        b[:n] = Y[:, t]
+        W[:, t] = nnls(A, b, maxiter=max(50 * p, 1000))[0]
+    return W.astype(X.dtype)
+
+
 def _lstsq_svd(X, y, rcond):
     """Minimum-norm least squares w = V S^+ U' y (singular values below rcond s_max cut)."""
     import scipy.linalg
@@ -90,9 +131,12 @@ def _lstsq_qr(X, y, rcond):
 
 
 class LinearRegression(LinearModelMixin, RegressorMixin, BaseEstimator):
-    """Ordinary least squares: w = argmin ||y - X w - b||^2.
+    """Ordinary least squares: w = argmin sum_i s_i (y_i - x_i'w - b)^2 (s_i the
+    ``sample_weight``, 1 by default).
 
-    With an intercept the problem is solved on centred data (b = y_mean - x_mean' w).
+    With an intercept the problem is solved on centred data (b = y_mean - x_mean' w, the
+    means weighted by s); weighted rows are scaled by sqrt(s_i) first, which turns the
+    problem into an unweighted one.
     ``solver="qr"`` factorises X = QR and solves R w = Q'y (2 n p^2 flops); when R is
     numerically rank deficient it switches to the SVD, which returns the minimum-norm
     solution w = V S^+ U' y exactly as ``numpy.linalg.lstsq`` does. ``"svd"`` always
@@ -102,38 +146,69 @@ class LinearRegression(LinearModelMixin, RegressorMixin, BaseEstimator):
     X, no centred copy) when X is well conditioned, and falls back to "qr" otherwise.
     ``"auto"`` is "cholesky" when n >= p, else "svd".
 
+    ``positive=True`` constrains w >= 0 and solves by active-set NNLS
+    (``scipy.optimize.nnls``, as scikit-learn), whatever ``solver`` says. ``copy_X``
+    (X is never modified), ``tol`` and ``n_jobs`` (the threads are ``fastml.threads()``)
+    are accepted for scikit-learn compatibility and change nothing.
+
     Attributes: ``coef_`` (p,) or (n_targets, p), ``intercept_``, ``rank_``,
     ``singular_`` (singular values when the SVD ran, else None).
     """
 
-    def __init__(self, *, fit_intercept=True, solver="auto"):
+    _parameter_constraints = {
+        "fit_intercept": [FLAG],
+        "solver": [Options("auto", "cholesky", "qr", "svd")],
+        "copy_X": [FLAG],
+        "tol": [Interval(numbers.Real, 0)],
+        "n_jobs": [None, Interval(numbers.Integral)],
+        "positive": [FLAG],
+    }
+
+    def __init__(self, *, fit_intercept=True, solver="auto", copy_X=True, tol=1e-6,
+                 n_jobs=None, positive=False):
         self.fit_intercept = fit_intercept
         self.solver = solver
+        self.copy_X = copy_X
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.positive = positive
 
-    def fit(self, X, y):
-        check_bool(self.fit_intercept, "fit_intercept")
-        check_option(self.solver, "solver", ("auto", "cholesky", "qr", "svd"))
+    def fit(self, X, y, sample_weight=None):
         X, y = validate_data(self, X, y, requires_y=True, y_numeric=True, multi_output=True)
+        Y = y.reshape(len(y), -1)
+        center = self.fit_intercept
+        if sample_weight is not None:
+            X, Y, x_off, y_off = _weighted_rescale(X, Y, sample_weight, center)
+            center = False
+        if self.positive:
+            Xc, Yc, xo, yo = center_data(X, Y, center)
+            w = _nonneg_lstsq(Xc, Yc, np.zeros(Y.shape[1]))
+            self.rank_, self.singular_ = X.shape[1], None
+        else:
+            w, xo, yo = self._solve(X, Y, center)
+        if sample_weight is None:
+            x_off, y_off = xo, yo
+        self.coef_ = (w[:, 0] if y.ndim == 1 else w.T).astype(X.dtype, copy=False)
+        set_intercept(self, x_off, y_off.reshape(y.shape[1:]), self.fit_intercept)
+        return self
+
+    def _solve(self, X, Y, center):
+        """(w (p, k), x_off, y_off) of the unconstrained problem; sets rank_, singular_."""
         solver = self.solver
         if solver == "auto":
             solver = "cholesky" if X.shape[0] >= X.shape[1] else "svd"
         if solver == "cholesky" and X.shape[0] >= X.shape[1] and \
                 X.shape[1] <= _GRAM_MAX_FEATURES:
-            done = _lstsq_cholesky(X, y.reshape(len(y), -1), self.fit_intercept)
+            done = _lstsq_cholesky(X, Y, center)
             if done is not None:
-                w, x_off, y_off = done
                 self.rank_, self.singular_ = X.shape[1], None
-                self.coef_ = (w[:, 0] if y.ndim == 1 else w.T).astype(X.dtype, copy=False)
-                set_intercept(self, x_off, y_off.reshape(y.shape[1:]), self.fit_intercept)
-                return self
+                return done
             solver = "qr"
-        Xc, yc, x_off, y_off = center_data(X, y, self.fit_intercept)
+        Xc, Yc, x_off, y_off = center_data(X, Y, center)
         rcond = max(X.shape) * np.finfo(X.dtype).eps
         solve = _lstsq_qr if solver == "qr" else _lstsq_svd
-        w, self.rank_, self.singular_ = solve(Xc, yc, rcond)
-        self.coef_ = w.T.astype(X.dtype, copy=False)
-        set_intercept(self, x_off, y_off, self.fit_intercept)
-        return self
+        w, self.rank_, self.singular_ = solve(Xc, Yc, rcond)
+        return w, x_off, y_off
 
 
 def _ridge_dual(X, y, alpha):
@@ -154,52 +229,98 @@ def _ridge_svd(X, y, alphas):
 
 
 class Ridge(LinearModelMixin, RegressorMixin, BaseEstimator):
-    """Ridge regression: w = argmin ||y - X w - b||^2 + alpha ||w||^2 (b unpenalised).
+    """Ridge regression: w = argmin sum_i s_i (y_i - x_i'w - b)^2 + alpha ||w||^2
+    (b unpenalised, s_i the ``sample_weight``, 1 by default).
 
-    Closed form w = (X'X + alpha I)^-1 X'y. ``solver="cholesky"`` factorises the p x p
-    Gram matrix (or the n x n kernel matrix XX' when n < p) with
-    :func:`fastml.linalg.cholesky`; ``"svd"`` uses X = U S V', w = V S/(S^2 + alpha) U'y,
-    which also serves one alpha per target in a single factorisation. ``"auto"`` picks
-    cholesky for a scalar alpha, svd for per-target alphas. ``y`` may have several
-    target columns; ``alpha`` is a scalar or an array with one value per target.
+    Closed form w = (Xc'S Xc + alpha I)^-1 Xc'S yc on the (weighted-)centred data.
+    ``solver="cholesky"`` factorises the p x p Gram matrix (or the n x n kernel matrix
+    XX' when n < p) with :func:`fastml.linalg.cholesky`; ``"svd"`` uses X = U S V',
+    w = V S/(S^2 + alpha) U'y, which also serves one alpha per target in a single
+    factorisation. ``"auto"`` picks cholesky for a scalar alpha, svd for per-target
+    alphas. scikit-learn's iterative solvers ``"lsqr"``, ``"sparse_cg"``, ``"sag"`` and
+    ``"saga"`` run the cholesky route (the exact minimiser, which they approximate to
+    ``tol``); ``max_iter``, ``tol`` and ``random_state`` are accepted for them and
+    change nothing. ``y`` may have several target columns; ``alpha`` is a scalar or an
+    array with one value per target.
+
+    ``positive=True`` constrains w >= 0 (only with ``solver="auto"`` or ``"lbfgs"``, as
+    scikit-learn) and solves each target exactly by active-set NNLS on the stacked
+    system [Xc; sqrt(alpha) I] w = [yc; 0]. ``"lbfgs"`` needs ``positive=True``.
+
+    Attributes: ``coef_``, ``intercept_``, ``solver_`` (the solver name that was asked
+    for, "auto" resolved to "cholesky", or "lbfgs" with ``positive``), ``n_iter_`` (None).
     """
 
-    def __init__(self, alpha=1.0, *, fit_intercept=True, solver="auto"):
+    _parameter_constraints = {
+        "alpha": [Interval(numbers.Real, 0), InstanceOf((np.ndarray, list, tuple))],
+        "fit_intercept": [FLAG],
+        "copy_X": [FLAG],
+        "max_iter": [None, Interval(numbers.Integral, 1)],
+        "tol": [Interval(numbers.Real, 0)],
+        "solver": [Options("auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga",
+                           "lbfgs")],
+        "positive": [FLAG],
+        "random_state": [RANDOM_STATE],
+    }
+
+    def __init__(self, alpha=1.0, *, fit_intercept=True, solver="auto", copy_X=True,
+                 max_iter=None, tol=1e-4, positive=False, random_state=None):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.solver = solver
+        self.copy_X = copy_X
+        self.max_iter = max_iter
+        self.tol = tol
+        self.positive = positive
+        self.random_state = random_state
 
-    def fit(self, X, y):
-        check_bool(self.fit_intercept, "fit_intercept")
-        check_option(self.solver, "solver", ("auto", "cholesky", "svd"))
+    def fit(self, X, y, sample_weight=None):
+        problem = None  # scikit-learn's rules and words for solver and positive
+        if self.solver == "lbfgs" and not self.positive:
+            problem = "'lbfgs' solver can be used only when positive=True. " \
+                "Please use another solver."
+        elif self.positive and self.solver not in ("auto", "lbfgs"):
+            problem = (f"solver='{self.solver}' does not support positive fitting. Please"
+                       " set the solver to 'auto' or 'lbfgs', or set `positive=False`")
+        if problem:
+            raise ValueError(problem)
         X, y = validate_data(self, X, y, requires_y=True, y_numeric=True, multi_output=True)
+        n_targets = 1 if y.ndim == 1 else y.shape[1]
         if isinstance(self.alpha, numbers.Real):
-            alphas = np.array([check_nonneg(self.alpha, "alpha")], dtype=float)
+            alphas = np.array([self.alpha], dtype=float)
         else:
             alphas = check_array(self.alpha, "alpha", ndim=1, dtype=np.float64)
-            n_targets = 1 if y.ndim == 1 else y.shape[1]
             if alphas.shape[0] not in (1, n_targets):
                 raise ValueError(f"alpha must be a scalar or have one value per target "
                                  f"({n_targets}), got shape {alphas.shape}")
             check_bounds(alphas, "alpha", low=0, detail=" for every target")
         solver = self.solver
         if solver == "auto":
-            solver = "cholesky" if alphas.size == 1 else "svd"
+            solver = "lbfgs" if self.positive else "cholesky"
+        self.solver_, self.n_iter_ = solver, None
         n, p = X.shape
-        if solver == "cholesky" and alphas[0] > 0 and n >= p and p <= _GRAM_MAX_FEATURES \
-                and alphas.size == 1:
-            G, XtY, x_off, y_off = _centered_gram(X, y.reshape(n, -1), self.fit_intercept)
+        Y = y.reshape(n, -1)
+        center = self.fit_intercept
+        if sample_weight is not None:
+            X, Y, x_off, y_off = _weighted_rescale(X, Y, sample_weight, center)
+            center = False
+        if solver == "lbfgs":
+            Xc, Yc, xo, yo = center_data(X, Y, center)
+            w = _nonneg_lstsq(Xc, Yc, np.broadcast_to(alphas, (n_targets,)))
+        elif solver != "svd" and alphas.size == 1 and alphas[0] > 0 and n >= p and \
+                p <= _GRAM_MAX_FEATURES:
+            G, XtY, xo, yo = _centered_gram(X, Y, center)
             G.flat[:: p + 1] += alphas[0]
             w = _cho_solve(_cholesky(G)[0], XtY)
-            y_off = y_off.reshape(y.shape[1:])
         else:
-            Xc, yc, x_off, y_off = center_data(X, y, self.fit_intercept)
-            y2 = yc.reshape(n, -1)
-            if solver == "cholesky" and alphas.size == 1 and alphas[0] > 0:
-                w = _ridge_dual(Xc, y2, alphas[0])
+            Xc, Yc, xo, yo = center_data(X, Y, center)
+            if solver != "svd" and alphas.size == 1 and alphas[0] > 0:
+                w = _ridge_dual(Xc, Yc, alphas[0])
             else:  # also alpha = 0, where the Gram matrix may be singular
-                w = _ridge_svd(Xc, y2, np.broadcast_to(alphas, (y2.shape[1],)))
+                w = _ridge_svd(Xc, Yc, np.broadcast_to(alphas, (n_targets,)))
+        if sample_weight is None:
+            x_off, y_off = xo, yo
         w = w.T.astype(X.dtype, copy=False)
         self.coef_ = w[0] if y.ndim == 1 else w
-        set_intercept(self, x_off, y_off, self.fit_intercept)
+        set_intercept(self, x_off, y_off.reshape(y.shape[1:]), self.fit_intercept)
         return self
