@@ -30,6 +30,7 @@ from fastml._validation import (
     check_random_state,
     check_scalar,
     check_square,
+    check_symmetric,
 )
 
 __all__ = ["eigh", "eigsh", "inverse_iteration", "power_iteration", "randomized_svd", "svd",
@@ -38,15 +39,6 @@ __all__ = ["eigh", "eigsh", "inverse_iteration", "power_iteration", "randomized_
 EIGH_DRIVERS = ("ev", "evd", "evr", "evx")
 SVD_DRIVERS = ("gesdd", "gesvd")
 WHICH = ("LA", "SA", "LM")
-
-
-def _check_symmetric(a, name):
-    check_square(a, name)
-    scale = np.abs(a).max() if a.size else 0.0
-    tol = (1e-5 if a.dtype == np.float32 else 1e-10) * max(scale, 1.0)
-    if a.size and np.abs(a - a.T).max() > tol:
-        raise ValueError(f"{name} must be symmetric (max |{name} - {name}^T| = "
-                         f"{np.abs(a - a.T).max():.3g})")
 
 
 def eigh(A, *, lower=True, eigvals_only=False, subset_by_index=None, driver=None):
@@ -135,7 +127,7 @@ class _Operator:
                 if hasattr(A, "matvec") else (lambda x: A @ x)
         else:
             a = check_array(A, name, ndim=2)
-            _check_symmetric(a, name)
+            check_symmetric(a, name)
             self.dtype = a.dtype
             self.n = a.shape[0]
             self._a = a
@@ -330,7 +322,7 @@ def inverse_iteration(A, sigma=0.0, *, v0=None, tol=1e-10, max_iter=1000, random
     import scipy.linalg
 
     a = check_array(A, "A", ndim=2)
-    _check_symmetric(a, "A")
+    check_symmetric(a, "A")
     sigma = float(check_scalar(sigma, "sigma", numbers.Real))
     tol = float(check_scalar(tol, "tol", numbers.Real, min_val=0.0, include_boundaries="neither"))
     max_iter = check_positive_int(max_iter, "max_iter")

@@ -712,3 +712,15 @@ def check_member(x, name, collection):
         raise ValueError(f"{name} {x!r:.80} is not in {collection}")
     return x
 
+
+
+def check_symmetric(a, name):
+    """``a`` is square and symmetric to rounding: max |a - a^T| <= tol max(max |a|, 1),
+    tol = 1e-5 in float32, 1e-10 in float64 (a ValueError giving the asymmetry)."""
+    check_square(a, name)
+    scale = np.abs(a).max() if a.size else 0.0
+    tol = (1e-5 if a.dtype == np.float32 else 1e-10) * max(scale, 1.0)
+    if a.size and np.abs(a - a.T).max() > tol:
+        raise ValueError(f"{name} must be symmetric (max |{name} - {name}^T| = "
+                         f"{np.abs(a - a.T).max():.3g})")
+    return a

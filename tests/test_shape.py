@@ -358,24 +358,14 @@ def test_raise_exemption_tables_are_well_formed():
     assert not problems, "\n".join(problems)
 
 
-# Files whose raises are not yet converted or registered (issue 14 acceptance 2 left
-# open there); remove an entry when its raises_<area>.py table lists the file.
-PENDING_RAISES = {
-    "fastml/_linalg_spectral.py", "fastml/linalg.py", "fastml/optimize/_constrained.py",
-    "fastml/optimize/_minimize.py", "fastml/optimize/_qp.py", "fastml/stats.py",
-}
-
-
 def test_raises_outside_validation_are_counted_exemptions():
     """Every ``raise ValueError/TypeError`` outside _validation.py is an exemption with a
     reason (tests/shape_exemptions/); argument checks call _validation helpers instead."""
     allowed = {rel: sum(reasons.values()) for table in _exemption_tables().values()
                for rel, reasons in table.items()}
     found = _raises_by_file()
-    stale = PENDING_RAISES & set(allowed)
-    assert not stale, f"registered now, remove from PENDING_RAISES: {sorted(stale)}"
     bad = []
-    for rel in sorted((set(found) | set(allowed)) - PENDING_RAISES):
+    for rel in sorted(set(found) | set(allowed)):
         lines, n = found.get(rel, []), allowed.get(rel, 0)
         if len(lines) != n:
             bad.append(f"{rel}: {len(lines)} raise ValueError/TypeError, the exemption table "

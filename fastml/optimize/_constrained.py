@@ -16,13 +16,13 @@ import numbers
 
 import numpy as np
 
-from fastml._linalg_spectral import _check_symmetric
 from fastml._validation import (
     check_array,
     check_callable,
     check_positive_int,
     check_scalar,
     check_shape,
+    check_symmetric,
 )
 from fastml.optimize._minimize import OptimizeResult, _minimize_core
 from fastml.optimize._qp import _Saddle
@@ -43,7 +43,7 @@ def solve_equality_qp(P, q, A, b):
     bv = check_array(b, "b", ndim=1, dtype=np.float64)
     n = qv.size
     check_shape(Pm, "P", (n, n), " to match q")
-    _check_symmetric(Pm, "P")
+    check_symmetric(Pm, "P")
     if Am.shape[1] != n or bv.shape != (Am.shape[0],):
         raise ValueError(f"A must have {n} columns and b one entry per row of A, got A "
                          f"{Am.shape}, b {bv.shape}")

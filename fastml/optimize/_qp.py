@@ -33,13 +33,13 @@ import time
 import numpy as np
 
 from fastml import _kernels, _threads
-from fastml._linalg_spectral import _check_symmetric
 from fastml._validation import (
     check_array,
     check_option,
     check_positive_int,
     check_scalar,
     check_shape,
+    check_symmetric,
 )
 from fastml.optimize._minimize import OptimizeResult
 
@@ -614,7 +614,7 @@ def solve_qp(P, q, G=None, h=None, A=None, b=None, lb=None, ub=None, *, solver="
     check_option(solver, "solver", SOLVERS)
     Pm, qv, G, h, A, b, lb, ub = _check_problem(P, q, G, h, A, b, lb, ub)
     n = qv.size
-    _check_symmetric(Pm, "P")
+    check_symmetric(Pm, "P")
     # PSD up to a relative 1e-5 of ||P||_inf (>= ||P||_2): data rounded to a few digits
     # (Maros-Meszaros VALUES: lambda_min = -1.2e-6 ||P||_2) count as convex, as in
     # qpbenchmark; the IPM's LDL^T path copes with such a slightly indefinite P
