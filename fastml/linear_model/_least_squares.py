@@ -7,7 +7,6 @@ import numpy as np
 from fastml import _kernels
 from fastml._validation import (
     FLAG,
-    RANDOM_STATE,
     InstanceOf,
     Interval,
     Options,
@@ -260,7 +259,10 @@ class Ridge(LinearModelMixin, RegressorMixin, BaseEstimator):
         "solver": [Options("auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga",
                            "lbfgs")],
         "positive": [FLAG],
-        "random_state": [RANDOM_STATE],
+        # accepted and unused (no solver here is random): checked without building a
+        # Generator, which would cost more than a small fit
+        "random_state": [None, Interval(numbers.Integral, 0),
+                         InstanceOf((np.random.Generator, np.random.RandomState))],
     }
 
     def __init__(self, alpha=1.0, *, fit_intercept=True, solver="auto", copy_X=True,
