@@ -370,3 +370,11 @@ def test_ridge_solver_names_agree_and_positive_rules():
         lm.Ridge(tol=-1.0).fit(X, Y)
     with pytest.raises(ValueError, match="sample_weight"):
         lm.Ridge().fit(X, Y, sample_weight=-np.ones(40))
+
+
+def test_ridge_alpha_zero_is_minimum_norm_on_rank_deficient_x():
+    """alpha = 0 with duplicated columns: the minimum-norm solution, as numpy's lstsq."""
+    X, y = _data(n=30, p=3, seed=9)
+    X = np.hstack([X, X])
+    m = lm.Ridge(alpha=0.0, fit_intercept=False).fit(X, y)
+    np.testing.assert_allclose(m.coef_, np.linalg.lstsq(X, y, rcond=None)[0], rtol=1e-8)

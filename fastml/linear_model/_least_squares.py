@@ -218,12 +218,16 @@ def _ridge_dual(X, y, alpha):
 
 
 def _ridge_svd(X, y, alphas):
-    """w_t = V diag(s / (s^2 + alpha_t)) U' y_t, one alpha per target column."""
+    """w_t = V diag(s / (s^2 + alpha_t)) U' y_t, one alpha per target column; singular
+    values below max(n, p) eps s_max count as 0, so alpha_t = 0 gives the minimum-norm
+    least-squares solution (as ``numpy.linalg.lstsq``)."""
     import scipy.linalg
 
     u, s, vt = scipy.linalg.svd(X, full_matrices=False, check_finite=False)
     uty = u.T @ y  # (k, t)
-    d = s[:, None] / (s[:, None] ** 2 + alphas[None, :])
+    s = np.where(s > max(X.shape) * np.finfo(X.dtype).eps * (s[0] if s.size else 0), s, 0)
+    s2a = s[:, None] ** 2 + alphas[None, :]
+    d = np.divide(s[:, None], s2a, out=np.zeros_like(s2a), where=s2a > 0)
     return vt.T @ (d * uty)
 
 
