@@ -297,8 +297,9 @@ class Ridge(LinearModelMixin, RegressorMixin, BaseEstimator):
         else:
             alphas = check_array(self.alpha, "alpha", ndim=1, dtype=np.float64)
             if alphas.shape[0] not in (1, n_targets):
-                raise ValueError(f"alpha must be a scalar or have one value per target "
-                                 f"({n_targets}), got shape {alphas.shape}")
+                raise ValueError(f"alpha must be a scalar or have one value per target: "
+                                 f"Number of targets and number of penalties do not "
+                                 f"correspond: {alphas.shape[0]} != {n_targets}")
             check_bounds(alphas, "alpha", low=0, detail=" for every target")
         solver = self.solver
         if solver == "auto":
