@@ -2,5 +2,7 @@
 RAISES = {
     "fastml/linear_model/_least_squares.py": {
         "cross-argument: alpha has one value per target of y": 1,
+        "cross-argument: positive=True with a solver other than 'auto'/'lbfgs', or "
+        "solver='lbfgs' without positive (scikit-learn's rule and words)": 1,
     },
 }
