@@ -24,22 +24,16 @@ import os
 import pkgutil
 import re
 import resource
-import sys
 import warnings
-from pathlib import Path
 
+import fuzz_specs  # tests/ is on sys.path (conftest.py)
 import numpy as np
 import pytest
+from fuzz_specs import HUGE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastml
-
-# pytest runs with --import-mode=importlib: make tests/fuzz_specs importable by its name.
-if str(Path(__file__).parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).parent))
-import fuzz_specs
-from fuzz_specs import HUGE
 
 TIMEOUT = float(os.environ.get("FUZZ_TIMEOUT", "120"))
 # Every call runs with the address space capped (RLIMIT_AS) 2 GiB above its current size,
