@@ -58,7 +58,7 @@ def all_finite(a):
 
 
 def check_array(a, name, *, ndim=None, dtype="float", finite=True, allow_empty=True,
-                copy=False, order="C"):
+                copy=False, order="C", accept_sparse=False):
     """Validate ``a`` and return it as an array ready for a kernel.
 
     Parameters
@@ -79,11 +79,20 @@ def check_array(a, name, *, ndim=None, dtype="float", finite=True, allow_empty=T
         Always return a new array (the kernel may overwrite it).
     order : "C" or None
         "C" guarantees a C-contiguous result (copying when needed); None keeps strides.
+    accept_sparse : False, str or tuple of str
+        Sparse formats ("csr", "csc") the caller's kernels take. A SciPy sparse matrix or
+        array is then returned in the first listed format unless it already is in one of
+        them, with int32 indices where they fit, sorted indices, no explicit duplicates,
+        ``dtype`` applied to its data and ``finite`` checked on its stored values (see
+        :func:`check_sparse`). False rejects sparse input with a TypeError.
     """
     if a is None:
         raise TypeError(f"{name} must be an array, got None")
     if _is_sparse(a):
-        raise TypeError(f"{name}: sparse input is not supported, convert it with .toarray()")
+        if not accept_sparse:
+            raise TypeError(f"{name}: sparse input is not supported, convert it with .toarray()")
+        return check_sparse(a, name, accept_sparse, ndim=ndim, dtype=dtype, finite=finite,
+                            allow_empty=allow_empty, copy=copy)
     if not isinstance(a, np.ndarray):
         try:
             a = np.asarray(a)
@@ -104,6 +113,38 @@ def check_array(a, name, *, ndim=None, dtype="float", finite=True, allow_empty=T
     else:
         out = np.array(a, dtype=target, copy=True) if copy else a.astype(target, copy=False)
     if finite and not all_finite(out):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return out
+
+
+def check_sparse(a, name, formats, *, ndim=None, dtype="float", finite=True,
+                 allow_empty=True, copy=False):
+    """Validate a SciPy sparse matrix/array and return it as a kernel-ready matrix.
+
+    ``formats`` is one format name or a tuple ("csr", "csc"); the result is a
+    ``scipy.sparse`` *matrix* (``csr_matrix``/``csc_matrix``, whose ``@`` and slicing
+    behave the same for sparse arrays and matrices) in the first format unless ``a``
+    is already in one of them, with canonical structure (sorted indices, duplicates
+    summed), int32 indices when nnz and the shape fit, and ``data`` cast as
+    :func:`check_array` casts a dense array.
+    """
+    import scipy.sparse as sp
+
+    formats = (formats,) if isinstance(formats, str) else tuple(formats)
+    fmt = a.format if a.format in formats else formats[0]
+    if ndim is not None:
+        check_ndim(a, name, ndim)
+    if not allow_empty and 0 in a.shape:
+        raise ValueError(f"{name} must not be empty, got shape {_shape_str(a.shape)}")
+    target = _float_dtype(a, name, dtype)
+    out = {"csr": sp.csr_matrix, "csc": sp.csc_matrix}[fmt](a, dtype=target, copy=copy)
+    if not out.has_canonical_format:
+        out = out.copy() if out is a else out
+        out.sum_duplicates()
+    if out.indices.dtype != np.int32 and max(out.nnz, *out.shape) <= MAX_AXIS_LENGTH:
+        out.indices = out.indices.astype(np.int32)
+        out.indptr = out.indptr.astype(np.int32)
+    if finite and not all_finite(out.data):
         raise ValueError(f"{name} contains NaN or infinity")
     return out
 
