@@ -42,18 +42,32 @@ def _bench(args):
         return 2
     start = time.perf_counter()
     errors = []
+    machine = runner.machine_info()
+
+    def results_of(records):
+        return {
+            "machine": machine,
+            "config": {"quick": args.quick, "suites": wanted or all_suites, "case": args.case,
+                       "impl": args.impl, "budget": args.budget,
+                       "seconds": time.perf_counter() - start},
+            "descriptions": {c.id: c.description for c in cases if c.description},
+            "results": [r.as_dict() for r in records],
+        }
+
+    partial = os.path.join(args.out, "results.partial.json")
+
+    def checkpoint(records):  # `fastml report` renders it if the run is stopped
+        os.makedirs(args.out, exist_ok=True)
+        with open(partial, "w") as fh:
+            json.dump(results_of(records), fh, indent=1, default=str)
+
     records = runner.run(cases, quick=args.quick, budget=args.budget,
                          progress=None if args.progress is None else args.progress,
-                         log=errors.append)
-    results = {
-        "machine": runner.machine_info(),
-        "config": {"quick": args.quick, "suites": wanted or all_suites, "case": args.case,
-                   "impl": args.impl, "budget": args.budget,
-                   "seconds": time.perf_counter() - start},
-        "descriptions": {c.id: c.description for c in cases if c.description},
-        "results": [r.as_dict() for r in records],
-    }
+                         log=errors.append, checkpoint=checkpoint)
+    results = results_of(records)
     paths = report.write(results, args.out)
+    if os.path.exists(partial):
+        os.remove(partial)
     for line in errors:
         print(line, file=sys.stderr)
     print(report.markdown(results))

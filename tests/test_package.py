@@ -91,6 +91,14 @@ def test_runner_records_and_report(tmp_path):
     assert len(paths) == 3
 
 
+def test_runner_checkpoints_after_every_size():
+    seen = []
+    runner.run([_toy_case()], budget=0.01, progress=False,
+               checkpoint=lambda records: seen.append([(r.size, r.impl) for r in records]))
+    assert [len(s) for s in seen] == [4, 8]  # 4 implementations per size, 2 sizes
+    assert seen[0] == seen[1][:4]
+
+
 def test_ratios_definition():
     rows = [{"impl": "fastml", "kind": "fastml", "status": "ok", "median_s": 1.0},
             {"impl": "reference", "kind": "reference", "status": "ok", "median_s": 10.0},

@@ -153,13 +153,15 @@ def _measure(call, settings, probe):
     return answer, first, float(med), float(q25), float(q75), len(times), peak
 
 
-def run(cases, *, quick=False, budget=None, progress=None, log=None):
+def run(cases, *, quick=False, budget=None, progress=None, log=None, checkpoint=None):
     """Time every (case, size, implementation); return a list of :class:`Record`.
 
     quick : use ``quick_sizes`` and a short budget (the whole registry in about a minute).
     budget : seconds of timed repeats per measurement (overrides the default).
     progress : show a progress bar (default: when stderr is a terminal).
     log : callable receiving one line per skipped or failed implementation.
+    checkpoint : callable receiving the records so far after every (case, size), so a
+        long run that is stopped still leaves what it measured.
     """
     settings = dict(QUICK if quick else FULL)
     if budget is not None:
@@ -211,6 +213,8 @@ def run(cases, *, quick=False, budget=None, progress=None, log=None):
                                  for unit, amount in case.rates(size, out).items()}
                 if case.metrics is not None:
                     rec.metrics = {k: float(v) for k, v in case.metrics(size, out).items()}
+            if checkpoint is not None:
+                checkpoint(records)
     finally:
         bar.close()
     return records
