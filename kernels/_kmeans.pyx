@@ -75,6 +75,20 @@ cdef void _accumulate(const floating *x, floating w, floating *sums, floating *w
     weights[label] = weights[label] + w
 
 
+cdef void _begin_pass(const floating[:, ::1] centers, floating *c_norms,
+                      floating[:, :, ::1] thread_sums, floating[:, ::1] thread_weights,
+                      bint update_centers) noexcept nogil:
+    """Before a Lloyd pass: c_norms[j] = ||c_j||^2, and the thread sums zeroed when the
+    pass accumulates them."""
+    cdef Py_ssize_t j, f
+    for j in range(centers.shape[0]):
+        c_norms[j] = 0
+        for f in range(centers.shape[1]):
+            c_norms[j] = c_norms[j] + centers[j, f] * centers[j, f]
+    if update_centers:
+        _zero_thread_sums(thread_sums, thread_weights)
+
+
 cdef void _zero_thread_sums(floating[:, :, ::1] thread_sums,
                             floating[:, ::1] thread_weights) noexcept nogil:
     """Reset every thread's partial sums and weights before an assignment pass."""
@@ -116,7 +130,7 @@ def lloyd_iter(const floating[:, ::1] X, const floating[::1] sample_weight,
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
     cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
-    cdef Py_ssize_t c, i, i0, m, j, f
+    cdef Py_ssize_t c, i, i0, m
     cdef int t
     cdef floating *dist
     cdef floating *c_norms
@@ -129,12 +143,7 @@ def lloyd_iter(const floating[:, ::1] X, const floating[::1] sample_weight,
         free(c_norms)
         raise MemoryError()
     with nogil:
-        for j in range(k):
-            c_norms[j] = 0
-            for f in range(d):
-                c_norms[j] = c_norms[j] + centers[j, f] * centers[j, f]
-        if update_centers:
-            _zero_thread_sums(thread_sums, thread_weights)
+        _begin_pass(centers, c_norms, thread_sums, thread_weights, update_centers)
         for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
             t = thread_id()
             i0 = c * CHUNK
@@ -273,3 +282,100 @@ def elkan_iter(const floating[:, ::1] X, const floating[::1] sample_weight,
                                 &thread_weights[t, 0], labels[i], d)
         if update_centers:
             _merge(thread_sums, thread_weights, sums, weight_in_clusters)
+
+
+cdef inline floating _sparse_dot(const floating *vals, const int *cols, Py_ssize_t nnz,
+                                 const floating *c) noexcept nogil:
+    """x.c for a sparse row (values ``vals`` at columns ``cols``) and a dense centre."""
+    cdef floating s = 0
+    cdef Py_ssize_t p
+    for p in range(nnz):
+        s = s + vals[p] * c[cols[p]]
+    return s
+
+
+def lloyd_iter_sparse(const floating[::1] data, const int[::1] indices,
+                      const int[::1] indptr, const floating[::1] sample_weight,
+                      const floating[:, ::1] centers, floating[:, ::1] sums,
+                      floating[::1] weight_in_clusters, int[::1] labels,
+                      floating[:, :, ::1] thread_sums, floating[:, ::1] thread_weights,
+                      int n_threads, bint update_centers):
+    """:func:`lloyd_iter` for CSR ``X`` (``data``, ``indices``, ``indptr``).
+
+    labels[i] = argmin_j ||c_j||^2 - 2 x_i.c_j, the dot products over the stored entries
+    of row i only (nnz_i k multiply-adds per sample); the M-step sums add
+    w_i x_i into the thread's row of its label at the stored columns.
+    """
+    cdef Py_ssize_t n = indptr.shape[0] - 1, k = centers.shape[0]
+    cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t c, i, j, p, best, start, nnz
+    cdef int t
+    cdef floating v, best_v, wi
+    cdef floating *c_norms
+    cdef floating *s
+    if n == 0:
+        return
+    c_norms = <floating *> malloc(k * sizeof(floating))
+    if c_norms == NULL:
+        raise MemoryError()
+    with nogil:
+        _begin_pass(centers, c_norms, thread_sums, thread_weights, update_centers)
+        for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
+            t = thread_id()
+            for i in range(c * CHUNK, min(c * CHUNK + CHUNK, n)):
+                start = indptr[i]
+                nnz = indptr[i + 1] - start
+                best = 0
+                best_v = c_norms[0] - 2 * _sparse_dot(&data[start], &indices[start], nnz,
+                                                      &centers[0, 0])
+                for j in range(1, k):
+                    v = c_norms[j] - 2 * _sparse_dot(&data[start], &indices[start], nnz,
+                                                     &centers[j, 0])
+                    if v < best_v:
+                        best_v = v
+                        best = j
+                labels[i] = <int> best
+                if update_centers:
+                    wi = sample_weight[i]
+                    s = &thread_sums[t, best, 0]
+                    for p in range(start, start + nnz):
+                        s[indices[p]] = s[indices[p]] + wi * data[p]
+                    thread_weights[t, best] = thread_weights[t, best] + wi
+        if update_centers:
+            _merge(thread_sums, thread_weights, sums, weight_in_clusters)
+    free(c_norms)
+
+
+def inertia_sparse(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
+                   const floating[::1] sample_weight, const floating[:, ::1] centers,
+                   const int[::1] labels, int n_threads):
+    """:func:`inertia` for CSR ``X``: ||x - c||^2 = ||c||^2 + sum over the stored entries
+    of ((x_f - c_f)^2 - c_f^2), clipped at 0; float64 accumulator, per-chunk partial sums
+    added in order (the same bits for any thread count)."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1, d = centers.shape[1], k = centers.shape[0]
+    cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t i, c, j, f, p
+    cdef double total = 0, part, sq, cf
+    cdef double *partial = <double *> malloc((max(n_chunks, 1) + k) * sizeof(double))
+    cdef double *c_norms
+    if partial == NULL:
+        raise MemoryError()
+    c_norms = partial + max(n_chunks, 1)
+    with nogil:
+        for j in range(k):
+            c_norms[j] = 0
+            for f in range(d):
+                c_norms[j] = c_norms[j] + <double> centers[j, f] * centers[j, f]
+        for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
+            part = 0
+            for i in range(c * CHUNK, min(c * CHUNK + CHUNK, n)):
+                sq = c_norms[labels[i]]
+                for p in range(indptr[i], indptr[i + 1]):
+                    cf = centers[labels[i], indices[p]]
+                    sq = sq + (data[p] - cf) * (data[p] - cf) - cf * cf
+                part = part + sample_weight[i] * (sq if sq > 0 else 0)
+            partial[c] = part
+        for c in range(n_chunks):
+            total = total + partial[c]
+    free(partial)
+    return total

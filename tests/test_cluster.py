@@ -128,8 +128,67 @@ def test_single_sample_and_single_cluster():
     np.testing.assert_allclose(km.cluster_centers_, [[1.0, 2.0]])
     assert km.inertia_ == 0.0
     X = blobs(50, 2, 1)
-    km = KMeans(1, algorithm="elkan").fit(X)
+    with pytest.warns(RuntimeWarning, match="single cluster"):
+        km = KMeans(1, algorithm="elkan").fit(X)
     np.testing.assert_allclose(km.cluster_centers_[0], X.mean(axis=0))
+
+
+def _sparse_blobs(n, d, seed, dtype):
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(seed)
+    X = blobs(n, d, 4, seed=seed) * (rng.uniform(size=(n, d)) < 0.4)
+    return X.astype(dtype), sp.csr_matrix(X.astype(dtype))
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sparse_matches_dense_and_sklearn(algorithm, dtype):
+    X, Xs = _sparse_blobs(1500, 8, 5, dtype)
+    w = np.random.default_rng(6).uniform(0.5, 2.0, len(X))
+    init = X[:4].copy()
+    # float32 rounding (sums of ~1e3 terms) bounds the agreement; float64 is much tighter
+    rtol = 1e-4 if dtype == np.float32 else 1e-9
+    dense = KMeans(4, init=init, n_init=1, algorithm=algorithm).fit(X, sample_weight=w)
+    ours = KMeans(4, init=init, n_init=1, algorithm=algorithm).fit(Xs, sample_weight=w)
+    ref = sk_cluster.KMeans(4, init=init, n_init=1, algorithm=algorithm).fit(Xs, sample_weight=w)
+    assert ours.cluster_centers_.dtype == dtype
+    for other in (dense, ref):
+        np.testing.assert_array_equal(ours.labels_, other.labels_)
+        np.testing.assert_allclose(ours.inertia_, other.inertia_, rtol=rtol)
+        np.testing.assert_allclose(ours.cluster_centers_, other.cluster_centers_, rtol=rtol,
+                                   atol=rtol * np.abs(X).max())
+    np.testing.assert_array_equal(ours.predict(Xs), dense.predict(X))
+    np.testing.assert_allclose(ours.transform(Xs), dense.transform(X), rtol=rtol,
+                               atol=rtol * np.abs(X).max())
+    np.testing.assert_allclose(ours.score(Xs), dense.score(X), rtol=rtol)
+
+
+def test_sparse_minibatch_and_kmeans_plusplus_match_dense():
+    X, Xs = _sparse_blobs(2000, 6, 7, np.float64)
+    seeds_dense = kmeans_plusplus(X, 5, random_state=0)
+    seeds_sparse = kmeans_plusplus(Xs, 5, random_state=0)
+    np.testing.assert_array_equal(seeds_sparse[1], seeds_dense[1])
+    np.testing.assert_allclose(seeds_sparse[0], seeds_dense[0])
+    kw = dict(n_clusters=5, batch_size=256, n_init=1, random_state=0, max_iter=5)
+    dense = MiniBatchKMeans(**kw).fit(X)
+    ours = MiniBatchKMeans(**kw).fit(Xs)
+    np.testing.assert_allclose(ours.cluster_centers_, dense.cluster_centers_, rtol=1e-9,
+                               atol=1e-12)
+    np.testing.assert_array_equal(ours.labels_, dense.labels_)
+    ours.partial_fit(Xs[:100])
+    dense.partial_fit(X[:100])
+    np.testing.assert_allclose(ours.cluster_centers_, dense.cluster_centers_, rtol=1e-9,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("tol, reason", [(1e-2, "within tolerance"), (0, "strict convergence")])
+def test_verbose_prints_progress(capsys, tol, reason):
+    X = np.random.default_rng(8).standard_normal((2000, 4))  # no clear clusters: slow
+    KMeans(5, n_init=1, init="random", random_state=0, tol=tol, verbose=1).fit(X)
+    out = capsys.readouterr().out
+    assert "Initialization complete" in out
+    assert "Iteration 0, inertia" in out
+    assert reason in out
 
 
 def test_duplicate_points_warn():
@@ -182,6 +241,7 @@ def test_minibatch_close_to_full_kmeans_and_partial_fit():
 EXPECTED_FAILED = {
     "check_sample_weight_equivalence_on_dense_data": "random seeding draws differently on "
         "weighted and repeated data (scikit-learn marks it xfail for KMeans too)",
+    "check_sample_weight_equivalence_on_sparse_data": "the same, on sparse data",
 }
 
 
