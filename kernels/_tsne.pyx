@@ -12,7 +12,11 @@ Embedding: q_ij = w_ij / Z, w_ij = (1 + ||y_i - y_j||^2)^-1, Z = sum_{k != l} w_
 The attractive sum runs over the sparse P; Barnes–Hut approximates the repulsive one
 with a quad tree: a cell of side s whose centre of mass is at distance r from y_i is
 used as one body of ``count`` points when s^2 / r^2 < theta^2 (van der Maaten 2014).
-The embedding kernels are 2-D double precision.
+FIt-SNE (Linderman et al. 2019) instead interpolates the charges (1, y) onto an
+equispaced grid with Lagrange polynomials (p nodes per box and dimension), convolves
+them with the kernel w^2 by FFT (between the two kernels, in Python) and interpolates
+the potentials back: O(n + G log G) for G grid nodes. The embedding kernels are 2-D
+double precision.
 """
 
 from cython.parallel cimport prange
@@ -202,6 +206,43 @@ def exact_gradient(const double[:, ::1] P, const double[:, ::1] Y, double[:, ::1
     return kl
 
 
+# ------------------------------------------------------------------ attraction
+cdef void _attraction(const int[::1] indptr, const int[::1] indices, const double[::1] pvals,
+                      const double[:, ::1] Y, Py_ssize_t i, bint compute_error,
+                      double *f, double *sums) noexcept nogil:
+    """f = sum_j p_ij w_ij (y_i - y_j) over the stored neighbours j of i (2-D); with
+    ``compute_error`` sums[0] = sum_j p_ij log(p_ij / w_ij) and sums[1] = sum_j p_ij."""
+    cdef Py_ssize_t k
+    cdef int j
+    cdef double dx, dy, w, p, px = 0, py = 0, kli = 0, pi = 0
+    for k in range(indptr[i], indptr[i + 1]):
+        j = indices[k]
+        dx = Y[i, 0] - Y[j, 0]
+        dy = Y[i, 1] - Y[j, 1]
+        w = 1.0 / (1.0 + dx * dx + dy * dy)
+        p = pvals[k]
+        px = px + p * w * dx
+        py = py + p * w * dy
+        if compute_error:
+            kli = kli + p * log(max(p, FLOAT32_TINY) / w)
+            pi = pi + p
+    f[0] = px
+    f[1] = py
+    sums[0] = kli
+    sums[1] = pi
+
+
+cdef void _add_rows(const double *row_sums, Py_ssize_t n, double *z, double *kl,
+                    double *p_sum) noexcept nogil:
+    """Totals of the per-row (Z_i, KL_i, sum_j p_ij) triples, added in row order: the
+    same bits for any thread count."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        z[0] += row_sums[3 * i]
+        kl[0] += row_sums[3 * i + 1]
+        p_sum[0] += row_sums[3 * i + 2]
+
+
 # ------------------------------------------------------------------ quad tree
 cdef struct Node:
     double cx, cy, half      # geometric centre and half side
@@ -359,10 +400,9 @@ def bh_gradient(const int[::1] indptr, const int[::1] indices, const double[::1]
     grad_i = 4 [sum_j p_ij w_ij (y_i - y_j) - neg_i / Z]. With ``compute_error`` returns
     KL = sum p_ij log(p_ij / w_ij) + log Z sum p_ij (q_ij = w_ij / Z), else 0.
     """
-    cdef Py_ssize_t n = Y.shape[0], i, k
-    cdef int j
+    cdef Py_ssize_t n = Y.shape[0], i
     cdef Tree tree
-    cdef double z = 0, kl = 0, p_sum = 0, dx, dy, w, px, py, p, kli, pi
+    cdef double z = 0, kl = 0, p_sum = 0
     cdef double theta2 = theta * theta
     cdef double *row_sums   # per row: Z_i, KL_i, sum_j p_ij, added in row order below
     if n == 0:
@@ -383,34 +423,131 @@ def bh_gradient(const int[::1] indptr, const int[::1] indices, const double[::1]
         for i in prange(n, num_threads=n_threads, schedule="dynamic", chunksize=64):
             row_sums[3 * i] = _repulsion(&tree, Y, Y[i, 0], Y[i, 1], theta2, &neg[i, 0],
                                          &neg[i, 1])
-            kli = 0
-            pi = 0
-            px = 0
-            py = 0
-            for k in range(indptr[i], indptr[i + 1]):
-                j = indices[k]
-                dx = Y[i, 0] - Y[j, 0]
-                dy = Y[i, 1] - Y[j, 1]
-                w = 1.0 / (1.0 + dx * dx + dy * dy)
-                p = pvals[k]
-                px = px + p * w * dx
-                py = py + p * w * dy
-                if compute_error:
-                    kli = kli + p * log(max(p, FLOAT32_TINY) / w)
-                    pi = pi + p
-            row_sums[3 * i + 1] = kli
-            row_sums[3 * i + 2] = pi
-            grad[i, 0] = px
-            grad[i, 1] = py
-        for i in range(n):
-            z = z + row_sums[3 * i]
-            kl = kl + row_sums[3 * i + 1]
-            p_sum = p_sum + row_sums[3 * i + 2]
+            _attraction(indptr, indices, pvals, Y, i, compute_error, &grad[i, 0],
+                        &row_sums[3 * i + 1])
+        _add_rows(row_sums, n, &z, &kl, &p_sum)
         for i in range(n):
             grad[i, 0] = 4.0 * (grad[i, 0] - neg[i, 0] / z)
             grad[i, 1] = 4.0 * (grad[i, 1] - neg[i, 1] / z)
     free(tree.nodes)
     free(row_sums)
+    return kl + p_sum * log(z) if compute_error else 0.0
+
+
+# ------------------------------------------------------------------ FFT interpolation
+cdef inline Py_ssize_t _locate(double y, double lo, double width, int n_boxes,
+                               int p, double *w) noexcept nogil:
+    """Box of coordinate y on the grid [lo, lo + n_boxes * width) and the p Lagrange
+    weights L_k(t) = prod_{m != k} (t - s_m) / (s_k - s_m) of its position t in the box,
+    at the nodes s_k = (k + 1/2) / p. Returns the index of the box's first node."""
+    cdef double u = (y - lo) / width, t, num, den, s
+    cdef Py_ssize_t b = <Py_ssize_t> u, k, m
+    if b < 0:
+        b = 0
+    elif b >= n_boxes:
+        b = n_boxes - 1
+    t = u - b
+    for k in range(p):
+        s = (k + 0.5) / p
+        num = 1
+        den = 1
+        for m in range(p):
+            if m != k:
+                num = num * (t - (m + 0.5) / p)
+                den = den * (s - (m + 0.5) / p)
+        w[k] = num / den
+    return b * p
+
+
+def fft_scatter(const double[:, ::1] Y, double x0, double y0, double width, int n_boxes,
+                int p, double[:, :, ::1] grid):
+    """Charges of the points interpolated onto the (n_boxes p)^2 equispaced nodes.
+
+    Node (a, b) receives grid[a, b, c] = sum_i L_a(x_i) L_b(y_i) q_c(i) for the three
+    charges q(i) = (1, x_i, y_i) (zeroed here), L the Lagrange weights of the box that
+    holds y_i (p nodes per box and dimension). The charges of a node are adjacent in
+    memory, so one point touches p short runs of 3 p values. Serial: the
+    writes of different points collide.
+    """
+    cdef Py_ssize_t n = Y.shape[0], i, a, b, ax, by
+    cdef double wab, x, y
+    cdef double wx[16]
+    cdef double wy[16]
+    with nogil:
+        grid[:, :, :] = 0
+        for i in range(n):
+            x = Y[i, 0]
+            y = Y[i, 1]
+            ax = _locate(x, x0, width, n_boxes, p, wx)
+            by = _locate(y, y0, width, n_boxes, p, wy)
+            for a in range(p):
+                for b in range(p):
+                    wab = wx[a] * wy[b]
+                    grid[ax + a, by + b, 0] += wab
+                    grid[ax + a, by + b, 1] += wab * x
+                    grid[ax + a, by + b, 2] += wab * y
+
+
+def fft_gradient(const int[::1] indptr, const int[::1] indices, const double[::1] pvals,
+                 const double[:, ::1] Y, double x0, double y0, double width, int n_boxes,
+                 int p, const double[:, :, ::1] potential, double[:, ::1] grad,
+                 double[:, ::1] phi, bint compute_error, int n_threads):
+    """KL gradient (2-D) from the node potentials of the FFT convolution (FIt-SNE).
+
+    ``potential[a, b, c]`` (nodes a, b < n_boxes p) holds at every node u, for c = 0, 1,
+    2, the sum over nodes v of K(u - v) times charge c interpolated at v
+    (``fft_scatter``), K(r) = (1 + ||r||^2)^-2 = w^2, and for c = 3 the sum of w(u - v)
+    times charge 0. The potentials are interpolated back to the points with the same
+    Lagrange weights: phi_c(i) ~ sum_j w_ij^2 q_c(j), phi_3(i) ~ sum_j w_ij (j = i
+    included, w_ii = 1). Then
+
+        sum_{j != i} w_ij^2 (y_i - y_j) = y_i phi_0 - (phi_1, phi_2),   Z = sum_i phi_3 - n,
+
+    and grad_i = 4 [sum_j p_ij w_ij (y_i - y_j) - (y_i phi_0 - (phi_1, phi_2)) / Z].
+    (openTSNE's Z = sum_i (1 + ||y_i||^2) phi_0 - 2 y_i . (phi_1, phi_2) + phi_{||y||^2},
+    from w^2 (1 + ||y_i - y_j||^2) = w, saves the w convolution but multiplies the
+    interpolation error by ~||y||^2 through cancellation.) ``phi`` is an (n, 4) scratch
+    array.
+    Returns KL as ``bh_gradient`` when ``compute_error``, else 0.
+    """
+    cdef Py_ssize_t n = Y.shape[0], i, a, b, ax, by
+    cdef int c
+    cdef double z = 0, kl = 0, p_sum = 0, wab, x, y
+    cdef double *wx
+    cdef double *wy
+    cdef double *buf = <double *> malloc(n_threads * 2 * p * sizeof(double))  # per thread
+    cdef double *row_sums = <double *> malloc(3 * max(n, 1) * sizeof(double))
+    if row_sums == NULL or buf == NULL:
+        free(row_sums)
+        free(buf)
+        raise MemoryError()
+    with nogil:
+        for i in prange(n, num_threads=n_threads, schedule="static", chunksize=256):
+            wx = buf + 2 * p * thread_id()
+            wy = wx + p
+            x = Y[i, 0]
+            y = Y[i, 1]
+            ax = _locate(x, x0, width, n_boxes, p, wx)
+            by = _locate(y, y0, width, n_boxes, p, wy)
+            for c in range(4):
+                phi[i, c] = 0
+            for a in range(p):
+                for b in range(p):
+                    wab = wx[a] * wy[b]
+                    for c in range(4):
+                        phi[i, c] += wab * potential[ax + a, by + b, c]
+            row_sums[3 * i] = phi[i, 3]
+            _attraction(indptr, indices, pvals, Y, i, compute_error, &grad[i, 0],
+                        &row_sums[3 * i + 1])
+        _add_rows(row_sums, n, &z, &kl, &p_sum)
+        z = z - n
+        if z < EPSILON_DBL:
+            z = EPSILON_DBL
+        for i in range(n):
+            grad[i, 0] = 4.0 * (grad[i, 0] - (Y[i, 0] * phi[i, 0] - phi[i, 1]) / z)
+            grad[i, 1] = 4.0 * (grad[i, 1] - (Y[i, 1] * phi[i, 0] - phi[i, 2]) / z)
+    free(row_sums)
+    free(buf)
     return kl + p_sum * log(z) if compute_error else 0.0
 
 

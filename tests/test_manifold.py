@@ -212,10 +212,11 @@ def test_precomputed_distances_give_the_euclidean_affinities_and_gradient(method
 
 @pytest.mark.parametrize("kwargs, X, match", [
     ({"perplexity": 30.0}, points(20, 3), "perplexity .* must be less than n_samples"),
-    ({"n_components": 3}, points(50, 3), "n_components must be 1 or 2"),
-    ({"method": "fft"}, points(50, 3), "method must be one of"),
+    ({"n_components": 4}, points(50, 3), "'n_components' should be at most 3"),
+    ({"n_components": 3, "method": "fft"}, points(50, 3), "'n_components' should be at most 2"),
+    ({"method": "fast"}, points(50, 3), "method must be one of"),
     ({"max_iter": 100}, points(50, 3), "max_iter"),
-    ({"metric": "precomputed"}, points(50, 3), "square distance matrix"),
+    ({"metric": "precomputed", "init": "random"}, points(50, 3), "square distance matrix"),
     ({"metric": "precomputed"}, np.eye(50), 'init="pca" cannot be used'),
     ({"init": np.zeros((3, 2))}, points(50, 3), "init should have shape"),
     ({}, [[0.0, np.nan]] * 50, "NaN"),
