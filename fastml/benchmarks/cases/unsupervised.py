@@ -303,4 +303,5 @@ register(Case(
     impls=[dataclasses.replace(impl, max_size=20_000) if impl.name == "sklearn" else impl
            for impl in _TSNE_IMPLS],
     min_repeats=1,
+    metrics=lambda size, kl: {"KL": float(np.median(kl))},
 ))
