@@ -53,19 +53,55 @@ def _flip_rows(V):
     return V
 
 
-def _randomized_range(matvec, rmatvec, n_cols, size, n_iter, rng, dtype):
+def _randomized_range(matvec, rmatvec, n_cols, size, n_iter, rng, dtype, normalizer="QR"):
     """Orthonormal basis Q (n x size) of the range of M by subspace iteration.
 
-    Q = orth(M Omega), then ``n_iter`` times Q = orth(M (M^T Q)) (Halko, Martinsson &
-    Tropp 2011, algorithm 4.4; QR re-orthonormalisation at every step).
+    Q = M Omega, then ``n_iter`` times Q = M (M^T N(Q)), and finally orth(Q) (Halko,
+    Martinsson & Tropp 2011, algorithm 4.4). The step normaliser N keeps the columns
+    from collapsing onto the top singular vector: "QR" (Q of a thin QR, the default of
+    "auto"), "LU" (the permuted L factor, cheaper, spans the same space) or "none".
     """
     import scipy.linalg
 
     Q = matvec(rng.standard_normal((n_cols, size)).astype(dtype))
     for _ in range(n_iter):
-        Q = scipy.linalg.qr(Q, mode="economic")[0]
+        if normalizer == "LU":
+            Q = scipy.linalg.lu(Q, permute_l=True, check_finite=False)[0]
+        elif normalizer != "none":
+            Q = scipy.linalg.qr(Q, mode="economic", check_finite=False)[0]
         Q = matvec(rmatvec(Q))
-    return scipy.linalg.qr(Q, mode="economic")[0]
+    return scipy.linalg.qr(Q, mode="economic", check_finite=False)[0]
+
+
+def _mle_dimension(spectrum, n):
+    """Minka's (2000) choice of the PCA dimension: argmax over 1 <= k < d of the Laplace
+    approximation of the probabilistic-PCA evidence p(X | k) given the covariance
+    eigenvalues ``spectrum`` (descending) of n samples (as scikit-learn's
+    ``_assess_dimension``); k = 0 when no k is admissible."""
+    from scipy.special import gammaln
+
+    d = spectrum.shape[0]
+    eps = np.finfo(spectrum.dtype).eps
+    best, best_ll = 0, -np.inf
+    for k in range(1, d):
+        if spectrum[k - 1] < eps:
+            break
+        i = np.arange(1, k + 1)
+        pu = -k * np.log(2.0) + np.sum(gammaln((d - i + 1) / 2.0)
+                                       - np.log(np.pi) * (d - i + 1) / 2.0)
+        pl = -np.sum(np.log(spectrum[:k])) * n / 2.0
+        v = max(eps, np.sum(spectrum[k:]) / (d - k))
+        pv = -np.log(v) * n * (d - k) / 2.0
+        m = d * k - k * (k + 1.0) / 2.0
+        pp = np.log(2.0 * np.pi) * (m + k) / 2.0
+        filled = np.concatenate([spectrum[:k], np.full(d - k, v)])
+        pa = sum(np.sum(np.log((spectrum[j] - spectrum[j + 1:])
+                               * (1.0 / filled[j + 1:] - 1.0 / filled[j])) + np.log(n))
+                 for j in range(k))
+        ll = pu + pl + pv + pp - pa / 2.0 - k * np.log(n) / 2.0
+        if ll > best_ll:
+            best, best_ll = k, ll
+    return best
 
 
 class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -73,17 +109,22 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_components : None, int or float in (0, 1)
-        None keeps min(n_samples, n_features); a float keeps the fewest components whose
-        explained variance ratios sum above it (exact solvers only).
+    n_components : None, int, float in (0, 1) or "mle"
+        None keeps min(n_samples, n_features) (minus one with arpack); a float keeps the
+        fewest components whose explained variance ratios sum above it; "mle" picks
+        Minka's evidence maximiser (``_mle_dimension``); float and "mle" need an exact
+        solver ("full" or "covariance_eigh").
     copy : bool
         Kept for compatibility: X is never modified.
     whiten : bool
         Scale the projections to unit variance.
-    svd_solver : "auto", "full", "covariance_eigh" or "randomized"
+    svd_solver : "auto", "full", "arpack", "covariance_eigh" or "randomized"
         full: LAPACK SVD of the centred data, O(n d min(n, d)). covariance_eigh:
         eigh of X^T X / (n - 1) - n/(n - 1) mu mu^T, O(n d^2), best for n >> d.
-        randomized: Halko et al. subspace iteration on the implicitly centred data.
+        arpack: Lanczos (scipy ``svds``, start vector from ``random_state``) of the
+        implicitly centred data X - 1 mu^T as a LinearOperator, 0 < n_components <
+        min(n, d). randomized: Halko et al. subspace iteration on the implicitly centred
+        data.
         auto: covariance_eigh when d <= 1000 and n >= 10 d, full for small problems,
         randomized when n_components < 0.8 min(n, d), else full (as scikit-learn).
     iterated_power : "auto" or int
@@ -92,6 +133,9 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     n_oversamples : int
         Extra random directions of the randomized solver.
     random_state : None, int or numpy Generator
+    power_iteration_normalizer : "auto", "QR", "LU" or "none"
+        Normaliser of the randomized solver's power iterations (see
+        ``_randomized_range``); "auto" runs QR.
 
     Attributes
     ----------
@@ -100,7 +144,8 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, n_components=None, *, copy=True, whiten=False, svd_solver="auto",
-                 tol=0.0, iterated_power="auto", n_oversamples=10, random_state=None):
+                 tol=0.0, iterated_power="auto", n_oversamples=10, random_state=None,
+                 power_iteration_normalizer="auto"):
         self.n_components = n_components
         self.copy = copy
         self.whiten = whiten
@@ -109,35 +154,49 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.iterated_power = iterated_power
         self.n_oversamples = n_oversamples
         self.random_state = random_state
+        self.power_iteration_normalizer = power_iteration_normalizer
 
     _parameter_constraints = {
-        "n_components": [None, Interval(numbers.Real, 0)],
-        "svd_solver": [Options("auto", "full", "covariance_eigh", "randomized")],
+        "n_components": [None, Options("mle"), Interval(numbers.Real, 0)],
+        "svd_solver": [Options("auto", "full", "arpack", "covariance_eigh", "randomized")],
+        "power_iteration_normalizer": [Options("auto", "QR", "LU", "none")],
     }
 
     def _solver_and_k(self, X):
         n, d = X.shape
         k, solver = self.n_components, self.svd_solver
         if k is None:
-            k = min(n, d)
+            k = min(n, d) - (solver == "arpack")
         if solver == "auto":
             if d <= 1000 and n >= 10 * d:
                 solver = "covariance_eigh"
-            elif max(n, d) <= 500:
+            elif max(n, d) <= 500 or k == "mle":
                 solver = "full"
             elif 1 <= k < 0.8 * min(n, d):
                 solver = "randomized"
             else:
                 solver = "full"
+        if k == "mle":
+            if solver in ("randomized", "arpack"):
+                raise ValueError(f"n_components={k!r} cannot be a string with "
+                                 f"svd_solver={solver!r}")
+            if n < d:
+                raise ValueError("n_components='mle' is only supported if "
+                                 "n_samples >= n_features")
+            return solver, k
         fractional = isinstance(k, numbers.Real) and not isinstance(k, numbers.Integral)
-        if fractional and solver == "randomized":
+        if fractional and solver in ("randomized", "arpack"):
             raise ValueError("a fractional n_components needs svd_solver='full' or "
                              "'covariance_eigh'")
-        low, upper = (1 if solver == "randomized" else 0), min(n, d)
-        if not (0 < k < 1 if fractional else low <= k <= upper):
+        low = 1 if solver in ("randomized", "arpack") else 0
+        if solver == "arpack" and k >= min(n, d):
+            raise ValueError(f"n_components={k} must be strictly less than "
+                             f"min(n_samples, n_features)={min(n, d)} with "
+                             "svd_solver='arpack'")
+        if not (0 < k < 1 if fractional else low <= k <= min(n, d)):
             raise ValueError(f"n_components={k} must be between {low} and "
-                             f"min(n_samples, n_features)={upper} with svd_solver={solver!r}, "
-                             "or a float in (0, 1)")
+                             f"min(n_samples, n_features)={min(n, d)} with "
+                             f"svd_solver={solver!r}, or a float in (0, 1)")
         return solver, (k if fractional else int(k))
 
     def _fit(self, X):
@@ -147,6 +206,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         X = validate_data(self, X, ensure_min_samples=2)
         n, d = X.shape
         solver, k = self._solver_and_k(X)
+        self._fit_svd_solver = solver
         self.mean_ = X.mean(axis=0)
         U = None
         if solver == "full":
@@ -162,6 +222,20 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 ev, V = scipy.linalg.eigh(C, check_finite=False)
             ev, Vt = np.maximum(ev[::-1], 0), np.ascontiguousarray(V[:, ::-1].T)
             S = np.sqrt(ev * (n - 1))
+        elif solver == "arpack":
+            from scipy.sparse.linalg import LinearOperator, svds
+
+            mu = self.mean_
+            op = LinearOperator((n, d), dtype=X.dtype,
+                                matvec=lambda v: X @ v - mu @ v,
+                                rmatvec=lambda u: X.T @ u - mu * u.sum(),
+                                matmat=lambda B: X @ B - mu @ B,
+                                rmatmat=lambda B: X.T @ B - np.outer(mu, B.sum(axis=0)))
+            v0 = check_random_state(self.random_state).uniform(-1, 1, min(n, d))
+            U, S, Vt = svds(op, k=k, tol=self.tol, v0=v0.astype(X.dtype))
+            U, S, Vt = U[:, ::-1], S[::-1], Vt[::-1]
+            ev = S ** 2 / (n - 1)
+            total = float(np.var(X, axis=0, ddof=1).sum())
         else:
             rng = check_random_state(self.random_state)
             n_iter = self.iterated_power
@@ -171,14 +245,15 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             size = min(k + int(self.n_oversamples), min(n, d))
             Q = _randomized_range(lambda B: X @ B - np.outer(np.ones(n, X.dtype), mu @ B),
                                   lambda B: X.T @ B - np.outer(mu, B.sum(axis=0)),
-                                  d, size, int(n_iter), rng, X.dtype)
+                                  d, size, int(n_iter), rng, X.dtype,
+                                  self.power_iteration_normalizer)
             B = Q.T @ X - np.outer(Q.sum(axis=0), mu)
             Uh, S, Vt = scipy.linalg.svd(B, full_matrices=False, check_finite=False)
             U = Q @ Uh
             S, Vt, U = S[:k], Vt[:k], U[:, :k]
             ev = S ** 2 / (n - 1)
             total = float(np.var(X, axis=0, ddof=1).sum())
-        if solver != "randomized":
+        if solver not in ("randomized", "arpack"):
             total = float(ev.sum())
         if U is not None:  # sign from V, applied to U too
             signs = np.sign(Vt[np.arange(Vt.shape[0]), np.argmax(np.abs(Vt), axis=1)])
@@ -188,12 +263,15 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         else:
             _flip_rows(Vt)
         ratio = ev / total if total > 0 else np.zeros_like(ev)
-        if not isinstance(k, numbers.Integral):
+        if k == "mle":
+            k = _mle_dimension(ev, n)
+        elif not isinstance(k, numbers.Integral):
             k = int(np.searchsorted(np.cumsum(ratio), k, side="right") + 1)
             k = min(k, len(ev))
         if k < min(n, d):
             self.noise_variance_ = float((total - ev[:k].sum()) / (min(n, d) - k)
-                                         if solver == "randomized" else ev[k:].mean())
+                                         if solver in ("randomized", "arpack")
+                                         else ev[k:].mean())
         else:
             self.noise_variance_ = 0.0
         self.n_samples_ = n
@@ -254,6 +332,48 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         cov.flat[:: cov.shape[0] + 1] += self.noise_variance_
         return cov
 
+    def get_precision(self):
+        """Inverse of :meth:`get_covariance` (a d x d symmetric solve)."""
+        import scipy.linalg
+
+        cov = self.get_covariance()
+        return scipy.linalg.solve(cov, np.eye(cov.shape[0], dtype=cov.dtype),
+                                  assume_a="pos", check_finite=False)
+
+    def score_samples(self, X):
+        """Log-likelihood of each row under the probabilistic PCA model N(mean_, C),
+        C = :meth:`get_covariance`: -(x - mu)^T C^-1 (x - mu) / 2 - (d log 2 pi +
+        log det C) / 2."""
+        check_is_fitted(self, "components_")
+        X = validate_data(self, X, reset=False, dtype=self.mean_.dtype)
+        P = self.get_precision()
+        Xc = X - self.mean_
+        logdet = np.linalg.slogdet(P)[1]
+        return -0.5 * np.einsum("ij,ij->i", Xc @ P, Xc) \
+            - 0.5 * (X.shape[1] * np.log(2 * np.pi) - logdet)
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples` over the rows of X."""
+        return float(np.mean(self.score_samples(X)))
+
+
+def _check_psd(vals, dtype):
+    """Reject computed eigenvalues of a centred Gram matrix that show it is not PSD: all
+    of them < 0, or min < -r max and min < -v with (r, v) = (1e-5, 1e-10) in float64,
+    (5e-3, 1e-6) in float32 (scikit-learn's ``_check_psd_eigenvalues`` thresholds)."""
+    ratio, value = (1e-5, 1e-10) if dtype == np.float64 else (5e-3, 1e-6)
+    top = vals.max() if vals.size else 0.0
+    low = vals.min(initial=0.0)
+    if top < 0:
+        raise ValueError(f"All eigenvalues are negative (maximum is {top:g}). Either the "
+                         "matrix is not PSD, or there was an issue while computing the "
+                         "eigendecomposition of the matrix.")
+    if low < -ratio * top and low < -value:
+        raise ValueError(f"There are significant negative eigenvalues ({-low / top:g} of "
+                         "the maximum positive). Either the matrix is not PSD, or there "
+                         "was an issue while computing the eigendecomposition of the "
+                         "matrix.")
+
 
 class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Kernel PCA (scikit-learn's ``KernelPCA`` API).
@@ -271,13 +391,18 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         Ridge penalty of the pre-image map (``fit_inverse_transform``).
     fit_inverse_transform : bool
         Learn ``inverse_transform`` (not with a precomputed kernel).
-    eigen_solver : "auto", "dense" or "arpack"
+    eigen_solver : "auto", "dense", "arpack" or "randomized"
         dense: LAPACK eigh for the top eigenpairs; arpack: Lanczos (scipy eigsh).
+        randomized: Halko et al. subspace iteration Q = orth(K^(q+1) Omega) with
+        n_components + 10 columns, then eigh of Q^T K~ Q (Rayleigh-Ritz).
         auto: arpack when n_samples > 200 and n_components < 10, else dense.
     tol, max_iter : ARPACK tolerance (0 = machine precision) and iterations
     remove_zero_eig : bool
         Drop zero eigenvalues (always done when n_components is None).
-    random_state : None, int or numpy Generator (ARPACK start vector)
+    random_state : None, int or numpy Generator (ARPACK start vector, randomized sketch)
+    iterated_power : "auto" or int >= 0
+        Power iterations q of the randomized solver ("auto": 7 if n_components <
+        0.1 n_samples, else 4).
 
     Attributes
     ----------
@@ -288,7 +413,7 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
     def __init__(self, n_components=None, *, kernel="linear", gamma=None, degree=3,
                  coef0=1, kernel_params=None, alpha=1.0, fit_inverse_transform=False,
                  eigen_solver="auto", tol=0, max_iter=None, remove_zero_eig=False,
-                 random_state=None, copy_X=True):
+                 random_state=None, copy_X=True, iterated_power="auto"):
         self.n_components = n_components
         self.kernel = kernel
         self.gamma = gamma
@@ -303,6 +428,7 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         self.remove_zero_eig = remove_zero_eig
         self.random_state = random_state
         self.copy_X = copy_X
+        self.iterated_power = iterated_power
 
     def _gram(self, X, Y):
         """k(x_i, y_j) for the rows of X and Y (compiled, fused GEMM + kernel)."""
@@ -335,7 +461,8 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         "n_components": [None, Interval(numbers.Integral, 1)],
         "kernel": [Options(*_KERNEL_CODES, "precomputed")],
         "gamma": [None, Interval(numbers.Real, 0)],
-        "eigen_solver": [Options("auto", "dense", "arpack")],
+        "eigen_solver": [Options("auto", "dense", "arpack", "randomized")],
+        "iterated_power": [Options("auto"), Interval(numbers.Integral, 0)],
         "alpha": [Interval(numbers.Real, 0)],
     }
 
@@ -364,12 +491,23 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 
             vals, vecs = scipy.linalg.eigh(K, subset_by_index=(n - k, n - 1),
                                            check_finite=False)
+        elif solver == "randomized":
+            import scipy.linalg
+
+            n_iter = self.iterated_power
+            if n_iter == "auto":
+                n_iter = 7 if k < 0.1 * n else 4
+            Q = _randomized_range(K.__matmul__, K.__matmul__, n, min(n, k + 10), n_iter,
+                                  check_random_state(self.random_state), K.dtype)
+            vals, w = scipy.linalg.eigh(Q.T @ K @ Q, check_finite=False)
+            vals, vecs = vals[-k:], Q @ w[:, -k:]
         else:
             from scipy.sparse.linalg import eigsh
 
             v0 = check_random_state(self.random_state).uniform(-1, 1, n)
             vals, vecs = eigsh(K, k, which="LA", tol=self.tol, maxiter=self.max_iter,
                                v0=v0)
+        _check_psd(vals, K.dtype)
         # negative and relatively tiny eigenvalues are round-off of zeros (as scikit-learn)
         tiny = (1e-12 if K.dtype == np.float64 else 2e-7) * max(vals.max(initial=0), 0)
         vals = np.where(vals < tiny, 0, vals)
