@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 
 from fastml import _kernels
+from fastml._errors import NotFittedError
 from fastml._validation import (
     Interval,
     Options,
@@ -35,6 +36,7 @@ from fastml.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
+    _also_sklearns,
     check_is_fitted,
     validate_data,
 )
@@ -333,12 +335,29 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return cov
 
     def get_precision(self):
-        """Inverse of :meth:`get_covariance` (a d x d symmetric solve)."""
+        """Inverse of :meth:`get_covariance` C = W^T D W + sigma^2 I by the matrix
+        inversion lemma, C^-1 = I / sigma^2 - W^T (W W^T / sigma^2 + D^-1)^-1 W / sigma^4
+        (a k x k inverse; W the rows of V, scaled when whitening, D = lambda - sigma^2);
+        with sigma^2 = 0 the d x d covariance is inverted directly (as scikit-learn)."""
         import scipy.linalg
 
-        cov = self.get_covariance()
-        return scipy.linalg.solve(cov, np.eye(cov.shape[0], dtype=cov.dtype),
-                                  assume_a="pos", check_finite=False)
+        check_is_fitted(self, "components_")
+        d, sigma2 = self.components_.shape[1], self.noise_variance_
+        if self.n_components_ == 0:
+            return np.eye(d) / sigma2
+        if sigma2 == 0:
+            return scipy.linalg.inv(self.get_covariance())
+        W, ev = self.components_, self.explained_variance_
+        if self.whiten:
+            W = W * np.sqrt(ev)[:, None]
+        diff = np.where(ev > sigma2, ev - sigma2, 0.0)
+        inner = W @ W.T / sigma2
+        with np.errstate(divide="ignore"):
+            inner.flat[:: inner.shape[0] + 1] += 1.0 / diff
+        P = W.T @ scipy.linalg.inv(inner) @ W
+        P /= -(sigma2 ** 2)
+        P.flat[:: d + 1] += 1.0 / sigma2
+        return P
 
     def score_samples(self, X):
         """Log-likelihood of each row under the probabilistic PCA model N(mean_, C),
@@ -500,7 +519,8 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
             Q = _randomized_range(K.__matmul__, K.__matmul__, n, min(n, k + 10), n_iter,
                                   check_random_state(self.random_state), K.dtype)
             vals, w = scipy.linalg.eigh(Q.T @ K @ Q, check_finite=False)
-            vals, vecs = vals[-k:], Q @ w[:, -k:]
+            top = np.argsort(np.abs(vals), kind="stable")[-k:]  # by modulus, as sklearn
+            vals, vecs = vals[top], Q @ w[:, top]
         else:
             from scipy.sparse.linalg import eigsh
 
@@ -558,9 +578,9 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         """Pre-images k(X, Z_fit) dual_coef_ (needs ``fit_inverse_transform=True``)."""
         check_is_fitted(self, "eigenvectors_")
         if not self.fit_inverse_transform:
-            raise ValueError("The fit_inverse_transform parameter was not set to True "
-                             "when instantiating and hence the inverse transform is not "
-                             "available.")
+            raise _also_sklearns(NotFittedError)(
+                "The fit_inverse_transform parameter was not set to True when "
+                "instantiating and hence the inverse transform is not available.")
         Z = check_array(X, "X", ndim=2, dtype=self.X_transformed_fit_.dtype)
         check_n_features(Z.shape[1], self, self.X_transformed_fit_.shape[1], what="columns")
         return self._gram(Z, self.X_transformed_fit_) @ self.dual_coef_

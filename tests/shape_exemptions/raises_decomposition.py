@@ -7,7 +7,6 @@ RAISES = {
         "cross-argument: n_components='mle' with svd_solver arpack/randomized": 1,
         "cross-argument: n_components='mle' needs n_samples >= n_features": 1,
         "cross-argument: fit_inverse_transform with kernel='precomputed'": 1,
-        "data: the (centred) kernel matrix is not PSD, seen in its eigenvalues": 2,
-        "state: inverse_transform without fit_inverse_transform=True": 1,
+        "data content: the (centred) kernel matrix is not PSD, seen in its eigenvalues": 2,
     },
 }
