@@ -466,8 +466,8 @@ class LogisticRegression(SparseLinearClassifierMixin, ClassifierMixin, BaseEstim
         large_index = _is_sparse(X) and getattr(X, "indices", np.empty(0, np.int32)).dtype \
             != np.int32
         X, y = validate_sparse_or_dense(self, X, y, requires_y=True)
-        classes = np.unique(y)
-        if classes.size > 1:
+        classes = np.unique(y[:1])
+        if y.ndim != 1 or np.any(y != y[:1]):  # two or more classes (or a shape to report)
             classes, y_idx = check_classification_targets(y)
         x_max = -np.inf
         if solver == "liblinear" and X.shape[0] and X.shape[1]:
