@@ -51,11 +51,18 @@ cdef double _gap(int n, int p, const floating *w, double alpha, double beta,
     """Duality gap at (w, v = s R); fills xta = X'R - beta w and its dual norm."""
     cdef double r_norm2 = xdot(n, r, 1, r, 1)
     cdef double ry = xdot(n, r, 1, y, 1)
+    memcpy(xta, w, p * sizeof(floating))
+    gemv_rm(False, p, n, <floating> 1.0, xt, n, r, 1, <floating> -beta, xta, 1)
+    return _gap_from(p, w, alpha, beta, r_norm2, ry, xta, positive, dual_norm)
+
+
+cdef double _gap_from(int p, const floating *w, double alpha, double beta, double r_norm2,
+                      double ry, const floating *xta, bint positive,
+                      double *dual_norm) noexcept nogil:
+    """Duality gap from ||R||^2, R'y and xta = X'R - beta w (dense or Gram form)."""
     cdef double w_l2 = xdot(p, w, 1, w, 1) if beta > 0 else 0.0
     cdef double w_l1 = 0.0, norm = 0.0, scale, primal, dual, v
     cdef int j
-    memcpy(xta, w, p * sizeof(floating))
-    gemv_rm(False, p, n, <floating> 1.0, xt, n, r, 1, <floating> -beta, xta, 1)
     if alpha == 0:
         # Ridge: formulation B, D(v) = -1/2 ||v||^2 + y'v - ||X'v||^2 / (2 beta).
         for j in range(p):
@@ -200,6 +207,69 @@ def enet_coordinate_descent(floating[::1] w, double alpha, double beta,
     free(active)
     free(nz)
     free(excluded)
+    return gap, it
+
+
+def enet_coordinate_descent_gram(floating[::1] w, double alpha, double beta,
+                                 const floating[:, ::1] Q, const floating[::1] q,
+                                 double yy, int max_iter, double tol, bint random,
+                                 bint positive, unsigned long long seed):
+    """Minimise P(w) in place of ``w`` given only Q = X'X, q = X'y and yy = y'y.
+
+    The same objective, update and duality gap as :func:`enet_coordinate_descent`, in
+    covariance form: with H = Q w kept up to date, rho_j = q_j - H_j + Q_jj w_j, and for
+    the gap X'R = q - H, ||R||^2 = yy - 2 w'q + w'H, R'y = yy - w'q. Each update costs
+    O(p) (one row of Q) instead of O(n). Returns (gap, n_iter).
+    """
+    cdef int p = Q.shape[0], it = 0, f, j, k
+    cdef double gap = 0, dual_norm = 0, d_max, w_max, wq, wh
+    cdef floating tmp, new, d
+    cdef unsigned long long state = seed | 1
+    cdef floating *h = <floating *> malloc(max(p, 1) * sizeof(floating))
+    cdef floating *xta = <floating *> malloc(max(p, 1) * sizeof(floating))
+    if h == NULL or xta == NULL:
+        free(h)
+        free(xta)
+        raise MemoryError()
+    with nogil:
+        for j in range(p):
+            if Q[j, j] == 0:
+                w[j] = 0
+        gemv_rm(False, p, p, <floating> 1.0, &Q[0, 0], p, &w[0], 1, <floating> 0.0, h, 1)
+        while True:
+            wq = xdot(p, &w[0], 1, &q[0], 1)
+            wh = xdot(p, &w[0], 1, h, 1)
+            for j in range(p):
+                xta[j] = q[j] - h[j] - beta * w[j]
+            gap = _gap_from(p, &w[0], alpha, beta, yy - 2 * wq + wh, yy - wq, xta,
+                            positive, &dual_norm)
+            if gap <= tol or it >= max_iter:
+                break
+            while it < max_iter:  # sweeps until the coefficients settle, then the gap
+                it += 1
+                d_max = 0
+                w_max = 0
+                for f in range(p):
+                    j = <int> (_xorshift(&state) % p) if random else f
+                    if Q[j, j] == 0:
+                        continue
+                    tmp = q[j] - h[j] + Q[j, j] * w[j]
+                    if positive and tmp < 0:
+                        new = 0
+                    else:
+                        new = _fsign(tmp) * max(fabs(tmp) - <floating> alpha,
+                                                <floating> 0) / (Q[j, j] + <floating> beta)
+                    d = new - w[j]
+                    if d != 0:
+                        xaxpy(p, d, &Q[j, 0], 1, h, 1)
+                        w[j] = new
+                    d_max = max(d_max, fabs(d))
+                for k in range(p):
+                    w_max = max(w_max, fabs(w[k]))
+                if w_max == 0 or d_max / w_max <= tol:
+                    break
+    free(h)
+    free(xta)
     return gap, it
 
 
