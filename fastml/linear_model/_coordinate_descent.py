@@ -115,7 +115,7 @@ class _Problem:
             warnings.warn("Gram matrix was provided but X was centered to fit intercept: "
                           "recomputing Gram matrix.", UserWarning, stacklevel=3)
             precompute, user_gram = True, False
-        if precompute == "auto":
+        if isinstance(precompute, str):  # "auto"
             precompute = self.n > p
         if is_sparse(X):
             sx = X if root is None else X.multiply(np.asarray(sw)[:, None]).tocsc()
