@@ -288,7 +288,7 @@ def test_bad_parameters():
     with pytest.raises(ValueError, match="C"):
         lm.LogisticRegression(C=0).fit(X, y > 0)
     with pytest.raises(ValueError, match="solver"):
-        lm.LogisticRegression(solver="sag").fit(X, y > 0)
+        lm.LogisticRegression(solver="sgd").fit(X, y > 0)
     with pytest.raises(ValueError, match="class"):
         lm.LogisticRegression().fit(X, np.zeros(20))
     with pytest.raises(ValueError, match="Unknown label type"):
